@@ -1,0 +1,87 @@
+//! Exports of the identifier helpers (SPEC §3).
+
+use napi_derive::napi;
+
+use super::{invalid_arg, js_err, stage_arg, Result};
+use crate::ids;
+
+/// The parts that name one registry entry. `stageNumber` (an implementation stage
+/// worktree, `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are
+/// mutually exclusive. Segments are taken as given but may not be empty or hold `/`, `#`
+/// or NUL (`E_INVALID_ARG`). `home` overrides `OKSTRA_HOME`; `lockTimeoutMs` overrides
+/// `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+#[napi(object, js_name = "KeyParts")]
+pub struct JsKeyParts {
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+impl JsKeyParts {
+    /// The validated core key.
+    pub fn parts(&self) -> Result<ids::KeyParts> {
+        ids::KeyParts::new(
+            &self.project_id,
+            &self.task_group,
+            &self.task_id,
+            stage_arg(self.stage_number)?,
+            self.group_id.as_deref(),
+        )
+        .map_err(js_err)
+    }
+}
+
+/// Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
+/// edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
+/// digits of its FNV-1a hash so `버그` and `기능` stay apart.
+#[napi]
+pub fn safe_segment(value: String) -> String {
+    ids::safe_segment(&value)
+}
+
+/// `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
+/// for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
+#[napi]
+pub fn task_key(p: JsKeyParts) -> Result<String> {
+    Ok(p.parts()?.key())
+}
+
+/// `<OKSTRA_HOME>/worktrees/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every
+/// segment slugged. Throws `E_INVALID_ARG` like `taskKey`.
+#[napi]
+pub fn compute_worktree_path(p: JsKeyParts) -> Result<String> {
+    let root = ids::worktrees_root(p.home.as_deref()).map_err(js_err)?;
+    Ok(ids::compute_worktree_path(&root, &p.parts()?)
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// Options of `computeBranchName`.
+#[napi(object)]
+pub struct BranchNameOptions {
+    /// bugfix→`fix`, feature→`feat`, refactor, ops, improvement→`improve`, else `task`.
+    pub work_category: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+}
+
+/// `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. Throws `E_INVALID_ARG` for
+/// stage and group together or an empty taskId.
+#[napi]
+pub fn compute_branch_name(o: BranchNameOptions) -> Result<String> {
+    if o.task_id.is_empty() {
+        return Err(invalid_arg("taskId is empty; give the task id"));
+    }
+    ids::compute_branch_name(
+        &o.work_category,
+        &o.task_id,
+        stage_arg(o.stage_number)?,
+        o.group_id.as_deref(),
+    )
+    .map_err(js_err)
+}

@@ -1,0 +1,101 @@
+//! The Node-API layer: converts JS objects to core types and core errors to JS `Error`s with
+//! a stable `code`. No behaviour lives here.
+
+mod cli;
+mod ids;
+mod registry;
+
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
+use napi::{Env, JsError, Task};
+
+use crate::error::Coded;
+
+/// The error every export throws: `code` is the core's stable code, `message` its text.
+pub type Result<T> = napi::Result<T, String>;
+
+/// Converts any core error to a JS error carrying its code.
+pub fn js_err<E: Coded>(e: E) -> napi::Error<String> {
+    napi::Error::new(e.code().to_string(), e.to_string())
+}
+
+/// An `E_INVALID_ARG` error for a value a JS caller passed.
+pub fn invalid_arg(msg: impl Into<String>) -> napi::Error<String> {
+    napi::Error::new("E_INVALID_ARG".to_string(), msg.into())
+}
+
+/// A JS number that must be a whole stage number.
+pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
+    n.map(|v| {
+        if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+            Ok(v as u32)
+        } else {
+            Err(invalid_arg(format!(
+                "stageNumber {v} is not a whole non-negative number"
+            )))
+        }
+    })
+    .transpose()
+}
+
+/// A JS number of milliseconds for a lock bound.
+pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
+    n.map(|v| {
+        if v.fract() == 0.0 && v >= 0.0 && v <= 9.0e15 {
+            Ok(v as u64)
+        } else {
+            Err(invalid_arg(format!(
+                "lockTimeoutMs {v} is not a whole non-negative number"
+            )))
+        }
+    })
+    .transpose()
+}
+
+type Work<T> = Box<dyn FnOnce() -> Result<T> + Send>;
+
+/// Runs one core operation on the libuv thread pool (git2 and file I/O block, so this is
+/// `AsyncTask`, not Tokio) and settles the Promise with its value or its coded error.
+pub struct Job<T> {
+    work: Option<Work<T>>,
+}
+
+/// Wraps `work` as an `AsyncTask` returning a Promise.
+pub fn job<T, F>(work: F) -> napi::bindgen_prelude::AsyncTask<Job<T>>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: ToNapiValue + TypeName + Send + 'static,
+{
+    napi::bindgen_prelude::AsyncTask::new(Job {
+        work: Some(Box::new(work)),
+    })
+}
+
+impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
+    type Output = std::result::Result<T, (String, String)>;
+    type JsValue = T;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let work = self
+            .work
+            .take()
+            .ok_or_else(|| napi::Error::from_reason("a Job runs once"))?;
+        Ok(work().map_err(|e| (e.status, e.reason)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
+        output.map_err(|(code, message)| {
+            // A `napi::Error<Status>` rejected as is would carry a Status as its code. Build
+            // the JS Error here, on the JS thread, and reject with that very object.
+            // SAFETY: `env` is the live environment of this completion callback, and the
+            // value is a fresh Error created in it.
+            let value = unsafe {
+                let raw = JsError::from(napi::Error::new(code, message)).into_value(env.raw());
+                Unknown::from_napi_value(env.raw(), raw)
+            };
+            match value {
+                Ok(v) => napi::Error::from(v),
+                Err(e) => e,
+            }
+        })
+    }
+}

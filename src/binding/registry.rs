@@ -1,0 +1,393 @@
+//! Exports of the worktree registry (SPEC §4, §10).
+
+use napi::bindgen_prelude::{AsyncTask, Either, Null};
+use napi_derive::napi;
+
+use super::ids::JsKeyParts;
+use super::{job, js_err, ms_arg, stage_arg, Job, Result};
+use crate::ids;
+use crate::registry::{self, Registry, Reservation};
+
+/// A registered worktree. `stage` is `null` outside implementation stage worktrees;
+/// `stages` lists the stages a stage-group collector covers (else `null`).
+#[napi(object, js_name = "WorktreeEntry")]
+pub struct JsWorktreeEntry {
+    pub task_key: String,
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub worktree_path: String,
+    pub branch: String,
+    pub base_ref: String,
+    pub created_at: String,
+    pub last_phase: String,
+    #[napi(ts_type = "'active' | 'released'")]
+    pub status: String,
+    pub stage: Either<u32, Null>,
+    pub implementation_base_commit: String,
+    pub stages: Either<Vec<u32>, Null>,
+}
+
+fn nullable<T>(v: Option<T>) -> Either<T, Null> {
+    v.map_or(Either::B(Null), Either::A)
+}
+
+impl From<registry::WorktreeEntry> for JsWorktreeEntry {
+    fn from(e: registry::WorktreeEntry) -> Self {
+        JsWorktreeEntry {
+            task_key: e.task_key,
+            project_id: e.project_id,
+            task_group: e.task_group,
+            task_id: e.task_id,
+            worktree_path: e.worktree_path,
+            branch: e.branch,
+            base_ref: e.base_ref,
+            created_at: e.created_at,
+            last_phase: e.last_phase,
+            status: e.status,
+            stage: nullable(e.stage),
+            implementation_base_commit: e.implementation_base_commit,
+            stages: nullable(e.stages),
+        }
+    }
+}
+
+fn open(home: Option<&str>, lock_timeout_ms: Option<f64>) -> Result<Registry> {
+    Registry::open(home, ms_arg(lock_timeout_ms)?).map_err(js_err)
+}
+
+fn with_key(p: &JsKeyParts) -> Result<(Registry, ids::KeyParts)> {
+    Ok((open(p.home.as_deref(), p.lock_timeout_ms)?, p.parts()?))
+}
+
+/// The entry for the key (active or released), or `null`.
+/// Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+#[napi]
+pub fn registry_lookup(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
+    let (reg, key) = with_key(&p)?;
+    Ok(reg.lookup(&key).map_err(js_err)?.map(Into::into))
+}
+
+/// Options of `registryReserve`: the key parts plus what to record.
+#[napi(object)]
+pub struct ReserveOptions {
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+    /// Absolute path of the worktree directory.
+    pub worktree_path: String,
+    /// A valid git branch name, owned by this key from now on.
+    pub branch: String,
+    /// The commit the worktree was branched from.
+    pub base_ref: String,
+    /// The phase that reserved it (`last_phase`).
+    pub phase: Option<String>,
+    /// Stages a stage-group collector covers.
+    pub stages: Option<Vec<u32>>,
+}
+
+fn reserve(o: ReserveOptions) -> Result<JsWorktreeEntry> {
+    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
+    let key = ids::KeyParts::new(
+        &o.project_id,
+        &o.task_group,
+        &o.task_id,
+        stage_arg(o.stage_number)?,
+        o.group_id.as_deref(),
+    )
+    .map_err(js_err)?;
+    let r = Reservation {
+        worktree_path: o.worktree_path,
+        branch: o.branch,
+        base_ref: o.base_ref,
+        phase: o.phase.unwrap_or_default(),
+        stages: o.stages,
+    };
+    reg.reserve(&key, &r).map(Into::into).map_err(js_err)
+}
+
+/// Registers an active entry for the key. Throws `E_TASK_KEY_ACTIVE` when the key is
+/// active, `E_BRANCH_OWNED` when another key owns the branch (a released key may be
+/// reserved again), `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+#[napi]
+pub fn registry_reserve(o: ReserveOptions) -> Result<JsWorktreeEntry> {
+    reserve(o)
+}
+
+/// `registryReserve` on the libuv pool.
+#[napi(ts_return_type = "Promise<WorktreeEntry>")]
+pub fn registry_reserve_async(o: ReserveOptions) -> AsyncTask<Job<JsWorktreeEntry>> {
+    job(move || reserve(o))
+}
+
+/// Options of `registryTouchPhase`.
+#[napi(object)]
+pub struct TouchPhaseOptions {
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+    pub phase: String,
+}
+
+fn touch_phase(o: TouchPhaseOptions) -> Result<()> {
+    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
+    let key = ids::KeyParts::new(
+        &o.project_id,
+        &o.task_group,
+        &o.task_id,
+        stage_arg(o.stage_number)?,
+        o.group_id.as_deref(),
+    )
+    .map_err(js_err)?;
+    reg.touch_phase(&key, &o.phase).map_err(js_err)
+}
+
+/// Records the latest phase seen on the worktree; does nothing when the key is absent.
+#[napi]
+pub fn registry_touch_phase(o: TouchPhaseOptions) -> Result<()> {
+    touch_phase(o)
+}
+
+/// `registryTouchPhase` on the libuv pool.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn registry_touch_phase_async(o: TouchPhaseOptions) -> AsyncTask<Job<()>> {
+    job(move || touch_phase(o))
+}
+
+fn release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
+    let (reg, key) = with_key(&p)?;
+    Ok(reg.release(&key).map_err(js_err)?.map(Into::into))
+}
+
+/// Marks the entry `released` and frees its branch; the directory stays. Returns the
+/// released entry, or `null` when the key is absent.
+#[napi]
+pub fn registry_release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
+    release(p)
+}
+
+/// `registryRelease` on the libuv pool.
+#[napi(ts_return_type = "Promise<WorktreeEntry | null>")]
+pub fn registry_release_async(p: JsKeyParts) -> AsyncTask<Job<Option<JsWorktreeEntry>>> {
+    job(move || release(p))
+}
+
+/// Key parts plus a full commit id (40 or 64 hex digits).
+#[napi(object)]
+pub struct CommitOptions {
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+    pub commit: String,
+}
+
+fn write_base(o: CommitOptions, reset: bool) -> Result<String> {
+    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
+    let key = ids::KeyParts::new(
+        &o.project_id,
+        &o.task_group,
+        &o.task_id,
+        stage_arg(o.stage_number)?,
+        o.group_id.as_deref(),
+    )
+    .map_err(js_err)?;
+    if reset {
+        reg.reset_implementation_base(&key, &o.commit)
+    } else {
+        reg.set_implementation_base(&key, &o.commit)
+    }
+    .map_err(js_err)
+}
+
+/// Pins the implementation base once and returns the recorded value (a later call returns
+/// the first commit unchanged). Throws `E_NOT_FOUND` when the key is not registered,
+/// `E_INVALID_ARG` for a commit that is not a full hex id.
+#[napi]
+pub fn registry_set_implementation_base(o: CommitOptions) -> Result<String> {
+    write_base(o, false)
+}
+
+/// The deliberate re-anchor: replaces the recorded implementation base. Throws like
+/// `registrySetImplementationBase`.
+#[napi]
+pub fn registry_reset_implementation_base(o: CommitOptions) -> Result<String> {
+    write_base(o, true)
+}
+
+/// The recorded implementation base, or `null` when absent or unset.
+#[napi]
+pub fn registry_get_implementation_base(p: JsKeyParts) -> Result<Option<String>> {
+    let (reg, key) = with_key(&p)?;
+    reg.get_implementation_base(&key).map_err(js_err)
+}
+
+/// Stage numbers with an active `#stage-<N>` entry for the task, ascending (the stage or
+/// group in `p` is ignored).
+#[napi]
+pub fn registry_list_active_stage_numbers(p: JsKeyParts) -> Result<Vec<u32>> {
+    let (reg, key) = with_key(&p)?;
+    reg.list_active_stage_numbers(&key).map_err(js_err)
+}
+
+/// Filters of `registryList`.
+#[napi(object)]
+pub struct ListOptions {
+    pub project_id: Option<String>,
+    /// `active` or `released`; anything else is `E_INVALID_ARG`.
+    pub status: Option<String>,
+    pub home: Option<String>,
+}
+
+/// Every entry matching the filters, sorted by task key.
+#[napi]
+pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
+    let f = f.unwrap_or(ListOptions {
+        project_id: None,
+        status: None,
+        home: None,
+    });
+    let reg = open(f.home.as_deref(), None)?;
+    Ok(reg
+        .list(f.project_id.as_deref(), f.status.as_deref())
+        .map_err(js_err)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// Options of `registryPrune`.
+#[napi(object)]
+pub struct PruneOptions {
+    /// Default `true`: report only.
+    pub dry_run: Option<bool>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// What `registryPrune` released (or, in a dry run, would release).
+#[napi(object)]
+pub struct PruneResult {
+    pub released: Vec<JsWorktreeEntry>,
+}
+
+fn prune(o: Option<PruneOptions>) -> Result<PruneResult> {
+    let (dry, home, ms) = o.map_or((true, None, None), |o| {
+        (o.dry_run.unwrap_or(true), o.home, o.lock_timeout_ms)
+    });
+    let reg = open(home.as_deref(), ms)?;
+    let released = reg.prune(dry).map_err(js_err)?;
+    Ok(PruneResult {
+        released: released.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// Releases active entries whose worktree directory is gone; a dry run unless
+/// `dryRun: false`.
+#[napi]
+pub fn registry_prune(o: Option<PruneOptions>) -> Result<PruneResult> {
+    prune(o)
+}
+
+/// `registryPrune` on the libuv pool.
+#[napi(ts_return_type = "Promise<PruneResult>")]
+pub fn registry_prune_async(o: Option<PruneOptions>) -> AsyncTask<Job<PruneResult>> {
+    job(move || prune(o))
+}
+
+/// `home` override for the whole-registry operations.
+#[napi(object)]
+pub struct HomeOptions {
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
+/// `worktree-missing`, `not-a-worktree` or `worktree-unknown-to-git`.
+#[napi(object)]
+pub struct DoctorProblem {
+    pub code: String,
+    pub task_key: Option<String>,
+    pub detail: String,
+}
+
+/// The doctor's report; `ok` when `problems` is empty.
+#[napi(object)]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub problems: Vec<DoctorProblem>,
+}
+
+fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
+    let reg = open(o.as_ref().and_then(|o| o.home.as_deref()), None)?;
+    let r = reg.doctor().map_err(js_err)?;
+    Ok(DoctorReport {
+        ok: r.ok,
+        problems: r
+            .problems
+            .into_iter()
+            .map(|p| DoctorProblem {
+                code: p.code,
+                task_key: p.task_key,
+                detail: p.detail,
+            })
+            .collect(),
+    })
+}
+
+/// A read-only consistency report: branch index vs rows, missing directories, worktrees
+/// git no longer knows.
+#[napi]
+pub fn registry_doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
+    doctor(o)
+}
+
+/// `registryDoctor` on the libuv pool.
+#[napi(ts_return_type = "Promise<DoctorReport>")]
+pub fn registry_doctor_async(o: Option<HomeOptions>) -> AsyncTask<Job<DoctorReport>> {
+    job(move || doctor(o))
+}
+
+/// What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
+/// replaced by the salvaged rows), or `null` when the registry was valid and untouched.
+#[napi(object)]
+pub struct RepairResult {
+    pub moved_to: Either<String, Null>,
+    pub salvaged: u32,
+    pub dropped: u32,
+}
+
+fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
+    let (home, ms) = o.map_or((None, None), |o| (o.home, o.lock_timeout_ms));
+    let reg = open(home.as_deref(), ms)?;
+    let r = reg.repair().map_err(js_err)?;
+    Ok(RepairResult {
+        moved_to: nullable(r.moved_to),
+        salvaged: r.salvaged,
+        dropped: r.dropped,
+    })
+}
+
+/// Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
+/// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid.
+#[napi]
+pub fn registry_repair(o: Option<HomeOptions>) -> Result<RepairResult> {
+    repair(o)
+}
+
+/// `registryRepair` on the libuv pool.
+#[napi(ts_return_type = "Promise<RepairResult>")]
+pub fn registry_repair_async(o: Option<HomeOptions>) -> AsyncTask<Job<RepairResult>> {
+    job(move || repair(o))
+}

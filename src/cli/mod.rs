@@ -1,0 +1,136 @@
+//! The `okstra` command line (SPEC §9), as a pure function from arguments to what to print
+//! and the exit code, so it is tested without spawning anything. `bin/okstra.cjs` feeds it
+//! `process.argv` through the `runCli` export.
+//!
+//! Every command prints its result as JSON on stdout: the same object the export returns.
+//! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
+//! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
+
+mod registry;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::Coded;
+
+/// What one CLI invocation prints and returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliOutcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
+/// A failed command: its stable code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub code: String,
+    pub message: String,
+}
+
+impl<E: Coded> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A command's result: the JSON to print on success.
+pub type CmdResult = Result<Value, CliError>;
+
+/// Serializes a command's result.
+pub fn to_json<T: Serialize>(v: T) -> CmdResult {
+    serde_json::to_value(v).map_err(|e| CliError {
+        code: "E_INTERNAL".into(),
+        message: format!("cannot serialize the result: {e}"),
+    })
+}
+
+/// Codes that mean "conflicts with existing state" exit with 2; every other error with 1.
+pub fn exit_code(code: &str) -> i32 {
+    match code {
+        "E_TASK_KEY_ACTIVE" | "E_BRANCH_OWNED" | "E_BRANCH_EXISTS" | "E_PATH_EXISTS"
+        | "E_MERGE_CONFLICT" => 2,
+        _ => 1,
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "okstra",
+    version,
+    about = "okstra native core: worktree registry, provisioning, ledger, handoff and wizard",
+    long_about = None,
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The machine-global worktree registry.
+    #[command(subcommand)]
+    Registry(registry::RegistryCmd),
+}
+
+fn failure(code: &str, message: &str) -> CliOutcome {
+    let body = json!({ "ok": false, "code": code, "error": message });
+    CliOutcome {
+        stdout: format!("{body}\n"),
+        stderr: format!("okstra: {message} [{code}]\n"),
+        exit_code: exit_code(code),
+    }
+}
+
+/// Runs one command line (`args` without the program name).
+pub fn run<I, S>(args: I) -> CliOutcome
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let argv = std::iter::once(std::ffi::OsString::from("okstra")).chain(args.into_iter().map(Into::into));
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let text = e.render().to_string();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliOutcome {
+                    stdout: text,
+                    stderr: String::new(),
+                    exit_code: 0,
+                },
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => CliOutcome {
+                    stdout: String::new(),
+                    stderr: text,
+                    exit_code: 1,
+                },
+                _ => {
+                    let first = text.lines().next().unwrap_or("invalid arguments");
+                    let msg = first.trim_start_matches("error: ").to_string();
+                    let mut out = failure("E_INVALID_ARG", &format!("{msg}; see `okstra … --help`"));
+                    out.stderr = text;
+                    out
+                }
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Registry(cmd) => registry::run(cmd),
+    };
+    match result {
+        Ok(v) => CliOutcome {
+            stdout: format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+            stderr: String::new(),
+            exit_code: 0,
+        },
+        Err(e) => failure(&e.code, &e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests;

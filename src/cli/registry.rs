@@ -1,0 +1,197 @@
+//! `okstra registry …`
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::{to_json, CliError, CmdResult};
+use crate::ids::KeyParts;
+use crate::registry::{Registry, Reservation};
+
+/// Where the registry is.
+#[derive(Debug, Args)]
+pub struct HomeArgs {
+    /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
+    #[arg(long)]
+    home: Option<String>,
+    /// How long to wait for the registry lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
+    #[arg(long)]
+    lock_timeout_ms: Option<u64>,
+}
+
+impl HomeArgs {
+    fn open(&self) -> Result<Registry, CliError> {
+        Ok(Registry::open(self.home.as_deref(), self.lock_timeout_ms)?)
+    }
+}
+
+/// The key of one entry.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: String,
+    #[arg(long, env = "OKSTRA_TASK_GROUP")]
+    task_group: String,
+    #[arg(long, env = "OKSTRA_TASK_ID")]
+    task_id: String,
+    /// Implementation stage number (`#stage-<N>`).
+    #[arg(long, conflicts_with = "group_id")]
+    stage: Option<u32>,
+    /// Stage-group collector id (`#group-<ID>`).
+    #[arg(long)]
+    group_id: Option<String>,
+    #[command(flatten)]
+    home: HomeArgs,
+}
+
+impl KeyArgs {
+    fn open(&self) -> Result<(Registry, KeyParts), CliError> {
+        let key = KeyParts::new(
+            &self.project_id,
+            &self.task_group,
+            &self.task_id,
+            self.stage,
+            self.group_id.as_deref(),
+        )?;
+        Ok((self.home.open()?, key))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCmd {
+    /// Print the entry for a key (or null).
+    Lookup(KeyArgs),
+    /// Register an active entry for a key.
+    Reserve {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        worktree_path: String,
+        #[arg(long)]
+        branch: String,
+        #[arg(long)]
+        base_ref: String,
+        #[arg(long, default_value = "")]
+        phase: String,
+        /// Stages a collector covers, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        stages: Option<Vec<u32>>,
+    },
+    /// Mark an entry released (the directory stays).
+    Release(KeyArgs),
+    /// Record the latest phase of an entry (no-op when absent).
+    TouchPhase {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        phase: String,
+    },
+    /// Pin the implementation base once (later calls print the recorded one).
+    SetImplementationBase {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        commit: String,
+    },
+    /// Re-pin the implementation base deliberately.
+    ResetImplementationBase {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long)]
+        commit: String,
+    },
+    /// Print the implementation base (or null).
+    GetImplementationBase(KeyArgs),
+    /// Print the stage numbers with an active stage worktree.
+    ActiveStages(KeyArgs),
+    /// List entries.
+    List {
+        #[arg(long)]
+        project_id: Option<String>,
+        /// active or released.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Release entries whose worktree directory is gone (dry run unless --apply).
+    Prune {
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Report inconsistencies; changes nothing.
+    Doctor {
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Move a corrupt registry aside and keep the valid rows.
+    Repair {
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+}
+
+/// Runs one `okstra registry` command.
+pub fn run(cmd: RegistryCmd) -> CmdResult {
+    match cmd {
+        RegistryCmd::Lookup(k) => {
+            let (reg, key) = k.open()?;
+            to_json(reg.lookup(&key)?)
+        }
+        RegistryCmd::Reserve {
+            key,
+            worktree_path,
+            branch,
+            base_ref,
+            phase,
+            stages,
+        } => {
+            let (reg, key) = key.open()?;
+            let r = Reservation {
+                worktree_path,
+                branch,
+                base_ref,
+                phase,
+                stages,
+            };
+            to_json(reg.reserve(&key, &r)?)
+        }
+        RegistryCmd::Release(k) => {
+            let (reg, key) = k.open()?;
+            to_json(reg.release(&key)?)
+        }
+        RegistryCmd::TouchPhase { key, phase } => {
+            let (reg, key) = key.open()?;
+            reg.touch_phase(&key, &phase)?;
+            Ok(Value::Null)
+        }
+        RegistryCmd::SetImplementationBase { key, commit } => {
+            let (reg, key) = key.open()?;
+            to_json(reg.set_implementation_base(&key, &commit)?)
+        }
+        RegistryCmd::ResetImplementationBase { key, commit } => {
+            let (reg, key) = key.open()?;
+            to_json(reg.reset_implementation_base(&key, &commit)?)
+        }
+        RegistryCmd::GetImplementationBase(k) => {
+            let (reg, key) = k.open()?;
+            to_json(reg.get_implementation_base(&key)?)
+        }
+        RegistryCmd::ActiveStages(k) => {
+            let (reg, key) = k.open()?;
+            to_json(reg.list_active_stage_numbers(&key)?)
+        }
+        RegistryCmd::List {
+            project_id,
+            status,
+            home,
+        } => to_json(home.open()?.list(project_id.as_deref(), status.as_deref())?),
+        RegistryCmd::Prune { apply, home } => {
+            let released = home.open()?.prune(!apply)?;
+            to_json(serde_json::json!({ "released": released }))
+        }
+        RegistryCmd::Doctor { home } => to_json(home.open()?.doctor()?),
+        RegistryCmd::Repair { home } => to_json(home.open()?.repair()?),
+    }
+}

@@ -1,0 +1,124 @@
+//! `registry doctor`: a read-only consistency report of the registry against the disk and
+//! against git.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::entry::WorktreeEntry;
+use super::store::Doc;
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `corrupt-row`, `branch-index-dangling`, `branch-index-missing`, `worktree-missing`,
+    /// `not-a-worktree` or `worktree-unknown-to-git`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_key: Option<String>,
+    pub detail: String,
+}
+
+/// The doctor's verdict: `ok` when there are no problems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoctorReport {
+    pub ok: bool,
+    pub problems: Vec<Problem>,
+}
+
+fn problem(code: &str, key: Option<&str>, detail: String) -> Problem {
+    Problem {
+        code: code.into(),
+        task_key: key.map(str::to_string),
+        detail,
+    }
+}
+
+/// What git says of an active entry's directory, when something is off.
+fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
+    let path = Path::new(&e.worktree_path);
+    let key = Some(e.task_key.as_str());
+    let repo = match git2::Repository::open(path) {
+        Ok(r) => r,
+        Err(err) => {
+            return Some(problem(
+                "worktree-unknown-to-git",
+                key,
+                format!(
+                    "{} exists but git does not know it as a worktree ({}); if it was pruned \
+                     from git, release the entry and provision again",
+                    e.worktree_path,
+                    err.message()
+                ),
+            ))
+        }
+    };
+    let same_dir = repo
+        .workdir()
+        .and_then(|w| w.canonicalize().ok())
+        .zip(path.canonicalize().ok())
+        .is_some_and(|(w, p)| w == p);
+    (!same_dir).then(|| {
+        problem(
+            "not-a-worktree",
+            key,
+            format!(
+                "{} is inside a git work tree but is not the top of one",
+                e.worktree_path
+            ),
+        )
+    })
+}
+
+/// Examines every row and the branch index.
+pub fn examine(doc: &Doc) -> DoctorReport {
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    for (key, row) in doc.tasks() {
+        match WorktreeEntry::from_row(key, row) {
+            Ok(e) => entries.push(e),
+            Err(detail) => problems.push(problem("corrupt-row", Some(key), detail)),
+        }
+    }
+    for (branch, owner) in doc.branches() {
+        let owner = owner.as_str().unwrap_or_default();
+        let owns = entries
+            .iter()
+            .any(|e| e.task_key == owner && e.is_active() && &e.branch == branch);
+        if !owns {
+            problems.push(problem(
+                "branch-index-dangling",
+                Some(owner),
+                format!("branch {branch:?} is indexed to {owner}, which is not an active entry on that branch"),
+            ));
+        }
+    }
+    for e in entries.iter().filter(|e| e.is_active()) {
+        let key = Some(e.task_key.as_str());
+        if doc.branches().get(&e.branch).and_then(Value::as_str) != key {
+            problems.push(problem(
+                "branch-index-missing",
+                key,
+                format!("branch {:?} of this active entry is not indexed to it", e.branch),
+            ));
+        }
+        if !Path::new(&e.worktree_path).exists() {
+            problems.push(problem(
+                "worktree-missing",
+                key,
+                format!(
+                    "{} no longer exists; `okstra registry prune --apply` releases the entry",
+                    e.worktree_path
+                ),
+            ));
+        } else if let Some(p) = git_problem(e) {
+            problems.push(p);
+        }
+    }
+    DoctorReport {
+        ok: problems.is_empty(),
+        problems,
+    }
+}

@@ -1,0 +1,462 @@
+//! The machine-global worktree registry (SPEC §4): `<OKSTRA_HOME>/worktrees/registry.json`
+//! guarded by an exclusive `flock` on `registry.lock`, the same two files the Python helper
+//! used, so both can run side by side on one machine.
+//!
+//! Every write holds the lock for its whole read-modify-write and replaces the file
+//! atomically. Reads (`lookup`, `list`, `get_implementation_base`, …) take no lock: every
+//! writer (ours and Python's) replaces the file by rename, so a reader always sees a whole
+//! old or a whole new file, and a stuck lock holder cannot stall them.
+
+mod doctor;
+mod entry;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+pub use doctor::{DoctorReport, Problem};
+pub use entry::{WorktreeEntry, ACTIVE, RELEASED};
+use store::Doc;
+
+use crate::error::Coded;
+use crate::fsio::{self, FsError, LockGuard};
+use crate::ids::{self, IdError, KeyParts};
+
+/// The registry file name inside the worktrees root.
+pub const REGISTRY_FILE: &str = "registry.json";
+/// The lock file name inside the worktrees root.
+pub const LOCK_FILE: &str = "registry.lock";
+
+/// Registry failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The registry file cannot be trusted; it was not changed.
+    #[error(
+        "registry {path} is corrupt ({detail}); it was left untouched. Run `okstra registry \
+         repair` to move it aside and keep the rows that are still valid"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    /// The key already has an active entry.
+    #[error(
+        "task-key already has a worktree registered: {key} → {path} (branch {branch}). Use \
+         lookup to reuse it, or release it before reserving anew"
+    )]
+    TaskKeyActive {
+        key: String,
+        path: String,
+        branch: String,
+    },
+    /// The branch is registered to another active key.
+    #[error(
+        "branch {branch:?} is already registered to a different task-key: {owner}. Choose a \
+         different work-category or release the conflicting task first"
+    )]
+    BranchOwned { branch: String, owner: String },
+    /// No entry for the key.
+    #[error("no registry entry for task-key {key}; reserve it first (or check the key's segments)")]
+    NotFound { key: String },
+}
+
+impl Coded for RegistryError {
+    fn code(&self) -> &'static str {
+        match self {
+            RegistryError::Id(e) => e.code(),
+            RegistryError::Fs(e) => e.code(),
+            RegistryError::Corrupt { .. } => "E_REGISTRY_CORRUPT",
+            RegistryError::TaskKeyActive { .. } => "E_TASK_KEY_ACTIVE",
+            RegistryError::BranchOwned { .. } => "E_BRANCH_OWNED",
+            RegistryError::NotFound { .. } => "E_NOT_FOUND",
+        }
+    }
+}
+
+type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// What a new reservation records.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub worktree_path: String,
+    pub branch: String,
+    pub base_ref: String,
+    pub phase: String,
+    pub stages: Option<Vec<u32>>,
+}
+
+/// What `repair` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepairReport {
+    /// Where the corrupt file was moved, or `None` when it was valid (nothing changed).
+    pub moved_to: Option<String>,
+    pub salvaged: u32,
+    pub dropped: u32,
+}
+
+/// A handle on one registry (one `OKSTRA_HOME`).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+    lock_timeout: Duration,
+}
+
+fn invalid(msg: String) -> RegistryError {
+    RegistryError::Id(IdError::InvalidArg(msg))
+}
+
+fn now_stamp() -> String {
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%z").to_string()
+}
+
+fn check_commit(commit: &str) -> Result<()> {
+    let ok = matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "commit {commit:?} is not a full commit id (40 or 64 hex digits); resolve it first, \
+             e.g. `git rev-parse <ref>`"
+        )))
+    }
+}
+
+impl Registry {
+    /// The registry under `home` (or `OKSTRA_HOME`), waiting at most `lock_timeout_ms` (or
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, or 30 s) for its lock.
+    pub fn open(home: Option<&str>, lock_timeout_ms: Option<u64>) -> Result<Registry> {
+        Ok(Registry::at(
+            ids::worktrees_root(home)?,
+            fsio::lock_timeout(lock_timeout_ms),
+        ))
+    }
+
+    /// The registry in an explicit worktrees root.
+    pub fn at(root: PathBuf, lock_timeout: Duration) -> Registry {
+        Registry { root, lock_timeout }
+    }
+
+    /// The worktrees root (`<OKSTRA_HOME>/worktrees`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of `registry.json`.
+    pub fn file(&self) -> PathBuf {
+        self.root.join(REGISTRY_FILE)
+    }
+
+    fn lock(&self) -> Result<LockGuard> {
+        Ok(LockGuard::acquire(
+            &self.root.join(LOCK_FILE),
+            self.lock_timeout,
+        )?)
+    }
+
+    fn load(&self) -> Result<Doc> {
+        Doc::load(&self.file())
+    }
+
+    fn typed(&self, doc: &Doc, key: &str) -> Result<Option<WorktreeEntry>> {
+        doc.entry(key).map_err(|detail| RegistryError::Corrupt {
+            path: self.file(),
+            detail,
+        })
+    }
+
+    /// Runs `f` on the loaded document under the lock and saves when it returns `true`.
+    fn modify<T>(&self, f: impl FnOnce(&mut Doc) -> Result<(T, bool)>) -> Result<T> {
+        let _guard = self.lock()?;
+        let mut doc = self.load()?;
+        let (out, changed) = f(&mut doc)?;
+        if changed {
+            doc.save(&self.file())?;
+        }
+        Ok(out)
+    }
+
+    /// The entry for the key, active or released.
+    pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
+        let doc = self.load()?;
+        self.typed(&doc, &parts.key())
+    }
+
+    /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and
+    /// `E_BRANCH_OWNED` when another key owns the branch; a released key may be reserved
+    /// again (fields of its old row that this module does not know are kept).
+    pub fn reserve(&self, parts: &KeyParts, r: &Reservation) -> Result<WorktreeEntry> {
+        if r.worktree_path.is_empty()
+            || r.worktree_path.contains('\0')
+            || !Path::new(&r.worktree_path).is_absolute()
+        {
+            return Err(invalid(format!(
+                "worktreePath {:?} must be an absolute path",
+                r.worktree_path
+            )));
+        }
+        if !git2::Reference::is_valid_name(&format!("refs/heads/{}", r.branch)) {
+            return Err(invalid(format!(
+                "branch {:?} is not a valid git branch name",
+                r.branch
+            )));
+        }
+        let key = parts.key();
+        self.modify(|doc| {
+            if let Some(e) = self.typed(doc, &key)?.filter(WorktreeEntry::is_active) {
+                return Err(RegistryError::TaskKeyActive {
+                    key,
+                    path: e.worktree_path,
+                    branch: e.branch,
+                });
+            }
+            if let Some(owner) = doc.branches().get(&r.branch).and_then(Value::as_str) {
+                if owner != key {
+                    return Err(RegistryError::BranchOwned {
+                        branch: r.branch.clone(),
+                        owner: owner.to_string(),
+                    });
+                }
+            }
+            let fresh = json!({
+                "project_id": parts.project_id,
+                "task_group": parts.task_group,
+                "task_id": parts.task_id,
+                "worktree_path": r.worktree_path,
+                "branch": r.branch,
+                "base_ref": r.base_ref,
+                "created_at": now_stamp(),
+                "last_phase": r.phase,
+                "status": ACTIVE,
+                "stage": parts.stage,
+                "implementation_base_commit": "",
+                "stages": r.stages,
+            });
+            let row = doc
+                .tasks_mut()
+                .entry(key.clone())
+                .or_insert_with(|| json!({}));
+            if !row.is_object() {
+                *row = json!({});
+            }
+            if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh) {
+                row.extend(fresh);
+            }
+            doc.branches_mut()
+                .insert(r.branch.clone(), Value::String(key.clone()));
+            let entry = self.typed(doc, &key)?.ok_or(RegistryError::NotFound {
+                key: key.clone(),
+            })?;
+            Ok((entry, true))
+        })
+    }
+
+    /// Records the latest phase seen on the worktree; does nothing when the key is absent.
+    pub fn touch_phase(&self, parts: &KeyParts, phase: &str) -> Result<()> {
+        let key = parts.key();
+        self.modify(|doc| {
+            let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) else {
+                return Ok(((), false));
+            };
+            if row.get("last_phase").and_then(Value::as_str) == Some(phase) {
+                return Ok(((), false));
+            }
+            row.insert("last_phase".into(), Value::String(phase.to_string()));
+            Ok(((), true))
+        })
+    }
+
+    /// Marks the entry `released` and frees its branch slot; the directory is kept.
+    /// Returns the released entry, or `None` when the key is absent.
+    pub fn release(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
+        let key = parts.key();
+        self.modify(|doc| {
+            let Some(entry) = self.typed(doc, &key)? else {
+                return Ok((None, false));
+            };
+            if let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) {
+                row.insert("status".into(), Value::String(RELEASED.into()));
+            }
+            if doc.branches().get(&entry.branch).and_then(Value::as_str) == Some(key.as_str()) {
+                doc.branches_mut().remove(&entry.branch);
+            }
+            Ok((self.typed(doc, &key)?, true))
+        })
+    }
+
+    fn write_base(&self, parts: &KeyParts, commit: &str, overwrite: bool) -> Result<String> {
+        check_commit(commit)?;
+        let key = parts.key();
+        self.modify(|doc| {
+            let entry = self
+                .typed(doc, &key)?
+                .ok_or_else(|| RegistryError::NotFound { key: key.clone() })?;
+            if !overwrite && !entry.implementation_base_commit.is_empty() {
+                return Ok((entry.implementation_base_commit, false));
+            }
+            if entry.implementation_base_commit == commit {
+                return Ok((entry.implementation_base_commit, false));
+            }
+            if let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) {
+                row.insert(
+                    "implementation_base_commit".into(),
+                    Value::String(commit.into()),
+                );
+            }
+            Ok((commit.to_string(), true))
+        })
+    }
+
+    /// Pins the implementation base once: the first call records `commit`; later calls
+    /// return the recorded value unchanged. `E_NOT_FOUND` when the key is absent.
+    pub fn set_implementation_base(&self, parts: &KeyParts, commit: &str) -> Result<String> {
+        self.write_base(parts, commit, false)
+    }
+
+    /// The deliberate re-anchor: replaces the recorded implementation base.
+    pub fn reset_implementation_base(&self, parts: &KeyParts, commit: &str) -> Result<String> {
+        self.write_base(parts, commit, true)
+    }
+
+    /// The recorded implementation base, or `None` when the key is absent or has none.
+    pub fn get_implementation_base(&self, parts: &KeyParts) -> Result<Option<String>> {
+        Ok(self
+            .lookup(parts)?
+            .map(|e| e.implementation_base_commit)
+            .filter(|c| !c.is_empty()))
+    }
+
+    /// Stage numbers with an active `#stage-<N>` entry for the task, ascending.
+    pub fn list_active_stage_numbers(&self, parts: &KeyParts) -> Result<Vec<u32>> {
+        let mut out: Vec<u32> = self
+            .list(None, Some(ACTIVE))?
+            .into_iter()
+            .filter(|e| {
+                e.project_id == parts.project_id
+                    && e.task_group == parts.task_group
+                    && e.task_id == parts.task_id
+            })
+            .filter_map(|e| e.stage)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Every entry, optionally filtered by project and status, sorted by task key.
+    pub fn list(&self, project_id: Option<&str>, status: Option<&str>) -> Result<Vec<WorktreeEntry>> {
+        if let Some(s) = status.filter(|s| *s != ACTIVE && *s != RELEASED) {
+            return Err(invalid(format!(
+                "status {s:?} is not a registry status; use \"active\" or \"released\""
+            )));
+        }
+        let doc = self.load()?;
+        let mut out: Vec<WorktreeEntry> = doc
+            .entries()
+            .map_err(|detail| RegistryError::Corrupt {
+                path: self.file(),
+                detail,
+            })?
+            .into_iter()
+            .filter(|e| project_id.is_none_or(|p| e.project_id == p))
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .collect();
+        out.sort_by(|a, b| a.task_key.cmp(&b.task_key));
+        Ok(out)
+    }
+
+    /// Releases active entries whose worktree directory is gone. With `dry_run` (the
+    /// default everywhere it is exposed) nothing is written; the result is what would be
+    /// (or was) released.
+    pub fn prune(&self, dry_run: bool) -> Result<Vec<WorktreeEntry>> {
+        self.modify(|doc| {
+            let gone: Vec<WorktreeEntry> = doc
+                .entries()
+                .map_err(|detail| RegistryError::Corrupt {
+                    path: self.file(),
+                    detail,
+                })?
+                .into_iter()
+                .filter(|e| e.is_active() && !Path::new(&e.worktree_path).exists())
+                .collect();
+            if dry_run || gone.is_empty() {
+                return Ok((gone, false));
+            }
+            let mut released = Vec::with_capacity(gone.len());
+            for e in gone {
+                if let Some(row) = doc
+                    .tasks_mut()
+                    .get_mut(&e.task_key)
+                    .and_then(Value::as_object_mut)
+                {
+                    row.insert("status".into(), Value::String(RELEASED.into()));
+                }
+                if doc.branches().get(&e.branch).and_then(Value::as_str) == Some(&e.task_key) {
+                    doc.branches_mut().remove(&e.branch);
+                }
+                released.push(WorktreeEntry {
+                    status: RELEASED.into(),
+                    ..e
+                });
+            }
+            Ok((released, true))
+        })
+    }
+
+    /// A consistency report; changes nothing.
+    pub fn doctor(&self) -> Result<DoctorReport> {
+        let doc = self.load()?;
+        Ok(doctor::examine(&doc))
+    }
+
+    /// Recovers from a corrupt registry: copies it aside to
+    /// `registry.json.corrupt-<timestamp>` (fsynced) and then atomically replaces it with
+    /// the rows that are still valid, so a crash in between leaves the corrupt file in
+    /// place. A valid registry is left alone (`moved_to` is `None`).
+    pub fn repair(&self) -> Result<RepairReport> {
+        let _guard = self.lock()?;
+        let file = self.file();
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(RepairReport {
+                    moved_to: None,
+                    salvaged: 0,
+                    dropped: 0,
+                })
+            }
+            Err(e) => return Err(fsio::io_err("read", &file)(e).into()),
+        };
+        if let Ok(doc) = Doc::load(&file) {
+            return Ok(RepairReport {
+                moved_to: None,
+                salvaged: doc.tasks().len() as u32,
+                dropped: 0,
+            });
+        }
+        let (doc, dropped) = Doc::salvage(&bytes);
+        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
+        let mut aside = self.root.join(format!("{REGISTRY_FILE}.corrupt-{stamp}"));
+        let mut n = 1;
+        while aside.exists() {
+            aside = self
+                .root
+                .join(format!("{REGISTRY_FILE}.corrupt-{stamp}-{n}"));
+            n += 1;
+        }
+        fsio::atomic_write(&aside, &bytes)?;
+        doc.save(&file)?;
+        Ok(RepairReport {
+            moved_to: Some(aside.to_string_lossy().into_owned()),
+            salvaged: doc.tasks().len() as u32,
+            dropped: dropped as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

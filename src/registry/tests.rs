@@ -1,0 +1,262 @@
+use std::time::Duration;
+
+use super::*;
+
+fn reg() -> (tempfile::TempDir, Registry) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Registry::at(dir.path().join("worktrees"), Duration::from_secs(5));
+    (dir, r)
+}
+
+fn key(task: &str, stage: Option<u32>) -> KeyParts {
+    KeyParts::new("proj", "grp", task, stage, None).unwrap()
+}
+
+fn res(path: &str, branch: &str) -> Reservation {
+    Reservation {
+        worktree_path: path.into(),
+        branch: branch.into(),
+        base_ref: "a".repeat(40),
+        phase: "implementation".into(),
+        stages: None,
+    }
+}
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[test]
+fn reserve_then_lookup_round_trips() {
+    let (_d, r) = reg();
+    let e = r.reserve(&key("t", Some(2)), &res("/w/t/stage-2", "feat-t-s2")).unwrap();
+    assert_eq!(e.task_key, "proj/grp/t#stage-2");
+    assert_eq!(e.stage, Some(2));
+    assert_eq!(e.status, "active");
+    assert_eq!(r.lookup(&key("t", Some(2))).unwrap(), Some(e));
+    assert_eq!(r.lookup(&key("t", None)).unwrap(), None);
+}
+
+#[test]
+fn active_key_and_owned_branch_are_refused_without_writing() {
+    let (_d, r) = reg();
+    r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
+    let before = std::fs::read(r.file()).unwrap();
+    let e = r.reserve(&key("t", None), &res("/w/t2", "feat-t2")).unwrap_err();
+    assert_eq!(e.code(), "E_TASK_KEY_ACTIVE");
+    assert!(e.to_string().contains("/w/t"), "{e}");
+    let e = r.reserve(&key("u", None), &res("/w/u", "feat-t")).unwrap_err();
+    assert_eq!(e.code(), "E_BRANCH_OWNED");
+    assert!(e.to_string().contains("proj/grp/t"), "{e}");
+    assert_eq!(std::fs::read(r.file()).unwrap(), before);
+}
+
+#[test]
+fn released_key_can_be_reserved_again_and_frees_its_branch() {
+    let (_d, r) = reg();
+    r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
+    let rel = r.release(&key("t", None)).unwrap().unwrap();
+    assert_eq!(rel.status, "released");
+    // The branch is free for another key now.
+    r.reserve(&key("u", None), &res("/w/u", "feat-t")).unwrap();
+    let again = r.reserve(&key("t", None), &res("/w/t", "fix-t")).unwrap();
+    assert!(again.is_active());
+    assert_eq!(r.release(&key("nope", None)).unwrap(), None);
+}
+
+#[test]
+fn bad_arguments_are_invalid_arg() {
+    let (_d, r) = reg();
+    for (p, b) in [("relative/path", "feat-x"), ("/abs", "bad..name"), ("/abs", "")] {
+        let e = r.reserve(&key("t", None), &res(p, b)).unwrap_err();
+        assert_eq!(e.code(), "E_INVALID_ARG", "{p} {b}");
+    }
+    let e = r.set_implementation_base(&key("t", None), "HEAD").unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+    let e = r.list(None, Some("gone")).unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+    assert!(!r.file().exists());
+}
+
+#[test]
+fn touch_phase_updates_or_noops() {
+    let (_d, r) = reg();
+    r.touch_phase(&key("absent", None), "x").unwrap();
+    assert!(!r.file().exists());
+    r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
+    r.touch_phase(&key("t", None), "final-verification").unwrap();
+    assert_eq!(r.lookup(&key("t", None)).unwrap().unwrap().last_phase, "final-verification");
+}
+
+#[test]
+fn implementation_base_is_set_once_and_reset_deliberately() {
+    let (_d, r) = reg();
+    let k = key("t", None);
+    assert_eq!(r.set_implementation_base(&k, SHA).unwrap_err().code(), "E_NOT_FOUND");
+    r.reserve(&k, &res("/w/t", "feat-t")).unwrap();
+    assert_eq!(r.get_implementation_base(&k).unwrap(), None);
+    assert_eq!(r.set_implementation_base(&k, SHA).unwrap(), SHA);
+    let other = "f".repeat(40);
+    assert_eq!(r.set_implementation_base(&k, &other).unwrap(), SHA);
+    assert_eq!(r.reset_implementation_base(&k, &other).unwrap(), other);
+    assert_eq!(r.get_implementation_base(&k).unwrap(), Some(other));
+}
+
+#[test]
+fn active_stage_numbers_and_list_filters() {
+    let (_d, r) = reg();
+    for n in [3, 1, 2] {
+        r.reserve(&key("t", Some(n)), &res(&format!("/w/s{n}"), &format!("feat-t-s{n}")))
+            .unwrap();
+    }
+    r.release(&key("t", Some(2))).unwrap();
+    r.reserve(&key("other", Some(9)), &res("/w/o9", "feat-o-s9")).unwrap();
+    assert_eq!(r.list_active_stage_numbers(&key("t", None)).unwrap(), vec![1, 3]);
+    assert_eq!(r.list(None, None).unwrap().len(), 4);
+    assert_eq!(r.list(None, Some("released")).unwrap().len(), 1);
+    assert_eq!(r.list(Some("nobody"), None).unwrap().len(), 0);
+    let keys: Vec<String> = r.list(None, None).unwrap().into_iter().map(|e| e.task_key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+#[test]
+fn file_layout_matches_python_json_dumps() {
+    let (_d, r) = reg();
+    let k = KeyParts::new("p", "그룹", "t", None, None).unwrap();
+    r.reserve(&k, &res("/w/작업", "feat-t")).unwrap();
+    let text = std::fs::read_to_string(r.file()).unwrap();
+    assert!(text.starts_with("{\n  \"tasks\": {\n    \"p/그룹/t\": {\n      \"project_id\": \"p\",\n"), "{text}");
+    assert!(text.contains("\"stages\": null\n"), "{text}");
+    assert!(text.ends_with("\"branches\": {\n    \"feat-t\": \"p/그룹/t\"\n  }\n}\n"), "{text}");
+}
+
+#[test]
+fn unknown_fields_and_keys_survive_rewrites() {
+    let (_d, r) = reg();
+    std::fs::create_dir_all(r.root()).unwrap();
+    std::fs::write(
+        r.file(),
+        r#"{"version": 7, "tasks": {"proj/grp/t": {"project_id": "proj", "task_group": "grp", "task_id": "t", "worktree_path": "/w/t", "branch": "feat-t", "base_ref": "", "created_at": "x", "last_phase": "", "status": "active", "custom": {"a": [1, 2]}}}, "branches": {"feat-t": "proj/grp/t"}, "zz": true}"#,
+    )
+    .unwrap();
+    r.touch_phase(&key("t", None), "p2").unwrap();
+    r.reserve(&key("u", None), &res("/w/u", "feat-u")).unwrap();
+    r.release(&key("t", None)).unwrap();
+    let v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    assert_eq!(v["version"], 7);
+    assert_eq!(v["zz"], true);
+    assert_eq!(v["tasks"]["proj/grp/t"]["custom"]["a"][1], 2);
+    let order: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(order, ["version", "tasks", "branches", "zz"]);
+}
+
+#[test]
+fn corrupt_registry_is_refused_untouched_then_repaired() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    r.reserve(&key("b", None), &res("/w/b", "feat-b")).unwrap();
+    let full = std::fs::read(r.file()).unwrap();
+    // A torn write: the tail of the file is gone.
+    let torn = &full[..full.len() - 120];
+    std::fs::write(r.file(), torn).unwrap();
+    for e in [
+        r.lookup(&key("a", None)).unwrap_err(),
+        r.reserve(&key("c", None), &res("/w/c", "feat-c")).unwrap_err(),
+        r.list(None, None).unwrap_err(),
+    ] {
+        assert_eq!(e.code(), "E_REGISTRY_CORRUPT");
+        assert!(e.to_string().contains("registry.json"), "{e}");
+        assert!(e.to_string().contains("repair"), "{e}");
+    }
+    assert_eq!(std::fs::read(r.file()).unwrap(), torn);
+    let rep = r.repair().unwrap();
+    assert_eq!(rep.salvaged, 1);
+    assert_eq!(rep.dropped, 1);
+    let aside = rep.moved_to.unwrap();
+    assert_eq!(std::fs::read(&aside).unwrap(), torn);
+    assert!(r.lookup(&key("a", None)).unwrap().is_some());
+    // A second repair finds nothing to do.
+    assert_eq!(r.repair().unwrap().moved_to, None);
+}
+
+#[test]
+fn wrong_shapes_are_corrupt_too() {
+    let (_d, r) = reg();
+    std::fs::create_dir_all(r.root()).unwrap();
+    for text in ["[]", r#"{"tasks": []}"#, r#"{"tasks": {"p/g/t": {"branch": 1}}}"#, ""] {
+        std::fs::write(r.file(), text).unwrap();
+        assert_eq!(r.list(None, None).unwrap_err().code(), "E_REGISTRY_CORRUPT", "{text}");
+    }
+}
+
+#[test]
+fn prune_is_dry_run_unless_applied() {
+    let (d, r) = reg();
+    let live = d.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    r.reserve(&key("live", None), &res(live.to_str().unwrap(), "feat-live")).unwrap();
+    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone")).unwrap();
+    let dry = r.prune(true).unwrap();
+    assert_eq!(dry.len(), 1);
+    assert!(r.lookup(&key("gone", None)).unwrap().unwrap().is_active());
+    let done = r.prune(false).unwrap();
+    assert_eq!(done[0].task_key, "proj/grp/gone");
+    assert_eq!(r.lookup(&key("gone", None)).unwrap().unwrap().status, "released");
+    assert!(r.lookup(&key("live", None)).unwrap().unwrap().is_active());
+    assert!(r.prune(false).unwrap().is_empty());
+}
+
+#[test]
+fn doctor_reports_index_and_disk_problems() {
+    let (d, r) = reg();
+    let plain = d.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    r.reserve(&key("plain", None), &res(plain.to_str().unwrap(), "feat-plain")).unwrap();
+    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone")).unwrap();
+    let mut v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    v["branches"]["stray"] = Value::String("proj/grp/nobody".into());
+    std::fs::write(r.file(), serde_json::to_vec(&v).unwrap()).unwrap();
+    let rep = r.doctor().unwrap();
+    assert!(!rep.ok);
+    let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
+    assert!(codes.contains(&"branch-index-dangling"), "{codes:?}");
+    assert!(codes.contains(&"worktree-missing"), "{codes:?}");
+    assert!(codes.contains(&"worktree-unknown-to-git"), "{codes:?}");
+}
+
+#[test]
+fn doctor_is_ok_on_a_clean_registry() {
+    let (_d, r) = reg();
+    assert!(r.doctor().unwrap().ok);
+}
+
+#[test]
+fn threads_reserving_distinct_keys_lose_nothing() {
+    let (_d, r) = reg();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                for j in 0..10 {
+                    let t = format!("t{i}-{j}");
+                    r.reserve(&key(&t, None), &res(&format!("/w/{t}"), &format!("feat-{t}")))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(r.list(None, None).unwrap().len(), 80);
+}
+
+#[test]
+fn held_lock_times_out_with_the_lock_path() {
+    let (_d, r) = reg();
+    let quick = Registry::at(r.root().to_path_buf(), Duration::from_millis(30));
+    let _held = r.lock().unwrap();
+    let e = quick.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap_err();
+    assert_eq!(e.code(), "E_LOCK_TIMEOUT");
+    assert!(e.to_string().contains("registry.lock"), "{e}");
+}
