@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test run (README's test command, `npm test`): install, build, lint, Rust tests,
+# Node tests, the TypeScript consumer check, and the generated-typings check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-built.sh
+if ! git diff --quiet -- index.d.ts index.js 2>/dev/null; then
+  echo "index.d.ts / index.js differ from the committed ones after the build; commit the regenerated files:" >&2
+  git --no-pager diff --stat -- index.d.ts index.js >&2
+  exit 1
+fi
+cargo fmt --check
+cargo clippy --release --target x86_64-unknown-linux-gnu --all-targets -- -D warnings
+cargo test --release --target x86_64-unknown-linux-gnu
+npx tsc -p __test__/types/tsconfig.json
+node --test --test-concurrency=1 __test__/
