@@ -182,8 +182,7 @@ impl Registry {
 
     /// The entry for the key, active or released.
     pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
-        let doc = self.load()?;
-        self.typed(&doc, &parts.key())
+        Doc::load_row(&self.file(), &parts.key())
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and

@@ -1,8 +1,11 @@
 //! The on-disk registry document: load (refusing anything invalid), save (atomic, in the
 //! Python helper's exact layout) and salvage of a corrupt file.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::entry::WorktreeEntry;
@@ -35,6 +38,32 @@ impl Doc {
         let doc = Doc::parse(&bytes).map_err(|d| corrupt(path, d))?;
         doc.entries().map_err(|d| corrupt(path, d))?;
         Ok(doc)
+    }
+
+    /// Reads only the row for `key`: the whole file is still checked to be valid JSON with
+    /// a `tasks` object, but only that row is decoded, which keeps lookups cheap on large
+    /// registries. A missing file or key is `None`.
+    pub fn load_row(path: &Path, key: &str) -> Result<Option<WorktreeEntry>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Skim<'a> {
+            #[serde(borrow, default)]
+            tasks: Option<HashMap<Cow<'a, str>, &'a RawValue>>,
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
+        };
+        let skim: Skim = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(path, format!("invalid JSON or shape: {e}")))?;
+        let Some(raw) = skim.tasks.as_ref().and_then(|t| t.get(key)) else {
+            return Ok(None);
+        };
+        let row: Value = serde_json::from_str(raw.get())
+            .map_err(|e| corrupt(path, format!("row {key:?}: {e}")))?;
+        WorktreeEntry::from_row(key, &row)
+            .map(Some)
+            .map_err(|d| corrupt(path, d))
     }
 
     fn parse(bytes: &[u8]) -> Result<Doc, String> {

@@ -260,3 +260,17 @@ fn held_lock_times_out_with_the_lock_path() {
     assert_eq!(e.code(), "E_LOCK_TIMEOUT");
     assert!(e.to_string().contains("registry.lock"), "{e}");
 }
+
+#[test]
+fn lookup_refuses_a_corrupt_file_even_when_the_row_is_fine() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    let mut text = std::fs::read_to_string(r.file()).unwrap();
+    text.push_str("garbage");
+    std::fs::write(r.file(), &text).unwrap();
+    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+    std::fs::write(r.file(), r#"{"tasks": {"proj/grp/a": {"branch": 5}}}"#).unwrap();
+    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+    std::fs::write(r.file(), r#"{"tasks": 3}"#).unwrap();
+    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+}
