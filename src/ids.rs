@@ -261,7 +261,10 @@ mod tests {
         // Fixed algorithm: the value never changes between releases.
         assert_eq!(a, format!("_-{:08x}", fnv1a32("버그".as_bytes())));
         assert_eq!(fnv1a32(b"a"), 0xe40c292c);
-        assert_eq!(safe_segment("로그인 bug"), format!("bug-{:08x}", fnv1a32("로그인 bug".as_bytes())));
+        assert_eq!(
+            safe_segment("로그인 bug"),
+            format!("bug-{:08x}", fnv1a32("로그인 bug".as_bytes()))
+        );
         // Non-ASCII punctuation alone is not a letter: no suffix.
         assert_eq!(safe_segment("a—b"), "a-b");
     }
@@ -289,11 +292,26 @@ mod tests {
             Path::new("/r/my-proj/grp/task-1/stage-3")
         );
         let g = KeyParts::new("p", "g", "t", None, Some("G 1")).unwrap();
-        assert_eq!(compute_worktree_path(root, &g), Path::new("/r/p/g/t/group-g-1"));
-        assert_eq!(compute_branch_name("bugfix", "Login", None, None).unwrap(), "fix-login");
-        assert_eq!(compute_branch_name("Feature", "x", Some(2), None).unwrap(), "feat-x-s2");
-        assert_eq!(compute_branch_name("", "x", None, Some("g1")).unwrap(), "task-x-g1");
-        assert_eq!(compute_branch_name("improvement", "x", None, None).unwrap(), "improve-x");
+        assert_eq!(
+            compute_worktree_path(root, &g),
+            Path::new("/r/p/g/t/group-g-1")
+        );
+        assert_eq!(
+            compute_branch_name("bugfix", "Login", None, None).unwrap(),
+            "fix-login"
+        );
+        assert_eq!(
+            compute_branch_name("Feature", "x", Some(2), None).unwrap(),
+            "feat-x-s2"
+        );
+        assert_eq!(
+            compute_branch_name("", "x", None, Some("g1")).unwrap(),
+            "task-x-g1"
+        );
+        assert_eq!(
+            compute_branch_name("improvement", "x", None, None).unwrap(),
+            "improve-x"
+        );
     }
 
     #[test]
@@ -308,6 +326,9 @@ mod tests {
     #[test]
     fn explicit_home_wins() {
         assert_eq!(okstra_home(Some(" /h ")).unwrap(), Path::new("/h"));
-        assert_eq!(worktrees_root(Some("/h")).unwrap(), Path::new("/h/worktrees"));
+        assert_eq!(
+            worktrees_root(Some("/h")).unwrap(),
+            Path::new("/h/worktrees")
+        );
     }
 }

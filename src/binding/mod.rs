@@ -40,7 +40,7 @@ pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
 /// A JS number of milliseconds for a lock bound.
 pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
     n.map(|v| {
-        if v.fract() == 0.0 && v >= 0.0 && v <= 9.0e15 {
+        if v.fract() == 0.0 && (0.0..=9.0e15).contains(&v) {
             Ok(v as u64)
         } else {
             Err(invalid_arg(format!(

@@ -92,7 +92,8 @@ where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
-    let argv = std::iter::once(std::ffi::OsString::from("okstra")).chain(args.into_iter().map(Into::into));
+    let argv =
+        std::iter::once(std::ffi::OsString::from("okstra")).chain(args.into_iter().map(Into::into));
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
@@ -112,7 +113,8 @@ where
                 _ => {
                     let first = text.lines().next().unwrap_or("invalid arguments");
                     let msg = first.trim_start_matches("error: ").to_string();
-                    let mut out = failure("E_INVALID_ARG", &format!("{msg}; see `okstra … --help`"));
+                    let mut out =
+                        failure("E_INVALID_ARG", &format!("{msg}; see `okstra … --help`"));
                     out.stderr = text;
                     out
                 }

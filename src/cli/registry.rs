@@ -186,7 +186,10 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             project_id,
             status,
             home,
-        } => to_json(home.open()?.list(project_id.as_deref(), status.as_deref())?),
+        } => to_json(
+            home.open()?
+                .list(project_id.as_deref(), status.as_deref())?,
+        ),
         RegistryCmd::Prune { apply, home } => {
             let released = home.open()?.prune(!apply)?;
             to_json(serde_json::json!({ "released": released }))

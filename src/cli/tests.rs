@@ -15,7 +15,14 @@ fn reserve_lookup_release_round_trip() {
     let d = tempfile::tempdir().unwrap();
     let mut reserve = vec!["registry", "reserve"];
     reserve.extend(KEY);
-    reserve.extend(["--worktree-path", "/w/t", "--branch", "feat-t", "--base-ref", "abc"]);
+    reserve.extend([
+        "--worktree-path",
+        "/w/t",
+        "--branch",
+        "feat-t",
+        "--base-ref",
+        "abc",
+    ]);
     let (v, out) = run_in(d.path(), &reserve);
     assert_eq!(out.exit_code, 0, "{out:?}");
     assert_eq!(v["taskKey"], "p/g/t");
@@ -42,7 +49,18 @@ fn bad_arguments_are_json_errors() {
     assert_eq!(out.exit_code, 1);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["code"], "E_INVALID_ARG");
-    let out = run(["registry", "lookup", "--project-id", "a/b", "--task-group", "g", "--task-id", "t", "--home", "/nonexistent"]);
+    let out = run([
+        "registry",
+        "lookup",
+        "--project-id",
+        "a/b",
+        "--task-group",
+        "g",
+        "--task-id",
+        "t",
+        "--home",
+        "/nonexistent",
+    ]);
     assert_eq!(out.exit_code, 1);
     assert!(out.stdout.contains("E_INVALID_ARG"), "{out:?}");
 }
@@ -61,7 +79,14 @@ fn prune_is_a_dry_run_without_apply() {
     let d = tempfile::tempdir().unwrap();
     let mut reserve = vec!["registry", "reserve"];
     reserve.extend(KEY);
-    reserve.extend(["--worktree-path", "/nonexistent/t", "--branch", "feat-t", "--base-ref", "abc"]);
+    reserve.extend([
+        "--worktree-path",
+        "/nonexistent/t",
+        "--branch",
+        "feat-t",
+        "--base-ref",
+        "abc",
+    ]);
     run_in(d.path(), &reserve);
     let (v, _) = run_in(d.path(), &["registry", "prune"]);
     assert_eq!(v["released"].as_array().map(Vec::len), Some(1));

@@ -101,7 +101,10 @@ pub fn examine(doc: &Doc) -> DoctorReport {
             problems.push(problem(
                 "branch-index-missing",
                 key,
-                format!("branch {:?} of this active entry is not indexed to it", e.branch),
+                format!(
+                    "branch {:?} of this active entry is not indexed to it",
+                    e.branch
+                ),
             ));
         }
         if !Path::new(&e.worktree_path).exists() {

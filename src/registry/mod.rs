@@ -60,7 +60,9 @@ pub enum RegistryError {
     )]
     BranchOwned { branch: String, owner: String },
     /// No entry for the key.
-    #[error("no registry entry for task-key {key}; reserve it first (or check the key's segments)")]
+    #[error(
+        "no registry entry for task-key {key}; reserve it first (or check the key's segments)"
+    )]
     NotFound { key: String },
 }
 
@@ -111,7 +113,9 @@ fn invalid(msg: String) -> RegistryError {
 }
 
 fn now_stamp() -> String {
-    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%z").to_string()
+    chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string()
 }
 
 fn check_commit(commit: &str) -> Result<()> {
@@ -247,9 +251,9 @@ impl Registry {
             }
             doc.branches_mut()
                 .insert(r.branch.clone(), Value::String(key.clone()));
-            let entry = self.typed(doc, &key)?.ok_or(RegistryError::NotFound {
-                key: key.clone(),
-            })?;
+            let entry = self
+                .typed(doc, &key)?
+                .ok_or(RegistryError::NotFound { key: key.clone() })?;
             Ok((entry, true))
         })
     }
@@ -347,7 +351,11 @@ impl Registry {
     }
 
     /// Every entry, optionally filtered by project and status, sorted by task key.
-    pub fn list(&self, project_id: Option<&str>, status: Option<&str>) -> Result<Vec<WorktreeEntry>> {
+    pub fn list(
+        &self,
+        project_id: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<WorktreeEntry>> {
         if let Some(s) = status.filter(|s| *s != ACTIVE && *s != RELEASED) {
             return Err(invalid(format!(
                 "status {s:?} is not a registry status; use \"active\" or \"released\""

@@ -196,7 +196,11 @@ impl Doc {
             .map(|e| (e.branch, e.task_key))
             .collect();
         let branches = self.branches_mut();
-        branches.retain(|b, k| owners.iter().any(|(ob, ok)| ob == b && Some(ok.as_str()) == k.as_str()));
+        branches.retain(|b, k| {
+            owners
+                .iter()
+                .any(|(ob, ok)| ob == b && Some(ok.as_str()) == k.as_str())
+        });
         for (b, k) in owners {
             branches.entry(b).or_insert(Value::String(k));
         }
@@ -262,7 +266,9 @@ mod tests {
 
     #[test]
     fn salvage_drops_bad_rows_of_valid_json() {
-        let text = format!(r#"{{"tasks": {{"p/g/t": {ROW}, "p/g/x": {{"branch": 3}}}}, "branches": {{"zz": "p/g/x"}}, "extra": 1}}"#);
+        let text = format!(
+            r#"{{"tasks": {{"p/g/t": {ROW}, "p/g/x": {{"branch": 3}}}}, "branches": {{"zz": "p/g/x"}}, "extra": 1}}"#
+        );
         let (doc, dropped) = Doc::salvage(text.as_bytes());
         assert_eq!(dropped, 1);
         assert_eq!(doc.tasks().len(), 1);

@@ -27,7 +27,9 @@ const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 #[test]
 fn reserve_then_lookup_round_trips() {
     let (_d, r) = reg();
-    let e = r.reserve(&key("t", Some(2)), &res("/w/t/stage-2", "feat-t-s2")).unwrap();
+    let e = r
+        .reserve(&key("t", Some(2)), &res("/w/t/stage-2", "feat-t-s2"))
+        .unwrap();
     assert_eq!(e.task_key, "proj/grp/t#stage-2");
     assert_eq!(e.stage, Some(2));
     assert_eq!(e.status, "active");
@@ -40,10 +42,14 @@ fn active_key_and_owned_branch_are_refused_without_writing() {
     let (_d, r) = reg();
     r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
     let before = std::fs::read(r.file()).unwrap();
-    let e = r.reserve(&key("t", None), &res("/w/t2", "feat-t2")).unwrap_err();
+    let e = r
+        .reserve(&key("t", None), &res("/w/t2", "feat-t2"))
+        .unwrap_err();
     assert_eq!(e.code(), "E_TASK_KEY_ACTIVE");
     assert!(e.to_string().contains("/w/t"), "{e}");
-    let e = r.reserve(&key("u", None), &res("/w/u", "feat-t")).unwrap_err();
+    let e = r
+        .reserve(&key("u", None), &res("/w/u", "feat-t"))
+        .unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED");
     assert!(e.to_string().contains("proj/grp/t"), "{e}");
     assert_eq!(std::fs::read(r.file()).unwrap(), before);
@@ -65,11 +71,17 @@ fn released_key_can_be_reserved_again_and_frees_its_branch() {
 #[test]
 fn bad_arguments_are_invalid_arg() {
     let (_d, r) = reg();
-    for (p, b) in [("relative/path", "feat-x"), ("/abs", "bad..name"), ("/abs", "")] {
+    for (p, b) in [
+        ("relative/path", "feat-x"),
+        ("/abs", "bad..name"),
+        ("/abs", ""),
+    ] {
         let e = r.reserve(&key("t", None), &res(p, b)).unwrap_err();
         assert_eq!(e.code(), "E_INVALID_ARG", "{p} {b}");
     }
-    let e = r.set_implementation_base(&key("t", None), "HEAD").unwrap_err();
+    let e = r
+        .set_implementation_base(&key("t", None), "HEAD")
+        .unwrap_err();
     assert_eq!(e.code(), "E_INVALID_ARG");
     let e = r.list(None, Some("gone")).unwrap_err();
     assert_eq!(e.code(), "E_INVALID_ARG");
@@ -82,15 +94,22 @@ fn touch_phase_updates_or_noops() {
     r.touch_phase(&key("absent", None), "x").unwrap();
     assert!(!r.file().exists());
     r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
-    r.touch_phase(&key("t", None), "final-verification").unwrap();
-    assert_eq!(r.lookup(&key("t", None)).unwrap().unwrap().last_phase, "final-verification");
+    r.touch_phase(&key("t", None), "final-verification")
+        .unwrap();
+    assert_eq!(
+        r.lookup(&key("t", None)).unwrap().unwrap().last_phase,
+        "final-verification"
+    );
 }
 
 #[test]
 fn implementation_base_is_set_once_and_reset_deliberately() {
     let (_d, r) = reg();
     let k = key("t", None);
-    assert_eq!(r.set_implementation_base(&k, SHA).unwrap_err().code(), "E_NOT_FOUND");
+    assert_eq!(
+        r.set_implementation_base(&k, SHA).unwrap_err().code(),
+        "E_NOT_FOUND"
+    );
     r.reserve(&k, &res("/w/t", "feat-t")).unwrap();
     assert_eq!(r.get_implementation_base(&k).unwrap(), None);
     assert_eq!(r.set_implementation_base(&k, SHA).unwrap(), SHA);
@@ -104,16 +123,28 @@ fn implementation_base_is_set_once_and_reset_deliberately() {
 fn active_stage_numbers_and_list_filters() {
     let (_d, r) = reg();
     for n in [3, 1, 2] {
-        r.reserve(&key("t", Some(n)), &res(&format!("/w/s{n}"), &format!("feat-t-s{n}")))
-            .unwrap();
+        r.reserve(
+            &key("t", Some(n)),
+            &res(&format!("/w/s{n}"), &format!("feat-t-s{n}")),
+        )
+        .unwrap();
     }
     r.release(&key("t", Some(2))).unwrap();
-    r.reserve(&key("other", Some(9)), &res("/w/o9", "feat-o-s9")).unwrap();
-    assert_eq!(r.list_active_stage_numbers(&key("t", None)).unwrap(), vec![1, 3]);
+    r.reserve(&key("other", Some(9)), &res("/w/o9", "feat-o-s9"))
+        .unwrap();
+    assert_eq!(
+        r.list_active_stage_numbers(&key("t", None)).unwrap(),
+        vec![1, 3]
+    );
     assert_eq!(r.list(None, None).unwrap().len(), 4);
     assert_eq!(r.list(None, Some("released")).unwrap().len(), 1);
     assert_eq!(r.list(Some("nobody"), None).unwrap().len(), 0);
-    let keys: Vec<String> = r.list(None, None).unwrap().into_iter().map(|e| e.task_key).collect();
+    let keys: Vec<String> = r
+        .list(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.task_key)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
@@ -125,9 +156,15 @@ fn file_layout_matches_python_json_dumps() {
     let k = KeyParts::new("p", "그룹", "t", None, None).unwrap();
     r.reserve(&k, &res("/w/작업", "feat-t")).unwrap();
     let text = std::fs::read_to_string(r.file()).unwrap();
-    assert!(text.starts_with("{\n  \"tasks\": {\n    \"p/그룹/t\": {\n      \"project_id\": \"p\",\n"), "{text}");
+    assert!(
+        text.starts_with("{\n  \"tasks\": {\n    \"p/그룹/t\": {\n      \"project_id\": \"p\",\n"),
+        "{text}"
+    );
     assert!(text.contains("\"stages\": null\n"), "{text}");
-    assert!(text.ends_with("\"branches\": {\n    \"feat-t\": \"p/그룹/t\"\n  }\n}\n"), "{text}");
+    assert!(
+        text.ends_with("\"branches\": {\n    \"feat-t\": \"p/그룹/t\"\n  }\n}\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -161,7 +198,8 @@ fn corrupt_registry_is_refused_untouched_then_repaired() {
     std::fs::write(r.file(), torn).unwrap();
     for e in [
         r.lookup(&key("a", None)).unwrap_err(),
-        r.reserve(&key("c", None), &res("/w/c", "feat-c")).unwrap_err(),
+        r.reserve(&key("c", None), &res("/w/c", "feat-c"))
+            .unwrap_err(),
         r.list(None, None).unwrap_err(),
     ] {
         assert_eq!(e.code(), "E_REGISTRY_CORRUPT");
@@ -183,9 +221,18 @@ fn corrupt_registry_is_refused_untouched_then_repaired() {
 fn wrong_shapes_are_corrupt_too() {
     let (_d, r) = reg();
     std::fs::create_dir_all(r.root()).unwrap();
-    for text in ["[]", r#"{"tasks": []}"#, r#"{"tasks": {"p/g/t": {"branch": 1}}}"#, ""] {
+    for text in [
+        "[]",
+        r#"{"tasks": []}"#,
+        r#"{"tasks": {"p/g/t": {"branch": 1}}}"#,
+        "",
+    ] {
         std::fs::write(r.file(), text).unwrap();
-        assert_eq!(r.list(None, None).unwrap_err().code(), "E_REGISTRY_CORRUPT", "{text}");
+        assert_eq!(
+            r.list(None, None).unwrap_err().code(),
+            "E_REGISTRY_CORRUPT",
+            "{text}"
+        );
     }
 }
 
@@ -194,14 +241,22 @@ fn prune_is_dry_run_unless_applied() {
     let (d, r) = reg();
     let live = d.path().join("live");
     std::fs::create_dir_all(&live).unwrap();
-    r.reserve(&key("live", None), &res(live.to_str().unwrap(), "feat-live")).unwrap();
-    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone")).unwrap();
+    r.reserve(
+        &key("live", None),
+        &res(live.to_str().unwrap(), "feat-live"),
+    )
+    .unwrap();
+    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone"))
+        .unwrap();
     let dry = r.prune(true).unwrap();
     assert_eq!(dry.len(), 1);
     assert!(r.lookup(&key("gone", None)).unwrap().unwrap().is_active());
     let done = r.prune(false).unwrap();
     assert_eq!(done[0].task_key, "proj/grp/gone");
-    assert_eq!(r.lookup(&key("gone", None)).unwrap().unwrap().status, "released");
+    assert_eq!(
+        r.lookup(&key("gone", None)).unwrap().unwrap().status,
+        "released"
+    );
     assert!(r.lookup(&key("live", None)).unwrap().unwrap().is_active());
     assert!(r.prune(false).unwrap().is_empty());
 }
@@ -211,8 +266,13 @@ fn doctor_reports_index_and_disk_problems() {
     let (d, r) = reg();
     let plain = d.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
-    r.reserve(&key("plain", None), &res(plain.to_str().unwrap(), "feat-plain")).unwrap();
-    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone")).unwrap();
+    r.reserve(
+        &key("plain", None),
+        &res(plain.to_str().unwrap(), "feat-plain"),
+    )
+    .unwrap();
+    r.reserve(&key("gone", None), &res("/nonexistent/gone", "feat-gone"))
+        .unwrap();
     let mut v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
     v["branches"]["stray"] = Value::String("proj/grp/nobody".into());
     std::fs::write(r.file(), serde_json::to_vec(&v).unwrap()).unwrap();
@@ -239,8 +299,11 @@ fn threads_reserving_distinct_keys_lose_nothing() {
             std::thread::spawn(move || {
                 for j in 0..10 {
                     let t = format!("t{i}-{j}");
-                    r.reserve(&key(&t, None), &res(&format!("/w/{t}"), &format!("feat-{t}")))
-                        .unwrap();
+                    r.reserve(
+                        &key(&t, None),
+                        &res(&format!("/w/{t}"), &format!("feat-{t}")),
+                    )
+                    .unwrap();
                 }
             })
         })
@@ -256,7 +319,9 @@ fn held_lock_times_out_with_the_lock_path() {
     let (_d, r) = reg();
     let quick = Registry::at(r.root().to_path_buf(), Duration::from_millis(30));
     let _held = r.lock().unwrap();
-    let e = quick.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap_err();
+    let e = quick
+        .reserve(&key("t", None), &res("/w/t", "feat-t"))
+        .unwrap_err();
     assert_eq!(e.code(), "E_LOCK_TIMEOUT");
     assert!(e.to_string().contains("registry.lock"), "{e}");
 }
@@ -268,9 +333,18 @@ fn lookup_refuses_a_corrupt_file_even_when_the_row_is_fine() {
     let mut text = std::fs::read_to_string(r.file()).unwrap();
     text.push_str("garbage");
     std::fs::write(r.file(), &text).unwrap();
-    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+    assert_eq!(
+        r.lookup(&key("a", None)).unwrap_err().code(),
+        "E_REGISTRY_CORRUPT"
+    );
     std::fs::write(r.file(), r#"{"tasks": {"proj/grp/a": {"branch": 5}}}"#).unwrap();
-    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+    assert_eq!(
+        r.lookup(&key("a", None)).unwrap_err().code(),
+        "E_REGISTRY_CORRUPT"
+    );
     std::fs::write(r.file(), r#"{"tasks": 3}"#).unwrap();
-    assert_eq!(r.lookup(&key("a", None)).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+    assert_eq!(
+        r.lookup(&key("a", None)).unwrap_err().code(),
+        "E_REGISTRY_CORRUPT"
+    );
 }
