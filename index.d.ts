@@ -25,18 +25,6 @@ export interface CliResult {
   exitCode: number
 }
 
-/** Key parts plus a full commit id (40 or 64 hex digits). */
-export interface CommitOptions {
-  projectId: string
-  taskGroup: string
-  taskId: string
-  stageNumber?: number
-  groupId?: string
-  home?: string
-  lockTimeoutMs?: number
-  commit: string
-}
-
 /**
  * `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. Throws `E_INVALID_ARG` for
  * stage and group together or an empty taskId.
@@ -164,33 +152,37 @@ export declare function registryRepair(o?: HomeOptions | undefined | null): Repa
 export declare function registryRepairAsync(o?: HomeOptions | undefined | null): Promise<RepairResult>
 
 /**
- * Registers an active entry for the key. Throws `E_TASK_KEY_ACTIVE` when the key is
- * active, `E_BRANCH_OWNED` when another key owns the branch (a released key may be
- * reserved again), `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ * Registers an active entry for the key: `worktreePath` (absolute), `branch` (a valid git
+ * branch name, owned by this key from now on), `baseRef` (the commit it was branched
+ * from), `phase` (recorded as `last_phase`), `stages` (what a stage-group collector
+ * covers). Throws `E_TASK_KEY_ACTIVE` when the key is active, `E_BRANCH_OWNED` when
+ * another key owns the branch (a released key may be reserved again), `E_INVALID_ARG`,
+ * `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
-export declare function registryReserve(o: ReserveOptions): WorktreeEntry
+export declare function registryReserve(o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }): WorktreeEntry
 
 /** `registryReserve` on the libuv pool. */
-export declare function registryReserveAsync(o: ReserveOptions): Promise<WorktreeEntry>
+export declare function registryReserveAsync(o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }): Promise<WorktreeEntry>
 
 /**
  * The deliberate re-anchor: replaces the recorded implementation base. Throws like
  * `registrySetImplementationBase`.
  */
-export declare function registryResetImplementationBase(o: CommitOptions): string
+export declare function registryResetImplementationBase(o: KeyParts & { commit: string }): string
 
 /**
  * Pins the implementation base once and returns the recorded value (a later call returns
- * the first commit unchanged). Throws `E_NOT_FOUND` when the key is not registered,
- * `E_INVALID_ARG` for a commit that is not a full hex id.
+ * the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
+ * `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
+ * full hex id.
  */
-export declare function registrySetImplementationBase(o: CommitOptions): string
+export declare function registrySetImplementationBase(o: KeyParts & { commit: string }): string
 
 /** Records the latest phase seen on the worktree; does nothing when the key is absent. */
-export declare function registryTouchPhase(o: TouchPhaseOptions): void
+export declare function registryTouchPhase(o: KeyParts & { phase: string }): void
 
 /** `registryTouchPhase` on the libuv pool. */
-export declare function registryTouchPhaseAsync(o: TouchPhaseOptions): Promise<void>
+export declare function registryTouchPhaseAsync(o: KeyParts & { phase: string }): Promise<void>
 
 /**
  * What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
@@ -200,27 +192,6 @@ export interface RepairResult {
   movedTo: string | null
   salvaged: number
   dropped: number
-}
-
-/** Options of `registryReserve`: the key parts plus what to record. */
-export interface ReserveOptions {
-  projectId: string
-  taskGroup: string
-  taskId: string
-  stageNumber?: number
-  groupId?: string
-  home?: string
-  lockTimeoutMs?: number
-  /** Absolute path of the worktree directory. */
-  worktreePath: string
-  /** A valid git branch name, owned by this key from now on. */
-  branch: string
-  /** The commit the worktree was branched from. */
-  baseRef: string
-  /** The phase that reserved it (`last_phase`). */
-  phase?: string
-  /** Stages a stage-group collector covers. */
-  stages?: Array<number>
 }
 
 /**
@@ -241,18 +212,6 @@ export declare function safeSegment(value: string): string
  * for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
  */
 export declare function taskKey(p: KeyParts): string
-
-/** Options of `registryTouchPhase`. */
-export interface TouchPhaseOptions {
-  projectId: string
-  taskGroup: string
-  taskId: string
-  stageNumber?: number
-  groupId?: string
-  home?: string
-  lockTimeoutMs?: number
-  phase: string
-}
 
 /**
  * A registered worktree. `stage` is `null` outside implementation stage worktrees;

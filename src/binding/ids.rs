@@ -11,6 +11,8 @@ use crate::ids;
 /// or NUL (`E_INVALID_ARG`). `home` overrides `OKSTRA_HOME`; `lockTimeoutMs` overrides
 /// `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
 #[napi(object, js_name = "KeyParts")]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct JsKeyParts {
     pub project_id: String,
     pub task_group: String,

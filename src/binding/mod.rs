@@ -23,6 +23,12 @@ pub fn invalid_arg(msg: impl Into<String>) -> napi::Error<String> {
     napi::Error::new("E_INVALID_ARG".to_string(), msg.into())
 }
 
+/// Decodes an options object passed as JSON; a missing or mistyped field is
+/// `E_INVALID_ARG` naming it.
+pub fn from_js<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| invalid_arg(format!("invalid {what} options: {e}")))
+}
+
 /// A JS number that must be a whole stage number.
 pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
     n.map(|v| {

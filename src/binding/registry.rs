@@ -4,7 +4,9 @@ use napi::bindgen_prelude::{AsyncTask, Either, Null};
 use napi_derive::napi;
 
 use super::ids::JsKeyParts;
-use super::{job, js_err, ms_arg, stage_arg, Job, Result};
+use serde_json::Value;
+
+use super::{from_js, job, js_err, ms_arg, Job, Result};
 use crate::ids;
 use crate::registry::{self, Registry, Reservation};
 
@@ -68,38 +70,22 @@ pub fn registry_lookup(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     Ok(reg.lookup(&key).map_err(js_err)?.map(Into::into))
 }
 
-/// Options of `registryReserve`: the key parts plus what to record.
-#[napi(object)]
-pub struct ReserveOptions {
-    pub project_id: String,
-    pub task_group: String,
-    pub task_id: String,
-    pub stage_number: Option<f64>,
-    pub group_id: Option<String>,
-    pub home: Option<String>,
-    pub lock_timeout_ms: Option<f64>,
-    /// Absolute path of the worktree directory.
-    pub worktree_path: String,
-    /// A valid git branch name, owned by this key from now on.
-    pub branch: String,
-    /// The commit the worktree was branched from.
-    pub base_ref: String,
-    /// The phase that reserved it (`last_phase`).
-    pub phase: Option<String>,
-    /// Stages a stage-group collector covers.
-    pub stages: Option<Vec<u32>>,
+/// `registryReserve` options: the key parts plus what to record.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReserveArgs {
+    #[serde(flatten)]
+    key: JsKeyParts,
+    worktree_path: String,
+    branch: String,
+    base_ref: String,
+    phase: Option<String>,
+    stages: Option<Vec<u32>>,
 }
 
-fn reserve(o: ReserveOptions) -> Result<JsWorktreeEntry> {
-    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
-    let key = ids::KeyParts::new(
-        &o.project_id,
-        &o.task_group,
-        &o.task_id,
-        stage_arg(o.stage_number)?,
-        o.group_id.as_deref(),
-    )
-    .map_err(js_err)?;
+fn reserve(o: Value) -> Result<JsWorktreeEntry> {
+    let o: ReserveArgs = from_js("registryReserve", o)?;
+    let (reg, key) = with_key(&o.key)?;
     let r = Reservation {
         worktree_path: o.worktree_path,
         branch: o.branch,
@@ -110,55 +96,53 @@ fn reserve(o: ReserveOptions) -> Result<JsWorktreeEntry> {
     reg.reserve(&key, &r).map(Into::into).map_err(js_err)
 }
 
-/// Registers an active entry for the key. Throws `E_TASK_KEY_ACTIVE` when the key is
-/// active, `E_BRANCH_OWNED` when another key owns the branch (a released key may be
-/// reserved again), `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
-#[napi]
-pub fn registry_reserve(o: ReserveOptions) -> Result<JsWorktreeEntry> {
+/// Registers an active entry for the key: `worktreePath` (absolute), `branch` (a valid git
+/// branch name, owned by this key from now on), `baseRef` (the commit it was branched
+/// from), `phase` (recorded as `last_phase`), `stages` (what a stage-group collector
+/// covers). Throws `E_TASK_KEY_ACTIVE` when the key is active, `E_BRANCH_OWNED` when
+/// another key owns the branch (a released key may be reserved again), `E_INVALID_ARG`,
+/// `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+#[napi(
+    ts_args_type = "o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }"
+)]
+pub fn registry_reserve(o: Value) -> Result<JsWorktreeEntry> {
     reserve(o)
 }
 
 /// `registryReserve` on the libuv pool.
-#[napi(ts_return_type = "Promise<WorktreeEntry>")]
-pub fn registry_reserve_async(o: ReserveOptions) -> AsyncTask<Job<JsWorktreeEntry>> {
+#[napi(
+    ts_args_type = "o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }",
+    ts_return_type = "Promise<WorktreeEntry>"
+)]
+pub fn registry_reserve_async(o: Value) -> AsyncTask<Job<JsWorktreeEntry>> {
     job(move || reserve(o))
 }
 
-/// Options of `registryTouchPhase`.
-#[napi(object)]
-pub struct TouchPhaseOptions {
-    pub project_id: String,
-    pub task_group: String,
-    pub task_id: String,
-    pub stage_number: Option<f64>,
-    pub group_id: Option<String>,
-    pub home: Option<String>,
-    pub lock_timeout_ms: Option<f64>,
-    pub phase: String,
+#[derive(serde::Deserialize)]
+struct PhaseArgs {
+    #[serde(flatten)]
+    key: JsKeyParts,
+    phase: String,
 }
 
-fn touch_phase(o: TouchPhaseOptions) -> Result<()> {
-    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
-    let key = ids::KeyParts::new(
-        &o.project_id,
-        &o.task_group,
-        &o.task_id,
-        stage_arg(o.stage_number)?,
-        o.group_id.as_deref(),
-    )
-    .map_err(js_err)?;
+fn touch_phase(o: Value) -> Result<()> {
+    let o: PhaseArgs = from_js("registryTouchPhase", o)?;
+    let (reg, key) = with_key(&o.key)?;
     reg.touch_phase(&key, &o.phase).map_err(js_err)
 }
 
 /// Records the latest phase seen on the worktree; does nothing when the key is absent.
-#[napi]
-pub fn registry_touch_phase(o: TouchPhaseOptions) -> Result<()> {
+#[napi(ts_args_type = "o: KeyParts & { phase: string }")]
+pub fn registry_touch_phase(o: Value) -> Result<()> {
     touch_phase(o)
 }
 
 /// `registryTouchPhase` on the libuv pool.
-#[napi(ts_return_type = "Promise<void>")]
-pub fn registry_touch_phase_async(o: TouchPhaseOptions) -> AsyncTask<Job<()>> {
+#[napi(
+    ts_args_type = "o: KeyParts & { phase: string }",
+    ts_return_type = "Promise<void>"
+)]
+pub fn registry_touch_phase_async(o: Value) -> AsyncTask<Job<()>> {
     job(move || touch_phase(o))
 }
 
@@ -180,29 +164,16 @@ pub fn registry_release_async(p: JsKeyParts) -> AsyncTask<Job<Option<JsWorktreeE
     job(move || release(p))
 }
 
-/// Key parts plus a full commit id (40 or 64 hex digits).
-#[napi(object)]
-pub struct CommitOptions {
-    pub project_id: String,
-    pub task_group: String,
-    pub task_id: String,
-    pub stage_number: Option<f64>,
-    pub group_id: Option<String>,
-    pub home: Option<String>,
-    pub lock_timeout_ms: Option<f64>,
-    pub commit: String,
+#[derive(serde::Deserialize)]
+struct CommitArgs {
+    #[serde(flatten)]
+    key: JsKeyParts,
+    commit: String,
 }
 
-fn write_base(o: CommitOptions, reset: bool) -> Result<String> {
-    let reg = open(o.home.as_deref(), o.lock_timeout_ms)?;
-    let key = ids::KeyParts::new(
-        &o.project_id,
-        &o.task_group,
-        &o.task_id,
-        stage_arg(o.stage_number)?,
-        o.group_id.as_deref(),
-    )
-    .map_err(js_err)?;
+fn write_base(o: Value, reset: bool) -> Result<String> {
+    let o: CommitArgs = from_js("implementation base", o)?;
+    let (reg, key) = with_key(&o.key)?;
     if reset {
         reg.reset_implementation_base(&key, &o.commit)
     } else {
@@ -212,17 +183,18 @@ fn write_base(o: CommitOptions, reset: bool) -> Result<String> {
 }
 
 /// Pins the implementation base once and returns the recorded value (a later call returns
-/// the first commit unchanged). Throws `E_NOT_FOUND` when the key is not registered,
-/// `E_INVALID_ARG` for a commit that is not a full hex id.
-#[napi]
-pub fn registry_set_implementation_base(o: CommitOptions) -> Result<String> {
+/// the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
+/// `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
+/// full hex id.
+#[napi(ts_args_type = "o: KeyParts & { commit: string }")]
+pub fn registry_set_implementation_base(o: Value) -> Result<String> {
     write_base(o, false)
 }
 
 /// The deliberate re-anchor: replaces the recorded implementation base. Throws like
 /// `registrySetImplementationBase`.
-#[napi]
-pub fn registry_reset_implementation_base(o: CommitOptions) -> Result<String> {
+#[napi(ts_args_type = "o: KeyParts & { commit: string }")]
+pub fn registry_reset_implementation_base(o: Value) -> Result<String> {
     write_base(o, true)
 }
 

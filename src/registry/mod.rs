@@ -173,6 +173,13 @@ impl Registry {
         })
     }
 
+    fn entries(&self, doc: &Doc) -> Result<Vec<WorktreeEntry>> {
+        doc.entries().map_err(|detail| RegistryError::Corrupt {
+            path: self.file(),
+            detail,
+        })
+    }
+
     /// Runs `f` on the loaded document under the lock and saves when it returns `true`.
     fn modify<T>(&self, f: impl FnOnce(&mut Doc) -> Result<(T, bool)>) -> Result<T> {
         let _guard = self.lock()?;
@@ -362,12 +369,8 @@ impl Registry {
             )));
         }
         let doc = self.load()?;
-        let mut out: Vec<WorktreeEntry> = doc
-            .entries()
-            .map_err(|detail| RegistryError::Corrupt {
-                path: self.file(),
-                detail,
-            })?
+        let mut out: Vec<WorktreeEntry> = self
+            .entries(&doc)?
             .into_iter()
             .filter(|e| project_id.is_none_or(|p| e.project_id == p))
             .filter(|e| status.is_none_or(|s| e.status == s))
@@ -381,12 +384,8 @@ impl Registry {
     /// (or was) released.
     pub fn prune(&self, dry_run: bool) -> Result<Vec<WorktreeEntry>> {
         self.modify(|doc| {
-            let gone: Vec<WorktreeEntry> = doc
-                .entries()
-                .map_err(|detail| RegistryError::Corrupt {
-                    path: self.file(),
-                    detail,
-                })?
+            let gone: Vec<WorktreeEntry> = self
+                .entries(doc)?
                 .into_iter()
                 .filter(|e| e.is_active() && !Path::new(&e.worktree_path).exists())
                 .collect();
