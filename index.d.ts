@@ -84,6 +84,24 @@ export interface ListOptions {
   home?: string
 }
 
+/**
+ * Reads the `## 5.5 Stage Map` section of an implementation-planning report, as a
+ * markdown table (`| Stage | Title | Depends on |`) or a list (`- Stage 2: Title —
+ * depends-on: 1`); `(none)` means no dependencies. Never throws: problems are returned
+ * in `errors`.
+ */
+export declare function parseStageMap(markdown: string): StageMap
+
+/** One stage of a plan's `## 5.5 Stage Map`. */
+export interface PlanStage {
+  /** The stage number (`Stage 2` → 2). */
+  number: number
+  /** The title, markdown emphasis removed; empty when the plan gives none. */
+  title: string
+  /** The stages it depends on, in the order written; empty for `(none)`. */
+  dependsOn: Array<number>
+}
+
 /** Options of `registryPrune`. */
 export interface PruneOptions {
   /** Default `true`: report only. */
@@ -206,6 +224,17 @@ export declare function runCli(args: Array<string>): CliResult
  * digits of its FNV-1a hash so `버그` and `기능` stay apart.
  */
 export declare function safeSegment(value: string): string
+
+/** The stages found and every problem found. */
+export interface StageMap {
+  /** Stages in document order; a duplicated number keeps its first entry. */
+  stages: Array<PlanStage>
+  /**
+   * Readable sentences: a missing section, unreadable rows, duplicate numbers, unknown
+   * dependencies, dependency cycles. Empty when the map is sound.
+   */
+  errors: Array<string>
+}
 
 /**
  * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.computeBranchName = nativeBinding.computeBranchName
 module.exports.computeWorktreePath = nativeBinding.computeWorktreePath
+module.exports.parseStageMap = nativeBinding.parseStageMap
 module.exports.registryDoctor = nativeBinding.registryDoctor
 module.exports.registryDoctorAsync = nativeBinding.registryDoctorAsync
 module.exports.registryGetImplementationBase = nativeBinding.registryGetImplementationBase

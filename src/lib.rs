@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod fsio;
 pub mod ids;
+pub mod plan;
 pub mod registry;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build

@@ -3,6 +3,7 @@
 
 mod cli;
 mod ids;
+mod plan;
 mod registry;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
