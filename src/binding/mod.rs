@@ -3,6 +3,7 @@
 
 mod cli;
 mod ids;
+mod ledger;
 mod plan;
 mod registry;
 

@@ -6,6 +6,7 @@
 //! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
+mod ledger;
 mod registry;
 
 use clap::{Parser, Subcommand};
@@ -75,6 +76,9 @@ enum Command {
     /// The machine-global worktree registry.
     #[command(subcommand)]
     Registry(registry::RegistryCmd),
+    /// The per-plan-run ledger consumers.jsonl.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
@@ -123,6 +127,7 @@ where
     };
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Ledger(cmd) => ledger::run(cmd),
     };
     match result {
         Ok(v) => CliOutcome {
