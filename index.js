@@ -835,8 +835,15 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.cleanGateExcludes = nativeBinding.cleanGateExcludes
 module.exports.computeBranchName = nativeBinding.computeBranchName
 module.exports.computeWorktreePath = nativeBinding.computeWorktreePath
+module.exports.isInsideLinkedWorktree = nativeBinding.isInsideLinkedWorktree
+module.exports.isInsideLinkedWorktreeAsync = nativeBinding.isInsideLinkedWorktreeAsync
+module.exports.mainWorktreePath = nativeBinding.mainWorktreePath
+module.exports.mainWorktreePathAsync = nativeBinding.mainWorktreePathAsync
+module.exports.provisionTaskWorktree = nativeBinding.provisionTaskWorktree
+module.exports.provisionTaskWorktreeAsync = nativeBinding.provisionTaskWorktreeAsync
 module.exports.registryDoctor = nativeBinding.registryDoctor
 module.exports.registryDoctorAsync = nativeBinding.registryDoctorAsync
 module.exports.registryGetImplementationBase = nativeBinding.registryGetImplementationBase
@@ -855,6 +862,8 @@ module.exports.registryResetImplementationBase = nativeBinding.registryResetImpl
 module.exports.registrySetImplementationBase = nativeBinding.registrySetImplementationBase
 module.exports.registryTouchPhase = nativeBinding.registryTouchPhase
 module.exports.registryTouchPhaseAsync = nativeBinding.registryTouchPhaseAsync
+module.exports.resolveSyncEntries = nativeBinding.resolveSyncEntries
 module.exports.runCli = nativeBinding.runCli
 module.exports.safeSegment = nativeBinding.safeSegment
 module.exports.taskKey = nativeBinding.taskKey
+module.exports.upsertProjectJson = nativeBinding.upsertProjectJson

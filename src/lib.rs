@@ -6,6 +6,7 @@ pub mod error;
 pub mod fsio;
 pub mod ids;
 pub mod registry;
+pub mod worktree;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build
 // napi-derive registers no exports, so every binding item would be dead code there.

@@ -7,6 +7,7 @@
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
 mod registry;
+mod worktree;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -75,6 +76,9 @@ enum Command {
     /// The machine-global worktree registry.
     #[command(subcommand)]
     Registry(registry::RegistryCmd),
+    /// Worktree provisioning and its helpers.
+    #[command(subcommand)]
+    Worktree(worktree::WorktreeCmd),
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
@@ -123,6 +127,7 @@ where
     };
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Worktree(cmd) => worktree::run(cmd),
     };
     match result {
         Ok(v) => CliOutcome {
