@@ -23,6 +23,12 @@ export interface BranchNameOptions {
   groupId?: string
 }
 
+/**
+ * Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+ * without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
+ */
+export declare function cleanGateExcludes(projectRoot: string): Array<string>
+
 /** What one `okstra` command line printed and its exit code. */
 export interface CliResult {
   stdout: string
@@ -44,7 +50,8 @@ export declare function computeWorktreePath(p: KeyParts): string
 
 /**
  * One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
- * `worktree-missing`, `not-a-worktree` or `worktree-unknown-to-git`.
+ * `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
+ * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
  */
 export interface DoctorProblem {
   code: string
@@ -63,6 +70,12 @@ export interface HomeOptions {
   home?: string
   lockTimeoutMs?: number
 }
+
+/** Whether `path` lies inside a linked (non-main) git worktree; `false` outside git. */
+export declare function isInsideLinkedWorktree(path: string): boolean
+
+/** `isInsideLinkedWorktree` on the libuv pool. */
+export declare function isInsideLinkedWorktreeAsync(path: string): Promise<boolean>
 
 /**
  * The parts that name one registry entry. `stageNumber` (an implementation stage
@@ -182,6 +195,16 @@ export interface ListOptions {
 }
 
 /**
+ * The main worktree of the repository containing `path` (from a linked worktree too);
+ * `path` itself when it is not inside git. Throws `E_GIT` when the repository cannot be
+ * opened.
+ */
+export declare function mainWorktreePath(path: string): string
+
+/** `mainWorktreePath` on the libuv pool. */
+export declare function mainWorktreePathAsync(path: string): Promise<string>
+
+/**
  * Reads the `## 5.5 Stage Map` section of an implementation-planning report, as a
  * markdown table (`| Stage | Title | Depends on |`) or a list (`- Stage 2: Title —
  * depends-on: 1`); `(none)` means no dependencies. Never throws: problems are returned
@@ -199,6 +222,42 @@ export interface PlanStage {
   dependsOn: Array<number>
 }
 
+/**
+ * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
+ * itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
+ * `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
+ * copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
+ * `note` is one readable line saying what happened, including skipped entries.
+ */
+export interface ProvisionResult {
+  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  path: string
+  branch: string
+  baseRef: string
+  note: string
+  linked: Array<string>
+  linkedFiles: Array<string>
+  snapshots: Array<string>
+}
+
+/**
+ * Creates or reuses the git worktree of a task key (segments are slugged first):
+ * `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
+ * linked worktree and the key has no stage or group; `reused` when the registry holds an
+ * active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
+ * at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
+ * at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+ * `okstra task <key>`, shared state linked from the main worktree, then registered.
+ * Concurrent calls for one key give one `created` and `reused` for the others.
+ * Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
+ * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
+ * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
+
+/** `provisionTaskWorktree` on the libuv pool; resolves to the same result. */
+export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): Promise<ProvisionResult>
+
 /** Options of `registryPrune`. */
 export interface PruneOptions {
   /** Default `true`: report only. */
@@ -214,7 +273,8 @@ export interface PruneResult {
 
 /**
  * A read-only consistency report: branch index vs rows, missing directories, worktrees
- * git no longer knows.
+ * git no longer knows, and `git worktree list` of every repository the active entries
+ * live in (branch switched, prunable, foreign worktrees under the okstra root).
  */
 export declare function registryDoctor(o?: HomeOptions | undefined | null): DoctorReport
 
@@ -249,8 +309,10 @@ export declare function registryPrune(o?: PruneOptions | undefined | null): Prun
 export declare function registryPruneAsync(o?: PruneOptions | undefined | null): Promise<PruneResult>
 
 /**
- * Marks the entry `released` and frees its branch; the directory stays. Returns the
- * released entry, or `null` when the key is absent.
+ * Marks the entry `released`, frees its branch and removes the git worktree lock okstra
+ * put on its directory (other locks stay); the directory and branch stay. Returns the
+ * released entry, or `null` when the key is absent. Throws `E_INVALID_ARG`,
+ * `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`, `E_GIT`.
  */
 export declare function registryRelease(p: KeyParts): WorktreeEntry | null
 
@@ -310,6 +372,15 @@ export interface RepairResult {
 }
 
 /**
+ * The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
+ * (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
+ * disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
+ * `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
+ * `.project-docs/okstra/project.json`), else the defaults. Never throws.
+ */
+export declare function resolveSyncEntries(projectRoot: string): SyncEntries
+
+/**
  * Runs one `okstra` command line (arguments without the program name) in-process and
  * returns what it would print. Used by the `okstra` bin; never throws.
  */
@@ -342,10 +413,34 @@ export interface StageMap {
 }
 
 /**
+ * The shared entries provisioning carries from the main worktree, project-relative and
+ * normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
+ */
+export interface SyncEntries {
+  /** Symlinked directories. */
+  dirs: Array<string>
+  /** Symlinked files. */
+  files: Array<string>
+  /** Read-only (0444) copies. */
+  snapshots: Array<string>
+  notes: Array<string>
+}
+
+/**
  * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
  * for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
  */
 export declare function taskKey(p: KeyParts): string
+
+/**
+ * Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
+ * `.project-docs/okstra/project.json` when that is the one present) and returns the object
+ * written. Owns only `projectId`, `projectRoot`, `createdAt` (kept) and `updatedAt`; every
+ * other field is kept. Throws `E_PROJECT_ID_MISMATCH` when the file registers another id,
+ * `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG`; the file is
+ * unchanged then.
+ */
+export declare function upsertProjectJson(projectRoot: string, projectId: string): Record<string, unknown>
 
 /**
  * A registered worktree. `stage` is `null` outside implementation stage worktrees;

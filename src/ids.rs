@@ -31,6 +31,12 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
     })
 }
 
+/// `fnv1a32` of `value` as 8 lower-case hex digits: a short, stable fingerprint for names
+/// that must be unique but may not hold the raw text (lock files, git admin names).
+pub fn stable_hash8(value: &str) -> String {
+    format!("{:08x}", fnv1a32(value.as_bytes()))
+}
+
 /// The slugifier shared by paths, branches and keys: lower-case; every run of characters
 /// outside `[a-z0-9-]` becomes one `-`; leading/trailing `-` trimmed; empty becomes `_`.
 ///

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod ledger;
 pub mod plan;
 pub mod registry;
+pub mod worktree;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build
 // napi-derive registers no exports, so every binding item would be dead code there.

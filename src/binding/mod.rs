@@ -6,6 +6,7 @@ mod ids;
 mod ledger;
 mod plan;
 mod registry;
+mod worktree;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
 use napi::{Env, JsError, Task};

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{from_js, job, js_err, ms_arg, Job, Result};
 use crate::ids;
 use crate::registry::{self, Registry, Reservation};
+use crate::worktree;
 
 /// A registered worktree. `stage` is `null` outside implementation stage worktrees;
 /// `stages` lists the stages a stage-group collector covers (else `null`).
@@ -148,11 +149,15 @@ pub fn registry_touch_phase_async(o: Value) -> AsyncTask<Job<()>> {
 
 fn release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     let (reg, key) = with_key(&p)?;
-    Ok(reg.release(&key).map_err(js_err)?.map(Into::into))
+    Ok(worktree::release_worktree(&reg, &key)
+        .map_err(js_err)?
+        .map(Into::into))
 }
 
-/// Marks the entry `released` and frees its branch; the directory stays. Returns the
-/// released entry, or `null` when the key is absent.
+/// Marks the entry `released`, frees its branch and removes the git worktree lock okstra
+/// put on its directory (other locks stay); the directory and branch stay. Returns the
+/// released entry, or `null` when the key is absent. Throws `E_INVALID_ARG`,
+/// `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`, `E_GIT`.
 #[napi]
 pub fn registry_release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     release(p)
@@ -286,7 +291,8 @@ pub struct HomeOptions {
 }
 
 /// One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
-/// `worktree-missing`, `not-a-worktree` or `worktree-unknown-to-git`.
+/// `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
+/// worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
 #[napi(object)]
 pub struct DoctorProblem {
     pub code: String,
@@ -303,7 +309,7 @@ pub struct DoctorReport {
 
 fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
     let reg = open(o.as_ref().and_then(|o| o.home.as_deref()), None)?;
-    let r = reg.doctor().map_err(js_err)?;
+    let r = worktree::doctor(&reg).map_err(js_err)?;
     Ok(DoctorReport {
         ok: r.ok,
         problems: r
@@ -319,7 +325,8 @@ fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
 }
 
 /// A read-only consistency report: branch index vs rows, missing directories, worktrees
-/// git no longer knows.
+/// git no longer knows, and `git worktree list` of every repository the active entries
+/// live in (branch switched, prunable, foreign worktrees under the okstra root).
 #[napi]
 pub fn registry_doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
     doctor(o)

@@ -8,6 +8,7 @@
 
 mod ledger;
 mod registry;
+mod worktree;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -79,6 +80,9 @@ enum Command {
     /// The per-plan-run ledger consumers.jsonl.
     #[command(subcommand)]
     Ledger(ledger::LedgerCmd),
+    /// Worktree provisioning and its helpers.
+    #[command(subcommand)]
+    Worktree(worktree::WorktreeCmd),
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
@@ -128,6 +132,7 @@ where
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Worktree(cmd) => worktree::run(cmd),
     };
     match result {
         Ok(v) => CliOutcome {

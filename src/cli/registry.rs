@@ -76,7 +76,7 @@ pub enum RegistryCmd {
         #[arg(long, value_delimiter = ',')]
         stages: Option<Vec<u32>>,
     },
-    /// Mark an entry released (the directory stays).
+    /// Mark an entry released and remove okstra's git worktree lock (the directory stays).
     Release(KeyArgs),
     /// Record the latest phase of an entry (no-op when absent).
     TouchPhase {
@@ -120,7 +120,7 @@ pub enum RegistryCmd {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Report inconsistencies; changes nothing.
+    /// Report inconsistencies with the disk and `git worktree list`; changes nothing.
     Doctor {
         #[command(flatten)]
         home: HomeArgs,
@@ -159,7 +159,7 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
         }
         RegistryCmd::Release(k) => {
             let (reg, key) = k.open()?;
-            to_json(reg.release(&key)?)
+            to_json(crate::worktree::release_worktree(&reg, &key)?)
         }
         RegistryCmd::TouchPhase { key, phase } => {
             let (reg, key) = key.open()?;
@@ -194,7 +194,7 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             let released = home.open()?.prune(!apply)?;
             to_json(serde_json::json!({ "released": released }))
         }
-        RegistryCmd::Doctor { home } => to_json(home.open()?.doctor()?),
+        RegistryCmd::Doctor { home } => to_json(crate::worktree::doctor(&home.open()?)?),
         RegistryCmd::Repair { home } => to_json(home.open()?.repair()?),
     }
 }

@@ -96,3 +96,61 @@ fn prune_is_a_dry_run_without_apply() {
     let (v, _) = run_in(d.path(), &["registry", "list", "--status", "active"]);
     assert_eq!(v.as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn worktree_provision_path_branch_and_excludes() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@e",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "one",
+    ]);
+    let root = repo.to_string_lossy().into_owned();
+    let mut args = vec!["worktree", "provision", "--project-root", &root];
+    args.extend(["--task-type", "implementation", "--work-category", "bugfix"]);
+    args.extend(KEY);
+    args.extend(["--stage", "2"]);
+    let (v, out) = run_in(d.path(), &args);
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(v["status"], "created");
+    assert_eq!(v["branch"], "fix-t-s2");
+    let (again, _) = run_in(d.path(), &args);
+    assert_eq!(again["status"], "reused");
+    let mut path = vec!["worktree", "path"];
+    path.extend(KEY);
+    path.extend(["--stage", "2"]);
+    assert_eq!(run_in(d.path(), &path).0, v["path"]);
+    let out = run(["worktree", "branch", "--task-id", "T", "--group-id", "g1"]);
+    assert_eq!(out.stdout.trim(), "\"task-t-g1\"");
+    let out = run(["worktree", "excludes", "--project-root", &root]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0], ".okstra");
+    let mut bad = vec!["worktree", "provision", "--project-root", &root];
+    bad.extend(["--task-type", "x", "--base-ref", "nope"]);
+    bad.extend(KEY);
+    bad.extend(["--stage", "3"]);
+    let (v, out) = run_in(d.path(), &bad);
+    assert_eq!(
+        (out.exit_code, v["code"].as_str()),
+        (1, Some("E_UNKNOWN_REF"))
+    );
+}

@@ -1,0 +1,175 @@
+//! Exports of worktree provisioning (SPEC §5, §10).
+
+use std::path::{Path, PathBuf};
+
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use super::ids::JsKeyParts;
+use super::{from_js, job, js_err, ms_arg, stage_arg, Job, Result};
+use crate::worktree::{self, ProvisionRequest};
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProvisionArgs {
+    #[serde(flatten)]
+    key: JsKeyParts,
+    task_type: String,
+    project_root: String,
+    work_category: Option<String>,
+    base_ref: Option<String>,
+}
+
+/// What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
+/// itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
+/// `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
+/// copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
+/// `note` is one readable line saying what happened, including skipped entries.
+#[napi(object)]
+pub struct ProvisionResult {
+    #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
+    pub status: String,
+    pub path: String,
+    pub branch: String,
+    pub base_ref: String,
+    pub note: String,
+    pub linked: Vec<String>,
+    pub linked_files: Vec<String>,
+    pub snapshots: Vec<String>,
+}
+
+fn provision(o: Value) -> Result<ProvisionResult> {
+    let o: ProvisionArgs = from_js("provisionTaskWorktree", o)?;
+    let req = ProvisionRequest {
+        task_type: o.task_type,
+        project_root: PathBuf::from(o.project_root),
+        project_id: o.key.project_id,
+        task_group: o.key.task_group,
+        task_id: o.key.task_id,
+        work_category: o.work_category.unwrap_or_default(),
+        base_ref: o.base_ref,
+        stage: stage_arg(o.key.stage_number)?,
+        group_id: o.key.group_id,
+        home: o.key.home,
+        lock_timeout_ms: ms_arg(o.key.lock_timeout_ms)?,
+    };
+    let r = worktree::provision(&req).map_err(js_err)?;
+    Ok(ProvisionResult {
+        status: r.status.as_str().to_string(),
+        path: r.path,
+        branch: r.branch,
+        base_ref: r.base_ref,
+        note: r.note,
+        linked: r.linked,
+        linked_files: r.linked_files,
+        snapshots: r.snapshots,
+    })
+}
+
+/// Creates or reuses the git worktree of a task key (segments are slugged first):
+/// `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
+/// linked worktree and the key has no stage or group; `reused` when the registry holds an
+/// active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
+/// at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
+/// at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+/// `okstra task <key>`, shared state linked from the main worktree, then registered.
+/// Concurrent calls for one key give one `created` and `reused` for the others.
+/// Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
+/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
+/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+#[napi(
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }"
+)]
+pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
+    provision(o)
+}
+
+/// `provisionTaskWorktree` on the libuv pool; resolves to the same result.
+#[napi(
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }",
+    ts_return_type = "Promise<ProvisionResult>"
+)]
+pub fn provision_task_worktree_async(o: Value) -> AsyncTask<Job<ProvisionResult>> {
+    job(move || provision(o))
+}
+
+/// The shared entries provisioning carries from the main worktree, project-relative and
+/// normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
+#[napi(object)]
+pub struct SyncEntries {
+    /// Symlinked directories.
+    pub dirs: Vec<String>,
+    /// Symlinked files.
+    pub files: Vec<String>,
+    /// Read-only (0444) copies.
+    pub snapshots: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
+/// (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
+/// disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
+/// `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
+/// `.project-docs/okstra/project.json`), else the defaults. Never throws.
+#[napi]
+pub fn resolve_sync_entries(project_root: String) -> SyncEntries {
+    let e = worktree::resolve_sync_entries(Path::new(&project_root));
+    SyncEntries {
+        dirs: e.dirs,
+        files: e.files,
+        snapshots: e.snapshots,
+        notes: e.notes,
+    }
+}
+
+/// Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+/// without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
+#[napi]
+pub fn clean_gate_excludes(project_root: String) -> Vec<String> {
+    worktree::clean_gate_excludes(Path::new(&project_root))
+}
+
+/// Whether `path` lies inside a linked (non-main) git worktree; `false` outside git.
+#[napi]
+pub fn is_inside_linked_worktree(path: String) -> bool {
+    worktree::is_inside_linked_worktree(Path::new(&path))
+}
+
+/// `isInsideLinkedWorktree` on the libuv pool.
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn is_inside_linked_worktree_async(path: String) -> AsyncTask<Job<bool>> {
+    job(move || Ok(worktree::is_inside_linked_worktree(Path::new(&path))))
+}
+
+fn main_path(path: &str) -> Result<String> {
+    Ok(worktree::main_worktree_path(Path::new(path))
+        .map_err(js_err)?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// The main worktree of the repository containing `path` (from a linked worktree too);
+/// `path` itself when it is not inside git. Throws `E_GIT` when the repository cannot be
+/// opened.
+#[napi]
+pub fn main_worktree_path(path: String) -> Result<String> {
+    main_path(&path)
+}
+
+/// `mainWorktreePath` on the libuv pool.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn main_worktree_path_async(path: String) -> AsyncTask<Job<String>> {
+    job(move || main_path(&path))
+}
+
+/// Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
+/// `.project-docs/okstra/project.json` when that is the one present) and returns the object
+/// written. Owns only `projectId`, `projectRoot`, `createdAt` (kept) and `updatedAt`; every
+/// other field is kept. Throws `E_PROJECT_ID_MISMATCH` when the file registers another id,
+/// `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG`; the file is
+/// unchanged then.
+#[napi(ts_return_type = "Record<string, unknown>")]
+pub fn upsert_project_json(project_root: String, project_id: String) -> Result<Map<String, Value>> {
+    worktree::upsert_project_json(Path::new(&project_root), &project_id).map_err(js_err)
+}

@@ -1,0 +1,143 @@
+//! `okstra worktree …`
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{to_json, CmdResult};
+use crate::ids::{self, KeyParts};
+use crate::worktree::{self, ProvisionRequest};
+
+/// The key of a worktree, as given (provision and path slug every segment).
+#[derive(Debug, Args)]
+pub struct WtKeyArgs {
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: String,
+    #[arg(long, env = "OKSTRA_TASK_GROUP")]
+    task_group: String,
+    #[arg(long, env = "OKSTRA_TASK_ID")]
+    task_id: String,
+    /// Implementation stage number (`#stage-<N>`).
+    #[arg(long, conflicts_with = "group_id")]
+    stage: Option<u32>,
+    /// Stage-group collector id (`#group-<ID>`).
+    #[arg(long)]
+    group_id: Option<String>,
+    /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
+    #[arg(long)]
+    home: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorktreeCmd {
+    /// Create or reuse the worktree of a task, stage or stage-group key.
+    Provision {
+        #[command(flatten)]
+        key: WtKeyArgs,
+        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+        project_root: PathBuf,
+        /// The phase asking (recorded as last_phase).
+        #[arg(long, env = "OKSTRA_TASK_TYPE")]
+        task_type: String,
+        /// bugfix, feature, refactor, ops, improvement (branch prefix; else `task`).
+        #[arg(long, default_value = "")]
+        work_category: String,
+        /// Branch, tag, remote ref or sha to branch from (default: main worktree's HEAD).
+        #[arg(long)]
+        base_ref: Option<String>,
+        /// How long to wait for locks (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
+        #[arg(long)]
+        lock_timeout_ms: Option<u64>,
+    },
+    /// Print the worktree path of a key.
+    Path(WtKeyArgs),
+    /// Print the branch name of a key.
+    Branch {
+        #[arg(long, default_value = "")]
+        work_category: String,
+        #[arg(long)]
+        task_id: String,
+        #[arg(long, conflicts_with = "group_id")]
+        stage: Option<u32>,
+        #[arg(long)]
+        group_id: Option<String>,
+    },
+    /// Print the paths source clean gates should ignore.
+    Excludes {
+        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+        project_root: PathBuf,
+    },
+    /// Print the resolved sync dirs, sync files and snapshot files.
+    SyncEntries {
+        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+        project_root: PathBuf,
+    },
+    /// Register the project id in the project's project.json and print it.
+    ProjectJson {
+        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+        project_root: PathBuf,
+        #[arg(long, env = "OKSTRA_PROJECT_ID")]
+        project_id: String,
+    },
+}
+
+/// Runs one `okstra worktree` command.
+pub fn run(cmd: WorktreeCmd) -> CmdResult {
+    match cmd {
+        WorktreeCmd::Provision {
+            key,
+            project_root,
+            task_type,
+            work_category,
+            base_ref,
+            lock_timeout_ms,
+        } => {
+            let req = ProvisionRequest {
+                task_type,
+                project_root,
+                project_id: key.project_id,
+                task_group: key.task_group,
+                task_id: key.task_id,
+                work_category,
+                base_ref,
+                stage: key.stage,
+                group_id: key.group_id,
+                home: key.home,
+                lock_timeout_ms,
+            };
+            to_json(worktree::provision(&req)?)
+        }
+        WorktreeCmd::Path(k) => {
+            let parts = KeyParts::new(
+                &k.project_id,
+                &k.task_group,
+                &k.task_id,
+                k.stage,
+                k.group_id.as_deref(),
+            )?;
+            let root = ids::worktrees_root(k.home.as_deref())?;
+            to_json(ids::compute_worktree_path(&root, &parts))
+        }
+        WorktreeCmd::Branch {
+            work_category,
+            task_id,
+            stage,
+            group_id,
+        } => to_json(ids::compute_branch_name(
+            &work_category,
+            &task_id,
+            stage,
+            group_id.as_deref(),
+        )?),
+        WorktreeCmd::Excludes { project_root } => {
+            to_json(worktree::clean_gate_excludes(&project_root))
+        }
+        WorktreeCmd::SyncEntries { project_root } => {
+            to_json(worktree::resolve_sync_entries(&project_root))
+        }
+        WorktreeCmd::ProjectJson {
+            project_root,
+            project_id,
+        } => to_json(worktree::upsert_project_json(&project_root, &project_id)?),
+    }
+}

@@ -1,0 +1,107 @@
+//! Worktree provisioning (SPEC §5): create or reuse the git worktree of a task, an
+//! implementation stage (`#stage-<N>`) or a stage-group collector (`#group-<ID>`), link the
+//! main worktree's shared state into it, and keep git's own view (`git worktree list`,
+//! locks) in step with the registry.
+//!
+//! git2 does the git work; nothing here spawns `git`. Creation holds two bounded file locks
+//! (see [`provision`]): one per task key, so concurrent provisioning of one key yields one
+//! `created` and the rest `reused`; and one per repository, so creations in one repository
+//! never race on git's own lock files.
+
+mod git;
+mod project_json;
+mod provision;
+mod sync;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use git::{is_inside_linked_worktree, main_worktree_path};
+pub use project_json::upsert_project_json;
+pub use provision::{
+    doctor, provision, release_worktree, remove_provisioned, ProvisionRequest, ProvisionStatus,
+    Provisioned,
+};
+pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
+
+use crate::error::Coded;
+use crate::fsio::FsError;
+use crate::ids::IdError;
+use crate::registry::RegistryError;
+
+/// Provisioning failures. Every refusal is raised before anything changes, or after the
+/// partial work was rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum WorktreeError {
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The computed worktree path exists but no active registry entry owns it.
+    #[error(
+        "task worktree path already exists but is not in the registry: {path}. Remove it with \
+         `git worktree remove <path>` (or `rm -rf` if it is not a registered worktree) before \
+         retrying"
+    )]
+    PathExists { path: PathBuf },
+    /// The branch to create already exists in the repository.
+    #[error(
+        "task worktree branch already exists: {branch}. Delete it (`git branch -D {branch}`) or \
+         choose a different work-category before retrying"
+    )]
+    BranchExists { branch: String },
+    /// git still holds metadata for a worktree of this key whose directory is gone.
+    #[error(
+        "git still records a worktree named {name} (at {path}) whose directory is gone; run \
+         `git worktree unlock {path}` if it is locked, then `git worktree prune`, and retry"
+    )]
+    StaleWorktree { name: String, path: PathBuf },
+    /// `baseRef` names nothing in the repository.
+    #[error(
+        "base ref {reference:?} does not name a commit in {repo}; give a branch, tag, remote \
+         ref (e.g. origin/main) or commit sha that `git rev-parse` resolves"
+    )]
+    UnknownRef { reference: String, repo: PathBuf },
+    /// A git operation failed.
+    #[error("git {op} failed in {repo}: {message}")]
+    Git {
+        op: &'static str,
+        repo: PathBuf,
+        message: String,
+    },
+    /// project.json exists but holds something other than a JSON object.
+    #[error("{path} is not a valid project.json ({detail}); fix or delete it and retry")]
+    ProjectJsonInvalid { path: PathBuf, detail: String },
+    /// project.json already registers another project id.
+    #[error(
+        "{path} already registers projectId {existing:?}, not {requested:?}. Pass --project-id \
+         {existing} or manually delete {path} if you intend to re-register this directory \
+         under a different id (one PROJECT_ROOT holds one projectId)"
+    )]
+    ProjectIdMismatch {
+        path: PathBuf,
+        existing: String,
+        requested: String,
+    },
+}
+
+impl Coded for WorktreeError {
+    fn code(&self) -> &'static str {
+        match self {
+            WorktreeError::Id(e) => e.code(),
+            WorktreeError::Fs(e) => e.code(),
+            WorktreeError::Registry(e) => e.code(),
+            WorktreeError::PathExists { .. } => "E_PATH_EXISTS",
+            WorktreeError::BranchExists { .. } => "E_BRANCH_EXISTS",
+            WorktreeError::StaleWorktree { .. } => "E_WORKTREE_STALE",
+            WorktreeError::UnknownRef { .. } => "E_UNKNOWN_REF",
+            WorktreeError::Git { .. } => "E_GIT",
+            WorktreeError::ProjectJsonInvalid { .. } => "E_PROJECT_JSON_INVALID",
+            WorktreeError::ProjectIdMismatch { .. } => "E_PROJECT_ID_MISMATCH",
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `project.json`: `<root>/.okstra/project.json`, falling back to the legacy
+//! `<root>/.project-docs/okstra/project.json`. Provisioning reads its sync fields;
+//! [`upsert_project_json`] owns its identity fields.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::WorktreeError;
+use crate::fsio::{self, io_err};
+
+/// Current location, relative to the project root.
+const CURRENT: [&str; 2] = [".okstra", "project.json"];
+/// Legacy location, relative to the project root.
+const LEGACY: [&str; 3] = [".project-docs", "okstra", "project.json"];
+
+fn join(root: &Path, parts: &[&str]) -> PathBuf {
+    parts.iter().fold(root.to_path_buf(), |p, s| p.join(s))
+}
+
+/// The project.json in effect for `root`: the current location when it exists, else the
+/// legacy one when that exists, else `None`.
+pub fn locate(root: &Path) -> Option<PathBuf> {
+    [join(root, &CURRENT), join(root, &LEGACY)]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// A project.json's location and its top-level object.
+pub type Found = (PathBuf, Map<String, Value>);
+
+/// Reads the project.json in effect as a JSON object. `Ok(None)` when there is none.
+pub fn read(root: &Path) -> Result<Option<Found>, WorktreeError> {
+    let Some(path) = locate(root) else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(&path).map_err(io_err("read", &path))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(Some((path, map))),
+        Ok(_) => Err(WorktreeError::ProjectJsonInvalid {
+            path,
+            detail: "the top level is not an object".into(),
+        }),
+        Err(e) => Err(WorktreeError::ProjectJsonInvalid {
+            path,
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Registers `project_id` for `project_root` in its project.json and returns the whole
+/// object written. Owns only `projectId`, `projectRoot` (absolute), `createdAt` (kept once
+/// set) and `updatedAt`; every other field is kept as it was. Writes where the file already
+/// is (legacy location included), else creates `.okstra/project.json`; atomically.
+///
+/// Errors: `E_PROJECT_ID_MISMATCH` when the file registers another id,
+/// `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG` for an empty id;
+/// the file is left unchanged in every case.
+pub fn upsert_project_json(
+    project_root: &Path,
+    project_id: &str,
+) -> Result<Map<String, Value>, WorktreeError> {
+    if project_id.trim().is_empty() {
+        return Err(crate::ids::IdError::InvalidArg("projectId is empty".into()).into());
+    }
+    let abs_root = std::path::absolute(project_root).map_err(io_err("resolve", project_root))?;
+    let when = chrono::Local::now()
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string();
+    let (path, mut data) = match read(project_root)? {
+        Some(found) => found,
+        None => (join(project_root, &CURRENT), Map::new()),
+    };
+    if let Some(existing) = data.get("projectId").and_then(Value::as_str) {
+        if !existing.is_empty() && existing != project_id {
+            return Err(WorktreeError::ProjectIdMismatch {
+                path,
+                existing: existing.to_string(),
+                requested: project_id.to_string(),
+            });
+        }
+    }
+    let created = data
+        .get("createdAt")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| when.clone(), str::to_string);
+    data.insert("projectId".into(), Value::String(project_id.into()));
+    data.insert(
+        "projectRoot".into(),
+        Value::String(abs_root.to_string_lossy().into_owned()),
+    );
+    data.insert("createdAt".into(), Value::String(created));
+    data.insert("updatedAt".into(), Value::String(when));
+    let mut text =
+        serde_json::to_string_pretty(&data).map_err(|e| WorktreeError::ProjectJsonInvalid {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    text.push('\n');
+    fsio::atomic_write(&path, text.as_bytes())?;
+    Ok(data)
+}
