@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The re-pinned implementation base. */
+export interface AnchorChange {
+  from?: string
+  to: string
+}
+
 /** Whether the call wrote a row (`false`: an equal row was already there). */
 export interface AppendResult {
   appended: boolean
@@ -63,6 +69,149 @@ export interface DoctorProblem {
 export interface DoctorReport {
   ok: boolean
   problems: Array<DoctorProblem>
+}
+
+/**
+ * For each stage whose last `done` `head_commit` differs from its stage branch's tip
+ * (rebased, amended), a reconciled `done` row (`forceReappend`, `reconciled: true`,
+ * `reconciled_from`) with the tip; `resetAnchor` re-pins the implementation base in the
+ * registry. Dry run unless `apply`. Throws `E_INVALID_ARG`, `E_NOT_FOUND`,
+ * `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function gitReconcile(o: GitReconcileOptions): GitReconcileResult
+
+/** `gitReconcile` on the libuv pool. */
+export declare function gitReconcileAsync(o: GitReconcileOptions): Promise<GitReconcileResult>
+
+/** Options of `gitReconcile`. */
+export interface GitReconcileOptions {
+  planRunRoot: string
+  projectRoot: string
+  /** The task: lets stage branches be found in the registry and is needed by `resetAnchor`. */
+  projectId?: string
+  taskGroup?: string
+  taskId?: string
+  /** Write the reconciled rows (default `false`: dry run). */
+  apply?: boolean
+  /** A commit to re-pin as the task's implementation base (written only with `apply`). */
+  resetAnchor?: string
+  home?: string
+  lockTimeoutMs?: number
+}
+
+/** What changed, or would change in a dry run. */
+export interface GitReconcileResult {
+  changes: Array<ReconcileChange>
+  applied: boolean
+  /** Stages that could not be checked (no branch recorded, branch gone), with why. */
+  skipped: Array<string>
+  anchor?: AnchorChange
+}
+
+/**
+ * Re-checks eligibility for the selection, preflights every merge in memory, then
+ * provisions the collector worktree (`#group-<ID>` key, branched from the task's
+ * implementation base) and brings each stage's recorded head in with a two-parent merge
+ * commit, in dependency order. Nothing is created on a conflict; a later failure removes
+ * and releases the collector. Re-running for the same selection is safe. Throws
+ * `E_NOT_ELIGIBLE` (eligibility or closure), `E_MERGE_CONFLICT` (message lists the
+ * conflicting paths per stage pair), `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
+ * base), `E_INVALID_ARG`, `E_GIT`, and provisioning's codes.
+ */
+export declare function handoffAssemble(o: HandoffAssembleOptions): HandoffAssembleResult
+
+/** `handoffAssemble` on the libuv pool. */
+export declare function handoffAssembleAsync(o: HandoffAssembleOptions): Promise<HandoffAssembleResult>
+
+/** Options of `handoffAssemble`. */
+export interface HandoffAssembleOptions {
+  planRunRoot: string
+  approvedPlan: string
+  projectRoot: string
+  base?: string
+  /** The stages to release together (merged in dependency order). */
+  stages: Array<number>
+  projectId: string
+  taskGroup: string
+  taskId: string
+  /** Picks the branch prefix (bugfix→fix, feature→feat, …; else task). */
+  workCategory?: string
+  /** Collector id (`#group-<ID>`); default `s<a>-<b>…` from the stages in merge order. */
+  groupId?: string
+  home?: string
+  lockTimeoutMs?: number
+}
+
+/** The collector branch and worktree. */
+export interface HandoffAssembleResult {
+  branch: string
+  worktreePath: string
+  merges: Array<StageMerge>
+  /** `created`, or `reused` on a re-run for the same selection. */
+  status: 'created' | 'reused'
+}
+
+/**
+ * Which stages of the approved plan may be handed off now, and why not for the others.
+ * Throws `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG`
+ * (projectRoot not in git), `E_IO`.
+ */
+export declare function handoffEligible(o: HandoffEligibleOptions): HandoffEligibleResult
+
+/** `handoffEligible` on the libuv pool. */
+export declare function handoffEligibleAsync(o: HandoffEligibleOptions): Promise<HandoffEligibleResult>
+
+/** Options of `handoffEligible`. */
+export interface HandoffEligibleOptions {
+  /** Directory holding the plan run's `consumers.jsonl`. */
+  planRunRoot: string
+  /** Path of the approved implementation-planning report (markdown). */
+  approvedPlan: string
+  /** Any directory of the project's repository. */
+  projectRoot: string
+  /** Release base branch, compared as `origin/<base>` (else the local branch); default `main`. */
+  base?: string
+  lockTimeoutMs?: number
+}
+
+/** Every Stage Map stage with its eligibility. */
+export interface HandoffEligibleResult {
+  stages: Array<StageEligibility>
+}
+
+/**
+ * Records the PR a stage group was handed off in (idempotent per branch). Throws
+ * `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function handoffRecordPr(o: HandoffRecordPrOptions): AppendResult
+
+/** Options of `handoffRecordPr`. */
+export interface HandoffRecordPrOptions {
+  planRunRoot: string
+  implTaskKey: string
+  stages: Array<number>
+  /** The PR's head branch. */
+  branch: string
+  url: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Records a stage's single-stage final verification after checking the report data
+ * (`taskType` final-verification, `verificationScope` single-stage, `verdictToken` or
+ * `verdict.token` accepted; top level or under `meta`). Throws `E_REPORT_REJECTED`
+ * (nothing written), `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function handoffRecordVerified(o: HandoffRecordVerifiedOptions): AppendResult
+
+/** Options of `handoffRecordVerified`. */
+export interface HandoffRecordVerifiedOptions {
+  planRunRoot: string
+  implTaskKey: string
+  stage: number
+  /** The final report (`….md`, its `….data.json` sibling is read) or the data.json. */
+  reportPath: string
+  lockTimeoutMs?: number
 }
 
 /** `home` override for the whole-registry operations. */
@@ -271,6 +420,16 @@ export interface PruneResult {
   released: Array<WorktreeEntry>
 }
 
+/** A stage whose recorded head went stale. */
+export interface ReconcileChange {
+  stage: number
+  branch: string
+  /** The recorded `head_commit`. */
+  from: string
+  /** The stage branch's current tip. */
+  to: string
+}
+
 /**
  * A read-only consistency report: branch index vs rows, missing directories, worktrees
  * git no longer knows, and `git worktree list` of every repository the active entries
@@ -401,6 +560,18 @@ export interface SkippedLine {
   reason: string
 }
 
+/** One stage's eligibility. */
+export interface StageEligibility {
+  number: number
+  title: string
+  eligible: boolean
+  /**
+   * Readable sentences (not done, not verified-accepted, already covered by a PR, a
+   * dependency neither merged into `origin/<base>` nor eligible); empty when eligible.
+   */
+  reasons: Array<string>
+}
+
 /** The stages found and every problem found. */
 export interface StageMap {
   /** Stages in document order; a duplicated number keeps its first entry. */
@@ -410,6 +581,15 @@ export interface StageMap {
    * dependencies, dependency cycles. Empty when the map is sound.
    */
   errors: Array<string>
+}
+
+/** One stage merged into the collector. */
+export interface StageMerge {
+  stage: number
+  /** The stage's recorded head commit. */
+  commit: string
+  /** The two-parent merge commit; empty when an earlier stage's merge contained it. */
+  mergeCommit: string
 }
 
 /**

@@ -2,6 +2,7 @@
 //! a stable `code`. No behaviour lives here.
 
 mod cli;
+mod handoff;
 mod ids;
 mod ledger;
 mod plan;
