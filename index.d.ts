@@ -303,13 +303,13 @@ export interface LedgerAppendVerifiedOptions {
 }
 
 /**
- * Stage → its last `done` row (last wins: a reconciled row supersedes the original).
- * Rows whose `stage` is not an integer are ignored.
+ * Stage → its last `done` row, the very object passed in (last wins: a reconciled row
+ * supersedes the original). Rows whose `stage` is not a whole number are ignored.
  */
-export declare function ledgerLatestDoneByStage(rows: Array<any>): Record<number, Record<string, unknown>>
+export declare function ledgerLatestDoneByStage(rows: Array<Record<string, unknown>>): Record<number, Record<string, unknown>>
 
 /** Stages listed by any `pr` row; ascending. */
-export declare function ledgerPrCoveredStages(rows: Array<any>): Array<number>
+export declare function ledgerPrCoveredStages(rows: Array<Record<string, unknown>>): Array<number>
 
 /**
  * Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
@@ -333,7 +333,7 @@ export interface LedgerReadResult {
 }
 
 /** Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending. */
-export declare function ledgerVerifiedAcceptedStages(rows: Array<any>): Array<number>
+export declare function ledgerVerifiedAcceptedStages(rows: Array<Record<string, unknown>>): Array<number>
 
 /** Filters of `registryList`. */
 export interface ListOptions {

@@ -36,6 +36,14 @@ test('append, idempotency, forceReappend and the last-wins readers', async () =>
   })
   assert.deepEqual(ledgerVerifiedAcceptedStages(rows), [1])
   assert.deepEqual(ledgerPrCoveredStages(rows), [1, 3])
+  // The readers hand back the very row objects and ignore rows that are not objects or
+  // whose stage is not a whole number.
+  assert.equal(ledgerLatestDoneByStage(rows)[1], rows[2])
+  const odd = [null, 7, 'x', { status: 'done', stage: '2' }, { status: 'done', stage: 1.5 }, { status: 'pr', stages: [4, 'x', -1] },
+    { status: 'verified', stage: 3, verdict: ' ACCEPTED' }]
+  assert.deepEqual(ledgerLatestDoneByStage(odd), {})
+  assert.deepEqual(ledgerPrCoveredStages(odd), [4])
+  assert.deepEqual(ledgerVerifiedAcceptedStages(odd), [3])
 })
 
 test('unknown statuses and bad stages are E_INVALID_ARG and write nothing', async () => {

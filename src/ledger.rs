@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Coded;
@@ -126,15 +126,15 @@ impl Ledger {
                 "fields may not set `{k}`; it is given by its own argument"
             )));
         }
-        let head = fields.get("head_commit").cloned();
+        // As in Python, a missing and a null head_commit are equal.
+        let head = fields.get("head_commit").filter(|v| !v.is_null()).cloned();
         let mut row = Map::new();
         row.insert("impl_task_key".into(), impl_task_key.into());
         row.insert("stage".into(), stage.into());
         row.insert("status".into(), status.into());
         row.extend(fields);
         self.append_unless(row, |r| {
-            same_stage_row(r, impl_task_key, stage, status)
-                && (!force_reappend || r.get("head_commit") == head.as_ref())
+            r.is(impl_task_key, stage, status) && (!force_reappend || r.head_commit == head)
         })
     }
 
@@ -157,8 +157,8 @@ impl Ledger {
         row.insert("verdict".into(), verdict.into());
         row.insert("report_path".into(), report_path.into());
         self.append_unless(row, |r| {
-            same_stage_row(r, impl_task_key, stage, "verified")
-                && r.get("report_path").and_then(Value::as_str) == Some(report_path)
+            r.is(impl_task_key, stage, "verified")
+                && Probe::str(&r.report_path) == Some(report_path)
         })
     }
 
@@ -189,7 +189,7 @@ impl Ledger {
         row.insert("branch".into(), branch.into());
         row.insert("url".into(), url.into());
         self.append_unless(row, |r| {
-            status_of(r) == Some("pr") && r.get("branch").and_then(Value::as_str) == Some(branch)
+            Probe::str(&r.status) == Some("pr") && Probe::str(&r.branch) == Some(branch)
         })
     }
 
@@ -197,16 +197,18 @@ impl Ledger {
     fn append_unless(
         &self,
         row: Map<String, Value>,
-        exists: impl Fn(&Map<String, Value>) -> bool,
+        exists: impl Fn(&Probe) -> bool,
     ) -> Result<bool, LedgerError> {
         let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
         let path = self.path();
         let bytes = read_bytes(&path)?;
-        if parse(&bytes)
-            .rows
-            .iter()
-            .filter_map(Value::as_object)
-            .any(exists)
+        // Only the identity columns are decoded: every other field is skipped unparsed into
+        // values, which keeps the scan of a 10k-row file cheap. Lines that are not objects
+        // with these columns well-typed never match, as with the full reader.
+        if bytes
+            .split(|b| *b == b'\n')
+            .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
+            .any(|p| exists(&p))
         {
             return Ok(false);
         }
@@ -304,10 +306,6 @@ impl serde_json::ser::Formatter for PythonFormatter {
     }
 }
 
-fn status_of(r: &Map<String, Value>) -> Option<&str> {
-    r.get("status").and_then(Value::as_str)
-}
-
 /// The row's `stage` when it is a JSON integer that fits a stage number.
 pub fn stage_of(r: &Map<String, Value>) -> Option<u32> {
     r.get("stage")
@@ -315,49 +313,94 @@ pub fn stage_of(r: &Map<String, Value>) -> Option<u32> {
         .and_then(|n| u32::try_from(n).ok())
 }
 
-fn same_stage_row(r: &Map<String, Value>, key: &str, stage: u32, status: &str) -> bool {
-    r.get("impl_task_key").and_then(Value::as_str) == Some(key)
-        && stage_of(r) == Some(stage)
-        && status_of(r) == Some(status)
+/// The columns an append's idempotency check compares (a null counts as missing).
+#[derive(Debug, Deserialize)]
+struct Probe {
+    impl_task_key: Option<Value>,
+    stage: Option<Value>,
+    status: Option<Value>,
+    head_commit: Option<Value>,
+    report_path: Option<Value>,
+    branch: Option<Value>,
 }
 
-fn objects(rows: &[Value]) -> impl Iterator<Item = &Map<String, Value>> {
-    rows.iter().filter_map(Value::as_object)
+impl Probe {
+    fn str(v: &Option<Value>) -> Option<&str> {
+        v.as_ref().and_then(Value::as_str)
+    }
+
+    fn is(&self, key: &str, stage: u32, status: &str) -> bool {
+        Probe::str(&self.impl_task_key) == Some(key)
+            && self.stage.as_ref().and_then(Value::as_u64) == Some(u64::from(stage))
+            && Probe::str(&self.status) == Some(status)
+    }
+}
+
+/// The columns the last-wins readers look at, so they run on stored rows and, in the
+/// binding, on JS objects without converting whole rows.
+pub trait RowView {
+    fn status(&self) -> Option<&str>;
+    /// `stage` when it is an integer that fits a stage number.
+    fn stage(&self) -> Option<u32>;
+    fn verdict(&self) -> Option<&str>;
+    /// The integer entries of `stages`.
+    fn stages(&self) -> Vec<u32>;
+}
+
+impl RowView for Value {
+    fn status(&self) -> Option<&str> {
+        self.get("status").and_then(Value::as_str)
+    }
+
+    fn stage(&self) -> Option<u32> {
+        self.as_object().and_then(stage_of)
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        self.get("verdict").and_then(Value::as_str)
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        self.get("stages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect()
+    }
 }
 
 /// Stage → its last `done` row (a reconciled row re-appended later wins).
-pub fn latest_done_by_stage(rows: &[Value]) -> BTreeMap<u32, Value> {
+pub fn latest_done_by_stage<R: RowView>(rows: &[R]) -> BTreeMap<u32, &R> {
     let mut out = BTreeMap::new();
-    for r in objects(rows).filter(|r| status_of(r) == Some("done")) {
-        if let Some(stage) = stage_of(r) {
-            out.insert(stage, Value::Object(r.clone()));
+    for r in rows.iter().filter(|r| r.status() == Some("done")) {
+        if let Some(stage) = r.stage() {
+            out.insert(stage, r);
         }
     }
     out
 }
 
 /// Stages whose last `verified` row has the verdict `accepted` (trimmed, any case).
-pub fn verified_accepted_stages(rows: &[Value]) -> BTreeSet<u32> {
+pub fn verified_accepted_stages<R: RowView>(rows: &[R]) -> BTreeSet<u32> {
     let mut last = BTreeMap::new();
-    for r in objects(rows).filter(|r| status_of(r) == Some("verified")) {
-        if let Some(stage) = stage_of(r) {
-            let verdict = r.get("verdict").and_then(Value::as_str).unwrap_or("");
-            last.insert(stage, verdict.trim().to_lowercase());
+    for r in rows.iter().filter(|r| r.status() == Some("verified")) {
+        if let Some(stage) = r.stage() {
+            let verdict = r.verdict().unwrap_or("");
+            last.insert(stage, verdict.trim().eq_ignore_ascii_case("accepted"));
         }
     }
     last.into_iter()
-        .filter(|(_, v)| v == "accepted")
+        .filter(|(_, ok)| *ok)
         .map(|(s, _)| s)
         .collect()
 }
 
 /// Stages listed by any `pr` row.
-pub fn pr_covered_stages(rows: &[Value]) -> BTreeSet<u32> {
-    objects(rows)
-        .filter(|r| status_of(r) == Some("pr"))
-        .filter_map(|r| r.get("stages").and_then(Value::as_array))
-        .flatten()
-        .filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+pub fn pr_covered_stages<R: RowView>(rows: &[R]) -> BTreeSet<u32> {
+    rows.iter()
+        .filter(|r| r.status() == Some("pr"))
+        .flat_map(RowView::stages)
         .collect()
 }
 

@@ -1,12 +1,13 @@
 //! Exports of the `consumers.jsonl` ledger (SPEC §6, §10). Rows cross as they are stored:
 //! snake_case keys and any extra fields.
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Either, Object, Unknown};
+use napi::Env;
 use napi_derive::napi;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Ledger, RowView};
 
 /// A line of `consumers.jsonl` that was not read as a row.
 #[napi(object)]
@@ -215,26 +216,110 @@ pub fn ledger_append_pr_async(
     job(move || append_pr(plan_run_root, o))
 }
 
-/// Stage → its last `done` row (last wins: a reconciled row supersedes the original).
-/// Rows whose `stage` is not an integer are ignored.
-#[napi(ts_return_type = "Record<number, Record<string, unknown>>")]
-pub fn ledger_latest_done_by_stage(rows: Vec<Value>) -> Map<String, Value> {
-    ledger::latest_done_by_stage(&rows)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+/// A JS row seen through the columns the readers use; reading four properties is far
+/// cheaper than converting the whole object.
+struct JsRow<'a> {
+    obj: Object<'a>,
+    status: Option<String>,
+    stage: Option<u32>,
+    verdict: Option<String>,
+    stages: Vec<u32>,
+}
+
+impl<'a> JsRow<'a> {
+    fn new(obj: Object<'a>) -> JsRow<'a> {
+        // A property of another type (or a non-object row) reads as absent, as in the
+        // stored-row readers.
+        let status: Option<String> = obj.get("status").ok().flatten();
+        let stage = obj
+            .get::<f64>("stage")
+            .ok()
+            .flatten()
+            .and_then(|v| stage_arg(Some(v)).ok().flatten());
+        let verdict = match status.as_deref() {
+            Some("verified") => obj.get("verdict").ok().flatten(),
+            _ => None,
+        };
+        let stages = match status.as_deref() {
+            Some("pr") => obj
+                .get::<Value>("stages")
+                .ok()
+                .flatten()
+                .map(|v| json!({ "stages": v }).stages())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        JsRow {
+            obj,
+            status,
+            stage,
+            verdict,
+            stages,
+        }
+    }
+}
+
+impl RowView for JsRow<'_> {
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    fn stage(&self) -> Option<u32> {
+        self.stage
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        self.verdict.as_deref()
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        self.stages.clone()
+    }
+}
+
+/// The rows that are objects (anything else is ignored, as by the stored-row readers).
+type JsRows<'a> = Vec<Either<Object<'a>, Unknown<'a>>>;
+
+fn js_rows(rows: JsRows<'_>) -> Vec<JsRow<'_>> {
+    rows.into_iter()
+        .filter_map(|r| match r {
+            Either::A(o) => Some(JsRow::new(o)),
+            Either::B(_) => None,
+        })
         .collect()
 }
 
+/// Stage → its last `done` row, the very object passed in (last wins: a reconciled row
+/// supersedes the original). Rows whose `stage` is not a whole number are ignored.
+#[napi(
+    ts_args_type = "rows: Array<Record<string, unknown>>",
+    ts_return_type = "Record<number, Record<string, unknown>>"
+)]
+pub fn ledger_latest_done_by_stage<'a>(env: &'a Env, rows: JsRows<'a>) -> Result<Object<'a>> {
+    let rows = js_rows(rows);
+    let mut out = Object::new(env).map_err(internal)?;
+    for (stage, row) in ledger::latest_done_by_stage(&rows) {
+        out.set(stage.to_string(), row.obj).map_err(internal)?;
+    }
+    Ok(out)
+}
+
 /// Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending.
-#[napi]
-pub fn ledger_verified_accepted_stages(rows: Vec<Value>) -> Vec<u32> {
-    ledger::verified_accepted_stages(&rows)
+#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
+pub fn ledger_verified_accepted_stages(rows: JsRows<'_>) -> Vec<u32> {
+    ledger::verified_accepted_stages(&js_rows(rows))
         .into_iter()
         .collect()
 }
 
 /// Stages listed by any `pr` row; ascending.
-#[napi]
-pub fn ledger_pr_covered_stages(rows: Vec<Value>) -> Vec<u32> {
-    ledger::pr_covered_stages(&rows).into_iter().collect()
+#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
+pub fn ledger_pr_covered_stages(rows: JsRows<'_>) -> Vec<u32> {
+    ledger::pr_covered_stages(&js_rows(rows))
+        .into_iter()
+        .collect()
+}
+
+fn internal(e: napi::Error) -> napi::Error<String> {
+    napi::Error::new("E_INTERNAL".to_string(), e.reason)
 }
