@@ -9,6 +9,47 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+ * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+ * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+ * `E_LOCK_TIMEOUT`.
+ */
+export declare class Wizard {
+  /**
+   * A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
+   * unknown language.
+   */
+  static create(o: WizardCreateOptions): Wizard
+  /**
+   * A wizard from `toJson()` output. Throws `E_WIZARD_STATE_VERSION` for a state of
+   * another format version (e.g. the Python wizard's), `E_WIZARD_STATE_INVALID` otherwise.
+   */
+  static fromJson(json: string): Wizard
+  /** A wizard from a state file written by `save`. */
+  static load(stateFile: string): Wizard
+  /** Writes the state file atomically. */
+  save(stateFile: string): void
+  /** The state as versioned JSON. */
+  toJson(): string
+  /** The prompt to show now (the same one again for the same state). */
+  next(): Prompt
+  /**
+   * Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
+   * value; missing steps mean blank).
+   */
+  submit(value: string): SubmitResult
+  /**
+   * The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
+   * `E_WIZARD_ABORTED` after an abort, `E_INVALID_ARG` before `done` or for a
+   * final-verification without an explicit stage.
+   */
+  renderArgs(): Record<string, string>
+  /** The human summary of the effective values shown before the final confirm. */
+  confirmationBlock(): string
+}
+export type JsWizard = Wizard
+
 /** Options of `computeBranchName`. */
 export interface BranchNameOptions {
   /** bugfix→`fix`, feature→`feat`, refactor, ops, improvement→`improve`, else `task`. */
@@ -106,6 +147,30 @@ export declare function mainWorktreePath(path: string): string
 
 /** `mainWorktreePath` on the libuv pool. */
 export declare function mainWorktreePathAsync(path: string): Promise<string>
+
+/**
+ * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
+ * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
+ */
+export interface Prompt {
+  step: string
+  kind: 'pick' | 'text' | 'pick_group' | 'done' | 'aborted'
+  label: string
+  options: Array<PromptOption>
+  help: string
+  /** The echo printed once answered; `{value}` stands for the answer. */
+  echoTemplate: string
+  /** The batched prompts of a `pick_group` (answer them with one JSON object step → value). */
+  prompts?: Array<Prompt>
+}
+
+/** One choice of a pick prompt. */
+export interface PromptOption {
+  /** The stable machine value to submit. */
+  value: string
+  /** The text to show (from the catalog of the wizard's language). */
+  label: string
+}
 
 /**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
@@ -279,6 +344,19 @@ export declare function runCli(args: Array<string>): CliResult
 export declare function safeSegment(value: string): string
 
 /**
+ * The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
+ * `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
+ * the same prompt again.
+ */
+export interface SubmitResult {
+  ok: boolean
+  echo?: string
+  error?: string
+  code?: string
+  next: Prompt
+}
+
+/**
  * The shared entries provisioning carries from the main worktree, project-relative and
  * normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
  */
@@ -307,6 +385,20 @@ export declare function taskKey(p: KeyParts): string
  * unchanged then.
  */
 export declare function upsertProjectJson(projectRoot: string, projectId: string): Record<string, unknown>
+
+/** Options of `Wizard.create`. */
+export interface WizardCreateOptions {
+  /** The project's root directory (must exist). */
+  projectRoot: string
+  /** Default: `projectId` of `.okstra/project.json`, else the root's directory name. */
+  projectId?: string
+  /** Catalog language, default `ko`. */
+  lang?: 'ko' | 'en'
+  /** `OKSTRA_HOME` override for the registry look-up (worktree reuse). */
+  home?: string
+  /** Batch independent prompts (the customize answers) into `pick_group` prompts. */
+  groups?: boolean
+}
 
 /**
  * A registered worktree. `stage` is `null` outside implementation stage worktrees;

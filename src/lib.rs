@@ -5,7 +5,9 @@ pub mod cli;
 pub mod error;
 pub mod fsio;
 pub mod ids;
+pub mod plan;
 pub mod registry;
+pub mod wizard;
 pub mod worktree;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build

@@ -4,6 +4,7 @@
 mod cli;
 mod ids;
 mod registry;
+mod wizard;
 mod worktree;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};

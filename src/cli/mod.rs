@@ -7,6 +7,7 @@
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
 mod registry;
+mod wizard;
 mod worktree;
 
 use clap::{Parser, Subcommand};
@@ -79,6 +80,11 @@ enum Command {
     /// Worktree provisioning and its helpers.
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
+    /// The run set-up wizard (scripted; `okstra wizard` alone on a terminal is interactive).
+    Wizard {
+        #[command(subcommand)]
+        cmd: Option<wizard::WizardCmd>,
+    },
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
@@ -128,6 +134,7 @@ where
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Worktree(cmd) => worktree::run(cmd),
+        Command::Wizard { cmd } => wizard::run(cmd),
     };
     match result {
         Ok(v) => CliOutcome {
