@@ -31,6 +31,7 @@ test('scripted walk to done renders the arguments; resume gives the same prompt'
     projectRoot: root, home,
     before: (prompt, wizard) => {
       seen.push(prompt.step)
+      if (prompt.step === 'branch_confirm') assert.match(prompt.label, /feat-refund-api-s1/, 'the stage worktree of the picked stage')
       const resumed = Wizard.fromJson(wizard.toJson())
       assert.deepEqual(resumed.next(), prompt)
     },
