@@ -165,6 +165,6 @@ test('demo driver: wizard to done, provision with the rendered args, reuse after
   assert.match(git(root, 'worktree', 'list'), /feat-refund-api-s1/)
   // With the stage worktree registered, a second run reuses it: base-ref renders empty.
   const again = driveWizard({ projectRoot: root, home, answers: { ...DEMO_ANSWERS } })
-  assert.equal(again.args['base-ref'], 'main', 'the task key itself is still new')
+  assert.equal(again.args['base-ref'], '')
   assert.equal(provisionFromArgs(again.args, home).status, 'reused')
 })
