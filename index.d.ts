@@ -153,10 +153,18 @@ export declare function mainWorktreePathAsync(path: string): Promise<string>
  * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
  */
 export interface Prompt {
+  /** The step id; callers and tests key on it. */
   step: string
+  /**
+   * `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
+   * step → value for `prompts`; `done` / `aborted`: terminal.
+   */
   kind: 'pick' | 'text' | 'pick_group' | 'done' | 'aborted'
+  /** The question, in the wizard's language. */
   label: string
+  /** The choices of a pick (empty otherwise). */
   options: Array<PromptOption>
+  /** Longer help; for `confirm`, the confirmation block. */
   help: string
   /** The echo printed once answered; `{value}` stands for the answer. */
   echoTemplate: string
@@ -349,10 +357,15 @@ export declare function safeSegment(value: string): string
  * the same prompt again.
  */
 export interface SubmitResult {
+  /** Whether the answer was accepted. */
   ok: boolean
+  /** The echo line of an accepted answer. */
   echo?: string
+  /** Why the answer was rejected. */
   error?: string
+  /** The stable code of a rejection. */
   code?: string
+  /** The prompt to show now. */
   next: Prompt
 }
 

@@ -20,11 +20,17 @@ pub struct JsPromptOption {
 /// `done`, `aborted`) or `customize_group` for a batched `pick_group`.
 #[napi(object, js_name = "Prompt")]
 pub struct JsPrompt {
+    /// The step id; callers and tests key on it.
     pub step: String,
+    /// `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
+    /// step → value for `prompts`; `done` / `aborted`: terminal.
     #[napi(ts_type = "'pick' | 'text' | 'pick_group' | 'done' | 'aborted'")]
     pub kind: String,
+    /// The question, in the wizard's language.
     pub label: String,
+    /// The choices of a pick (empty otherwise).
     pub options: Vec<JsPromptOption>,
+    /// Longer help; for `confirm`, the confirmation block.
     pub help: String,
     /// The echo printed once answered; `{value}` stands for the answer.
     pub echo_template: String,
@@ -69,10 +75,15 @@ impl From<wizard::Prompt> for JsPrompt {
 /// the same prompt again.
 #[napi(object)]
 pub struct SubmitResult {
+    /// Whether the answer was accepted.
     pub ok: bool,
+    /// The echo line of an accepted answer.
     pub echo: Option<String>,
+    /// Why the answer was rejected.
     pub error: Option<String>,
+    /// The stable code of a rejection.
     pub code: Option<String>,
+    /// The prompt to show now.
     pub next: JsPrompt,
 }
 
