@@ -41,6 +41,9 @@ pub enum WizardCmd {
         /// Batch independent prompts into pick_group prompts.
         #[arg(long)]
         groups: bool,
+        /// Replace an existing state file (its answers are lost).
+        #[arg(long)]
+        force: bool,
     },
     /// Print the prompt to show now.
     Next(StateArg),
@@ -81,7 +84,18 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             lang,
             home,
             groups,
+            force,
         } => {
+            if state.state.exists() && !force {
+                return Err(CliError {
+                    code: "E_PATH_EXISTS".into(),
+                    message: format!(
+                        "the state file {} already exists; resume it with `okstra wizard next \
+                         --state {0}`, or pass --force to start over",
+                        state.state.display()
+                    ),
+                });
+            }
             let w = Wizard::create(CreateOptions {
                 project_root,
                 project_id,

@@ -301,9 +301,37 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
     fsio::atomic_write(&data, text.as_bytes()).map_err(|e| invalid(e.to_string()))
 }
 
-/// The plan's Stage Map stages; empty when the plan cannot be read.
-pub fn plan_stages(plan_md: &str) -> Vec<plan::Stage> {
+/// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
+/// read.
+pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
     std::fs::read_to_string(plan_md)
-        .map(|text| plan::parse_stage_map(&text).stages)
+        .map(|text| plan::parse_stage_map(&text))
         .unwrap_or_default()
+}
+
+/// Accepts a plan report whose `.data.json` sibling exists, is JSON, and — when it names
+/// its task type (`taskType` at the top level or under `meta`) — is an
+/// implementation-planning report.
+pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
+    let data = plan_data_path(plan_md);
+    let shown = data.to_string_lossy().into_owned();
+    let bytes = std::fs::read(&data)
+        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+            .var("path", &shown)
+            .var("detail", &e.to_string())
+    })?;
+    let task_type = doc
+        .get("taskType")
+        .or_else(|| doc.get("meta").and_then(|m| m.get("taskType")))
+        .and_then(Value::as_str);
+    match task_type {
+        Some(t) if t != "implementation-planning" => {
+            Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
+                .var("path", plan_md)
+                .var("value", t))
+        }
+        _ => Ok(()),
+    }
 }

@@ -386,7 +386,7 @@ impl<'a> Ctx<'a> {
     pub fn build(&self, step: &str) -> Result<Prompt, WizardError> {
         let text = self.cat.step(step);
         let mut label = text.map_or(step, |t| t.label.as_str()).to_string();
-        let help = text.map_or("", |t| t.help.as_str()).to_string();
+        let mut help = text.map_or("", |t| t.help.as_str()).to_string();
         let echo_template = text.map_or("", |t| t.echo.as_str()).to_string();
         let variant = |name: &str| text.map_or(step, |t| t.label_variant(name)).to_string();
         let mut options = Vec::new();
@@ -430,7 +430,11 @@ impl<'a> Ctx<'a> {
                 } else {
                     label = variant("label_final_verification");
                 }
-                for s in project::plan_stages(self.st.value("approvedPlan")) {
+                let map = project::plan_stage_map(self.st.value("approvedPlan"));
+                if !map.errors.is_empty() {
+                    help = format!("{help}\n{}", map.errors.join("\n"));
+                }
+                for s in map.stages {
                     let deps = if s.depends_on.is_empty() {
                         "(none)".to_string()
                     } else {
@@ -730,10 +734,7 @@ fn apply_one(
                 let key = match step {
                     "brief_path" => "brief",
                     "approved_plan_text" => {
-                        if !project::plan_data_path(&abs).is_file() {
-                            return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND")
-                                .var("path", &project::plan_data_path(&abs).to_string_lossy()));
-                        }
+                        project::check_plan(&abs)?;
                         "approvedPlan"
                     }
                     _ => "prTemplate",
@@ -755,10 +756,7 @@ fn apply_one(
             }
             "approved_plan_pick" if value == "latest" => {
                 let latest = cx.latest_plan().unwrap_or_default();
-                if !project::plan_data_path(&latest).is_file() {
-                    return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND")
-                        .var("path", &project::plan_data_path(&latest).to_string_lossy()));
-                }
+                project::check_plan(&latest)?;
                 draft.values.insert("approvedPlan".into(), latest);
             }
             "approve_plan_confirm" => {

@@ -763,7 +763,7 @@ fn create_validates_its_options() {
 }
 
 /// Every rejection key the steps use.
-const ERROR_KEYS: [&str; 16] = [
+const ERROR_KEYS: [&str; 17] = [
     "required",
     "not_an_option",
     "bad_segment",
@@ -772,6 +772,7 @@ const ERROR_KEYS: [&str; 16] = [
     "bad_ref",
     "plan_data_missing",
     "plan_data_invalid",
+    "plan_wrong_type",
     "declined",
     "stage_auto_fv",
     "stage_unknown",
@@ -855,6 +856,18 @@ fn cli_round_trip() {
         &fx.home,
     ]);
     assert_eq!((code, v["next"]["step"].as_str()), (0, Some("task_type")));
+    let again = [
+        "wizard",
+        "init",
+        "--state",
+        &state,
+        "--project-root",
+        &root,
+        "--home",
+        &fx.home,
+    ];
+    let (code, v) = run(&again);
+    assert_eq!((code, v["code"].as_str()), (2, Some("E_PATH_EXISTS")));
     let (code, v) = run(&["wizard", "submit", "--state", &state, "--value", "nope"]);
     assert_eq!((code, v["ok"].as_bool()), (0, Some(false)));
     for value in [
@@ -884,4 +897,50 @@ fn cli_round_trip() {
     assert_eq!((code, v["code"].as_str()), (1, Some("E_IO")));
     let (code, _) = run(&["wizard"]);
     assert_eq!(code, 1);
+}
+
+#[test]
+fn plan_checks_and_stage_map_errors() {
+    let fx = fixture();
+    let other = fx
+        .root
+        .join("reports/final-report-final-verification-001.md");
+    write(&other, PLAN);
+    write(
+        &fx.root
+            .join("reports/final-report-final-verification-001.data.json"),
+        r#"{"meta": {"taskType": "final-verification"}}"#,
+    );
+    let cyclic = fx.root.join("reports/cyclic.md");
+    write(
+        &cyclic,
+        "## 5.5 Stage Map\n| Stage | Title | Depends on |\n|---|---|---|\n| 1 | A | 2 |\n| 2 | B | 1 |\n| 3 | C | (none) |\n",
+    );
+    write(&fx.root.join("reports/cyclic.data.json"), "{}");
+    let mut w = fx.wizard_with(false, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "final-verification"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("approved_plan_pick", "path"),
+        ],
+    );
+    let msg = rejected(&mut w, &other.to_string_lossy(), "E_INVALID_ARG");
+    assert!(
+        msg.contains("not an implementation-planning report"),
+        "{msg}"
+    );
+    rejected(&mut w, "briefs/checkout.md", "E_NOT_FOUND");
+    walk(
+        &mut w,
+        &[
+            ("approved_plan_text", &cyclic.to_string_lossy()),
+            ("approve_plan_confirm", "yes"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "stage_pick");
+    assert!(p.help.to_lowercase().contains("cycl"), "{}", p.help);
 }
