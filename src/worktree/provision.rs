@@ -374,8 +374,9 @@ pub fn release_worktree(
 }
 
 /// Undoes a `created` provision completely, for rollbacks (e.g. a stage-group collector
-/// whose merge conflicted): removes the worktree directory and git's record of it, deletes
-/// its branch, and releases the registry entry. `project_root` is any directory of the
+/// whose merge conflicted): removes the worktree directory and git's record of it (only a
+/// directory git lists as a linked worktree of the repository is deleted), deletes its
+/// branch, and releases the registry entry. `project_root` is any directory of the
 /// repository (needed when the worktree directory is already gone). Returns the released
 /// entry, or `None` when the key has no entry (nothing is done).
 ///
@@ -401,8 +402,11 @@ pub fn remove_provisioned(
     let main = git::open_main(&repo)?;
     let _repo_lock = lock_repo(&reg, &main, lock_timeout_ms)?;
     let path = PathBuf::from(&entry.worktree_path);
-    let name = git::admin_name_at(&main, &path).unwrap_or_else(|| admin_name(key));
-    git::remove_worktree(&main, &name, &path);
+    // Only a directory git lists as a linked worktree of this repository is deleted: a row
+    // may name any path (`registryReserve` takes what it is given).
+    if let Some(name) = git::admin_name_at(&main, &path) {
+        git::remove_worktree(&main, &name, &path);
+    }
     if let Ok(mut b) = main.find_branch(&entry.branch, git2::BranchType::Local) {
         git::retry_locked(|| b.delete()).map_err(git_err("branch delete", main.path()))?;
     }

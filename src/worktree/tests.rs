@@ -506,3 +506,16 @@ fn upsert_project_json_keeps_foreign_fields_and_refuses_other_ids() {
     assert!(e.to_string().contains("--project-id proj"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[test]
+fn attributes_still_apply_filters() {
+    let _g = serial();
+    let f = fixture();
+    std::fs::write(f.repo.join(".gitattributes"), "*.txt text eol=crlf\n").unwrap();
+    git(&f.repo, &["add", ".gitattributes"]);
+    git(&f.repo, &["commit", "-q", "-m", "attrs"]);
+    let r = provision(&f.req("crlf")).unwrap();
+    let wt = Path::new(&r.path);
+    assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"two\r\n");
+    assert_eq!(git(wt, &["status", "--porcelain"]), "");
+}
