@@ -57,6 +57,6 @@ test('interactive wizard: picks, text validation, back, Ctrl-C, resume, provisio
   ], args)
   assert.equal(r.status, 0, r.out)
   assert.match(r.out, /Resuming/)
-  assert.match(r.out, /worktree created: .*refund-ui \(branch feat-refund-ui\)/)
+  assert.match(r.out, /worktree created: .*refund-ui \(feat-refund-ui\)/)
   assert.match(git(root, 'worktree', 'list'), /\[feat-refund-ui\]/)
 })

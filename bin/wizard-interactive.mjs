@@ -3,41 +3,21 @@
 // what to ask, validation, edits, abort — is the native `Wizard`'s. The state is saved after
 // every accepted answer, so Ctrl-C leaves a state file that `okstra wizard --state FILE`
 // resumes. At the end the worktree can be provisioned right away (SPEC §5).
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { input, select } from '@inquirer/prompts'
 import { Wizard, provisionTaskWorktree } from '../index.js'
 
 const BACK = '\u0000back'
 
-const TEXT = {
-  ko: {
-    resumed: (f) => `이어서 진행합니다: ${f}`,
-    saved: (f) => `\n중단했습니다. 상태는 ${f} 에 저장되어 있습니다. \`okstra wizard --state ${f}\` 로 이어서 진행하세요.`,
-    back: '← 뒤로',
-    backHint: '(이전 질문으로 돌아가려면 < 를 입력하세요)',
-    nothingBack: '더 돌아갈 질문이 없습니다.',
-    provisionAsk: '지금 바로 worktree 를 준비할까요?',
-    provisionYes: '예 — worktree 준비',
-    provisionNo: '아니오 — 인자만 출력',
-    provisioned: (p) => `worktree ${p.status}: ${p.path}${p.branch ? ` (브랜치 ${p.branch})` : ''}`,
-    args: 'okstra render-bundle 인자:',
-    aborted: '위저드가 중단되었습니다 (abort). 처음부터 하려면 상태 파일을 지우세요.',
-  },
-  en: {
-    resumed: (f) => `Resuming: ${f}`,
-    saved: (f) => `\nStopped. The state is saved in ${f}; resume with \`okstra wizard --state ${f}\`.`,
-    back: '← Back',
-    backHint: '(type < to go back to the previous question)',
-    nothingBack: 'There is no earlier question to go back to.',
-    provisionAsk: 'Provision the worktree right away?',
-    provisionYes: 'Yes — provision the worktree',
-    provisionNo: 'No — only print the arguments',
-    provisioned: (p) => `worktree ${p.status}: ${p.path}${p.branch ? ` (branch ${p.branch})` : ''}`,
-    args: 'okstra render-bundle arguments:',
-    aborted: 'The wizard was aborted. Delete the state file to start over.',
-  },
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** The terminal texts of the wizard's catalog (`prompts/wizard/<lang>.json`, `terminal`). */
+function texts(lang) {
+  const cat = JSON.parse(readFileSync(join(here, '..', 'prompts', 'wizard', `${lang}.json`), 'utf8'))
+  return (key, vars = {}) => cat.terminal[key].replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m))
 }
 
 function options(argv) {
@@ -57,17 +37,17 @@ function options(argv) {
 }
 
 /** Asks one prompt; returns the value to submit, or BACK. Text prompts validate inline. */
-async function ask(prompt, wizard, t, canGoBack) {
+async function ask(prompt, t, canGoBack) {
   const message = prompt.help ? `${prompt.label}\n${prompt.help}` : prompt.label
   if (prompt.kind === 'pick') {
     const choices = prompt.options.map((o) => ({ name: o.label, value: o.value }))
-    if (canGoBack) choices.push({ name: t.back, value: BACK })
+    if (canGoBack) choices.push({ name: t('back'), value: BACK })
     return select({ message, choices, pageSize: 12, loop: false })
   }
-  return input({ message: canGoBack ? `${message} ${t.backHint}` : message })
+  return input({ message: canGoBack ? `${message} ${t('back_hint')}` : message })
 }
 
-async function askGroup(prompt, t) {
+async function askGroup(prompt) {
   const answers = {}
   for (const p of prompt.prompts) {
     const v = await input({ message: p.label })
@@ -80,28 +60,28 @@ async function askGroup(prompt, t) {
 export async function main(argv) {
   const o = options(argv)
   let wizard
-  const lang0 = o.lang === 'en' ? 'en' : 'ko'
-  if (existsSync(o.stateFile)) {
+  const resumed = existsSync(o.stateFile)
+  if (resumed) {
     wizard = Wizard.load(o.stateFile)
-    console.log(TEXT[JSON.parse(wizard.toJson()).lang === 'en' ? 'en' : 'ko'].resumed(o.stateFile))
   } else {
-    wizard = Wizard.create({ projectRoot: o.projectRoot, projectId: o.projectId, lang: lang0, home: o.home })
+    wizard = Wizard.create({ projectRoot: o.projectRoot, projectId: o.projectId, lang: o.lang, home: o.home })
     wizard.save(o.stateFile)
   }
-  const t = TEXT[JSON.parse(wizard.toJson()).lang === 'en' ? 'en' : 'ko']
+  const t = texts(JSON.parse(wizard.toJson()).lang)
+  if (resumed) console.log(t('resumed', { file: o.stateFile }))
   const history = []
   try {
     for (;;) {
       const prompt = wizard.next()
       if (prompt.kind === 'aborted') {
-        console.log(t.aborted)
+        console.log(t('aborted'))
         return 0
       }
       if (prompt.kind === 'done') break
-      const value = prompt.kind === 'pick_group' ? await askGroup(prompt, t) : await ask(prompt, wizard, t, history.length > 0)
+      const value = prompt.kind === 'pick_group' ? await askGroup(prompt) : await ask(prompt, t, history.length > 0)
       if (value === BACK || (prompt.kind === 'text' && value === '<')) {
         if (history.length === 0) {
-          console.log(t.nothingBack)
+          console.log(t('nothing_back'))
           continue
         }
         wizard = Wizard.fromJson(history.pop())
@@ -119,9 +99,12 @@ export async function main(argv) {
       if (r.echo) console.log(`✓ ${r.echo}`)
     }
     const args = wizard.renderArgs()
-    console.log(t.args)
+    console.log(t('args'))
     for (const [k, v] of Object.entries(args)) if (v !== '') console.log(`  --${k} ${JSON.stringify(v)}`)
-    const go = await select({ message: t.provisionAsk, choices: [{ name: t.provisionYes, value: true }, { name: t.provisionNo, value: false }] })
+    const go = await select({
+      message: t('provision_ask'),
+      choices: [{ name: t('provision_yes'), value: true }, { name: t('provision_no'), value: false }],
+    })
     if (go) {
       const p = provisionTaskWorktree({
         taskType: args['task-type'], projectRoot: args['project-root'], projectId: args['project-id'],
@@ -130,12 +113,12 @@ export async function main(argv) {
         stageNumber: /^\d+$/.test(args.stage) ? Number(args.stage) : undefined,
         home: o.home,
       })
-      console.log(t.provisioned(p))
+      console.log(t('provisioned', { status: p.status, path: p.path, branch: p.branch ? `(${p.branch})` : '' }))
     }
     return 0
   } catch (e) {
     if (e && e.name === 'ExitPromptError') {
-      console.log(t.saved(o.stateFile))
+      console.log(`\n${t('saved', { file: o.stateFile })}`)
       return 130
     }
     throw e

@@ -68,6 +68,9 @@ pub struct Catalog {
     pub errors: BTreeMap<String, String>,
     /// Words used by the confirmation block.
     pub summary: BTreeMap<String, String>,
+    /// Texts of the interactive terminal (`bin/wizard-interactive.mjs` reads them from the
+    /// shipped JSON; kept here so the completeness test covers them).
+    pub terminal: BTreeMap<String, String>,
 }
 
 const KO: &str = include_str!("../../prompts/wizard/ko.json");

@@ -783,6 +783,21 @@ const ERROR_KEYS: [&str; 17] = [
     "in_group",
 ];
 
+/// Every terminal text `bin/wizard-interactive.mjs` uses.
+const TERMINAL_KEYS: [&str; 11] = [
+    "resumed",
+    "saved",
+    "back",
+    "back_hint",
+    "nothing_back",
+    "provision_ask",
+    "provision_yes",
+    "provision_no",
+    "provisioned",
+    "args",
+    "aborted",
+];
+
 #[test]
 fn catalogs_are_complete_and_aligned() {
     let ko = catalog(Lang::Ko);
@@ -806,6 +821,13 @@ fn catalogs_are_complete_and_aligned() {
                 );
             }
         }
+        for k in TERMINAL_KEYS {
+            assert!(
+                cat.terminal.contains_key(k),
+                "{}: no terminal text {k}",
+                cat.lang
+            );
+        }
         for k in ERROR_KEYS {
             assert!(
                 cat.errors.contains_key(k),
@@ -824,6 +846,7 @@ fn catalogs_are_complete_and_aligned() {
         }
         out.extend(c.errors.keys().map(|k| format!("errors.{k}")));
         out.extend(c.summary.keys().map(|k| format!("summary.{k}")));
+        out.extend(c.terminal.keys().map(|k| format!("terminal.{k}")));
         out
     };
     assert_eq!(keys(ko), keys(en));
