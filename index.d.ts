@@ -50,6 +50,11 @@ export declare class Wizard {
 }
 export type JsWizard = Wizard
 
+/** Whether the call wrote a row (`false`: an equal row was already there). */
+export interface AppendResult {
+  appended: boolean
+}
+
 /** Options of `computeBranchName`. */
 export interface BranchNameOptions {
   /** bugfix→`fix`, feature→`feat`, refactor, ops, improvement→`improve`, else `task`. */
@@ -130,6 +135,98 @@ export interface KeyParts {
   lockTimeoutMs?: number
 }
 
+/**
+ * Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
+ * unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
+ * a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
+ * key, `fields` setting `impl_task_key`/`stage`/`status`), `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppend(planRunRoot: string, o: LedgerAppendOptions): AppendResult
+
+/** `ledgerAppend` on the libuv pool. */
+export declare function ledgerAppendAsync(planRunRoot: string, o: LedgerAppendOptions): Promise<AppendResult>
+
+/** A `started` or `done` event. */
+export interface LedgerAppendOptions {
+  implTaskKey: string
+  stage: number
+  status: 'started' | 'done'
+  /** Re-record a `done` with a different `head_commit` (a reconciled row). */
+  forceReappend?: boolean
+  /** Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`. */
+  fields?: Record<string, unknown>
+  lockTimeoutMs?: number
+}
+
+/**
+ * Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.
+ * Throws `E_INVALID_ARG` (no stages, empty branch), `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppendPr(planRunRoot: string, o: LedgerAppendPrOptions): AppendResult
+
+/** `ledgerAppendPr` on the libuv pool. */
+export declare function ledgerAppendPrAsync(planRunRoot: string, o: LedgerAppendPrOptions): Promise<AppendResult>
+
+/** The PR a stage group was handed off in. */
+export interface LedgerAppendPrOptions {
+  implTaskKey: string
+  stages: Array<number>
+  branch: string
+  url: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
+ * Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppendVerified(planRunRoot: string, o: LedgerAppendVerifiedOptions): AppendResult
+
+/** `ledgerAppendVerified` on the libuv pool. */
+export declare function ledgerAppendVerifiedAsync(planRunRoot: string, o: LedgerAppendVerifiedOptions): Promise<AppendResult>
+
+/** A single-stage final-verification result. */
+export interface LedgerAppendVerifiedOptions {
+  implTaskKey: string
+  stage: number
+  verdict: string
+  reportPath: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Stage → its last `done` row (last wins: a reconciled row supersedes the original).
+ * Rows whose `stage` is not an integer are ignored.
+ */
+export declare function ledgerLatestDoneByStage(rows: Array<any>): Record<number, Record<string, unknown>>
+
+/** Stages listed by any `pr` row; ascending. */
+export declare function ledgerPrCoveredStages(rows: Array<any>): Array<number>
+
+/**
+ * Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
+ * skipped and listed in `skipped`, never fatal. Throws `E_IO`.
+ */
+export declare function ledgerRead(planRunRoot: string, o?: LedgerReadOptions | undefined | null): LedgerReadResult
+
+/** `ledgerRead` on the libuv pool. */
+export declare function ledgerReadAsync(planRunRoot: string, o?: LedgerReadOptions | undefined | null): Promise<LedgerReadResult>
+
+/** Options shared by the ledger reads. */
+export interface LedgerReadOptions {
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
+  lockTimeoutMs?: number
+}
+
+/** Every row in file order, exactly as stored, and the lines skipped. */
+export interface LedgerReadResult {
+  rows: Array<Record<string, unknown>>
+  skipped: Array<SkippedLine>
+}
+
+/** Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending. */
+export declare function ledgerVerifiedAcceptedStages(rows: Array<any>): Array<number>
+
 /** Filters of `registryList`. */
 export interface ListOptions {
   projectId?: string
@@ -147,6 +244,24 @@ export declare function mainWorktreePath(path: string): string
 
 /** `mainWorktreePath` on the libuv pool. */
 export declare function mainWorktreePathAsync(path: string): Promise<string>
+
+/**
+ * Reads the `## 5.5 Stage Map` section of an implementation-planning report, as a
+ * markdown table (`| Stage | Title | Depends on |`) or a list (`- Stage 2: Title —
+ * depends-on: 1`); `(none)` means no dependencies. Never throws: problems are returned
+ * in `errors`.
+ */
+export declare function parseStageMap(markdown: string): StageMap
+
+/** One stage of a plan's `## 5.5 Stage Map`. */
+export interface PlanStage {
+  /** The stage number (`Stage 2` → 2). */
+  number: number
+  /** The title, markdown emphasis removed; empty when the plan gives none. */
+  title: string
+  /** The stages it depends on, in the order written; empty for `(none)`. */
+  dependsOn: Array<number>
+}
 
 /**
  * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
@@ -350,6 +465,25 @@ export declare function runCli(args: Array<string>): CliResult
  * digits of its FNV-1a hash so `버그` and `기능` stay apart.
  */
 export declare function safeSegment(value: string): string
+
+/** A line of `consumers.jsonl` that was not read as a row. */
+export interface SkippedLine {
+  /** 1-based line number. */
+  line: number
+  /** Why it was skipped (e.g. a line torn by a crash mid-append). */
+  reason: string
+}
+
+/** The stages found and every problem found. */
+export interface StageMap {
+  /** Stages in document order; a duplicated number keeps its first entry. */
+  stages: Array<PlanStage>
+  /**
+   * Readable sentences: a missing section, unreadable rows, duplicate numbers, unknown
+   * dependencies, dependency cycles. Empty when the map is sound.
+   */
+  errors: Array<string>
+}
 
 /**
  * The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or

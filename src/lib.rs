@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod fsio;
 pub mod ids;
+pub mod ledger;
 pub mod plan;
 pub mod registry;
 pub mod wizard;

@@ -497,3 +497,6 @@ fn clean_title(text: &str) -> String {
         .trim()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,8 @@
 
 mod cli;
 mod ids;
+mod ledger;
+mod plan;
 mod registry;
 mod wizard;
 mod worktree;

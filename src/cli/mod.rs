@@ -6,6 +6,7 @@
 //! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
+mod ledger;
 mod registry;
 mod wizard;
 mod worktree;
@@ -77,6 +78,9 @@ enum Command {
     /// The machine-global worktree registry.
     #[command(subcommand)]
     Registry(registry::RegistryCmd),
+    /// The per-plan-run ledger consumers.jsonl.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
     /// Worktree provisioning and its helpers.
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
@@ -133,6 +137,7 @@ where
     };
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Ledger(cmd) => ledger::run(cmd),
         Command::Worktree(cmd) => worktree::run(cmd),
         Command::Wizard { cmd } => wizard::run(cmd),
     };
