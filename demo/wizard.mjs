@@ -1,14 +1,15 @@
 // Demo part: the wizard. Builds a git repository with an okstra task layout, drives the
 // wizard to `done` with scripted answers (printing each prompt and echo), shows the
 // confirmation block and the rendered `okstra render-bundle` arguments, then provisions the
-// worktree with those arguments and shows the registry row and `git worktree list`.
+// worktree with those arguments, shows the registry rows and `git worktree list`, and
+// records the stage's `started` event in the plan run's ledger (`consumers.jsonl`).
 //
 // `makeOkstraProject(dir)` and `driveWizard(o)` are exported for the end-to-end main job
 // (and the tests): `driveWizard` returns the rendered arguments.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { Wizard, provisionTaskWorktree, registryList } from '../index.js'
+import { Wizard, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
 import { heading, step, table } from './show.mjs'
 
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
@@ -141,5 +142,13 @@ export async function run({ root, home }) {
     ['taskKey', 'branch', 'status', 'phase'])
   step('git worktree list:')
   console.log(git(projectRoot, 'worktree', 'list').replace(/^/gm, '   '))
-  return { args, provision: p }
+  // The plan run root is the approved plan's run directory (runs/implementation-planning/).
+  const planRunRoot = dirname(dirname(args['approved-plan']))
+  const implTaskKey = taskKey({ projectId: args['project-id'], taskGroup: args['task-group'], taskId: args['task-id'] })
+  const appended = ledgerAppend(planRunRoot, {
+    implTaskKey, stage: Number(args.stage), status: 'started', fields: { branch: p.branch, worktree_path: p.path },
+  })
+  step(`ledgerAppend(started, stage ${args.stage}) → appended: ${appended.appended}; ${join(planRunRoot, 'consumers.jsonl')}:`)
+  for (const row of ledgerRead(planRunRoot).rows) console.log(`   ${JSON.stringify(row)}`)
+  return { args, provision: p, planRunRoot }
 }
