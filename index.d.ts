@@ -34,11 +34,15 @@ export declare class Wizard {
   toJson(): string
   /** The prompt to show now (the same one again for the same state). */
   next(): Prompt
+  /** `next()` on the libuv pool (it reads git and the registry). */
+  nextAsync(): Promise<Prompt>
   /**
    * Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
    * value; missing steps mean blank).
    */
   submit(value: string): SubmitResult
+  /** `submit()` on the libuv pool; the wizard's state is updated when it resolves. */
+  submitAsync(value: string): Promise<SubmitResult>
   /**
    * The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
    * `E_WIZARD_ABORTED` after an abort, `E_INVALID_ARG` before `done` or for a

@@ -168,3 +168,15 @@ test('demo driver: wizard to done, provision with the rendered args, reuse after
   assert.equal(again.args['base-ref'], '')
   assert.equal(provisionFromArgs(again.args, home).status, 'reused')
 })
+
+test('nextAsync / submitAsync give what next / submit give', async () => {
+  const { root, home } = project()
+  const a = Wizard.create({ projectRoot: root, home })
+  const b = Wizard.create({ projectRoot: root, home })
+  for (const v of ['error-analysis', 'nope', 'payments/refund-api', 'keep', 'main', 'defaults']) {
+    assert.deepEqual(await b.nextAsync(), a.next())
+    assert.deepEqual(await b.submitAsync(v), a.submit(v))
+  }
+  assert.equal(b.toJson(), a.toJson())
+  assert.equal((await b.nextAsync()).step, 'branch_confirm')
+})

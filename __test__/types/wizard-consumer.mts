@@ -12,3 +12,5 @@ const args: Record<string, string> = Wizard.fromJson(w.toJson()).renderArgs()
 const text: string = Wizard.load('/tmp/s.json').confirmationBlock()
 w.save('/tmp/s.json')
 export { kind, values, members, error, args, text }
+export const pending: Promise<SubmitResult> = w.submitAsync('x')
+export const nextPending: Promise<Prompt> = w.nextAsync()

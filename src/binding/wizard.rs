@@ -1,10 +1,13 @@
 //! The `Wizard` class (SPEC §8, §10): a stateful handle over the core wizard, as node-rs
 //! jieba exposes its stateful core. Only conversions live here.
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
-use super::{js_err, Result};
+use super::{job, js_err, Job, Result};
 use crate::wizard::{self, CreateOptions, PromptKind};
 
 /// One choice of a pick prompt.
@@ -109,7 +112,34 @@ pub struct WizardCreateOptions {
 /// `E_LOCK_TIMEOUT`.
 #[napi(js_name = "Wizard")]
 pub struct JsWizard {
-    inner: wizard::Wizard,
+    /// Shared with the async methods' pool jobs; one call at a time changes the state.
+    inner: Arc<Mutex<wizard::Wizard>>,
+}
+
+fn lock(inner: &Mutex<wizard::Wizard>) -> Result<MutexGuard<'_, wizard::Wizard>> {
+    inner.lock().map_err(|_| {
+        napi::Error::new(
+            "E_INTERNAL".to_string(),
+            "an earlier wizard call panicked; create or load the wizard again".to_string(),
+        )
+    })
+}
+
+fn wrap(w: wizard::Wizard) -> JsWizard {
+    JsWizard {
+        inner: Arc::new(Mutex::new(w)),
+    }
+}
+
+fn submit(inner: &Mutex<wizard::Wizard>, value: &str) -> Result<SubmitResult> {
+    let out = lock(inner)?.submit(value).map_err(js_err)?;
+    Ok(SubmitResult {
+        ok: out.ok,
+        echo: out.echo,
+        error: out.error,
+        code: out.code,
+        next: out.next.into(),
+    })
 }
 
 #[napi]
@@ -126,56 +156,63 @@ impl JsWizard {
             groups: o.groups.unwrap_or(false),
         })
         .map_err(js_err)?;
-        Ok(JsWizard { inner })
+        Ok(wrap(inner))
     }
 
     /// A wizard from `toJson()` output. Throws `E_WIZARD_STATE_VERSION` for a state of
     /// another format version (e.g. the Python wizard's), `E_WIZARD_STATE_INVALID` otherwise.
     #[napi(factory)]
     pub fn from_json(json: String) -> Result<JsWizard> {
-        let inner = wizard::Wizard::from_json(&json).map_err(js_err)?;
-        Ok(JsWizard { inner })
+        wizard::Wizard::from_json(&json).map(wrap).map_err(js_err)
     }
 
     /// A wizard from a state file written by `save`.
     #[napi(factory)]
     pub fn load(state_file: String) -> Result<JsWizard> {
-        let inner = wizard::Wizard::load(std::path::Path::new(&state_file)).map_err(js_err)?;
-        Ok(JsWizard { inner })
+        wizard::Wizard::load(std::path::Path::new(&state_file))
+            .map(wrap)
+            .map_err(js_err)
     }
 
     /// Writes the state file atomically.
     #[napi]
     pub fn save(&self, state_file: String) -> Result<()> {
-        self.inner
+        lock(&self.inner)?
             .save(std::path::Path::new(&state_file))
             .map_err(js_err)
     }
 
     /// The state as versioned JSON.
     #[napi]
-    pub fn to_json(&self) -> String {
-        self.inner.to_json()
+    pub fn to_json(&self) -> Result<String> {
+        Ok(lock(&self.inner)?.to_json())
     }
 
     /// The prompt to show now (the same one again for the same state).
     #[napi]
     pub fn next(&self) -> Result<JsPrompt> {
-        self.inner.next().map(Into::into).map_err(js_err)
+        lock(&self.inner)?.next().map(Into::into).map_err(js_err)
+    }
+
+    /// `next()` on the libuv pool (it reads git and the registry).
+    #[napi(ts_return_type = "Promise<Prompt>")]
+    pub fn next_async(&self) -> AsyncTask<Job<JsPrompt>> {
+        let inner = Arc::clone(&self.inner);
+        job(move || lock(&inner)?.next().map(Into::into).map_err(js_err))
     }
 
     /// Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
     /// value; missing steps mean blank).
     #[napi]
-    pub fn submit(&mut self, value: String) -> Result<SubmitResult> {
-        let out = self.inner.submit(&value).map_err(js_err)?;
-        Ok(SubmitResult {
-            ok: out.ok,
-            echo: out.echo,
-            error: out.error,
-            code: out.code,
-            next: out.next.into(),
-        })
+    pub fn submit(&self, value: String) -> Result<SubmitResult> {
+        submit(&self.inner, &value)
+    }
+
+    /// `submit()` on the libuv pool; the wizard's state is updated when it resolves.
+    #[napi(ts_return_type = "Promise<SubmitResult>")]
+    pub fn submit_async(&self, value: String) -> AsyncTask<Job<SubmitResult>> {
+        let inner = Arc::clone(&self.inner);
+        job(move || submit(&inner, &value))
     }
 
     /// The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
@@ -183,7 +220,7 @@ impl JsWizard {
     /// final-verification without an explicit stage.
     #[napi(ts_return_type = "Record<string, string>")]
     pub fn render_args(&self) -> Result<Map<String, Value>> {
-        let args = self.inner.render_args().map_err(js_err)?;
+        let args = lock(&self.inner)?.render_args().map_err(js_err)?;
         Ok(args
             .into_iter()
             .map(|(k, v)| (k.to_string(), Value::String(v)))
@@ -193,6 +230,6 @@ impl JsWizard {
     /// The human summary of the effective values shown before the final confirm.
     #[napi]
     pub fn confirmation_block(&self) -> Result<String> {
-        self.inner.confirmation_block().map_err(js_err)
+        lock(&self.inner)?.confirmation_block().map_err(js_err)
     }
 }
