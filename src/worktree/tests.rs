@@ -519,3 +519,28 @@ fn attributes_still_apply_filters() {
     assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"two\r\n");
     assert_eq!(git(wt, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
+    let _g = serial();
+    let f = fixture();
+    let k = key("foreign", None, None);
+    let r = crate::registry::Reservation {
+        worktree_path: f.repo.to_string_lossy().into_owned(),
+        branch: "feat-foreign".into(),
+        base_ref: String::new(),
+        phase: String::new(),
+        stages: None,
+    };
+    f.reg().reserve(&k, &r).unwrap();
+    let e = remove_provisioned(&f.repo, &k, Some(&f.home), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.status, "released");
+    assert!(f.repo.join("a.txt").exists());
+    assert!(
+        remove_provisioned(&f.repo, &key("absent", None, None), Some(&f.home), None)
+            .unwrap()
+            .is_none()
+    );
+}
