@@ -9,6 +9,17 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** The re-pinned implementation base. */
+export interface AnchorChange {
+  from?: string
+  to: string
+}
+
+/** Whether the call wrote a row (`false`: an equal row was already there). */
+export interface AppendResult {
+  appended: boolean
+}
+
 /** Options of `computeBranchName`. */
 export interface BranchNameOptions {
   /** bugfix→`fix`, feature→`feat`, refactor, ops, improvement→`improve`, else `task`. */
@@ -60,6 +71,149 @@ export interface DoctorReport {
   problems: Array<DoctorProblem>
 }
 
+/**
+ * For each stage whose last `done` `head_commit` differs from its stage branch's tip
+ * (rebased, amended), a reconciled `done` row (`forceReappend`, `reconciled: true`,
+ * `reconciled_from`) with the tip; `resetAnchor` re-pins the implementation base in the
+ * registry. Dry run unless `apply`. Throws `E_INVALID_ARG`, `E_NOT_FOUND`,
+ * `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function gitReconcile(o: GitReconcileOptions): GitReconcileResult
+
+/** `gitReconcile` on the libuv pool. */
+export declare function gitReconcileAsync(o: GitReconcileOptions): Promise<GitReconcileResult>
+
+/** Options of `gitReconcile`. */
+export interface GitReconcileOptions {
+  planRunRoot: string
+  projectRoot: string
+  /** The task: lets stage branches be found in the registry and is needed by `resetAnchor`. */
+  projectId?: string
+  taskGroup?: string
+  taskId?: string
+  /** Write the reconciled rows (default `false`: dry run). */
+  apply?: boolean
+  /** A commit to re-pin as the task's implementation base (written only with `apply`). */
+  resetAnchor?: string
+  home?: string
+  lockTimeoutMs?: number
+}
+
+/** What changed, or would change in a dry run. */
+export interface GitReconcileResult {
+  changes: Array<ReconcileChange>
+  applied: boolean
+  /** Stages that could not be checked (no branch recorded, branch gone), with why. */
+  skipped: Array<string>
+  anchor?: AnchorChange
+}
+
+/**
+ * Re-checks eligibility for the selection, preflights every merge in memory, then
+ * provisions the collector worktree (`#group-<ID>` key, branched from the task's
+ * implementation base) and brings each stage's recorded head in with a two-parent merge
+ * commit, in dependency order. Nothing is created on a conflict; a later failure removes
+ * and releases the collector. Re-running for the same selection is safe. Throws
+ * `E_NOT_ELIGIBLE` (eligibility or closure), `E_MERGE_CONFLICT` (message lists the
+ * conflicting paths per stage pair), `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
+ * base), `E_INVALID_ARG`, `E_GIT`, and provisioning's codes.
+ */
+export declare function handoffAssemble(o: HandoffAssembleOptions): HandoffAssembleResult
+
+/** `handoffAssemble` on the libuv pool. */
+export declare function handoffAssembleAsync(o: HandoffAssembleOptions): Promise<HandoffAssembleResult>
+
+/** Options of `handoffAssemble`. */
+export interface HandoffAssembleOptions {
+  planRunRoot: string
+  approvedPlan: string
+  projectRoot: string
+  base?: string
+  /** The stages to release together (merged in dependency order). */
+  stages: Array<number>
+  projectId: string
+  taskGroup: string
+  taskId: string
+  /** Picks the branch prefix (bugfix→fix, feature→feat, …; else task). */
+  workCategory?: string
+  /** Collector id (`#group-<ID>`); default `s<a>-<b>…` from the stages in merge order. */
+  groupId?: string
+  home?: string
+  lockTimeoutMs?: number
+}
+
+/** The collector branch and worktree. */
+export interface HandoffAssembleResult {
+  branch: string
+  worktreePath: string
+  merges: Array<StageMerge>
+  /** `created`, or `reused` on a re-run for the same selection. */
+  status: 'created' | 'reused'
+}
+
+/**
+ * Which stages of the approved plan may be handed off now, and why not for the others.
+ * Throws `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG`
+ * (projectRoot not in git), `E_IO`.
+ */
+export declare function handoffEligible(o: HandoffEligibleOptions): HandoffEligibleResult
+
+/** `handoffEligible` on the libuv pool. */
+export declare function handoffEligibleAsync(o: HandoffEligibleOptions): Promise<HandoffEligibleResult>
+
+/** Options of `handoffEligible`. */
+export interface HandoffEligibleOptions {
+  /** Directory holding the plan run's `consumers.jsonl`. */
+  planRunRoot: string
+  /** Path of the approved implementation-planning report (markdown). */
+  approvedPlan: string
+  /** Any directory of the project's repository. */
+  projectRoot: string
+  /** Release base branch, compared as `origin/<base>` (else the local branch); default `main`. */
+  base?: string
+  lockTimeoutMs?: number
+}
+
+/** Every Stage Map stage with its eligibility. */
+export interface HandoffEligibleResult {
+  stages: Array<StageEligibility>
+}
+
+/**
+ * Records the PR a stage group was handed off in (idempotent per branch). Throws
+ * `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function handoffRecordPr(o: HandoffRecordPrOptions): AppendResult
+
+/** Options of `handoffRecordPr`. */
+export interface HandoffRecordPrOptions {
+  planRunRoot: string
+  implTaskKey: string
+  stages: Array<number>
+  /** The PR's head branch. */
+  branch: string
+  url: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Records a stage's single-stage final verification after checking the report data
+ * (`taskType` final-verification, `verificationScope` single-stage, `verdictToken` or
+ * `verdict.token` accepted; top level or under `meta`). Throws `E_REPORT_REJECTED`
+ * (nothing written), `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function handoffRecordVerified(o: HandoffRecordVerifiedOptions): AppendResult
+
+/** Options of `handoffRecordVerified`. */
+export interface HandoffRecordVerifiedOptions {
+  planRunRoot: string
+  implTaskKey: string
+  stage: number
+  /** The final report (`….md`, its `….data.json` sibling is read) or the data.json. */
+  reportPath: string
+  lockTimeoutMs?: number
+}
+
 /** `home` override for the whole-registry operations. */
 export interface HomeOptions {
   home?: string
@@ -89,6 +243,98 @@ export interface KeyParts {
   lockTimeoutMs?: number
 }
 
+/**
+ * Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
+ * unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
+ * a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
+ * key, `fields` setting `impl_task_key`/`stage`/`status`), `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppend(planRunRoot: string, o: LedgerAppendOptions): AppendResult
+
+/** `ledgerAppend` on the libuv pool. */
+export declare function ledgerAppendAsync(planRunRoot: string, o: LedgerAppendOptions): Promise<AppendResult>
+
+/** A `started` or `done` event. */
+export interface LedgerAppendOptions {
+  implTaskKey: string
+  stage: number
+  status: 'started' | 'done'
+  /** Re-record a `done` with a different `head_commit` (a reconciled row). */
+  forceReappend?: boolean
+  /** Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`. */
+  fields?: Record<string, unknown>
+  lockTimeoutMs?: number
+}
+
+/**
+ * Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.
+ * Throws `E_INVALID_ARG` (no stages, empty branch), `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppendPr(planRunRoot: string, o: LedgerAppendPrOptions): AppendResult
+
+/** `ledgerAppendPr` on the libuv pool. */
+export declare function ledgerAppendPrAsync(planRunRoot: string, o: LedgerAppendPrOptions): Promise<AppendResult>
+
+/** The PR a stage group was handed off in. */
+export interface LedgerAppendPrOptions {
+  implTaskKey: string
+  stages: Array<number>
+  branch: string
+  url: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
+ * Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ */
+export declare function ledgerAppendVerified(planRunRoot: string, o: LedgerAppendVerifiedOptions): AppendResult
+
+/** `ledgerAppendVerified` on the libuv pool. */
+export declare function ledgerAppendVerifiedAsync(planRunRoot: string, o: LedgerAppendVerifiedOptions): Promise<AppendResult>
+
+/** A single-stage final-verification result. */
+export interface LedgerAppendVerifiedOptions {
+  implTaskKey: string
+  stage: number
+  verdict: string
+  reportPath: string
+  lockTimeoutMs?: number
+}
+
+/**
+ * Stage → its last `done` row, the very object passed in (last wins: a reconciled row
+ * supersedes the original). Rows whose `stage` is not a whole number are ignored.
+ */
+export declare function ledgerLatestDoneByStage(rows: Array<Record<string, unknown>>): Record<number, Record<string, unknown>>
+
+/** Stages listed by any `pr` row; ascending. */
+export declare function ledgerPrCoveredStages(rows: Array<Record<string, unknown>>): Array<number>
+
+/**
+ * Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
+ * skipped and listed in `skipped`, never fatal. Throws `E_IO`.
+ */
+export declare function ledgerRead(planRunRoot: string, o?: LedgerReadOptions | undefined | null): LedgerReadResult
+
+/** `ledgerRead` on the libuv pool. */
+export declare function ledgerReadAsync(planRunRoot: string, o?: LedgerReadOptions | undefined | null): Promise<LedgerReadResult>
+
+/** Options shared by the ledger reads. */
+export interface LedgerReadOptions {
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
+  lockTimeoutMs?: number
+}
+
+/** Every row in file order, exactly as stored, and the lines skipped. */
+export interface LedgerReadResult {
+  rows: Array<Record<string, unknown>>
+  skipped: Array<SkippedLine>
+}
+
+/** Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending. */
+export declare function ledgerVerifiedAcceptedStages(rows: Array<Record<string, unknown>>): Array<number>
+
 /** Filters of `registryList`. */
 export interface ListOptions {
   projectId?: string
@@ -106,6 +352,24 @@ export declare function mainWorktreePath(path: string): string
 
 /** `mainWorktreePath` on the libuv pool. */
 export declare function mainWorktreePathAsync(path: string): Promise<string>
+
+/**
+ * Reads the `## 5.5 Stage Map` section of an implementation-planning report, as a
+ * markdown table (`| Stage | Title | Depends on |`) or a list (`- Stage 2: Title —
+ * depends-on: 1`); `(none)` means no dependencies. Never throws: problems are returned
+ * in `errors`.
+ */
+export declare function parseStageMap(markdown: string): StageMap
+
+/** One stage of a plan's `## 5.5 Stage Map`. */
+export interface PlanStage {
+  /** The stage number (`Stage 2` → 2). */
+  number: number
+  /** The title, markdown emphasis removed; empty when the plan gives none. */
+  title: string
+  /** The stages it depends on, in the order written; empty for `(none)`. */
+  dependsOn: Array<number>
+}
 
 /**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
@@ -154,6 +418,16 @@ export interface PruneOptions {
 /** What `registryPrune` released (or, in a dry run, would release). */
 export interface PruneResult {
   released: Array<WorktreeEntry>
+}
+
+/** A stage whose recorded head went stale. */
+export interface ReconcileChange {
+  stage: number
+  branch: string
+  /** The recorded `head_commit`. */
+  from: string
+  /** The stage branch's current tip. */
+  to: string
 }
 
 /**
@@ -277,6 +551,46 @@ export declare function runCli(args: Array<string>): CliResult
  * digits of its FNV-1a hash so `버그` and `기능` stay apart.
  */
 export declare function safeSegment(value: string): string
+
+/** A line of `consumers.jsonl` that was not read as a row. */
+export interface SkippedLine {
+  /** 1-based line number. */
+  line: number
+  /** Why it was skipped (e.g. a line torn by a crash mid-append). */
+  reason: string
+}
+
+/** One stage's eligibility. */
+export interface StageEligibility {
+  number: number
+  title: string
+  eligible: boolean
+  /**
+   * Readable sentences (not done, not verified-accepted, already covered by a PR, a
+   * dependency neither merged into `origin/<base>` nor eligible); empty when eligible.
+   */
+  reasons: Array<string>
+}
+
+/** The stages found and every problem found. */
+export interface StageMap {
+  /** Stages in document order; a duplicated number keeps its first entry. */
+  stages: Array<PlanStage>
+  /**
+   * Readable sentences: a missing section, unreadable rows, duplicate numbers, unknown
+   * dependencies, dependency cycles. Empty when the map is sound.
+   */
+  errors: Array<string>
+}
+
+/** One stage merged into the collector. */
+export interface StageMerge {
+  stage: number
+  /** The stage's recorded head commit. */
+  commit: string
+  /** The two-parent merge commit; empty when an earlier stage's merge contained it. */
+  mergeCommit: string
+}
 
 /**
  * The shared entries provisioning carries from the main worktree, project-relative and

@@ -4,7 +4,11 @@
 pub mod cli;
 pub mod error;
 pub mod fsio;
+pub mod handoff;
 pub mod ids;
+pub mod ledger;
+pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod worktree;
 

@@ -2,7 +2,10 @@
 //! a stable `code`. No behaviour lives here.
 
 mod cli;
+mod handoff;
 mod ids;
+mod ledger;
+mod plan;
 mod registry;
 mod worktree;
 

@@ -6,6 +6,8 @@
 //! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
+mod handoff;
+mod ledger;
 mod registry;
 mod worktree;
 
@@ -76,6 +78,14 @@ enum Command {
     /// The machine-global worktree registry.
     #[command(subcommand)]
     Registry(registry::RegistryCmd),
+    /// The per-plan-run ledger consumers.jsonl.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
+    /// Stage-group handoff: eligibility, collector assembly, verified and PR records.
+    #[command(subcommand)]
+    Handoff(handoff::HandoffCmd),
+    /// Re-record done rows whose head_commit went stale (dry run unless --apply).
+    GitReconcile(handoff::ReconcileArgs),
     /// Worktree provisioning and its helpers.
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
@@ -127,6 +137,9 @@ where
     };
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Handoff(cmd) => handoff::run(cmd),
+        Command::GitReconcile(a) => handoff::reconcile(a),
         Command::Worktree(cmd) => worktree::run(cmd),
     };
     match result {

@@ -1,0 +1,127 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { appendFileSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import {
+  ledgerRead, ledgerReadAsync, ledgerAppend, ledgerAppendAsync, ledgerAppendVerified,
+  ledgerAppendPr, ledgerLatestDoneByStage, ledgerVerifiedAcceptedStages, ledgerPrCoveredStages,
+} from '@okstra/native'
+import { ROOT, okstra, run, tempDir } from './helpers.mjs'
+
+const PY = join(ROOT, '__test__', 'fixtures', 'py_consumers.py')
+const py = (...args) => spawnSync('python3', [PY, ...args], { encoding: 'utf8' })
+const file = (root) => join(root, 'consumers.jsonl')
+
+test('append, idempotency, forceReappend and the last-wins readers', async () => {
+  const root = tempDir()
+  const done = (head, extra = {}) => ({ implTaskKey: 'p/g/t', stage: 1, status: 'done', fields: { head_commit: head }, ...extra })
+  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: true })
+  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: false })
+  assert.deepEqual(ledgerAppend(root, done('aaa')), { appended: true })
+  assert.deepEqual(ledgerAppend(root, done('bbb')), { appended: false })
+  assert.deepEqual(await ledgerAppendAsync(root, done('bbb', { forceReappend: true, fields: { head_commit: 'bbb', reconciled: true } })), { appended: true })
+  assert.deepEqual(ledgerAppend(root, done('bbb', { forceReappend: true })), { appended: false })
+  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 1, verdict: 'Accepted ', reportPath: 'r1.md' })
+  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 2, verdict: 'accepted', reportPath: 'r2.md' })
+  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 2, verdict: 'rejected', reportPath: 'r3.md' })
+  assert.deepEqual(ledgerAppendPr(root, { implTaskKey: 'p/g/t', stages: [3, 1], branch: 'feat-t-g1', url: 'u' }), { appended: true })
+  assert.deepEqual(ledgerAppendPr(root, { implTaskKey: 'p/g/t', stages: [2], branch: 'feat-t-g1', url: 'u2' }), { appended: false })
+  const { rows, skipped } = ledgerRead(root)
+  assert.deepEqual(skipped, [])
+  assert.deepEqual(await ledgerReadAsync(root), { rows, skipped })
+  assert.equal(rows.length, 7)
+  assert.deepEqual(ledgerLatestDoneByStage(rows), {
+    1: { impl_task_key: 'p/g/t', stage: 1, status: 'done', head_commit: 'bbb', reconciled: true },
+  })
+  assert.deepEqual(ledgerVerifiedAcceptedStages(rows), [1])
+  assert.deepEqual(ledgerPrCoveredStages(rows), [1, 3])
+  // The readers hand back the very row objects and ignore rows that are not objects or
+  // whose stage is not a whole number.
+  assert.equal(ledgerLatestDoneByStage(rows)[1], rows[2])
+  const odd = [null, 7, 'x', { status: 'done', stage: '2' }, { status: 'done', stage: 1.5 }, { status: 'pr', stages: [4, 'x', -1] },
+    { status: 'verified', stage: 3, verdict: ' ACCEPTED' }]
+  assert.deepEqual(ledgerLatestDoneByStage(odd), {})
+  assert.deepEqual(ledgerPrCoveredStages(odd), [4])
+  assert.deepEqual(ledgerVerifiedAcceptedStages(odd), [3])
+})
+
+test('unknown statuses and bad stages are E_INVALID_ARG and write nothing', async () => {
+  const root = tempDir()
+  assert.throws(() => ledgerAppend(root, { implTaskKey: 'k', stage: 1, status: 'merged' }),
+    { code: 'E_INVALID_ARG', message: /status must be 'started' or 'done', got: 'merged'/ })
+  assert.throws(() => ledgerAppend(root, { implTaskKey: 'k', stage: 1.5, status: 'done' }), { code: 'E_INVALID_ARG' })
+  await assert.rejects(ledgerAppendAsync(root, { implTaskKey: 'k', stage: 1, status: 'pr' }), { code: 'E_INVALID_ARG' })
+  assert.deepEqual(ledgerRead(root), { rows: [], skipped: [] })
+})
+
+test('a torn last line is reported in skipped and the next append starts a new line', () => {
+  const root = tempDir()
+  ledgerAppend(root, { implTaskKey: 'k', stage: 1, status: 'started' })
+  appendFileSync(file(root), '{"impl_task_key": "k", "sta')
+  let r = ledgerRead(root)
+  assert.equal(r.rows.length, 1)
+  assert.equal(r.skipped.length, 1)
+  assert.equal(r.skipped[0].line, 2)
+  ledgerAppend(root, { implTaskKey: 'k', stage: 2, status: 'started' })
+  r = ledgerRead(root)
+  assert.equal(r.rows.length, 2)
+  assert.deepEqual(r.skipped.map((s) => s.line), [2])
+  // Python reads the file too: it skips the torn line and sees both rows.
+  assert.equal(JSON.parse(py(root, 'read').stdout).length, 2)
+})
+
+test('Python-written rows read as equals and Python reads ours; the bytes are identical', () => {
+  const a = tempDir()
+  const b = tempDir()
+  assert.equal(py(a, 'append', 'p/g/태스크', '2', 'done', 'abc').status, 0)
+  ledgerAppend(b, { implTaskKey: 'p/g/태스크', stage: 2, status: 'done', fields: { head_commit: 'abc', note: '파이썬' } })
+  assert.equal(readFileSync(file(a), 'utf8'), readFileSync(file(b), 'utf8'))
+  assert.deepEqual(ledgerRead(a).rows, ledgerRead(b).rows)
+  // Idempotency holds across runtimes: Python sees our row, we see Python's.
+  assert.equal(JSON.parse(py(b, 'append', 'p/g/태스크', '2', 'done', 'zzz').stdout).appended, false)
+  assert.deepEqual(ledgerAppend(a, { implTaskKey: 'p/g/태스크', stage: 2, status: 'done' }), { appended: false })
+  assert.deepEqual(JSON.parse(py(b, 'read').stdout), ledgerRead(b).rows)
+})
+
+test('Node and Python processes appending at once lose nothing and never duplicate', async () => {
+  const root = tempDir()
+  const N = 40
+  const nodeChild = (i) => run(process.execPath, ['-e', `
+    const { ledgerAppend } = require(${JSON.stringify(join(ROOT, 'index.js'))})
+    for (let s = 0; s < ${N}; s++) {
+      ledgerAppend(process.argv[1], { implTaskKey: 'node-${i}', stage: s, status: 'started' })
+      ledgerAppend(process.argv[1], { implTaskKey: 'shared', stage: 1, status: 'started' })
+    }`, root])
+  const results = await Promise.all([
+    nodeChild(0), nodeChild(1), nodeChild(2),
+    run('python3', [PY, root, 'append-many', 'python', String(N)]),
+  ])
+  for (const r of results) assert.equal(r.code, 0, r.stderr)
+  const { rows, skipped } = ledgerRead(root)
+  assert.deepEqual(skipped, [])
+  assert.equal(rows.length, 4 * N + 1)
+  assert.equal(rows.filter((r) => r.impl_task_key === 'shared').length, 1)
+  for (const k of ['node-0', 'node-1', 'node-2', 'python']) {
+    assert.deepEqual(rows.filter((r) => r.impl_task_key === k).map((r) => r.stage).sort((x, y) => x - y), [...Array(N).keys()])
+  }
+})
+
+test('okstra ledger CLI appends, reads and reports bad input with a code', () => {
+  const root = tempDir()
+  const base = ['--plan-run-root', root, '--impl-task-key', 'k', '--stage', '1']
+  let r = okstra(['ledger', 'append', ...base, '--status', 'done', '--fields', '{"head_commit": "h1"}'])
+  assert.equal(r.status, 0, r.stderr)
+  assert.deepEqual(r.json, { appended: true })
+  r = okstra(['ledger', 'append-verified', ...base, '--verdict', 'accepted', '--report-path', 'r.md'])
+  assert.deepEqual(r.json, { appended: true })
+  r = okstra(['ledger', 'append-pr', '--plan-run-root', root, '--impl-task-key', 'k', '--stages', '2,1', '--branch', 'b', '--url', 'u'])
+  assert.deepEqual(r.json, { appended: true })
+  r = okstra(['ledger', 'read', '--plan-run-root', root])
+  assert.equal(r.json.rows.length, 3)
+  assert.deepEqual(r.json.rows[2].stages, [1, 2])
+  r = okstra(['ledger', 'append', ...base, '--status', 'merged'])
+  assert.equal(r.status, 1)
+  assert.equal(r.json.code, 'E_INVALID_ARG')
+  assert.match(r.stderr, /status must be 'started' or 'done'/)
+})

@@ -1,0 +1,333 @@
+//! Exports of the stage-group handoff and git reconcile (SPEC §7, §10).
+
+use std::path::PathBuf;
+
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+
+use super::ledger::AppendResult;
+use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
+use crate::handoff::{self, HandoffContext};
+use crate::reconcile;
+
+fn stages_arg(v: Vec<f64>) -> Result<Vec<u32>> {
+    v.into_iter()
+        .map(|n| stage_arg(Some(n))?.ok_or_else(|| invalid_arg("a stage number is required")))
+        .collect()
+}
+
+/// Options of `handoffEligible`.
+#[napi(object)]
+pub struct HandoffEligibleOptions {
+    /// Directory holding the plan run's `consumers.jsonl`.
+    pub plan_run_root: String,
+    /// Path of the approved implementation-planning report (markdown).
+    pub approved_plan: String,
+    /// Any directory of the project's repository.
+    pub project_root: String,
+    /// Release base branch, compared as `origin/<base>` (else the local branch); default `main`.
+    pub base: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+impl HandoffEligibleOptions {
+    fn ctx(&self) -> Result<HandoffContext> {
+        Ok(HandoffContext {
+            plan_run_root: PathBuf::from(&self.plan_run_root),
+            approved_plan: PathBuf::from(&self.approved_plan),
+            project_root: PathBuf::from(&self.project_root),
+            base: self.base.clone(),
+            lock_timeout_ms: ms_arg(self.lock_timeout_ms)?,
+        })
+    }
+}
+
+/// One stage's eligibility.
+#[napi(object)]
+pub struct StageEligibility {
+    pub number: u32,
+    pub title: String,
+    pub eligible: bool,
+    /// Readable sentences (not done, not verified-accepted, already covered by a PR, a
+    /// dependency neither merged into `origin/<base>` nor eligible); empty when eligible.
+    pub reasons: Vec<String>,
+}
+
+/// Every Stage Map stage with its eligibility.
+#[napi(object)]
+pub struct HandoffEligibleResult {
+    pub stages: Vec<StageEligibility>,
+}
+
+fn eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
+    let stages = handoff::eligible(&o.ctx()?).map_err(js_err)?;
+    Ok(HandoffEligibleResult {
+        stages: stages
+            .into_iter()
+            .map(|s| StageEligibility {
+                number: s.number,
+                title: s.title,
+                eligible: s.eligible,
+                reasons: s.reasons,
+            })
+            .collect(),
+    })
+}
+
+/// Which stages of the approved plan may be handed off now, and why not for the others.
+/// Throws `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG`
+/// (projectRoot not in git), `E_IO`.
+#[napi]
+pub fn handoff_eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
+    eligible(o)
+}
+
+/// `handoffEligible` on the libuv pool.
+#[napi(ts_return_type = "Promise<HandoffEligibleResult>")]
+pub fn handoff_eligible_async(o: HandoffEligibleOptions) -> AsyncTask<Job<HandoffEligibleResult>> {
+    job(move || eligible(o))
+}
+
+/// Options of `handoffAssemble`.
+#[napi(object)]
+pub struct HandoffAssembleOptions {
+    pub plan_run_root: String,
+    pub approved_plan: String,
+    pub project_root: String,
+    pub base: Option<String>,
+    /// The stages to release together (merged in dependency order).
+    pub stages: Vec<f64>,
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    /// Picks the branch prefix (bugfix→fix, feature→feat, …; else task).
+    pub work_category: Option<String>,
+    /// Collector id (`#group-<ID>`); default `s<a>-<b>…` from the stages in merge order.
+    pub group_id: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// One stage merged into the collector.
+#[napi(object)]
+pub struct StageMerge {
+    pub stage: u32,
+    /// The stage's recorded head commit.
+    pub commit: String,
+    /// The two-parent merge commit; empty when an earlier stage's merge contained it.
+    pub merge_commit: String,
+}
+
+/// The collector branch and worktree.
+#[napi(object)]
+pub struct HandoffAssembleResult {
+    pub branch: String,
+    pub worktree_path: String,
+    pub merges: Vec<StageMerge>,
+    /// `created`, or `reused` on a re-run for the same selection.
+    #[napi(ts_type = "'created' | 'reused'")]
+    pub status: String,
+}
+
+fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
+    let req = handoff::AssembleRequest {
+        ctx: HandoffContext {
+            plan_run_root: PathBuf::from(&o.plan_run_root),
+            approved_plan: PathBuf::from(&o.approved_plan),
+            project_root: PathBuf::from(&o.project_root),
+            base: o.base,
+            lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+        },
+        stages: stages_arg(o.stages)?,
+        project_id: o.project_id,
+        task_group: o.task_group,
+        task_id: o.task_id,
+        work_category: o.work_category.unwrap_or_default(),
+        group_id: o.group_id,
+        home: o.home,
+    };
+    let a = handoff::assemble(&req).map_err(js_err)?;
+    Ok(HandoffAssembleResult {
+        branch: a.branch,
+        worktree_path: a.worktree_path,
+        merges: a
+            .merges
+            .into_iter()
+            .map(|m| StageMerge {
+                stage: m.stage,
+                commit: m.commit,
+                merge_commit: m.merge_commit,
+            })
+            .collect(),
+        status: a.status,
+    })
+}
+
+/// Re-checks eligibility for the selection, preflights every merge in memory, then
+/// provisions the collector worktree (`#group-<ID>` key, branched from the task's
+/// implementation base) and brings each stage's recorded head in with a two-parent merge
+/// commit, in dependency order. Nothing is created on a conflict; a later failure removes
+/// and releases the collector. Re-running for the same selection is safe. Throws
+/// `E_NOT_ELIGIBLE` (eligibility or closure), `E_MERGE_CONFLICT` (message lists the
+/// conflicting paths per stage pair), `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
+/// base), `E_INVALID_ARG`, `E_GIT`, and provisioning's codes.
+#[napi]
+pub fn handoff_assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
+    assemble(o)
+}
+
+/// `handoffAssemble` on the libuv pool.
+#[napi(ts_return_type = "Promise<HandoffAssembleResult>")]
+pub fn handoff_assemble_async(o: HandoffAssembleOptions) -> AsyncTask<Job<HandoffAssembleResult>> {
+    job(move || assemble(o))
+}
+
+/// Options of `handoffRecordVerified`.
+#[napi(object)]
+pub struct HandoffRecordVerifiedOptions {
+    pub plan_run_root: String,
+    pub impl_task_key: String,
+    pub stage: f64,
+    /// The final report (`….md`, its `….data.json` sibling is read) or the data.json.
+    pub report_path: String,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// Records a stage's single-stage final verification after checking the report data
+/// (`taskType` final-verification, `verificationScope` single-stage, `verdictToken` or
+/// `verdict.token` accepted; top level or under `meta`). Throws `E_REPORT_REJECTED`
+/// (nothing written), `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi]
+pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<AppendResult> {
+    let appended = handoff::record_verified(&handoff::RecordVerifiedRequest {
+        plan_run_root: PathBuf::from(&o.plan_run_root),
+        impl_task_key: o.impl_task_key,
+        stage: stage_arg(Some(o.stage))?.unwrap_or_default(),
+        report_path: PathBuf::from(&o.report_path),
+        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+    })
+    .map_err(js_err)?;
+    Ok(AppendResult { appended })
+}
+
+/// Options of `handoffRecordPr`.
+#[napi(object)]
+pub struct HandoffRecordPrOptions {
+    pub plan_run_root: String,
+    pub impl_task_key: String,
+    pub stages: Vec<f64>,
+    /// The PR's head branch.
+    pub branch: String,
+    pub url: String,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// Records the PR a stage group was handed off in (idempotent per branch). Throws
+/// `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi]
+pub fn handoff_record_pr(o: HandoffRecordPrOptions) -> Result<AppendResult> {
+    let appended = handoff::record_pr(&handoff::RecordPrRequest {
+        plan_run_root: PathBuf::from(&o.plan_run_root),
+        impl_task_key: o.impl_task_key,
+        stages: stages_arg(o.stages)?,
+        branch: o.branch,
+        url: o.url,
+        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+    })
+    .map_err(js_err)?;
+    Ok(AppendResult { appended })
+}
+
+/// Options of `gitReconcile`.
+#[napi(object)]
+pub struct GitReconcileOptions {
+    pub plan_run_root: String,
+    pub project_root: String,
+    /// The task: lets stage branches be found in the registry and is needed by `resetAnchor`.
+    pub project_id: Option<String>,
+    pub task_group: Option<String>,
+    pub task_id: Option<String>,
+    /// Write the reconciled rows (default `false`: dry run).
+    pub apply: Option<bool>,
+    /// A commit to re-pin as the task's implementation base (written only with `apply`).
+    pub reset_anchor: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// A stage whose recorded head went stale.
+#[napi(object)]
+pub struct ReconcileChange {
+    pub stage: u32,
+    pub branch: String,
+    /// The recorded `head_commit`.
+    pub from: String,
+    /// The stage branch's current tip.
+    pub to: String,
+}
+
+/// The re-pinned implementation base.
+#[napi(object)]
+pub struct AnchorChange {
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// What changed, or would change in a dry run.
+#[napi(object)]
+pub struct GitReconcileResult {
+    pub changes: Vec<ReconcileChange>,
+    pub applied: bool,
+    /// Stages that could not be checked (no branch recorded, branch gone), with why.
+    pub skipped: Vec<String>,
+    pub anchor: Option<AnchorChange>,
+}
+
+fn git_reconcile_impl(o: GitReconcileOptions) -> Result<GitReconcileResult> {
+    let r = reconcile::reconcile(&reconcile::ReconcileRequest {
+        plan_run_root: PathBuf::from(&o.plan_run_root),
+        project_root: PathBuf::from(&o.project_root),
+        project_id: o.project_id,
+        task_group: o.task_group,
+        task_id: o.task_id,
+        apply: o.apply.unwrap_or(false),
+        reset_anchor: o.reset_anchor,
+        home: o.home,
+        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+    })
+    .map_err(js_err)?;
+    Ok(GitReconcileResult {
+        changes: r
+            .changes
+            .into_iter()
+            .map(|c| ReconcileChange {
+                stage: c.stage,
+                branch: c.branch,
+                from: c.from,
+                to: c.to,
+            })
+            .collect(),
+        applied: r.applied,
+        skipped: r.skipped,
+        anchor: r.anchor.map(|a| AnchorChange {
+            from: a.from,
+            to: a.to,
+        }),
+    })
+}
+
+/// For each stage whose last `done` `head_commit` differs from its stage branch's tip
+/// (rebased, amended), a reconciled `done` row (`forceReappend`, `reconciled: true`,
+/// `reconciled_from`) with the tip; `resetAnchor` re-pins the implementation base in the
+/// registry. Dry run unless `apply`. Throws `E_INVALID_ARG`, `E_NOT_FOUND`,
+/// `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+#[napi]
+pub fn git_reconcile(o: GitReconcileOptions) -> Result<GitReconcileResult> {
+    git_reconcile_impl(o)
+}
+
+/// `gitReconcile` on the libuv pool.
+#[napi(ts_return_type = "Promise<GitReconcileResult>")]
+pub fn git_reconcile_async(o: GitReconcileOptions) -> AsyncTask<Job<GitReconcileResult>> {
+    job(move || git_reconcile_impl(o))
+}

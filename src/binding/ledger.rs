@@ -1,0 +1,325 @@
+//! Exports of the `consumers.jsonl` ledger (SPEC §6, §10). Rows cross as they are stored:
+//! snake_case keys and any extra fields.
+
+use napi::bindgen_prelude::{AsyncTask, Either, Object, Unknown};
+use napi::Env;
+use napi_derive::napi;
+use serde_json::{json, Map, Value};
+
+use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
+use crate::ledger::{self, Ledger, RowView};
+
+/// A line of `consumers.jsonl` that was not read as a row.
+#[napi(object)]
+pub struct SkippedLine {
+    /// 1-based line number.
+    pub line: u32,
+    /// Why it was skipped (e.g. a line torn by a crash mid-append).
+    pub reason: String,
+}
+
+/// Every row in file order, exactly as stored, and the lines skipped.
+#[napi(object)]
+pub struct LedgerReadResult {
+    #[napi(ts_type = "Array<Record<string, unknown>>")]
+    pub rows: Vec<Value>,
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// Whether the call wrote a row (`false`: an equal row was already there).
+#[napi(object)]
+pub struct AppendResult {
+    pub appended: bool,
+}
+
+/// Options shared by the ledger reads.
+#[napi(object)]
+pub struct LedgerReadOptions {
+    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// A `started` or `done` event.
+#[napi(object)]
+pub struct LedgerAppendOptions {
+    pub impl_task_key: String,
+    pub stage: f64,
+    #[napi(ts_type = "'started' | 'done'")]
+    pub status: String,
+    /// Re-record a `done` with a different `head_commit` (a reconciled row).
+    pub force_reappend: Option<bool>,
+    /// Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub fields: Option<Value>,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// A single-stage final-verification result.
+#[napi(object)]
+pub struct LedgerAppendVerifiedOptions {
+    pub impl_task_key: String,
+    pub stage: f64,
+    pub verdict: String,
+    pub report_path: String,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+/// The PR a stage group was handed off in.
+#[napi(object)]
+pub struct LedgerAppendPrOptions {
+    pub impl_task_key: String,
+    pub stages: Vec<f64>,
+    pub branch: String,
+    pub url: String,
+    pub lock_timeout_ms: Option<f64>,
+}
+
+fn stage(v: f64) -> Result<u32> {
+    stage_arg(Some(v))?.ok_or_else(|| invalid_arg("a stage number is required"))
+}
+
+fn open(root: &str, lock_timeout_ms: Option<f64>) -> Result<Ledger> {
+    if root.trim().is_empty() {
+        return Err(invalid_arg("planRunRoot must not be empty"));
+    }
+    Ok(Ledger::new(root, ms_arg(lock_timeout_ms)?))
+}
+
+fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> {
+    let r = open(&root, o.and_then(|o| o.lock_timeout_ms))?
+        .read()
+        .map_err(js_err)?;
+    Ok(LedgerReadResult {
+        rows: r.rows,
+        skipped: r
+            .skipped
+            .into_iter()
+            .map(|s| SkippedLine {
+                line: u32::try_from(s.line).unwrap_or(u32::MAX),
+                reason: s.reason,
+            })
+            .collect(),
+    })
+}
+
+/// Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
+/// skipped and listed in `skipped`, never fatal. Throws `E_IO`.
+#[napi]
+pub fn ledger_read(
+    plan_run_root: String,
+    o: Option<LedgerReadOptions>,
+) -> Result<LedgerReadResult> {
+    read(plan_run_root, o)
+}
+
+/// `ledgerRead` on the libuv pool.
+#[napi(ts_return_type = "Promise<LedgerReadResult>")]
+pub fn ledger_read_async(
+    plan_run_root: String,
+    o: Option<LedgerReadOptions>,
+) -> AsyncTask<Job<LedgerReadResult>> {
+    job(move || read(plan_run_root, o))
+}
+
+fn append(root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
+    let fields = match o.fields {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(invalid_arg("fields must be an object")),
+    };
+    let appended = open(&root, o.lock_timeout_ms)?
+        .append(
+            &o.impl_task_key,
+            stage(o.stage)?,
+            &o.status,
+            o.force_reappend.unwrap_or(false),
+            fields,
+        )
+        .map_err(js_err)?;
+    Ok(AppendResult { appended })
+}
+
+/// Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
+/// unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
+/// a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
+/// key, `fields` setting `impl_task_key`/`stage`/`status`), `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi]
+pub fn ledger_append(plan_run_root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
+    append(plan_run_root, o)
+}
+
+/// `ledgerAppend` on the libuv pool.
+#[napi(ts_return_type = "Promise<AppendResult>")]
+pub fn ledger_append_async(
+    plan_run_root: String,
+    o: LedgerAppendOptions,
+) -> AsyncTask<Job<AppendResult>> {
+    job(move || append(plan_run_root, o))
+}
+
+fn append_verified(root: String, o: LedgerAppendVerifiedOptions) -> Result<AppendResult> {
+    let appended = open(&root, o.lock_timeout_ms)?
+        .append_verified(
+            &o.impl_task_key,
+            stage(o.stage)?,
+            &o.verdict,
+            &o.report_path,
+        )
+        .map_err(js_err)?;
+    Ok(AppendResult { appended })
+}
+
+/// Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
+/// Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi]
+pub fn ledger_append_verified(
+    plan_run_root: String,
+    o: LedgerAppendVerifiedOptions,
+) -> Result<AppendResult> {
+    append_verified(plan_run_root, o)
+}
+
+/// `ledgerAppendVerified` on the libuv pool.
+#[napi(ts_return_type = "Promise<AppendResult>")]
+pub fn ledger_append_verified_async(
+    plan_run_root: String,
+    o: LedgerAppendVerifiedOptions,
+) -> AsyncTask<Job<AppendResult>> {
+    job(move || append_verified(plan_run_root, o))
+}
+
+fn append_pr(root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
+    let stages = o
+        .stages
+        .into_iter()
+        .map(stage)
+        .collect::<Result<Vec<_>>>()?;
+    let appended = open(&root, o.lock_timeout_ms)?
+        .append_pr(&o.impl_task_key, &stages, &o.branch, &o.url)
+        .map_err(js_err)?;
+    Ok(AppendResult { appended })
+}
+
+/// Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.
+/// Throws `E_INVALID_ARG` (no stages, empty branch), `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi]
+pub fn ledger_append_pr(plan_run_root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
+    append_pr(plan_run_root, o)
+}
+
+/// `ledgerAppendPr` on the libuv pool.
+#[napi(ts_return_type = "Promise<AppendResult>")]
+pub fn ledger_append_pr_async(
+    plan_run_root: String,
+    o: LedgerAppendPrOptions,
+) -> AsyncTask<Job<AppendResult>> {
+    job(move || append_pr(plan_run_root, o))
+}
+
+/// A JS row seen through the columns the readers use; reading four properties is far
+/// cheaper than converting the whole object.
+struct JsRow<'a> {
+    obj: Object<'a>,
+    status: Option<String>,
+    stage: Option<u32>,
+    verdict: Option<String>,
+    stages: Vec<u32>,
+}
+
+impl<'a> JsRow<'a> {
+    fn new(obj: Object<'a>) -> JsRow<'a> {
+        // A property of another type (or a non-object row) reads as absent, as in the
+        // stored-row readers.
+        let status: Option<String> = obj.get("status").ok().flatten();
+        let stage = obj
+            .get::<f64>("stage")
+            .ok()
+            .flatten()
+            .and_then(|v| stage_arg(Some(v)).ok().flatten());
+        let verdict = match status.as_deref() {
+            Some("verified") => obj.get("verdict").ok().flatten(),
+            _ => None,
+        };
+        let stages = match status.as_deref() {
+            Some("pr") => obj
+                .get::<Value>("stages")
+                .ok()
+                .flatten()
+                .map(|v| json!({ "stages": v }).stages())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        JsRow {
+            obj,
+            status,
+            stage,
+            verdict,
+            stages,
+        }
+    }
+}
+
+impl RowView for JsRow<'_> {
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    fn stage(&self) -> Option<u32> {
+        self.stage
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        self.verdict.as_deref()
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        self.stages.clone()
+    }
+}
+
+/// The rows that are objects (anything else is ignored, as by the stored-row readers).
+type JsRows<'a> = Vec<Either<Object<'a>, Unknown<'a>>>;
+
+fn js_rows(rows: JsRows<'_>) -> Vec<JsRow<'_>> {
+    rows.into_iter()
+        .filter_map(|r| match r {
+            Either::A(o) => Some(JsRow::new(o)),
+            Either::B(_) => None,
+        })
+        .collect()
+}
+
+/// Stage → its last `done` row, the very object passed in (last wins: a reconciled row
+/// supersedes the original). Rows whose `stage` is not a whole number are ignored.
+#[napi(
+    ts_args_type = "rows: Array<Record<string, unknown>>",
+    ts_return_type = "Record<number, Record<string, unknown>>"
+)]
+pub fn ledger_latest_done_by_stage<'a>(env: &'a Env, rows: JsRows<'a>) -> Result<Object<'a>> {
+    let rows = js_rows(rows);
+    let mut out = Object::new(env).map_err(internal)?;
+    for (stage, row) in ledger::latest_done_by_stage(&rows) {
+        out.set(stage.to_string(), row.obj).map_err(internal)?;
+    }
+    Ok(out)
+}
+
+/// Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending.
+#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
+pub fn ledger_verified_accepted_stages(rows: JsRows<'_>) -> Vec<u32> {
+    ledger::verified_accepted_stages(&js_rows(rows))
+        .into_iter()
+        .collect()
+}
+
+/// Stages listed by any `pr` row; ascending.
+#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
+pub fn ledger_pr_covered_stages(rows: JsRows<'_>) -> Vec<u32> {
+    ledger::pr_covered_stages(&js_rows(rows))
+        .into_iter()
+        .collect()
+}
+
+fn internal(e: napi::Error) -> napi::Error<String> {
+    napi::Error::new("E_INTERNAL".to_string(), e.reason)
+}

@@ -1,0 +1,131 @@
+//! `okstra ledger …`
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+use super::{to_json, CliError, CmdResult};
+use crate::ledger::Ledger;
+
+/// Which ledger.
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// The plan run root holding consumers.jsonl.
+    #[arg(long, env = "OKSTRA_PLAN_RUN_ROOT")]
+    plan_run_root: String,
+    /// How long to wait for consumers.lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
+    #[arg(long)]
+    lock_timeout_ms: Option<u64>,
+}
+
+impl RootArgs {
+    fn open(&self) -> Ledger {
+        Ledger::new(&self.plan_run_root, self.lock_timeout_ms)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCmd {
+    /// Print every row and the skipped (torn or invalid) lines.
+    Read(RootArgs),
+    /// Record a started/done event (idempotent per key, stage and status).
+    Append {
+        #[command(flatten)]
+        root: RootArgs,
+        #[arg(long)]
+        impl_task_key: String,
+        #[arg(long)]
+        stage: u32,
+        /// started or done.
+        #[arg(long)]
+        status: String,
+        /// Re-record a done row with a different head_commit.
+        #[arg(long)]
+        force_reappend: bool,
+        /// Extra columns as a JSON object, e.g. '{"head_commit": "…"}'.
+        #[arg(long)]
+        fields: Option<String>,
+    },
+    /// Record a single-stage final-verification verdict.
+    AppendVerified {
+        #[command(flatten)]
+        root: RootArgs,
+        #[arg(long)]
+        impl_task_key: String,
+        #[arg(long)]
+        stage: u32,
+        #[arg(long)]
+        verdict: String,
+        #[arg(long)]
+        report_path: String,
+    },
+    /// Record the PR a stage group was handed off in.
+    AppendPr {
+        #[command(flatten)]
+        root: RootArgs,
+        #[arg(long)]
+        impl_task_key: String,
+        /// Comma-separated stage numbers.
+        #[arg(long, value_delimiter = ',', required = true)]
+        stages: Vec<u32>,
+        #[arg(long)]
+        branch: String,
+        #[arg(long)]
+        url: String,
+    },
+}
+
+fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
+    match text.map(serde_json::from_str::<Value>) {
+        None => Ok(Map::new()),
+        Some(Ok(Value::Object(m))) => Ok(m),
+        Some(_) => Err(CliError {
+            code: "E_INVALID_ARG".into(),
+            message: "--fields must be a JSON object, e.g. '{\"head_commit\": \"abc\"}'".into(),
+        }),
+    }
+}
+
+/// Runs one `okstra ledger` command.
+pub fn run(cmd: LedgerCmd) -> CmdResult {
+    match cmd {
+        LedgerCmd::Read(root) => to_json(root.open().read()?),
+        LedgerCmd::Append {
+            root,
+            impl_task_key,
+            stage,
+            status,
+            force_reappend,
+            fields,
+        } => {
+            let fields = parse_fields(fields.as_deref())?;
+            let appended =
+                root.open()
+                    .append(&impl_task_key, stage, &status, force_reappend, fields)?;
+            Ok(json!({ "appended": appended }))
+        }
+        LedgerCmd::AppendVerified {
+            root,
+            impl_task_key,
+            stage,
+            verdict,
+            report_path,
+        } => {
+            let appended =
+                root.open()
+                    .append_verified(&impl_task_key, stage, &verdict, &report_path)?;
+            Ok(json!({ "appended": appended }))
+        }
+        LedgerCmd::AppendPr {
+            root,
+            impl_task_key,
+            stages,
+            branch,
+            url,
+        } => {
+            let appended = root
+                .open()
+                .append_pr(&impl_task_key, &stages, &branch, &url)?;
+            Ok(json!({ "appended": appended }))
+        }
+    }
+}

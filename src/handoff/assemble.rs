@@ -1,0 +1,289 @@
+//! `assemble`: the stage-group collector branch and worktree.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use git2::build::CheckoutBuilder;
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use super::merge::{merge_chain, Item};
+use super::{git_err, HandoffContext, HandoffError};
+use crate::ids::{safe_segment, KeyParts};
+use crate::plan;
+use crate::registry::{Registry, ACTIVE};
+use crate::worktree::{self, ProvisionRequest, ProvisionStatus};
+
+/// What to assemble: the stages to release together and the task they belong to.
+#[derive(Debug, Clone, Default)]
+pub struct AssembleRequest {
+    pub ctx: HandoffContext,
+    /// The selected stage numbers (any order; merged in dependency order).
+    pub stages: Vec<u32>,
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    /// Picks the branch prefix, as for every worktree.
+    pub work_category: String,
+    /// Collector id (`#group-<ID>`); default `s<a>-<b>-…` from the stages in merge order.
+    pub group_id: Option<String>,
+    /// `OKSTRA_HOME` override.
+    pub home: Option<String>,
+}
+
+/// One stage merged into the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeRecord {
+    pub stage: u32,
+    /// The stage's recorded head commit.
+    pub commit: String,
+    /// The two-parent merge commit that brought it in; empty when an earlier stage's
+    /// merge already contained it.
+    pub merge_commit: String,
+}
+
+/// The assembled collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assembled {
+    pub branch: String,
+    pub worktree_path: String,
+    pub merges: Vec<MergeRecord>,
+    /// `created` for a new collector, `reused` when the collector existed (re-run).
+    pub status: String,
+}
+
+/// Re-checks eligibility for the selection, preflights every merge in memory, then
+/// provisions the collector worktree (`#group-<ID>`, branched from the task's
+/// implementation base in the registry) and moves its branch onto the chain of merge
+/// commits. A conflict is reported before anything is created; a failure after creation
+/// removes and releases the collector again. Re-running for the same selection reuses the
+/// collector and merges only what it lacks.
+///
+/// Errors: `E_INVALID_ARG`, `E_PLAN_INVALID`, `E_NOT_ELIGIBLE` (eligibility or closure),
+/// `E_NOT_FOUND` (no implementation base), `E_MERGE_CONFLICT`, `E_GIT`, and provisioning's
+/// and the registry's codes.
+pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
+    if req.stages.is_empty() {
+        return Err(HandoffError::InvalidArg(
+            "select at least one stage to assemble".into(),
+        ));
+    }
+    let loaded = req.ctx.load()?;
+    let selection: BTreeSet<u32> = req.stages.iter().copied().collect();
+    let known: Vec<String> = loaded
+        .map
+        .stages
+        .iter()
+        .map(|s| s.number.to_string())
+        .collect();
+    if let Some(n) = selection.iter().find(|n| loaded.map.get(**n).is_none()) {
+        return Err(HandoffError::InvalidArg(format!(
+            "stage {n} is not in the approved plan's Stage Map (stages {})",
+            known.join(", ")
+        )));
+    }
+    let reasons: Vec<String> = loaded
+        .eligibility(Some(&selection))
+        .into_iter()
+        .filter(|s| selection.contains(&s.number))
+        .flat_map(|s| s.reasons)
+        .collect();
+    if !reasons.is_empty() {
+        return Err(HandoffError::NotEligible { reasons });
+    }
+    let selected: Vec<plan::Stage> = loaded
+        .map
+        .stages
+        .iter()
+        .filter(|s| selection.contains(&s.number))
+        .cloned()
+        .collect();
+    let order = plan::dependency_order(&selected).map_err(|cycle| HandoffError::PlanInvalid {
+        path: req.ctx.approved_plan.clone(),
+        problems: vec![format!("stages {cycle:?} depend on each other")],
+    })?;
+    let heads = loaded.done_heads();
+    let repo = &loaded.repo;
+    let mut items = Vec::with_capacity(order.len());
+    for n in &order {
+        let head = heads.get(n).map(String::as_str).unwrap_or("");
+        let commit = Oid::from_str(head).map_err(|_| HandoffError::NotEligible {
+            reasons: vec![format!("Stage {n} has no valid head_commit.")],
+        })?;
+        let title = loaded.map.get(*n).map_or("", |s| s.title.as_str());
+        items.push(Item {
+            stage: *n,
+            commit,
+            title,
+        });
+    }
+
+    let (project, group, task) = (
+        safe_segment(&req.project_id),
+        safe_segment(&req.task_group),
+        safe_segment(&req.task_id),
+    );
+    let group_id = req
+        .group_id
+        .clone()
+        .filter(|g| !g.trim().is_empty())
+        .unwrap_or_else(|| {
+            let parts: Vec<String> = order.iter().map(u32::to_string).collect();
+            format!("s{}", parts.join("-"))
+        });
+    let task_key = KeyParts::new(&project, &group, &task, None, None)?;
+    let collector_key = KeyParts::new(
+        &project,
+        &group,
+        &task,
+        None,
+        Some(&safe_segment(&group_id)),
+    )?;
+    let reg = Registry::open(req.home.as_deref(), req.ctx.lock_timeout_ms)?;
+    let base_hex = reg.get_implementation_base(&task_key)?.ok_or_else(|| {
+        HandoffError::NotFound(format!(
+            "task {} has no implementation base in the registry; it is pinned when the first \
+             implementation stage runs (or with `okstra registry set-implementation-base`)",
+            task_key.key()
+        ))
+    })?;
+    let base = Oid::from_str(&base_hex)
+        .ok()
+        .filter(|o| repo.find_commit(*o).is_ok())
+        .ok_or_else(|| {
+            HandoffError::NotFound(format!(
+                "the implementation base {base_hex} of task {} is not a commit in the \
+                 repository; re-pin it with `okstra git-reconcile --reset-anchor <sha> --apply`",
+                task_key.key()
+            ))
+        })?;
+
+    // A re-run continues from the existing collector's tip.
+    let existing = reg
+        .lookup(&collector_key)?
+        .filter(|e| e.status == ACTIVE)
+        .and_then(|e| repo.refname_to_id(&format!("refs/heads/{}", e.branch)).ok());
+    let start = existing.unwrap_or(base);
+    let branch_name = crate::ids::compute_branch_name(
+        &req.work_category,
+        &task,
+        None,
+        Some(&safe_segment(&group_id)),
+    )?;
+    let made = merge_chain(repo, start, &items, &branch_name)?;
+    let target = made.iter().rev().find_map(|m| m.merge).unwrap_or(start);
+
+    let prov = worktree::provision(&ProvisionRequest {
+        task_type: "release-handoff".into(),
+        project_root: req.ctx.project_root.clone(),
+        project_id: project.clone(),
+        task_group: group.clone(),
+        task_id: task.clone(),
+        work_category: req.work_category.clone(),
+        base_ref: Some(base.to_string()),
+        stage: None,
+        group_id: Some(group_id.clone()),
+        home: req.home.clone(),
+        lock_timeout_ms: req.ctx.lock_timeout_ms,
+    })?;
+    let created = match prov.status {
+        ProvisionStatus::Created => true,
+        ProvisionStatus::Reused => false,
+        _ => {
+            return Err(HandoffError::InvalidArg(format!(
+                "cannot assemble a collector: {}",
+                prov.note
+            )))
+        }
+    };
+    if let Err(e) = move_branch(Path::new(&prov.path), &prov.branch, start, target, created) {
+        if created {
+            // Best effort: the error that matters is the one that made us roll back.
+            let _ = worktree::remove_provisioned(
+                &req.ctx.project_root,
+                &collector_key,
+                req.home.as_deref(),
+                req.ctx.lock_timeout_ms,
+            );
+        }
+        return Err(e);
+    }
+    let tip = repo
+        .find_commit(target)
+        .map_err(git_err("find commit", repo.path()))?;
+    let merges = made
+        .iter()
+        .map(|m| MergeRecord {
+            stage: m.stage,
+            commit: m.commit.to_string(),
+            merge_commit: m
+                .merge
+                .or_else(|| merge_of(&tip, m.commit))
+                .map(|o| o.to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(Assembled {
+        branch: prov.branch,
+        worktree_path: prov.path,
+        merges,
+        status: if created { "created" } else { "reused" }.into(),
+    })
+}
+
+/// Points the collector branch checked out at `path` from `from` to `to` and updates the
+/// checkout. A fresh collector is checked out by force (it has no work of its own); a
+/// reused one safely, so local edits stop the move instead of being overwritten.
+fn move_branch(
+    path: &Path,
+    branch: &str,
+    from: Oid,
+    to: Oid,
+    fresh: bool,
+) -> Result<(), HandoffError> {
+    let wt = Repository::open(path).map_err(git_err("open", path))?;
+    let refname = format!("refs/heads/{branch}");
+    let current = wt
+        .refname_to_id(&refname)
+        .map_err(git_err("resolve branch", path))?;
+    if current == to {
+        return Ok(());
+    }
+    if !fresh && current != from {
+        return Err(HandoffError::Git {
+            op: "update collector",
+            repo: path.to_path_buf(),
+            message: format!("branch {branch} moved while assembling (now {current}); retry"),
+        });
+    }
+    let target = wt
+        .find_object(to, None)
+        .map_err(git_err("find commit", path))?;
+    let mut co = CheckoutBuilder::new();
+    if fresh {
+        co.force();
+    } else {
+        co.safe();
+    }
+    wt.checkout_tree(&target, Some(&mut co))
+        .map_err(git_err("checkout", path))?;
+    wt.find_reference(&refname)
+        .and_then(|mut r| r.set_target(to, "okstra handoff assemble"))
+        .map_err(git_err("update branch", path))?;
+    Ok(())
+}
+
+/// The first-parent merge commit whose second parent is `stage_commit`, walking back from
+/// `tip` (how a re-run finds the merges an earlier run made).
+fn merge_of(tip: &git2::Commit<'_>, stage_commit: Oid) -> Option<Oid> {
+    let mut cur = tip.clone();
+    for _ in 0..10_000 {
+        if cur.parent_count() == 2 && cur.parent_id(1).ok() == Some(stage_commit) {
+            return Some(cur.id());
+        }
+        cur = cur.parent(0).ok()?;
+    }
+    None
+}

@@ -1,0 +1,316 @@
+//! Stage-group handoff (SPEC §7): which stages of an approved plan may be released
+//! together (`eligible`), building their collector branch (`assemble`), and recording the
+//! single-stage verification and the PR in the ledger (`record_verified`, `record_pr`).
+//!
+//! A stage is eligible when it is `done` in `consumers.jsonl`, its last single-stage
+//! final-verification verdict is `accepted`, no `pr` row covers it yet, and each stage it
+//! depends on is either merged into `origin/<base>` already or eligible itself (so it can
+//! be selected with it). `base` defaults to `main`; when `origin/<base>` does not exist
+//! the local branch `<base>` is used instead.
+
+mod assemble;
+mod merge;
+mod verified;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use assemble::{assemble, AssembleRequest, Assembled, MergeRecord};
+pub use merge::StageConflict;
+pub use verified::{record_pr, record_verified, RecordPrRequest, RecordVerifiedRequest};
+
+use crate::error::Coded;
+use crate::fsio::FsError;
+use crate::ids::IdError;
+use crate::ledger::{self, Ledger, LedgerError};
+use crate::plan::{self, StageMap};
+use crate::registry::RegistryError;
+use crate::worktree::WorktreeError;
+
+/// Handoff failures.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    /// A caller passed a value that cannot be used.
+    #[error("{0}")]
+    InvalidArg(String),
+    /// The approved plan cannot be read or its Stage Map has problems.
+    #[error("the approved plan {path} cannot be used: {}", .problems.join("; "))]
+    PlanInvalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    /// A selected stage is not eligible, or the selection misses a dependency.
+    #[error("the selected stages cannot be handed off: {}", .reasons.join(" "))]
+    NotEligible { reasons: Vec<String> },
+    /// Merging the selection would conflict; nothing was created.
+    #[error(
+        "merging the selected stages conflicts, so no collector was created: {}. Resolve the \
+         conflicts on the stage branches (or hand the stages off separately) and retry",
+        .conflicts.iter().map(StageConflict::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    MergeConflict { conflicts: Vec<StageConflict> },
+    /// The final report does not prove an accepted single-stage verification.
+    #[error("refusing to record the verification: {}", .reasons.join("; "))]
+    ReportRejected { reasons: Vec<String> },
+    /// Something the handoff needs is missing.
+    #[error("{0}")]
+    NotFound(String),
+    /// A git operation failed.
+    #[error("git {op} failed in {repo}: {message}")]
+    Git {
+        op: &'static str,
+        repo: PathBuf,
+        message: String,
+    },
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Worktree(#[from] WorktreeError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl Coded for HandoffError {
+    fn code(&self) -> &'static str {
+        match self {
+            HandoffError::InvalidArg(_) => "E_INVALID_ARG",
+            HandoffError::PlanInvalid { .. } => "E_PLAN_INVALID",
+            HandoffError::NotEligible { .. } => "E_NOT_ELIGIBLE",
+            HandoffError::MergeConflict { .. } => "E_MERGE_CONFLICT",
+            HandoffError::ReportRejected { .. } => "E_REPORT_REJECTED",
+            HandoffError::NotFound(_) => "E_NOT_FOUND",
+            HandoffError::Git { .. } => "E_GIT",
+            HandoffError::Id(e) => e.code(),
+            HandoffError::Ledger(e) => e.code(),
+            HandoffError::Worktree(e) => e.code(),
+            HandoffError::Registry(e) => e.code(),
+            HandoffError::Fs(e) => e.code(),
+        }
+    }
+}
+
+/// Builds a [`HandoffError::Git`] for `op` in `repo`.
+pub(crate) fn git_err<'a>(
+    op: &'static str,
+    repo: &'a Path,
+) -> impl FnOnce(git2::Error) -> HandoffError + 'a {
+    move |e| HandoffError::Git {
+        op,
+        repo: repo.to_path_buf(),
+        message: e.message().to_string(),
+    }
+}
+
+/// What every handoff operation reads: the plan run's ledger, the approved plan, the
+/// project's repository and the release base branch.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffContext {
+    /// Directory holding the plan run's `consumers.jsonl`.
+    pub plan_run_root: PathBuf,
+    /// Path of the approved implementation-planning report (markdown).
+    pub approved_plan: PathBuf,
+    /// Any directory of the project's repository.
+    pub project_root: PathBuf,
+    /// Release base branch (default `main`); compared as `origin/<base>`.
+    pub base: Option<String>,
+    /// Bound on the ledger lock wait.
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// One stage's eligibility.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageEligibility {
+    pub number: u32,
+    pub title: String,
+    pub eligible: bool,
+    /// Readable sentences; empty when eligible.
+    pub reasons: Vec<String>,
+}
+
+/// Everything loaded once for one operation.
+pub(crate) struct Loaded {
+    pub map: StageMap,
+    pub rows: Vec<Value>,
+    pub repo: Repository,
+    pub base_name: String,
+    pub base: Option<Oid>,
+}
+
+impl HandoffContext {
+    pub(crate) fn ledger(&self) -> Ledger {
+        Ledger::new(&self.plan_run_root, self.lock_timeout_ms)
+    }
+
+    pub(crate) fn load(&self) -> Result<Loaded, HandoffError> {
+        let path = &self.approved_plan;
+        let text = std::fs::read_to_string(path).map_err(|e| HandoffError::PlanInvalid {
+            path: path.clone(),
+            problems: vec![format!("cannot read it ({e})")],
+        })?;
+        let map = plan::parse_stage_map(&text);
+        if !map.errors.is_empty() {
+            return Err(HandoffError::PlanInvalid {
+                path: path.clone(),
+                problems: map.errors,
+            });
+        }
+        let rows = self.ledger().read()?.rows;
+        let repo = Repository::discover(&self.project_root).map_err(|_| {
+            HandoffError::InvalidArg(format!(
+                "projectRoot {} is not inside a git repository",
+                self.project_root.display()
+            ))
+        })?;
+        let base_name = self
+            .base
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .unwrap_or("main")
+            .to_string();
+        let base = [
+            format!("refs/remotes/origin/{base_name}"),
+            format!("refs/heads/{base_name}"),
+        ]
+        .iter()
+        .find_map(|r| repo.refname_to_id(r).ok());
+        Ok(Loaded {
+            map,
+            rows,
+            repo,
+            base_name,
+            base,
+        })
+    }
+}
+
+impl Loaded {
+    /// The recorded head commit of a stage's last `done` row.
+    pub(crate) fn done_heads(&self) -> BTreeMap<u32, String> {
+        ledger::latest_done_by_stage(&self.rows)
+            .into_iter()
+            .map(|(n, row)| {
+                let head = row
+                    .get("head_commit")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                (n, head)
+            })
+            .collect()
+    }
+
+    /// Whether `head` is already contained in the base branch.
+    fn merged_into_base(&self, head: &str) -> bool {
+        let (Some(base), Ok(head)) = (self.base, Oid::from_str(head)) else {
+            return false;
+        };
+        base == head || self.repo.graph_descendant_of(base, head).unwrap_or(false)
+    }
+
+    /// The reasons a stage cannot be handed off, ignoring its dependencies.
+    fn own_reasons(&self, n: u32, heads: &BTreeMap<u32, String>) -> Vec<String> {
+        let mut reasons = Vec::new();
+        match heads.get(&n).map(|h| (h, Oid::from_str(h))) {
+            None => reasons.push(format!(
+                "Stage {n} is not done: consumers.jsonl has no done row for it."
+            )),
+            Some((h, Err(_))) => reasons.push(format!(
+                "Stage {n}'s done row has no valid head_commit ({h:?}); record it again or run \
+                 `okstra git-reconcile`."
+            )),
+            Some((h, Ok(oid))) if self.repo.find_commit(oid).is_err() => reasons.push(format!(
+                "Stage {n}'s recorded head commit {h} is not in the repository (rebased or \
+                 amended?); run `okstra git-reconcile`."
+            )),
+            Some(_) => {}
+        }
+        if !ledger::verified_accepted_stages(&self.rows).contains(&n) {
+            reasons.push(format!(
+                "Stage {n} is not verified: its last single-stage final-verification verdict \
+                 is not accepted."
+            ));
+        }
+        if let Some(pr) = self.pr_covering(n) {
+            reasons.push(format!("Stage {n} is already covered by a PR ({pr})."));
+        }
+        reasons
+    }
+
+    fn pr_covering(&self, n: u32) -> Option<String> {
+        self.rows
+            .iter()
+            .filter(|r| r.get("status").and_then(Value::as_str) == Some("pr"))
+            .find(|r| ledger::pr_covered_stages(std::slice::from_ref(*r)).contains(&n))
+            .map(|r| {
+                let s = |k| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                format!("branch {}, {}", s("branch"), s("url"))
+            })
+    }
+
+    /// Eligibility of every stage; with `selection`, dependencies must be selected or
+    /// merged, otherwise eligible or merged.
+    pub(crate) fn eligibility(&self, selection: Option<&BTreeSet<u32>>) -> Vec<StageEligibility> {
+        let heads = self.done_heads();
+        let own: BTreeMap<u32, Vec<String>> = self
+            .map
+            .stages
+            .iter()
+            .map(|s| (s.number, self.own_reasons(s.number, &heads)))
+            .collect();
+        let merged = |d: u32| heads.get(&d).is_some_and(|h| self.merged_into_base(h));
+        let base = &self.base_name;
+        self.map
+            .stages
+            .iter()
+            .map(|s| {
+                let mut reasons = own.get(&s.number).cloned().unwrap_or_default();
+                for &d in &s.depends_on {
+                    if merged(d) {
+                        continue;
+                    }
+                    match selection {
+                        Some(sel) if !sel.contains(&d) => reasons.push(format!(
+                            "Stage {} depends on stage {d}, which is neither selected nor \
+                             merged into origin/{base}; add stage {d} to the selection or \
+                             merge it first.",
+                            s.number
+                        )),
+                        None if own.get(&d).is_some_and(|r| !r.is_empty()) => {
+                            reasons.push(format!(
+                                "Stage {} depends on stage {d}, which is not merged into \
+                                 origin/{base} and cannot be handed off with it (stage {d} is \
+                                 not eligible).",
+                                s.number
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                StageEligibility {
+                    number: s.number,
+                    title: s.title.clone(),
+                    eligible: reasons.is_empty(),
+                    reasons,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Every stage of the approved plan with whether it may be handed off now and, if not,
+/// why. Errors: `E_PLAN_INVALID`, `E_INVALID_ARG` (projectRoot not in git), `E_IO`.
+pub fn eligible(ctx: &HandoffContext) -> Result<Vec<StageEligibility>, HandoffError> {
+    Ok(ctx.load()?.eligibility(None))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! `record_verified` and `record_pr`: the ledger rows of a handoff.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::HandoffError;
+use crate::ledger::Ledger;
+
+/// A single-stage final verification to record.
+#[derive(Debug, Clone, Default)]
+pub struct RecordVerifiedRequest {
+    pub plan_run_root: PathBuf,
+    pub impl_task_key: String,
+    pub stage: u32,
+    /// The final report (`….md`, whose `….data.json` sibling is read) or its data.json.
+    pub report_path: PathBuf,
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// The data.json beside a final report.
+fn data_json_of(report: &Path) -> PathBuf {
+    let s = report.to_string_lossy();
+    if s.ends_with(".json") {
+        report.to_path_buf()
+    } else {
+        PathBuf::from(format!("{}.data.json", s.strip_suffix(".md").unwrap_or(&s)))
+    }
+}
+
+/// `key` at the top level of the report data, else under `meta`.
+fn field<'a>(data: &'a Value, key: &str) -> Option<&'a Value> {
+    data.get(key)
+        .or_else(|| data.get("meta").and_then(|m| m.get(key)))
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(|s| s.trim().to_lowercase())
+}
+
+fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str) {
+    match got {
+        Some(g) if g == want => {}
+        Some(g) => reasons.push(format!("{name} is {g:?}, expected {want:?}")),
+        None => reasons.push(format!("{name} is missing, expected {want:?}")),
+    }
+}
+
+/// Records the verification of one stage after checking its final-report data: task type
+/// `final-verification`, verification scope `single-stage`, verdict token (`verdictToken`
+/// or `verdict.token`) `accepted`, each read at the top level or under `meta`; a `stage`
+/// given there must be this stage. Anything missing or different refuses without writing
+/// (`E_REPORT_REJECTED`). The same report recorded again is a no-op.
+pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
+    let path = data_json_of(&req.report_path);
+    let raw = std::fs::read_to_string(&path).map_err(|e| HandoffError::ReportRejected {
+        reasons: vec![format!(
+            "cannot read the final-report data {} ({e})",
+            path.display()
+        )],
+    })?;
+    let data: Value = serde_json::from_str(&raw).map_err(|e| HandoffError::ReportRejected {
+        reasons: vec![format!("{} is not valid JSON ({e})", path.display())],
+    })?;
+    let mut reasons = Vec::new();
+    expect(
+        &mut reasons,
+        "taskType",
+        text(field(&data, "taskType")),
+        "final-verification",
+    );
+    expect(
+        &mut reasons,
+        "verificationScope",
+        text(field(&data, "verificationScope")),
+        "single-stage",
+    );
+    let verdict = text(field(&data, "verdictToken"))
+        .or_else(|| text(field(&data, "verdict").and_then(|v| v.get("token"))));
+    expect(&mut reasons, "the verdict token", verdict, "accepted");
+    if let Some(s) = field(&data, "stage").filter(|s| !s.is_null()) {
+        if s.as_u64() != Some(u64::from(req.stage)) {
+            reasons.push(format!(
+                "the report is for stage {s}, not stage {}",
+                req.stage
+            ));
+        }
+    }
+    if !reasons.is_empty() {
+        reasons.push(format!("(read from {})", path.display()));
+        return Err(HandoffError::ReportRejected { reasons });
+    }
+    let report = req.report_path.to_string_lossy();
+    Ok(
+        Ledger::new(&req.plan_run_root, req.lock_timeout_ms).append_verified(
+            &req.impl_task_key,
+            req.stage,
+            "accepted",
+            &report,
+        )?,
+    )
+}
+
+/// The PR a stage group was handed off in.
+#[derive(Debug, Clone, Default)]
+pub struct RecordPrRequest {
+    pub plan_run_root: PathBuf,
+    pub impl_task_key: String,
+    pub stages: Vec<u32>,
+    /// The PR's head branch (the collector branch).
+    pub branch: String,
+    pub url: String,
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// Records the PR (idempotent per branch, so re-running after `gh pr create` reused a PR
+/// converges on one row). Errors: `E_INVALID_ARG` (no stages, empty branch or url).
+pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
+    if req.url.trim().is_empty() {
+        return Err(HandoffError::InvalidArg("url must not be empty".into()));
+    }
+    Ok(
+        Ledger::new(&req.plan_run_root, req.lock_timeout_ms).append_pr(
+            &req.impl_task_key,
+            &req.stages,
+            &req.branch,
+            &req.url,
+        )?,
+    )
+}

@@ -1,0 +1,408 @@
+//! The per-plan-run ledger `consumers.jsonl` (SPEC §6): an append-only log of stage
+//! events (`started`, `done`, `verified`, `pr`), one JSON object per line.
+//!
+//! Compatibility with the Python helper (`consumers.py`), which may run side by side:
+//! - appends hold an exclusive `flock` on `<planRunRoot>/consumers.lock`, the lock Python
+//!   takes, and write each row with Python's `json.dumps(row, ensure_ascii=False)`
+//!   spacing (`", "` and `": "`, non-ASCII as is), so a file reads the same whichever
+//!   runtime wrote a line;
+//! - each append is one `write` of a whole line followed by `fsync`;
+//! - a line that is not a JSON object (a crash mid-append leaves a torn last line) is
+//!   skipped and reported by [`Ledger::read`], and the next append first ends that line, so
+//!   the new row starts on a fresh one.
+//!
+//! Stage numbers are JSON integers; a row whose `stage` is anything else never matches a
+//! stage (as in Python's `isinstance(stage, int)` checks).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::Coded;
+use crate::fsio::{self, io_err, lock_timeout, FsError, LockGuard};
+
+/// The ledger file name inside a plan run root.
+pub const LEDGER_FILE: &str = "consumers.jsonl";
+/// The lock file name inside a plan run root (shared with the Python helper).
+pub const LOCK_FILE: &str = "consumers.lock";
+
+/// Ledger failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// A caller passed a value the ledger cannot record.
+    #[error("{0}")]
+    InvalidArg(String),
+    /// Locking, reading or writing the files failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl Coded for LedgerError {
+    fn code(&self) -> &'static str {
+        match self {
+            LedgerError::InvalidArg(_) => "E_INVALID_ARG",
+            LedgerError::Fs(e) => e.code(),
+        }
+    }
+}
+
+/// A line that was not read as a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// 1-based line number in `consumers.jsonl`.
+    pub line: usize,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Every row in file order, plus the lines that were skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReadResult {
+    pub rows: Vec<Value>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The statuses [`Ledger::append`] records (`verified` and `pr` have their own appends).
+pub const STAGE_STATUSES: [&str; 2] = ["started", "done"];
+
+/// The ledger of one plan run.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    root: PathBuf,
+    lock_timeout: Duration,
+}
+
+impl Ledger {
+    /// The ledger under `plan_run_root`; `lock_ms` bounds the lock wait (see
+    /// [`fsio::lock_timeout`]).
+    pub fn new(plan_run_root: impl Into<PathBuf>, lock_ms: Option<u64>) -> Ledger {
+        Ledger {
+            root: plan_run_root.into(),
+            lock_timeout: lock_timeout(lock_ms),
+        }
+    }
+
+    /// Path of `consumers.jsonl`.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(LEDGER_FILE)
+    }
+
+    /// Reads every row. A missing file is an empty ledger. Needs no lock: appends are
+    /// whole-line writes, so a reader sees whole rows plus at most one torn last line.
+    pub fn read(&self) -> Result<ReadResult, LedgerError> {
+        Ok(parse(&read_bytes(&self.path())?))
+    }
+
+    /// Records a `started` or `done` event unless the same `(impl_task_key, stage,
+    /// status)` is already there. With `force_reappend`, a row is appended anyway unless
+    /// one with the same `head_commit` exists (a reconciled `done` after a rebase).
+    /// `fields` are extra columns (`head_commit`, `report_path`, `branch`, …). Returns
+    /// whether a row was written.
+    pub fn append(
+        &self,
+        impl_task_key: &str,
+        stage: u32,
+        status: &str,
+        force_reappend: bool,
+        fields: Map<String, Value>,
+    ) -> Result<bool, LedgerError> {
+        if !STAGE_STATUSES.contains(&status) {
+            return Err(LedgerError::InvalidArg(format!(
+                "status must be 'started' or 'done', got: '{status}'; `verified` and `pr` \
+                 rows have their own appends"
+            )));
+        }
+        require("impl_task_key", impl_task_key)?;
+        if let Some(k) = ["impl_task_key", "stage", "status"]
+            .iter()
+            .find(|k| fields.contains_key(**k))
+        {
+            return Err(LedgerError::InvalidArg(format!(
+                "fields may not set `{k}`; it is given by its own argument"
+            )));
+        }
+        // As in Python, a missing and a null head_commit are equal.
+        let head = fields.get("head_commit").filter(|v| !v.is_null()).cloned();
+        let mut row = Map::new();
+        row.insert("impl_task_key".into(), impl_task_key.into());
+        row.insert("stage".into(), stage.into());
+        row.insert("status".into(), status.into());
+        row.extend(fields);
+        self.append_unless(row, |r| {
+            r.is(impl_task_key, stage, status) && (!force_reappend || r.head_commit == head)
+        })
+    }
+
+    /// Records a single-stage final-verification result. The same `report_path` again is
+    /// a no-op; a different one is a re-verification and is appended (readers take the
+    /// last verdict).
+    pub fn append_verified(
+        &self,
+        impl_task_key: &str,
+        stage: u32,
+        verdict: &str,
+        report_path: &str,
+    ) -> Result<bool, LedgerError> {
+        require("impl_task_key", impl_task_key)?;
+        require("report_path", report_path)?;
+        let mut row = Map::new();
+        row.insert("impl_task_key".into(), impl_task_key.into());
+        row.insert("stage".into(), stage.into());
+        row.insert("status".into(), "verified".into());
+        row.insert("verdict".into(), verdict.into());
+        row.insert("report_path".into(), report_path.into());
+        self.append_unless(row, |r| {
+            r.is(impl_task_key, stage, "verified")
+                && Probe::str(&r.report_path) == Some(report_path)
+        })
+    }
+
+    /// Records the PR a stage group was handed off in. A `pr` row for the same branch
+    /// already there makes this a no-op. `stages` are stored sorted and deduplicated.
+    pub fn append_pr(
+        &self,
+        impl_task_key: &str,
+        stages: &[u32],
+        branch: &str,
+        url: &str,
+    ) -> Result<bool, LedgerError> {
+        require("impl_task_key", impl_task_key)?;
+        require("branch", branch)?;
+        if stages.is_empty() {
+            return Err(LedgerError::InvalidArg(
+                "a pr row needs at least one stage".into(),
+            ));
+        }
+        let sorted: BTreeSet<u32> = stages.iter().copied().collect();
+        let mut row = Map::new();
+        row.insert("impl_task_key".into(), impl_task_key.into());
+        row.insert(
+            "stages".into(),
+            sorted.into_iter().collect::<Vec<_>>().into(),
+        );
+        row.insert("status".into(), "pr".into());
+        row.insert("branch".into(), branch.into());
+        row.insert("url".into(), url.into());
+        self.append_unless(row, |r| {
+            Probe::str(&r.status) == Some("pr") && Probe::str(&r.branch) == Some(branch)
+        })
+    }
+
+    /// Under the lock: appends `row` unless an existing row matches `exists`.
+    fn append_unless(
+        &self,
+        row: Map<String, Value>,
+        exists: impl Fn(&Probe) -> bool,
+    ) -> Result<bool, LedgerError> {
+        let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
+        let path = self.path();
+        let bytes = read_bytes(&path)?;
+        // Only the identity columns are decoded: every other field is skipped unparsed into
+        // values, which keeps the scan of a 10k-row file cheap. Lines that are not objects
+        // with these columns well-typed never match, as with the full reader.
+        if bytes
+            .split(|b| *b == b'\n')
+            .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
+            .any(|p| exists(&p))
+        {
+            return Ok(false);
+        }
+        let mut line = Vec::with_capacity(256);
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            // The last line was torn by a crash: end it, so this row stands on its own.
+            line.push(b'\n');
+        }
+        write_python_json(&mut line, &Value::Object(row))
+            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
+        line.push(b'\n');
+        let created = bytes.is_empty() && !path.exists();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        f.write_all(&line).map_err(io_err("append to", &path))?;
+        f.sync_data().map_err(io_err("fsync", &path))?;
+        if created {
+            fsio::fsync_dir(&self.root)?;
+        }
+        Ok(true)
+    }
+}
+
+fn require(name: &str, value: &str) -> Result<(), LedgerError> {
+    if value.trim().is_empty() {
+        Err(LedgerError::InvalidArg(format!("{name} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, LedgerError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("read", path)(e).into()),
+    }
+}
+
+/// Splits the file into rows and skipped lines; blank lines are ignored.
+fn parse(bytes: &[u8]) -> ReadResult {
+    let mut out = ReadResult::default();
+    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let reason = match serde_json::from_slice::<Value>(raw) {
+            Ok(v @ Value::Object(_)) => {
+                out.rows.push(v);
+                continue;
+            }
+            Ok(_) => "not a JSON object".to_string(),
+            Err(e) => format!("not valid JSON, probably cut short by a crash mid-append ({e})"),
+        };
+        out.skipped.push(Skipped {
+            line: i + 1,
+            reason,
+        });
+    }
+    out
+}
+
+/// Writes `v` the way Python's `json.dumps(v, ensure_ascii=False)` does: `", "` between
+/// items, `": "` after keys, non-ASCII unescaped.
+pub fn write_python_json(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
+    v.serialize(&mut ser)
+}
+
+/// serde_json's compact output with Python's default separators.
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// The row's `stage` when it is a JSON integer that fits a stage number.
+pub fn stage_of(r: &Map<String, Value>) -> Option<u32> {
+    r.get("stage")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+/// The columns an append's idempotency check compares (a null counts as missing).
+#[derive(Debug, Deserialize)]
+struct Probe {
+    impl_task_key: Option<Value>,
+    stage: Option<Value>,
+    status: Option<Value>,
+    head_commit: Option<Value>,
+    report_path: Option<Value>,
+    branch: Option<Value>,
+}
+
+impl Probe {
+    fn str(v: &Option<Value>) -> Option<&str> {
+        v.as_ref().and_then(Value::as_str)
+    }
+
+    fn is(&self, key: &str, stage: u32, status: &str) -> bool {
+        Probe::str(&self.impl_task_key) == Some(key)
+            && self.stage.as_ref().and_then(Value::as_u64) == Some(u64::from(stage))
+            && Probe::str(&self.status) == Some(status)
+    }
+}
+
+/// The columns the last-wins readers look at, so they run on stored rows and, in the
+/// binding, on JS objects without converting whole rows.
+pub trait RowView {
+    fn status(&self) -> Option<&str>;
+    /// `stage` when it is an integer that fits a stage number.
+    fn stage(&self) -> Option<u32>;
+    fn verdict(&self) -> Option<&str>;
+    /// The integer entries of `stages`.
+    fn stages(&self) -> Vec<u32>;
+}
+
+impl RowView for Value {
+    fn status(&self) -> Option<&str> {
+        self.get("status").and_then(Value::as_str)
+    }
+
+    fn stage(&self) -> Option<u32> {
+        self.as_object().and_then(stage_of)
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        self.get("verdict").and_then(Value::as_str)
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        self.get("stages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect()
+    }
+}
+
+/// Stage → its last `done` row (a reconciled row re-appended later wins).
+pub fn latest_done_by_stage<R: RowView>(rows: &[R]) -> BTreeMap<u32, &R> {
+    let mut out = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status() == Some("done")) {
+        if let Some(stage) = r.stage() {
+            out.insert(stage, r);
+        }
+    }
+    out
+}
+
+/// Stages whose last `verified` row has the verdict `accepted` (trimmed, any case).
+pub fn verified_accepted_stages<R: RowView>(rows: &[R]) -> BTreeSet<u32> {
+    let mut last = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status() == Some("verified")) {
+        if let Some(stage) = r.stage() {
+            let verdict = r.verdict().unwrap_or("");
+            last.insert(stage, verdict.trim().eq_ignore_ascii_case("accepted"));
+        }
+    }
+    last.into_iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// Stages listed by any `pr` row.
+pub fn pr_covered_stages<R: RowView>(rows: &[R]) -> BTreeSet<u32> {
+    rows.iter()
+        .filter(|r| r.status() == Some("pr"))
+        .flat_map(RowView::stages)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+use super::*;
+use serde_json::json;
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn ledger() -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Ledger::new(dir.path(), Some(2000));
+    (dir, l)
+}
+
+#[test]
+fn rows_are_written_with_pythons_spacing_and_non_ascii_as_is() {
+    let (_d, l) = ledger();
+    let f = fields(json!({"head_commit": "abc", "note": "재시도 \"ok\"", "n": [1, 2]}));
+    assert!(l.append("p/g/t", 2, "done", false, f).unwrap());
+    let text = std::fs::read_to_string(l.path()).unwrap();
+    assert_eq!(
+        text,
+        "{\"impl_task_key\": \"p/g/t\", \"stage\": 2, \"status\": \"done\", \"head_commit\": \"abc\", \"note\": \"재시도 \\\"ok\\\"\", \"n\": [1, 2]}\n"
+    );
+}
+
+#[test]
+fn started_and_done_are_idempotent_per_key_stage_status() {
+    let (_d, l) = ledger();
+    assert!(l.append("k", 1, "started", false, Map::new()).unwrap());
+    assert!(!l
+        .append("k", 1, "started", false, fields(json!({"run_id": "x"})))
+        .unwrap());
+    assert!(l
+        .append("k", 1, "done", false, fields(json!({"head_commit": "a"})))
+        .unwrap());
+    assert!(!l
+        .append("k", 1, "done", false, fields(json!({"head_commit": "b"})))
+        .unwrap());
+    assert!(l.append("k", 2, "started", false, Map::new()).unwrap());
+    assert!(l.append("other", 1, "started", false, Map::new()).unwrap());
+    assert_eq!(l.read().unwrap().rows.len(), 4);
+}
+
+#[test]
+fn force_reappend_records_a_new_head_once() {
+    let (_d, l) = ledger();
+    l.append("k", 1, "done", false, fields(json!({"head_commit": "a"})))
+        .unwrap();
+    let b = || fields(json!({"head_commit": "b", "reconciled": true}));
+    assert!(l.append("k", 1, "done", true, b()).unwrap());
+    assert!(!l.append("k", 1, "done", true, b()).unwrap());
+    assert!(!l
+        .append("k", 1, "done", true, fields(json!({"head_commit": "a"})))
+        .unwrap());
+    let rows = l.read().unwrap().rows;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(latest_done_by_stage(&rows)[&1]["head_commit"], "b");
+}
+
+#[test]
+fn unknown_statuses_and_bad_fields_are_invalid_args_and_write_nothing() {
+    let (_d, l) = ledger();
+    let e = l.append("k", 1, "merged", false, Map::new()).unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+    assert_eq!(
+        e.to_string(),
+        "status must be 'started' or 'done', got: 'merged'; `verified` and `pr` rows have their own appends"
+    );
+    let e = l
+        .append("k", 1, "done", false, fields(json!({"stage": 3})))
+        .unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+    assert_eq!(
+        l.append_pr("k", &[], "b", "u").unwrap_err().code(),
+        "E_INVALID_ARG"
+    );
+    assert_eq!(
+        l.append_verified("k", 1, "accepted", " ")
+            .unwrap_err()
+            .code(),
+        "E_INVALID_ARG"
+    );
+    assert!(!l.path().exists());
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_the_next_append_starts_a_new_line() {
+    let (d, l) = ledger();
+    l.append("k", 1, "started", false, Map::new()).unwrap();
+    let mut f = OpenOptions::new().append(true).open(l.path()).unwrap();
+    f.write_all(b"{\"impl_task_key\": \"k\", \"sta").unwrap();
+    let r = l.read().unwrap();
+    assert_eq!(r.rows.len(), 1);
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.skipped[0].line, 2);
+    assert!(
+        r.skipped[0].reason.starts_with("not valid JSON"),
+        "{}",
+        r.skipped[0].reason
+    );
+    assert!(l
+        .append("k", 1, "done", false, fields(json!({"head_commit": "h"})))
+        .unwrap());
+    let r = l.read().unwrap();
+    assert_eq!(r.rows.len(), 2);
+    assert_eq!(r.skipped.len(), 1);
+    let text = std::fs::read_to_string(d.path().join(LEDGER_FILE)).unwrap();
+    assert!(text.ends_with("\"sta\n{\"impl_task_key\": \"k\", \"stage\": 1, \"status\": \"done\", \"head_commit\": \"h\"}\n"), "{text}");
+}
+
+#[test]
+fn verified_is_idempotent_per_report_and_last_verdict_wins() {
+    let (_d, l) = ledger();
+    assert!(l.append_verified("k", 1, "accepted", "r1.md").unwrap());
+    assert!(!l.append_verified("k", 1, "rejected", "r1.md").unwrap());
+    assert!(l.append_verified("k", 2, " Accepted ", "r2.md").unwrap());
+    assert!(l.append_verified("k", 2, "needs-work", "r3.md").unwrap());
+    let rows = l.read().unwrap().rows;
+    assert_eq!(verified_accepted_stages(&rows), BTreeSet::from([1]));
+}
+
+#[test]
+fn pr_rows_are_idempotent_per_branch_with_sorted_stages() {
+    let (_d, l) = ledger();
+    assert!(l
+        .append_pr("k", &[3, 1, 3], "feat-x-g1", "https://pr/1")
+        .unwrap());
+    assert!(!l.append_pr("k", &[2], "feat-x-g1", "https://pr/2").unwrap());
+    assert!(l.append_pr("k", &[2], "feat-x-g2", "https://pr/3").unwrap());
+    let rows = l.read().unwrap().rows;
+    assert_eq!(rows[0]["stages"], json!([1, 3]));
+    assert_eq!(pr_covered_stages(&rows), BTreeSet::from([1, 2, 3]));
+}
+
+#[test]
+fn readers_ignore_rows_without_an_integer_stage() {
+    let rows = vec![
+        json!({"status": "done", "stage": "2", "head_commit": "a"}),
+        json!({"status": "done", "stage": 2.0}),
+        json!({"status": "verified", "stage": null, "verdict": "accepted"}),
+        json!({"status": "pr", "stages": [1, "2", -3]}),
+        json!([1]),
+    ];
+    assert!(latest_done_by_stage(&rows).is_empty());
+    assert!(verified_accepted_stages(&rows).is_empty());
+    assert_eq!(pr_covered_stages(&rows), BTreeSet::from([1]));
+}
+
+#[test]
+fn python_written_lines_read_as_equals() {
+    let (d, l) = ledger();
+    std::fs::write(
+        d.path().join(LEDGER_FILE),
+        "{\"impl_task_key\": \"k\", \"stage\": 1, \"status\": \"done\", \"head_commit\": \"a\", \"메모\": \"한글\"}\n\n[1]\n",
+    )
+    .unwrap();
+    let r = l.read().unwrap();
+    assert_eq!(
+        r.rows,
+        vec![
+            json!({"impl_task_key": "k", "stage": 1, "status": "done", "head_commit": "a", "메모": "한글"})
+        ]
+    );
+    assert_eq!(
+        r.skipped,
+        vec![Skipped {
+            line: 3,
+            reason: "not a JSON object".into()
+        }]
+    );
+    assert!(!l.append("k", 1, "done", false, Map::new()).unwrap());
+}
+
+#[test]
+fn concurrent_appends_lose_nothing_and_never_duplicate() {
+    let (d, _l) = ledger();
+    let root = d.path().to_path_buf();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let l = Ledger::new(&root, Some(10_000));
+                for i in 0..25u32 {
+                    // Every thread races on the same idempotent row and adds its own.
+                    l.append("shared", 1, "started", false, Map::new()).unwrap();
+                    l.append(
+                        &format!("t{t}"),
+                        i,
+                        "done",
+                        false,
+                        fields(json!({"head_commit": "h"})),
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let r = Ledger::new(&root, None).read().unwrap();
+    assert!(r.skipped.is_empty());
+    assert_eq!(r.rows.len(), 1 + 8 * 25);
+}

@@ -1,0 +1,290 @@
+//! Git reconcile (SPEC §7): recovers `done` rows whose recorded `head_commit` went stale
+//! because the stage branch was rebased or amended after it was recorded.
+//!
+//! For each stage's last `done` row, the stage branch is the row's `branch` field, else the
+//! `branch` of the stage's `started` row, else the registry's `#stage-<N>` entry of the
+//! task. When the branch tip differs from `head_commit`, a reconciled `done` row is
+//! appended (`forceReappend`) with the tip as `head_commit`, `reconciled: true` and
+//! `reconciled_from: <old head>`; readers take the last `done` row, so it supersedes the
+//! old one. Nothing is written unless `apply` is set.
+
+use std::path::PathBuf;
+
+use git2::Repository;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::Coded;
+use crate::ids::{safe_segment, IdError, KeyParts};
+use crate::ledger::{self, Ledger, LedgerError};
+use crate::registry::{Registry, RegistryError};
+
+/// Reconcile failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{0}")]
+    InvalidArg(String),
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+impl Coded for ReconcileError {
+    fn code(&self) -> &'static str {
+        match self {
+            ReconcileError::InvalidArg(_) => "E_INVALID_ARG",
+            ReconcileError::Id(e) => e.code(),
+            ReconcileError::Ledger(e) => e.code(),
+            ReconcileError::Registry(e) => e.code(),
+        }
+    }
+}
+
+/// What to reconcile.
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileRequest {
+    pub plan_run_root: PathBuf,
+    /// Any directory of the project's repository.
+    pub project_root: PathBuf,
+    /// The task (needed for the registry fallback and `reset_anchor`).
+    pub project_id: Option<String>,
+    pub task_group: Option<String>,
+    pub task_id: Option<String>,
+    /// Write the reconciled rows (default: dry run).
+    pub apply: bool,
+    /// A commit to re-pin as the task's implementation base.
+    pub reset_anchor: Option<String>,
+    pub home: Option<String>,
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// One stale stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub stage: u32,
+    pub branch: String,
+    /// The recorded `head_commit`.
+    pub from: String,
+    /// The branch's current tip.
+    pub to: String,
+}
+
+/// The re-pinned implementation base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchorChange {
+    pub from: Option<String>,
+    pub to: String,
+}
+
+/// What changed (or would change, in a dry run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    pub changes: Vec<Change>,
+    pub applied: bool,
+    /// Stages that could not be checked, with why.
+    pub skipped: Vec<String>,
+    pub anchor: Option<AnchorChange>,
+}
+
+fn str_field<'a>(row: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    row.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Compares each stage's last `done` head with its branch tip; with `apply`, appends the
+/// reconciled rows and re-pins the anchor. Errors: `E_INVALID_ARG` (projectRoot not in git,
+/// an anchor that is not a commit, `resetAnchor` without the task), `E_NOT_FOUND` (the
+/// task is not in the registry), `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
+    let repo = Repository::discover(&req.project_root).map_err(|_| {
+        ReconcileError::InvalidArg(format!(
+            "projectRoot {} is not inside a git repository",
+            req.project_root.display()
+        ))
+    })?;
+    let task = match (&req.project_id, &req.task_group, &req.task_id) {
+        (Some(p), Some(g), Some(t)) => Some((safe_segment(p), safe_segment(g), safe_segment(t))),
+        _ => None,
+    };
+    let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;
+    let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout_ms);
+    let rows = ledger.read()?.rows;
+    let mut changes = Vec::new();
+    let mut skipped = Vec::new();
+    let mut appends = Vec::new();
+    for (stage, row) in ledger::latest_done_by_stage(&rows) {
+        let Some(row) = row.as_object() else { continue };
+        let started_branch = rows
+            .iter()
+            .filter_map(Value::as_object)
+            .filter(|r| {
+                r.get("status").and_then(Value::as_str) == Some("started")
+                    && ledger::stage_of(r) == Some(stage)
+            })
+            .find_map(|r| str_field(r, "branch").map(str::to_string));
+        let registry_branch = match &task {
+            Some((p, g, t)) => reg
+                .lookup(&KeyParts::new(p, g, t, Some(stage), None)?)?
+                .map(|e| e.branch),
+            None => None,
+        };
+        let Some(branch) = str_field(row, "branch")
+            .map(str::to_string)
+            .or(started_branch)
+            .or(registry_branch)
+        else {
+            skipped.push(format!("stage {stage}: no branch is recorded for it"));
+            continue;
+        };
+        let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{branch}")) else {
+            skipped.push(format!("stage {stage}: branch {branch} does not exist"));
+            continue;
+        };
+        let from = str_field(row, "head_commit").unwrap_or("").to_string();
+        if from == tip.to_string() {
+            continue;
+        }
+        let mut fields = row.clone();
+        for k in ["impl_task_key", "stage", "status"] {
+            fields.remove(k);
+        }
+        fields.insert("head_commit".into(), tip.to_string().into());
+        fields.insert("reconciled".into(), true.into());
+        fields.insert("reconciled_from".into(), from.clone().into());
+        let key = str_field(row, "impl_task_key").unwrap_or("").to_string();
+        appends.push((key, stage, fields));
+        changes.push(Change {
+            stage,
+            branch,
+            from,
+            to: tip.to_string(),
+        });
+    }
+    let anchor = match &req.reset_anchor {
+        None => None,
+        Some(sha) => {
+            let Some((p, g, t)) = &task else {
+                return Err(ReconcileError::InvalidArg(
+                    "resetAnchor needs projectId, taskGroup and taskId".into(),
+                ));
+            };
+            let commit = repo
+                .revparse_single(sha)
+                .and_then(|o| o.peel_to_commit())
+                .map_err(|_| {
+                    ReconcileError::InvalidArg(format!(
+                        "resetAnchor {sha:?} is not a commit in the repository"
+                    ))
+                })?;
+            let key = KeyParts::new(p, g, t, None, None)?;
+            let from = reg.get_implementation_base(&key)?;
+            let to = commit.id().to_string();
+            if req.apply {
+                reg.reset_implementation_base(&key, &to)?;
+            }
+            Some(AnchorChange { from, to })
+        }
+    };
+    if req.apply {
+        for (key, stage, fields) in appends {
+            ledger.append(&key, stage, "done", true, fields)?;
+        }
+    }
+    Ok(Reconciled {
+        changes,
+        applied: req.apply,
+        skipped,
+        anchor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    #[test]
+    fn a_rebased_branch_gets_a_reconciled_done_row_only_when_applied() {
+        let (r, p, h) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let repo = r.path();
+        git(repo, &["init", "-q", "-b", "main"]);
+        git(repo, &["commit", "-q", "--allow-empty", "-m", "base"]);
+        git(repo, &["checkout", "-q", "-b", "feat-t-s1"]);
+        git(repo, &["commit", "-q", "--allow-empty", "-m", "stage 1"]);
+        let old = git(repo, &["rev-parse", "HEAD"]);
+        let ledger = Ledger::new(p.path(), None);
+        let mut f = Map::new();
+        f.insert("head_commit".into(), old.clone().into());
+        f.insert("report_path".into(), "r.md".into());
+        ledger
+            .append("p/g/t", 1, "started", false, {
+                let mut m = Map::new();
+                m.insert("branch".into(), "feat-t-s1".into());
+                m
+            })
+            .unwrap();
+        ledger.append("p/g/t", 1, "done", false, f).unwrap();
+        git(
+            repo,
+            &[
+                "commit",
+                "-q",
+                "--amend",
+                "--allow-empty",
+                "-m",
+                "stage 1 amended",
+            ],
+        );
+        let new = git(repo, &["rev-parse", "HEAD"]);
+        let home = h.path().to_string_lossy().into_owned();
+        let mut req = ReconcileRequest {
+            plan_run_root: p.path().into(),
+            project_root: repo.into(),
+            home: Some(home),
+            ..Default::default()
+        };
+        let dry = reconcile(&req).unwrap();
+        assert_eq!(
+            dry.changes,
+            vec![Change {
+                stage: 1,
+                branch: "feat-t-s1".into(),
+                from: old.clone(),
+                to: new.clone()
+            }]
+        );
+        assert_eq!(ledger.read().unwrap().rows.len(), 2);
+        req.apply = true;
+        assert!(reconcile(&req).unwrap().applied);
+        let rows = ledger.read().unwrap().rows;
+        let done = &ledger::latest_done_by_stage(&rows)[&1];
+        assert_eq!(done["head_commit"], Value::String(new));
+        assert_eq!(done["report_path"], "r.md");
+        assert_eq!(done["reconciled_from"], Value::String(old));
+        assert!(reconcile(&req).unwrap().changes.is_empty());
+        req.reset_anchor = Some("main".into());
+        assert_eq!(reconcile(&req).unwrap_err().code(), "E_INVALID_ARG");
+    }
+}
