@@ -2,14 +2,15 @@
 // wizard to `done` with scripted answers (printing each prompt and echo), shows the
 // confirmation block and the rendered `okstra render-bundle` arguments, then provisions the
 // worktree with those arguments, shows the registry rows and `git worktree list`, and
-// records the stage's `started` event in the plan run's ledger (`consumers.jsonl`).
+// records the stage's `started` event in the plan run's ledger (`consumers.jsonl`) and shows
+// the plan's handoff eligibility (nothing is done yet, so no stage is eligible).
 //
 // `makeOkstraProject(dir)` and `driveWizard(o)` are exported for the end-to-end main job
 // (and the tests): `driveWizard` returns the rendered arguments.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { Wizard, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
+import { Wizard, handoffEligible, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
 import { heading, step, table } from './show.mjs'
 
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
@@ -138,7 +139,7 @@ export async function run({ root, home }) {
   table(Object.entries(args).filter(([, v]) => v !== '').map(([k, v]) => ({ argument: k, value: v })), ['argument', 'value'])
   const p = provisionFromArgs(args, home)
   step(`provisionTaskWorktree → ${p.status} ${p.path} (branch ${p.branch})`)
-  table(registryList({ home }).map((e) => ({ taskKey: e.taskKey, branch: e.branch, status: e.status, phase: e.lastPhase })),
+  table(registryList({ home }).filter((e) => e.taskId === args['task-id']).map((e) => ({ taskKey: e.taskKey, branch: e.branch, status: e.status, phase: e.lastPhase })),
     ['taskKey', 'branch', 'status', 'phase'])
   step('git worktree list:')
   console.log(git(projectRoot, 'worktree', 'list').replace(/^/gm, '   '))
@@ -150,5 +151,9 @@ export async function run({ root, home }) {
   })
   step(`ledgerAppend(started, stage ${args.stage}) → appended: ${appended.appended}; ${join(planRunRoot, 'consumers.jsonl')}:`)
   for (const row of ledgerRead(planRunRoot).rows) console.log(`   ${JSON.stringify(row)}`)
+  const eligibility = handoffEligible({ planRunRoot, approvedPlan: args['approved-plan'], projectRoot })
+  step('handoffEligible:')
+  table(eligibility.stages.map((x) => ({ stage: x.number, title: x.title, eligible: x.eligible, reasons: x.reasons.join(' ') })),
+    ['stage', 'title', 'eligible', 'reasons'])
   return { args, provision: p, planRunRoot }
 }
