@@ -10,6 +10,8 @@ pub mod ledger;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+#[cfg(test)]
+mod testutil;
 pub mod wizard;
 pub mod worktree;
 

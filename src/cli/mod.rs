@@ -6,6 +6,7 @@
 //! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
 //! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
 
+mod args;
 mod handoff;
 mod ledger;
 mod registry;

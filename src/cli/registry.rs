@@ -1,60 +1,11 @@
 //! `okstra registry …`
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::Value;
 
-use super::{to_json, CliError, CmdResult};
-use crate::ids::KeyParts;
-use crate::registry::{Registry, Reservation};
-
-/// Where the registry is.
-#[derive(Debug, Args)]
-pub struct HomeArgs {
-    /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
-    #[arg(long)]
-    home: Option<String>,
-    /// How long to wait for the registry lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
-    #[arg(long)]
-    lock_timeout_ms: Option<u64>,
-}
-
-impl HomeArgs {
-    fn open(&self) -> Result<Registry, CliError> {
-        Ok(Registry::open(self.home.as_deref(), self.lock_timeout_ms)?)
-    }
-}
-
-/// The key of one entry.
-#[derive(Debug, Args)]
-pub struct KeyArgs {
-    #[arg(long, env = "OKSTRA_PROJECT_ID")]
-    project_id: String,
-    #[arg(long, env = "OKSTRA_TASK_GROUP")]
-    task_group: String,
-    #[arg(long, env = "OKSTRA_TASK_ID")]
-    task_id: String,
-    /// Implementation stage number (`#stage-<N>`).
-    #[arg(long, conflicts_with = "group_id")]
-    stage: Option<u32>,
-    /// Stage-group collector id (`#group-<ID>`).
-    #[arg(long)]
-    group_id: Option<String>,
-    #[command(flatten)]
-    home: HomeArgs,
-}
-
-impl KeyArgs {
-    fn open(&self) -> Result<(Registry, KeyParts), CliError> {
-        let key = KeyParts::new(
-            &self.project_id,
-            &self.task_group,
-            &self.task_id,
-            self.stage,
-            self.group_id.as_deref(),
-        )?;
-        Ok((self.home.open()?, key))
-    }
-}
+use super::args::{HomeArgs, KeyArgs};
+use super::{to_json, CmdResult};
+use crate::registry::Reservation;
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCmd {

@@ -2,38 +2,19 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
+use super::args::KeyArgs;
 use super::{to_json, CmdResult};
-use crate::ids::{self, KeyParts};
+use crate::ids;
 use crate::worktree::{self, ProvisionRequest};
-
-/// The key of a worktree, as given (provision and path slug every segment).
-#[derive(Debug, Args)]
-pub struct WtKeyArgs {
-    #[arg(long, env = "OKSTRA_PROJECT_ID")]
-    project_id: String,
-    #[arg(long, env = "OKSTRA_TASK_GROUP")]
-    task_group: String,
-    #[arg(long, env = "OKSTRA_TASK_ID")]
-    task_id: String,
-    /// Implementation stage number (`#stage-<N>`).
-    #[arg(long, conflicts_with = "group_id")]
-    stage: Option<u32>,
-    /// Stage-group collector id (`#group-<ID>`).
-    #[arg(long)]
-    group_id: Option<String>,
-    /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
-    #[arg(long)]
-    home: Option<String>,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum WorktreeCmd {
     /// Create or reuse the worktree of a task, stage or stage-group key.
     Provision {
         #[command(flatten)]
-        key: WtKeyArgs,
+        key: KeyArgs,
         #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
         project_root: PathBuf,
         /// The phase asking (recorded as last_phase).
@@ -45,12 +26,9 @@ pub enum WorktreeCmd {
         /// Branch, tag, remote ref or sha to branch from (default: main worktree's HEAD).
         #[arg(long)]
         base_ref: Option<String>,
-        /// How long to wait for locks (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
-        #[arg(long)]
-        lock_timeout_ms: Option<u64>,
     },
     /// Print the worktree path of a key.
-    Path(WtKeyArgs),
+    Path(KeyArgs),
     /// Print the branch name of a key.
     Branch {
         #[arg(long, default_value = "")]
@@ -90,7 +68,6 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
             task_type,
             work_category,
             base_ref,
-            lock_timeout_ms,
         } => {
             let req = ProvisionRequest {
                 task_type,
@@ -102,20 +79,14 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
                 base_ref,
                 stage: key.stage,
                 group_id: key.group_id,
-                home: key.home,
-                lock_timeout_ms,
+                home: key.home.home,
+                lock_timeout_ms: key.home.lock_timeout_ms,
             };
             to_json(worktree::provision(&req)?)
         }
         WorktreeCmd::Path(k) => {
-            let parts = KeyParts::new(
-                &k.project_id,
-                &k.task_group,
-                &k.task_id,
-                k.stage,
-                k.group_id.as_deref(),
-            )?;
-            let root = ids::worktrees_root(k.home.as_deref())?;
+            let parts = k.parts()?;
+            let root = ids::worktrees_root(k.home.home.as_deref())?;
             to_json(ids::compute_worktree_path(&root, &parts))
         }
         WorktreeCmd::Branch {

@@ -1,8 +1,7 @@
 //! Scripted walks of all six task types over real git repositories and task layouts in temp
 //! directories, plus the rules of SPEC §8.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use super::catalog::{catalog, Lang};
 use super::steps::{fixed_options, GROUP, STEPS, TERMINAL};
@@ -10,33 +9,12 @@ use super::*;
 use crate::error::Coded;
 use crate::ids::KeyParts;
 use crate::registry::{Registry, Reservation};
+use crate::testutil::{git, write};
 
 struct Fx {
     _dir: tempfile::TempDir,
     root: PathBuf,
     home: String,
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 const PLAN: &str = "# Plan\n\n## 5.5 Stage Map\n| Stage | Title | Depends on |\n|---|---|---|\n| 1 | Schema | (none) |\n| 2 | API | 1 |\n\n## 6. Next\n";

@@ -1,0 +1,62 @@
+//! Options shared by several commands: where OKSTRA_HOME is and the key of one entry.
+
+use clap::Args;
+
+use super::CliError;
+use crate::ids::KeyParts;
+use crate::registry::Registry;
+
+/// Where the registry is.
+#[derive(Debug, Args)]
+pub struct HomeArgs {
+    /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
+    #[arg(long)]
+    pub home: Option<String>,
+    /// How long to wait for the registry lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
+    #[arg(long)]
+    pub lock_timeout_ms: Option<u64>,
+}
+
+impl HomeArgs {
+    /// The registry these options name.
+    pub fn open(&self) -> Result<Registry, CliError> {
+        Ok(Registry::open(self.home.as_deref(), self.lock_timeout_ms)?)
+    }
+}
+
+/// The key of one entry.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    pub project_id: String,
+    #[arg(long, env = "OKSTRA_TASK_GROUP")]
+    pub task_group: String,
+    #[arg(long, env = "OKSTRA_TASK_ID")]
+    pub task_id: String,
+    /// Implementation stage number (`#stage-<N>`).
+    #[arg(long, conflicts_with = "group_id")]
+    pub stage: Option<u32>,
+    /// Stage-group collector id (`#group-<ID>`).
+    #[arg(long)]
+    pub group_id: Option<String>,
+    #[command(flatten)]
+    pub home: HomeArgs,
+}
+
+impl KeyArgs {
+    /// The validated key.
+    pub fn parts(&self) -> Result<KeyParts, CliError> {
+        Ok(KeyParts::new(
+            &self.project_id,
+            &self.task_group,
+            &self.task_id,
+            self.stage,
+            self.group_id.as_deref(),
+        )?)
+    }
+
+    /// The registry and the validated key.
+    pub fn open(&self) -> Result<(Registry, KeyParts), CliError> {
+        Ok((self.home.open()?, self.parts()?))
+    }
+}
