@@ -9,6 +9,51 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+ * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+ * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+ * `E_LOCK_TIMEOUT`.
+ */
+export declare class Wizard {
+  /**
+   * A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
+   * unknown language.
+   */
+  static create(o: WizardCreateOptions): Wizard
+  /**
+   * A wizard from `toJson()` output. Throws `E_WIZARD_STATE_VERSION` for a state of
+   * another format version (e.g. the Python wizard's), `E_WIZARD_STATE_INVALID` otherwise.
+   */
+  static fromJson(json: string): Wizard
+  /** A wizard from a state file written by `save`. */
+  static load(stateFile: string): Wizard
+  /** Writes the state file atomically. */
+  save(stateFile: string): void
+  /** The state as versioned JSON. */
+  toJson(): string
+  /** The prompt to show now (the same one again for the same state). */
+  next(): Prompt
+  /** `next()` on the libuv pool (it reads git and the registry). */
+  nextAsync(): Promise<Prompt>
+  /**
+   * Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
+   * value; missing steps mean blank).
+   */
+  submit(value: string): SubmitResult
+  /** `submit()` on the libuv pool; the wizard's state is updated when it resolves. */
+  submitAsync(value: string): Promise<SubmitResult>
+  /**
+   * The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
+   * `E_WIZARD_ABORTED` after an abort, `E_INVALID_ARG` before `done` or for a
+   * final-verification without an explicit stage.
+   */
+  renderArgs(): Record<string, string>
+  /** The human summary of the effective values shown before the final confirm. */
+  confirmationBlock(): string
+}
+export type JsWizard = Wizard
+
 /** The re-pinned implementation base. */
 export interface AnchorChange {
   from?: string
@@ -372,6 +417,38 @@ export interface PlanStage {
 }
 
 /**
+ * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
+ * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
+ */
+export interface Prompt {
+  /** The step id; callers and tests key on it. */
+  step: string
+  /**
+   * `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
+   * step → value for `prompts`; `done` / `aborted`: terminal.
+   */
+  kind: 'pick' | 'text' | 'pick_group' | 'done' | 'aborted'
+  /** The question, in the wizard's language. */
+  label: string
+  /** The choices of a pick (empty otherwise). */
+  options: Array<PromptOption>
+  /** Longer help; for `confirm`, the confirmation block. */
+  help: string
+  /** The echo printed once answered; `{value}` stands for the answer. */
+  echoTemplate: string
+  /** The batched prompts of a `pick_group` (answer them with one JSON object step → value). */
+  prompts?: Array<Prompt>
+}
+
+/** One choice of a pick prompt. */
+export interface PromptOption {
+  /** The stable machine value to submit. */
+  value: string
+  /** The text to show (from the catalog of the wizard's language). */
+  label: string
+}
+
+/**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
  * itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
  * `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
@@ -593,6 +670,24 @@ export interface StageMerge {
 }
 
 /**
+ * The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
+ * `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
+ * the same prompt again.
+ */
+export interface SubmitResult {
+  /** Whether the answer was accepted. */
+  ok: boolean
+  /** The echo line of an accepted answer. */
+  echo?: string
+  /** Why the answer was rejected. */
+  error?: string
+  /** The stable code of a rejection. */
+  code?: string
+  /** The prompt to show now. */
+  next: Prompt
+}
+
+/**
  * The shared entries provisioning carries from the main worktree, project-relative and
  * normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
  */
@@ -621,6 +716,20 @@ export declare function taskKey(p: KeyParts): string
  * unchanged then.
  */
 export declare function upsertProjectJson(projectRoot: string, projectId: string): Record<string, unknown>
+
+/** Options of `Wizard.create`. */
+export interface WizardCreateOptions {
+  /** The project's root directory (must exist). */
+  projectRoot: string
+  /** Default: `projectId` of `.okstra/project.json`, else the root's directory name. */
+  projectId?: string
+  /** Catalog language, default `ko`. */
+  lang?: 'ko' | 'en'
+  /** `OKSTRA_HOME` override for the registry look-up (worktree reuse). */
+  home?: string
+  /** Batch independent prompts (the customize answers) into `pick_group` prompts. */
+  groups?: boolean
+}
 
 /**
  * A registered worktree. `stage` is `null` outside implementation stage worktrees;

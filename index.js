@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Wizard = nativeBinding.Wizard
+module.exports.JsWizard = nativeBinding.JsWizard
 module.exports.cleanGateExcludes = nativeBinding.cleanGateExcludes
 module.exports.computeBranchName = nativeBinding.computeBranchName
 module.exports.computeWorktreePath = nativeBinding.computeWorktreePath

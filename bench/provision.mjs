@@ -1,12 +1,12 @@
 // Provisioning rows: `provisionTaskWorktree` (branch + worktree + git lock + shared-state
 // links + registry row) vs the same work the shell way — `git worktree add -b` plus the same
 // symlinks in a bash script — on a generated repository of 10,000 files and on a small one.
-// Every sample makes a fresh worktree; the previous one is removed (and `sync`ed) untimed.
+// Every sample makes a fresh worktree, removed (and `sync`ed) untimed afterwards.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { provisionTaskWorktree } from '../index.js'
-import { measure, spawnOk } from './lib.mjs'
+import { median, spawnOk } from './lib.mjs'
 
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' }
 
@@ -41,24 +41,34 @@ export async function run({ quick }) {
     const repo = makeRepo(root, files)
     const home = join(root, 'home')
     const n = files > 1000 ? (quick ? 3 : 9) : (quick ? 10 : 40)
-    let last = null
-    const clean = () => {
-      if (last) spawnOk('git', ['-C', repo, 'worktree', 'remove', '--force', '--force', last])
-      last = null
-      // Flush the removal's writeback now, untimed, so it does not land in the next sample.
-      spawnOk('sync', [])
+    // Samples alternate between the two paths (after one untimed warm-up each), so both see
+    // the same machine: on a shared 2-core VM the disk's load drifts by several × within a
+    // minute, which made back-to-back series disagree on the order of the two paths.
+    const native = []
+    const shell = []
+    for (let i = -1; i < n; i++) {
+      const t0 = process.hrtime.bigint()
+      const made = provisionTaskWorktree({ projectId: 'b', taskGroup: 'g', taskId: `n${i + 1}`, taskType: 'implementation', projectRoot: repo, home }).path
+      const t1 = process.hrtime.bigint()
+      clean(repo, made)
+      const dir = join(root, 'cli', `c${i + 1}`)
+      const t2 = process.hrtime.bigint()
+      spawnOk('bash', ['-c', script, 'bench', repo, `c${i + 1}`, dir])
+      const t3 = process.hrtime.bigint()
+      clean(repo, dir)
+      if (i >= 0) {
+        native.push(Number(t1 - t0) / 1e6)
+        shell.push(Number(t3 - t2) / 1e6)
+      }
     }
-    const inproc = measure((i) => {
-      last = provisionTaskWorktree({ projectId: 'b', taskGroup: 'g', taskId: `n${i}`, taskType: 'implementation', projectRoot: repo, home }).path
-    }, { n, warmup: 1, before: clean })
-    clean()
-    const old = measure((i) => {
-      last = join(root, 'cli', `c${i}`)
-      spawnOk('bash', ['-c', script, 'bench', repo, `c${i}`, last])
-    }, { n, warmup: 1, before: clean })
-    clean()
-    rows.push({ op: `provisionTaskWorktree, ${files.toLocaleString('en')} files`, inproc, old, oldLabel: 'git worktree add -b + ln -s script' })
+    rows.push({ op: `provisionTaskWorktree, ${files.toLocaleString('en')} files`, inproc: median(native), old: median(shell), oldLabel: 'git worktree add -b + ln -s script' })
     rmSync(root, { recursive: true, force: true })
   }
   return rows
+}
+
+/** Removes a sample's worktree (locked ones too) and flushes the removal, untimed. */
+function clean(repo, dir) {
+  spawnOk('git', ['-C', repo, 'worktree', 'remove', '--force', '--force', dir])
+  spawnOk('sync', [])
 }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { fmtMs, fmtRatio } from './lib.mjs'
 
-const parts = ['registry', 'provision', 'ledger']
+const parts = ['registry', 'provision', 'ledger', 'wizard']
 const quick = process.argv.includes('--quick')
 const here = dirname(fileURLToPath(import.meta.url))
 

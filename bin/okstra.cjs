@@ -12,4 +12,20 @@ function main(argv) {
   process.exitCode = out.exitCode
 }
 
-main(process.argv.slice(2))
+const argv = process.argv.slice(2)
+// `okstra wizard` (optionally with --state/--project-root/… flags) on a terminal is the
+// interactive wizard; with a subcommand, or without a terminal, it is the JSON CLI.
+const interactive =
+  argv[0] === 'wizard' && (argv.length === 1 || argv[1].startsWith('--')) &&
+  !argv.includes('--help') && process.stdin.isTTY && process.stdout.isTTY
+if (interactive) {
+  import('./wizard-interactive.mjs')
+    .then((m) => m.main(argv.slice(1)))
+    .then((code) => { process.exitCode = code })
+    .catch((e) => {
+      process.stderr.write(`okstra: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`)
+      process.exitCode = 1
+    })
+} else {
+  main(argv)
+}

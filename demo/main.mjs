@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const parts = ['registry', 'provision', 'ledger']
+const parts = ['registry', 'provision', 'ledger', 'wizard']
 
 const root = mkdtempSync(join(tmpdir(), 'okstra-demo-'))
 const ctx = { root, home: join(root, 'okstra-home') }

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+pub mod wizard;
 pub mod worktree;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build

@@ -7,6 +7,7 @@ mod ids;
 mod ledger;
 mod plan;
 mod registry;
+mod wizard;
 mod worktree;
 
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};

@@ -9,6 +9,7 @@
 mod handoff;
 mod ledger;
 mod registry;
+mod wizard;
 mod worktree;
 
 use clap::{Parser, Subcommand};
@@ -89,6 +90,11 @@ enum Command {
     /// Worktree provisioning and its helpers.
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
+    /// The run set-up wizard (scripted; `okstra wizard` alone on a terminal is interactive).
+    Wizard {
+        #[command(subcommand)]
+        cmd: Option<wizard::WizardCmd>,
+    },
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
@@ -141,6 +147,7 @@ where
         Command::Handoff(cmd) => handoff::run(cmd),
         Command::GitReconcile(a) => handoff::reconcile(a),
         Command::Worktree(cmd) => worktree::run(cmd),
+        Command::Wizard { cmd } => wizard::run(cmd),
     };
     match result {
         Ok(v) => CliOutcome {

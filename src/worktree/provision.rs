@@ -360,7 +360,8 @@ fn created_note(
 
 /// The registry's `release` plus git: marks the entry released, frees its branch, and
 /// removes the git worktree lock okstra put on its directory (a lock with another reason
-/// stays). The directory and branch are kept. Returns the released entry, or `None` when the
+/// stays; when the directory is already gone the repository cannot be found from it and
+/// `git worktree unlock <path>` is left to the user). The directory and branch are kept. Returns the released entry, or `None` when the
 /// key is absent.
 pub fn release_worktree(
     reg: &Registry,
@@ -475,7 +476,9 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
                     owner,
                     format!(
                         "git still lists worktree {name} at {} but its directory is gone; \
-                         `okstra registry release` then `git worktree prune` clears it",
+                         `git worktree unlock {}` and `git worktree prune` clear it, then \
+                         `okstra registry prune --apply` releases the entry",
+                        path.display(),
                         path.display()
                     ),
                 ));

@@ -519,3 +519,58 @@ fn attributes_still_apply_filters() {
     assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"two\r\n");
     assert_eq!(git(wt, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
+    let _g = serial();
+    let f = fixture();
+    let k = key("foreign", None, None);
+    let r = crate::registry::Reservation {
+        worktree_path: f.repo.to_string_lossy().into_owned(),
+        branch: "feat-foreign".into(),
+        base_ref: String::new(),
+        phase: String::new(),
+        stages: None,
+    };
+    f.reg().reserve(&k, &r).unwrap();
+    let e = remove_provisioned(&f.repo, &k, Some(&f.home), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.status, "released");
+    assert!(f.repo.join("a.txt").exists());
+    assert!(
+        remove_provisioned(&f.repo, &key("absent", None, None), Some(&f.home), None)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
+    let _g = serial();
+    let f = fixture();
+    let a = provision(&f.req("a")).unwrap();
+    provision(&f.req("b")).unwrap();
+    std::fs::remove_dir_all(&a.path).unwrap();
+    let rep = doctor(&f.reg()).unwrap();
+    let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
+    assert!(codes.contains(&"worktree-missing"), "{rep:?}");
+    assert!(codes.contains(&"worktree-prunable"), "{rep:?}");
+    // Released but never pruned, branch deleted behind git's back (`git branch -D` refuses
+    // while the record exists): git's leftover record is named.
+    release_worktree(&f.reg(), &key("a", None, None)).unwrap();
+    git(&f.repo, &["update-ref", "-d", "refs/heads/feat-a"]);
+    let before = f.snapshot();
+    let e = provision(&f.req("a")).unwrap_err();
+    assert_eq!(e.code(), "E_WORKTREE_STALE");
+    assert!(e.to_string().contains("git worktree prune"), "{e}");
+    assert_eq!(f.snapshot(), before);
+    // The directory is gone, so release could not find the repository to unlock it.
+    assert!(f.worktree_list().contains("locked okstra task proj/grp/a"));
+    git(&f.repo, &["worktree", "unlock", &a.path]);
+    git(&f.repo, &["worktree", "prune"]);
+    assert_eq!(
+        provision(&f.req("a")).unwrap().status,
+        ProvisionStatus::Created
+    );
+}

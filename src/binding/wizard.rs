@@ -1,0 +1,235 @@
+//! The `Wizard` class (SPEC §8, §10): a stateful handle over the core wizard, as node-rs
+//! jieba exposes its stateful core. Only conversions live here.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use super::{job, js_err, Job, Result};
+use crate::wizard::{self, CreateOptions, PromptKind};
+
+/// One choice of a pick prompt.
+#[napi(object, js_name = "PromptOption")]
+pub struct JsPromptOption {
+    /// The stable machine value to submit.
+    pub value: String,
+    /// The text to show (from the catalog of the wizard's language).
+    pub label: String,
+}
+
+/// What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
+/// `done`, `aborted`) or `customize_group` for a batched `pick_group`.
+#[napi(object, js_name = "Prompt")]
+pub struct JsPrompt {
+    /// The step id; callers and tests key on it.
+    pub step: String,
+    /// `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
+    /// step → value for `prompts`; `done` / `aborted`: terminal.
+    #[napi(ts_type = "'pick' | 'text' | 'pick_group' | 'done' | 'aborted'")]
+    pub kind: String,
+    /// The question, in the wizard's language.
+    pub label: String,
+    /// The choices of a pick (empty otherwise).
+    pub options: Vec<JsPromptOption>,
+    /// Longer help; for `confirm`, the confirmation block.
+    pub help: String,
+    /// The echo printed once answered; `{value}` stands for the answer.
+    pub echo_template: String,
+    /// The batched prompts of a `pick_group` (answer them with one JSON object step → value).
+    pub prompts: Option<Vec<JsPrompt>>,
+}
+
+fn kind_str(k: PromptKind) -> &'static str {
+    match k {
+        PromptKind::Pick => "pick",
+        PromptKind::Text => "text",
+        PromptKind::PickGroup => "pick_group",
+        PromptKind::Done => "done",
+        PromptKind::Aborted => "aborted",
+    }
+}
+
+impl From<wizard::Prompt> for JsPrompt {
+    fn from(p: wizard::Prompt) -> Self {
+        JsPrompt {
+            step: p.step,
+            kind: kind_str(p.kind).to_string(),
+            label: p.label,
+            options: p
+                .options
+                .into_iter()
+                .map(|o| JsPromptOption {
+                    value: o.value,
+                    label: o.label,
+                })
+                .collect(),
+            help: p.help,
+            echo_template: p.echo_template,
+            prompts: (!p.prompts.is_empty())
+                .then(|| p.prompts.into_iter().map(Into::into).collect()),
+        }
+    }
+}
+
+/// The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
+/// `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
+/// the same prompt again.
+#[napi(object)]
+pub struct SubmitResult {
+    /// Whether the answer was accepted.
+    pub ok: bool,
+    /// The echo line of an accepted answer.
+    pub echo: Option<String>,
+    /// Why the answer was rejected.
+    pub error: Option<String>,
+    /// The stable code of a rejection.
+    pub code: Option<String>,
+    /// The prompt to show now.
+    pub next: JsPrompt,
+}
+
+/// Options of `Wizard.create`.
+#[napi(object)]
+pub struct WizardCreateOptions {
+    /// The project's root directory (must exist).
+    pub project_root: String,
+    /// Default: `projectId` of `.okstra/project.json`, else the root's directory name.
+    pub project_id: Option<String>,
+    /// Catalog language, default `ko`.
+    #[napi(ts_type = "'ko' | 'en'")]
+    pub lang: Option<String>,
+    /// `OKSTRA_HOME` override for the registry look-up (worktree reuse).
+    pub home: Option<String>,
+    /// Batch independent prompts (the customize answers) into `pick_group` prompts.
+    pub groups: Option<bool>,
+}
+
+/// The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+/// `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+/// `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+/// `E_LOCK_TIMEOUT`.
+#[napi(js_name = "Wizard")]
+pub struct JsWizard {
+    /// Shared with the async methods' pool jobs; one call at a time changes the state.
+    inner: Arc<Mutex<wizard::Wizard>>,
+}
+
+fn lock(inner: &Mutex<wizard::Wizard>) -> Result<MutexGuard<'_, wizard::Wizard>> {
+    inner.lock().map_err(|_| {
+        napi::Error::new(
+            "E_INTERNAL".to_string(),
+            "an earlier wizard call panicked; create or load the wizard again".to_string(),
+        )
+    })
+}
+
+fn wrap(w: wizard::Wizard) -> JsWizard {
+    JsWizard {
+        inner: Arc::new(Mutex::new(w)),
+    }
+}
+
+fn submit(inner: &Mutex<wizard::Wizard>, value: &str) -> Result<SubmitResult> {
+    let out = lock(inner)?.submit(value).map_err(js_err)?;
+    Ok(SubmitResult {
+        ok: out.ok,
+        echo: out.echo,
+        error: out.error,
+        code: out.code,
+        next: out.next.into(),
+    })
+}
+
+#[napi]
+impl JsWizard {
+    /// A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
+    /// unknown language.
+    #[napi(factory)]
+    pub fn create(o: WizardCreateOptions) -> Result<JsWizard> {
+        let inner = wizard::Wizard::create(CreateOptions {
+            project_root: o.project_root,
+            project_id: o.project_id,
+            lang: o.lang,
+            home: o.home,
+            groups: o.groups.unwrap_or(false),
+        })
+        .map_err(js_err)?;
+        Ok(wrap(inner))
+    }
+
+    /// A wizard from `toJson()` output. Throws `E_WIZARD_STATE_VERSION` for a state of
+    /// another format version (e.g. the Python wizard's), `E_WIZARD_STATE_INVALID` otherwise.
+    #[napi(factory)]
+    pub fn from_json(json: String) -> Result<JsWizard> {
+        wizard::Wizard::from_json(&json).map(wrap).map_err(js_err)
+    }
+
+    /// A wizard from a state file written by `save`.
+    #[napi(factory)]
+    pub fn load(state_file: String) -> Result<JsWizard> {
+        wizard::Wizard::load(std::path::Path::new(&state_file))
+            .map(wrap)
+            .map_err(js_err)
+    }
+
+    /// Writes the state file atomically.
+    #[napi]
+    pub fn save(&self, state_file: String) -> Result<()> {
+        lock(&self.inner)?
+            .save(std::path::Path::new(&state_file))
+            .map_err(js_err)
+    }
+
+    /// The state as versioned JSON.
+    #[napi]
+    pub fn to_json(&self) -> Result<String> {
+        Ok(lock(&self.inner)?.to_json())
+    }
+
+    /// The prompt to show now (the same one again for the same state).
+    #[napi]
+    pub fn next(&self) -> Result<JsPrompt> {
+        lock(&self.inner)?.next().map(Into::into).map_err(js_err)
+    }
+
+    /// `next()` on the libuv pool (it reads git and the registry).
+    #[napi(ts_return_type = "Promise<Prompt>")]
+    pub fn next_async(&self) -> AsyncTask<Job<JsPrompt>> {
+        let inner = Arc::clone(&self.inner);
+        job(move || lock(&inner)?.next().map(Into::into).map_err(js_err))
+    }
+
+    /// Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
+    /// value; missing steps mean blank).
+    #[napi]
+    pub fn submit(&self, value: String) -> Result<SubmitResult> {
+        submit(&self.inner, &value)
+    }
+
+    /// `submit()` on the libuv pool; the wizard's state is updated when it resolves.
+    #[napi(ts_return_type = "Promise<SubmitResult>")]
+    pub fn submit_async(&self, value: String) -> AsyncTask<Job<SubmitResult>> {
+        let inner = Arc::clone(&self.inner);
+        job(move || submit(&inner, &value))
+    }
+
+    /// The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
+    /// `E_WIZARD_ABORTED` after an abort, `E_INVALID_ARG` before `done` or for a
+    /// final-verification without an explicit stage.
+    #[napi(ts_return_type = "Record<string, string>")]
+    pub fn render_args(&self) -> Result<Map<String, Value>> {
+        let args = lock(&self.inner)?.render_args().map_err(js_err)?;
+        Ok(args
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v)))
+            .collect())
+    }
+
+    /// The human summary of the effective values shown before the final confirm.
+    #[napi]
+    pub fn confirmation_block(&self) -> Result<String> {
+        lock(&self.inner)?.confirmation_block().map_err(js_err)
+    }
+}

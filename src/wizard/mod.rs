@@ -1,0 +1,328 @@
+//! The run set-up wizard (SPEC §8): a resumable state machine that never prints anything
+//! itself. Callers ask [`Wizard::next`] for the next [`Prompt`], show it however they like
+//! (a terminal, an agent's multiple-choice tool), and [`Wizard::submit`] the answer.
+//!
+//! Layout: `state` (the versioned JSON), `steps` (which step applies when, validation,
+//! edits), `project` (what is read from the project), `render` (`renderArgs` and the
+//! confirmation block), `catalog` (prompt texts, `prompts/wizard/*.json`).
+
+pub mod catalog;
+mod project;
+mod render;
+pub mod state;
+pub mod steps;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use catalog::Lang;
+pub use project::WorktreeDecision;
+pub use state::{WizardState, STATE_VERSION};
+
+use crate::error::Coded;
+use crate::fsio::{self, io_err, FsError};
+use crate::ids::IdError;
+use crate::registry::RegistryError;
+
+/// Wizard failures (a rejected answer is not one: it is [`SubmitOutcome`] with `ok: false`).
+#[derive(Debug, thiserror::Error)]
+pub enum WizardError {
+    /// A saved state of another format version.
+    #[error("the wizard state cannot be loaded: {0}")]
+    StateVersion(String),
+    /// A saved state that is not the wizard's JSON.
+    #[error(
+        "the wizard state is not a valid wizard state ({0}); start a new one with `okstra \
+         wizard init`"
+    )]
+    StateInvalid(String),
+    /// `renderArgs` after the user aborted.
+    #[error(
+        "the wizard was aborted by the user — render-args is unavailable; start again with \
+         `okstra wizard init`"
+    )]
+    Aborted,
+    /// A bad argument, or `renderArgs` before the wizard is done.
+    #[error("{0}")]
+    InvalidArg(String),
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl Coded for WizardError {
+    fn code(&self) -> &'static str {
+        match self {
+            WizardError::StateVersion(_) => "E_WIZARD_STATE_VERSION",
+            WizardError::StateInvalid(_) => "E_WIZARD_STATE_INVALID",
+            WizardError::Aborted => "E_WIZARD_ABORTED",
+            WizardError::InvalidArg(_) => "E_INVALID_ARG",
+            WizardError::Id(e) => e.code(),
+            WizardError::Registry(e) => e.code(),
+            WizardError::Fs(e) => e.code(),
+        }
+    }
+}
+
+/// A rejected answer: the catalog message key, a stable code and the message's variables.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    key: &'static str,
+    code: &'static str,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl Rejection {
+    /// A rejection with catalog message `key` and stable `code`.
+    pub fn new(key: &'static str, code: &'static str) -> Rejection {
+        Rejection {
+            key,
+            code,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Adds a message variable.
+    pub fn var(mut self, name: &'static str, value: &str) -> Rejection {
+        self.vars.push((name, value.to_string()));
+        self
+    }
+
+    fn message(&self, cat: &catalog::Catalog) -> String {
+        let vars: Vec<(&str, &str)> = self.vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        cat.error(self.key, &vars)
+    }
+}
+
+/// What kind of answer a prompt takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptKind {
+    /// One of `options`.
+    Pick,
+    /// Free text (blank allowed where the label says so).
+    Text,
+    /// Several independent prompts (`prompts`), answered together as a JSON object.
+    PickGroup,
+    /// Finished: call `renderArgs`.
+    Done,
+    /// Aborted by the user: terminal.
+    Aborted,
+}
+
+/// One choice of a pick prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromptOption {
+    /// The stable machine value to submit.
+    pub value: String,
+    /// The text to show.
+    pub label: String,
+}
+
+/// What to ask next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prompt {
+    /// The step id (`task_type`, …, `done`, `aborted`, or `customize_group`).
+    pub step: String,
+    /// How it is answered.
+    pub kind: PromptKind,
+    /// The question.
+    pub label: String,
+    /// The choices (pick prompts).
+    pub options: Vec<PromptOption>,
+    /// Longer help.
+    pub help: String,
+    /// The echo printed once answered; `{value}` is the answer.
+    pub echo_template: String,
+    /// The batched prompts of a `pick_group`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<Prompt>,
+}
+
+/// The result of [`Wizard::submit`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitOutcome {
+    /// Whether the answer was accepted.
+    pub ok: bool,
+    /// The echo of an accepted answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echo: Option<String>,
+    /// Why the answer was rejected (in the catalog's language).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The stable code of a rejection (`E_INVALID_ARG`, `E_NOT_FOUND`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The prompt to show now (the same one again after a rejection).
+    pub next: Prompt,
+}
+
+/// Options of [`Wizard::create`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The project's root directory (must exist).
+    pub project_root: String,
+    /// The project id; default: `projectId` of the project's project.json, else the root's
+    /// directory name.
+    pub project_id: Option<String>,
+    /// `ko` (default) or `en`.
+    pub lang: Option<String>,
+    /// `OKSTRA_HOME` override.
+    pub home: Option<String>,
+    /// Batch independent prompts into `pick_group` prompts.
+    pub groups: bool,
+}
+
+/// The wizard: a state plus the operations of SPEC §8.
+#[derive(Debug, Clone)]
+pub struct Wizard {
+    state: WizardState,
+}
+
+fn project_json_id(root: &Path) -> Option<String> {
+    [".okstra/project.json", ".project-docs/okstra/project.json"]
+        .iter()
+        .find_map(|rel| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(root.join(rel)).ok()?).ok()?;
+            let id = v.get("projectId")?.as_str()?.trim().to_string();
+            (!id.is_empty()).then_some(id)
+        })
+}
+
+impl Wizard {
+    /// A fresh wizard for the project at `o.project_root`.
+    pub fn create(o: CreateOptions) -> Result<Wizard, WizardError> {
+        let lang = match o.lang.as_deref().map(str::trim) {
+            None | Some("") => Lang::Ko,
+            Some(l) => Lang::parse(l).ok_or_else(|| {
+                WizardError::InvalidArg(format!("lang {l:?} is not supported; use ko or en"))
+            })?,
+        };
+        let root = std::fs::canonicalize(&o.project_root).map_err(|e| {
+            WizardError::InvalidArg(format!(
+                "projectRoot {} is not an existing directory ({e})",
+                o.project_root
+            ))
+        })?;
+        if !root.is_dir() {
+            return Err(WizardError::InvalidArg(format!(
+                "projectRoot {} is not a directory",
+                root.display()
+            )));
+        }
+        let project_id = match o.project_id.map(|s| s.trim().to_string()) {
+            Some(id) if !id.is_empty() => id,
+            _ => project_json_id(&root).unwrap_or_else(|| {
+                root.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "project".into())
+            }),
+        };
+        Ok(Wizard {
+            state: WizardState {
+                version: STATE_VERSION,
+                project_root: root.to_string_lossy().into_owned(),
+                project_id,
+                lang,
+                home: o.home.filter(|h| !h.trim().is_empty()),
+                groups: o.groups,
+                answers: Default::default(),
+                values: Default::default(),
+                aborted: false,
+            },
+        })
+    }
+
+    /// A wizard from a saved state's JSON. Throws `E_WIZARD_STATE_VERSION` for another
+    /// format version, `E_WIZARD_STATE_INVALID` for anything else that is not a state.
+    pub fn from_json(text: &str) -> Result<Wizard, WizardError> {
+        Ok(Wizard {
+            state: WizardState::from_json(text)?,
+        })
+    }
+
+    /// A wizard from a state file.
+    pub fn load(path: &Path) -> Result<Wizard, WizardError> {
+        let text = std::fs::read_to_string(path).map_err(io_err("read wizard state", path))?;
+        Wizard::from_json(&text)
+    }
+
+    /// Saves the state atomically (temp file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<(), WizardError> {
+        Ok(fsio::atomic_write(path, self.state.to_json().as_bytes())?)
+    }
+
+    /// The state as JSON.
+    pub fn to_json(&self) -> String {
+        self.state.to_json()
+    }
+
+    /// The state.
+    pub fn state(&self) -> &WizardState {
+        &self.state
+    }
+
+    /// The prompt to show now.
+    pub fn next(&self) -> Result<Prompt, WizardError> {
+        steps::next(&self.state)
+    }
+
+    /// Submits the answer to the current prompt. A rejected answer returns `ok: false` and
+    /// leaves the state exactly as it was.
+    pub fn submit(&mut self, value: &str) -> Result<SubmitOutcome, WizardError> {
+        let current = steps::next(&self.state)?;
+        let cat = catalog::catalog(self.state.lang);
+        if matches!(current.kind, PromptKind::Done | PromptKind::Aborted) {
+            return Ok(SubmitOutcome {
+                ok: true,
+                echo: Some(String::new()),
+                error: None,
+                code: None,
+                next: current,
+            });
+        }
+        let mut draft = self.state.clone();
+        match steps::apply(&self.state, &mut draft, &current, value)? {
+            Ok(echo) => {
+                self.state = draft;
+                Ok(SubmitOutcome {
+                    ok: true,
+                    echo: Some(echo),
+                    error: None,
+                    code: None,
+                    next: steps::next(&self.state)?,
+                })
+            }
+            Err(r) => Ok(SubmitOutcome {
+                ok: false,
+                echo: None,
+                error: Some(r.message(cat)),
+                code: Some(r.code.to_string()),
+                next: current,
+            }),
+        }
+    }
+
+    /// The `okstra render-bundle` arguments, in a fixed order. Throws `E_WIZARD_ABORTED`
+    /// after an abort, `E_INVALID_ARG` before the wizard is done or when final-verification
+    /// has no explicit stage.
+    pub fn render_args(&self) -> Result<Vec<(&'static str, String)>, WizardError> {
+        render::render_args(&self.state)
+    }
+
+    /// The human summary shown before the final confirm (effective values, `default (…)`
+    /// where an answer was left blank).
+    pub fn confirmation_block(&self) -> Result<String, WizardError> {
+        render::confirmation_block(&self.state)
+    }
+}
+
+#[cfg(test)]
+mod tests;

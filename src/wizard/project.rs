@@ -1,0 +1,337 @@
+//! What the wizard reads from (and, for plan approval, writes to) the project: existing
+//! tasks, their manifests, git branches and refs, the latest implementation-planning report,
+//! its Stage Map and approval, and the registry entry for worktree reuse. Reads happen when
+//! asked and are cached for one `next`/`submit` call.
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::state::WizardState;
+use super::{Rejection, WizardError};
+use crate::fsio;
+use crate::ids::{self, KeyParts};
+use crate::plan;
+use crate::registry::Registry;
+
+/// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
+const TASK_ROOTS: [&str; 2] = [".okstra/tasks", ".project-docs/okstra/tasks"];
+
+/// Where the worktree for this run comes from (drives base-ref and the branch confirm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorktreeDecision {
+    /// The project is not in a git repository: work happens in the project root.
+    NotGit,
+    /// The project root is itself a linked worktree: it is used as is.
+    InWorktree,
+    /// The registry holds an active worktree for the task key.
+    Reused { path: String, branch: String },
+    /// A new branch and worktree will be created.
+    New { path: String, branch: String },
+}
+
+/// One `next`/`submit` call's view of the project.
+pub struct Project<'a> {
+    state: &'a WizardState,
+    tasks: OnceCell<Vec<String>>,
+    repo_kind: OnceCell<Option<bool>>,
+}
+
+impl<'a> Project<'a> {
+    /// A view for `state`'s project root.
+    pub fn new(state: &'a WizardState) -> Project<'a> {
+        Project {
+            state,
+            tasks: OnceCell::new(),
+            repo_kind: OnceCell::new(),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        Path::new(&self.state.project_root)
+    }
+
+    /// Existing tasks as `group/task`, sorted, from both task roots.
+    pub fn tasks(&self) -> &[String] {
+        self.tasks.get_or_init(|| {
+            let mut out = Vec::new();
+            for rel in TASK_ROOTS {
+                let Ok(groups) = std::fs::read_dir(self.root().join(rel)) else {
+                    continue;
+                };
+                for g in groups.flatten().filter(|e| e.path().is_dir()) {
+                    let Ok(tasks) = std::fs::read_dir(g.path()) else {
+                        continue;
+                    };
+                    for t in tasks.flatten().filter(|e| e.path().is_dir()) {
+                        let key = format!(
+                            "{}/{}",
+                            g.file_name().to_string_lossy(),
+                            t.file_name().to_string_lossy()
+                        );
+                        if !out.contains(&key) {
+                            out.push(key);
+                        }
+                    }
+                }
+            }
+            out.sort();
+            out
+        })
+    }
+
+    /// The directory of task `group/task`, if it exists under either task root.
+    pub fn task_root(&self, group: &str, task: &str) -> Option<PathBuf> {
+        TASK_ROOTS
+            .iter()
+            .map(|rel| self.root().join(rel).join(group).join(task))
+            .find(|p| p.is_dir())
+    }
+
+    fn manifest(&self, group: &str, task: &str) -> Option<Value> {
+        let path = self.task_root(group, task)?.join("task-manifest.json");
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// The existing task's brief (`taskBriefPath`, resolved against the project root) when
+    /// the file exists.
+    pub fn existing_brief(&self, group: &str, task: &str) -> Option<String> {
+        let m = self.manifest(group, task)?;
+        let rel = m.get("taskBriefPath")?.as_str()?.trim();
+        if rel.is_empty() {
+            return None;
+        }
+        self.resolve_file(rel)
+    }
+
+    /// The existing task's `workCategory`, when its manifest records one.
+    pub fn existing_work_category(&self, group: &str, task: &str) -> Option<String> {
+        let m = self.manifest(group, task)?;
+        let c = m.get("workCategory")?.as_str()?.trim();
+        (!c.is_empty()).then(|| c.to_string())
+    }
+
+    /// `rel` resolved against the project root when it names an existing file.
+    pub fn resolve_file(&self, rel: &str) -> Option<String> {
+        let p = Path::new(rel);
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root().join(p)
+        };
+        abs.is_file().then(|| abs.to_string_lossy().into_owned())
+    }
+
+    fn repo(&self) -> Option<git2::Repository> {
+        git2::Repository::discover(self.root()).ok()
+    }
+
+    /// `None` outside git; `Some(true)` when the root is a linked (non-main) worktree.
+    fn repo_kind(&self) -> Option<bool> {
+        *self
+            .repo_kind
+            .get_or_init(|| self.repo().map(|r| r.is_worktree()))
+    }
+
+    /// Whether the project is in a git repository.
+    pub fn is_git(&self) -> bool {
+        self.repo_kind().is_some()
+    }
+
+    /// Local branch names, the checked-out one first.
+    pub fn branches(&self) -> Vec<String> {
+        let Some(repo) = self.repo() else {
+            return Vec::new();
+        };
+        let head = repo
+            .head()
+            .ok()
+            .and_then(|h| h.shorthand().ok().map(str::to_string));
+        let mut names: Vec<String> = repo
+            .branches(Some(git2::BranchType::Local))
+            .map(|it| {
+                it.flatten()
+                    .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        if let Some(h) = head {
+            if let Some(i) = names.iter().position(|n| *n == h) {
+                let first = names.remove(i);
+                names.insert(0, first);
+            }
+        }
+        names
+    }
+
+    /// Resolves `reference` to a commit, or says why git cannot.
+    pub fn resolve_ref(&self, reference: &str) -> Result<String, String> {
+        let repo = self
+            .repo()
+            .ok_or_else(|| "not a git repository".to_string())?;
+        let obj = repo
+            .revparse_single(reference)
+            .map_err(|e| e.message().to_string())?;
+        let commit = obj.peel_to_commit().map_err(|e| e.message().to_string())?;
+        Ok(commit.id().to_string())
+    }
+
+    /// The registry key of the task's own worktree (segments slugged as provisioning does).
+    pub fn key_parts(
+        &self,
+        group: &str,
+        task: &str,
+        stage: Option<u32>,
+    ) -> Result<KeyParts, WizardError> {
+        Ok(KeyParts::new(
+            &ids::safe_segment(&self.state.project_id),
+            &ids::safe_segment(group),
+            &ids::safe_segment(task),
+            stage,
+            None,
+        )?)
+    }
+
+    /// Where the worktree comes from for task `group/task` (its stage worktree when `stage`
+    /// is given, as provisioning does for an implementation stage).
+    pub fn worktree_decision(
+        &self,
+        group: &str,
+        task: &str,
+        stage: Option<u32>,
+        work_category: &str,
+    ) -> Result<WorktreeDecision, WizardError> {
+        match self.repo_kind() {
+            None => return Ok(WorktreeDecision::NotGit),
+            Some(true) => return Ok(WorktreeDecision::InWorktree),
+            Some(false) => {}
+        }
+        let parts = self.key_parts(group, task, stage)?;
+        let reg = Registry::open(self.state.home.as_deref(), None)?;
+        if let Some(e) = reg.lookup(&parts)?.filter(|e| e.is_active()) {
+            return Ok(WorktreeDecision::Reused {
+                path: e.worktree_path,
+                branch: e.branch,
+            });
+        }
+        let root = ids::worktrees_root(self.state.home.as_deref())?;
+        Ok(WorktreeDecision::New {
+            path: ids::compute_worktree_path(&root, &parts)
+                .to_string_lossy()
+                .into_owned(),
+            branch: ids::compute_branch_name(work_category, task, stage, None)?,
+        })
+    }
+
+    /// The latest implementation-planning report of `group/task` (highest NNN).
+    pub fn latest_plan(&self, group: &str, task: &str) -> Option<String> {
+        let dir = self
+            .task_root(group, task)?
+            .join("runs/implementation-planning/reports");
+        let prefix = "final-report-implementation-planning-";
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let n: u32 = name
+                    .strip_prefix(prefix)?
+                    .strip_suffix(".md")?
+                    .parse()
+                    .ok()?;
+                Some((n, e.path()))
+            })
+            .max_by_key(|(n, _)| *n)
+            .map(|(_, p)| p.to_string_lossy().into_owned())
+    }
+
+    /// The PR template the repository ships, if any.
+    pub fn repo_pr_template(&self) -> Option<String> {
+        [
+            ".github/pull_request_template.md",
+            ".github/PULL_REQUEST_TEMPLATE.md",
+            "docs/pull_request_template.md",
+            "pull_request_template.md",
+        ]
+        .iter()
+        .find_map(|rel| self.resolve_file(rel))
+    }
+}
+
+/// The `.data.json` sibling of a report `.md`.
+pub fn plan_data_path(plan_md: &str) -> PathBuf {
+    let p = Path::new(plan_md);
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    p.with_file_name(format!("{stem}.data.json"))
+}
+
+/// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
+/// data.json; does nothing when it already is.
+pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
+    let data = plan_data_path(plan_md);
+    let shown = data.to_string_lossy().into_owned();
+    let invalid = |detail: String| {
+        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+            .var("path", &shown)
+            .var("detail", &detail)
+    };
+    let bytes = std::fs::read(&data)
+        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+    let mut doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let Some(obj) = doc.as_object_mut() else {
+        return Err(invalid("not a JSON object".into()));
+    };
+    let meta = obj
+        .entry("meta")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    let Some(meta) = meta.as_object_mut() else {
+        return Err(invalid("meta is not an object".into()));
+    };
+    if meta.get("approvalStatus").and_then(Value::as_str) == Some("approved") {
+        return Ok(());
+    }
+    meta.insert("approvalStatus".into(), Value::String("approved".into()));
+    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| invalid(e.to_string()))?;
+    text.push('\n');
+    fsio::atomic_write(&data, text.as_bytes()).map_err(|e| invalid(e.to_string()))
+}
+
+/// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
+/// read.
+pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
+    std::fs::read_to_string(plan_md)
+        .map(|text| plan::parse_stage_map(&text))
+        .unwrap_or_default()
+}
+
+/// Accepts a plan report whose `.data.json` sibling exists, is JSON, and — when it names
+/// its task type (`taskType` at the top level or under `meta`) — is an
+/// implementation-planning report.
+pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
+    let data = plan_data_path(plan_md);
+    let shown = data.to_string_lossy().into_owned();
+    let bytes = std::fs::read(&data)
+        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+            .var("path", &shown)
+            .var("detail", &e.to_string())
+    })?;
+    let task_type = doc
+        .get("taskType")
+        .or_else(|| doc.get("meta").and_then(|m| m.get("taskType")))
+        .and_then(Value::as_str);
+    match task_type {
+        Some(t) if t != "implementation-planning" => {
+            Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
+                .var("path", plan_md)
+                .var("value", t))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,100 @@
+//! `WizardState`: the plain, versioned JSON saved between calls. It holds the raw answers by
+//! step id and the values resolved when an answer was accepted (absolute paths, the task key
+//! of a picked task); everything else is derived from these plus the project.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::Lang;
+use super::WizardError;
+
+/// The state format written by this version. Version 1 is the first Rust format; the Python
+/// wizard's state files carry no `version` and are refused with a clear error.
+pub const STATE_VERSION: u32 = 1;
+
+/// The wizard's whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WizardState {
+    /// Format version ([`STATE_VERSION`]).
+    pub version: u32,
+    /// Absolute project root.
+    pub project_root: String,
+    /// The project id used in registry keys.
+    pub project_id: String,
+    /// Catalog language.
+    pub lang: Lang,
+    /// `OKSTRA_HOME` override for registry look-ups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    /// Whether independent prompts are batched into `pick_group` prompts.
+    #[serde(default)]
+    pub groups: bool,
+    /// Raw answers by step id.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+    /// Values resolved from accepted answers (`brief`, `approvedPlan`, `taskGroup`, …).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// Terminal: the user aborted.
+    #[serde(default)]
+    pub aborted: bool,
+}
+
+impl WizardState {
+    /// Parses a saved state, refusing other versions with a clear error.
+    pub fn from_json(text: &str) -> Result<WizardState, WizardError> {
+        let raw: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| WizardError::StateInvalid(e.to_string()))?;
+        match raw.get("version").and_then(serde_json::Value::as_u64) {
+            None => Err(WizardError::StateVersion(
+                "it has no `version` field (a state file of the Python wizard.py); start a \
+                 new one with `okstra wizard init`"
+                    .into(),
+            )),
+            Some(v) if v == u64::from(STATE_VERSION) => {
+                serde_json::from_value(raw).map_err(|e| WizardError::StateInvalid(e.to_string()))
+            }
+            Some(v) if v > u64::from(STATE_VERSION) => Err(WizardError::StateVersion(format!(
+                "it is version {v}, written by a newer okstra (this one reads version \
+                 {STATE_VERSION}); upgrade @okstra/native"
+            ))),
+            Some(v) => Err(WizardError::StateVersion(format!(
+                "version {v} is not a known state format; start a new one with `okstra wizard init`"
+            ))),
+        }
+    }
+
+    /// The state as pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The answer to `step`, if given.
+    pub fn answer(&self, step: &str) -> Option<&str> {
+        self.answers.get(step).map(String::as_str)
+    }
+
+    /// The answer to `step`, or empty.
+    pub fn text(&self, step: &str) -> &str {
+        self.answer(step).unwrap_or("")
+    }
+
+    /// Whether `step` was answered with `value`.
+    pub fn is(&self, step: &str, value: &str) -> bool {
+        self.answer(step) == Some(value)
+    }
+
+    /// The resolved value `key`, or empty.
+    pub fn value(&self, key: &str) -> &str {
+        self.values.get(key).map_or("", String::as_str)
+    }
+
+    /// The chosen task type, or empty.
+    pub fn task_type(&self) -> &str {
+        self.text("task_type")
+    }
+}

@@ -1,0 +1,969 @@
+//! Scripted walks of all six task types over real git repositories and task layouts in temp
+//! directories, plus the rules of SPEC §8.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::catalog::{catalog, Lang};
+use super::steps::{fixed_options, GROUP, STEPS, TERMINAL};
+use super::*;
+use crate::error::Coded;
+use crate::ids::KeyParts;
+use crate::registry::{Registry, Reservation};
+
+struct Fx {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    home: String,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+const PLAN: &str = "# Plan\n\n## 5.5 Stage Map\n| Stage | Title | Depends on |\n|---|---|---|\n| 1 | Schema | (none) |\n| 2 | API | 1 |\n\n## 6. Next\n";
+
+/// A git repo on `main` (plus branch `develop`) with task `pay/checkout` (brief, manifest,
+/// two implementation-planning reports), and a PR template.
+fn fixture() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shop");
+    std::fs::create_dir_all(&root).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["commit", "-q", "--allow-empty", "-m", "init"]);
+    git(&root, &["branch", "develop"]);
+    let task = root.join(".okstra/tasks/pay/checkout");
+    write(&root.join("briefs/checkout.md"), "# brief\n");
+    write(&root.join("briefs/other.md"), "# other\n");
+    write(
+        &task.join("task-manifest.json"),
+        r#"{"taskBriefPath": "briefs/checkout.md", "workCategory": "bugfix"}"#,
+    );
+    let reports = task.join("runs/implementation-planning/reports");
+    for n in ["001", "002"] {
+        write(
+            &reports.join(format!("final-report-implementation-planning-{n}.md")),
+            PLAN,
+        );
+        write(
+            &reports.join(format!(
+                "final-report-implementation-planning-{n}.data.json"
+            )),
+            r#"{"meta": {"approvalStatus": "pending", "taskType": "implementation-planning"}, "extra": [1, 2]}"#,
+        );
+    }
+    write(
+        &root.join(".github/pull_request_template.md"),
+        "## Summary\n",
+    );
+    write(&root.join("answers.md"), "answers\n");
+    let home = dir.path().join("home").to_string_lossy().into_owned();
+    Fx {
+        _dir: dir,
+        root: std::fs::canonicalize(&root).unwrap(),
+        home,
+    }
+}
+
+impl Fx {
+    fn wizard(&self) -> Wizard {
+        self.wizard_with(false, "ko")
+    }
+
+    fn wizard_with(&self, groups: bool, lang: &str) -> Wizard {
+        Wizard::create(CreateOptions {
+            project_root: self.root.to_string_lossy().into_owned(),
+            project_id: Some("shop".into()),
+            lang: Some(lang.into()),
+            home: Some(self.home.clone()),
+            groups,
+        })
+        .unwrap()
+    }
+
+    fn plan(&self, n: &str) -> String {
+        self.root
+            .join(format!(
+                ".okstra/tasks/pay/checkout/runs/implementation-planning/reports/final-report-implementation-planning-{n}.md"
+            ))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// Answers each `(step, value)` in turn, asserting the step asked, that a saved and
+/// reloaded state asks the same prompt (resume at every step), and that it is accepted.
+fn walk(w: &mut Wizard, script: &[(&str, &str)]) {
+    for (step, value) in script {
+        let p = w.next().unwrap();
+        assert_eq!(
+            p.step,
+            *step,
+            "expected step {step}, state: {}",
+            w.to_json()
+        );
+        let resumed = Wizard::from_json(&w.to_json()).unwrap();
+        assert_eq!(
+            resumed.next().unwrap(),
+            p,
+            "resume at {step} gives the same prompt"
+        );
+        let out = w.submit(value).unwrap();
+        assert!(out.ok, "{step}={value} rejected: {:?}", out.error);
+    }
+}
+
+fn args(w: &Wizard) -> std::collections::BTreeMap<String, String> {
+    w.render_args()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// Submits `value` and asserts it is rejected with `code` and the state is unchanged.
+fn rejected(w: &mut Wizard, value: &str, code: &str) -> String {
+    let before = w.to_json();
+    let step = w.next().unwrap().step;
+    let out = w.submit(value).unwrap();
+    assert!(!out.ok, "{step}={value} should be rejected");
+    assert_eq!(out.code.as_deref(), Some(code), "{:?}", out.error);
+    assert_eq!(out.next.step, step);
+    assert_eq!(
+        w.to_json(),
+        before,
+        "rejected {step}={value} changed the state"
+    );
+    out.error.unwrap_or_default()
+}
+
+#[test]
+fn requirements_discovery_new_task_to_done() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "requirements-discovery"),
+            ("task_pick", "new"),
+            ("task_group", "결제"),
+            ("task_id", "refund"),
+            ("work_category", "feature"),
+            ("brief_path", "briefs/other.md"),
+            ("base_ref_pick", "develop"),
+            ("customize_pick", "defaults"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    assert_eq!(w.next().unwrap().kind, PromptKind::Done);
+    let a = args(&w);
+    assert_eq!(a["task-type"], "requirements-discovery");
+    assert_eq!(a["task-group"], "결제");
+    assert_eq!(a["task-id"], "refund");
+    assert_eq!(a["work-category"], "feature");
+    assert_eq!(
+        a["brief"],
+        fx.root.join("briefs/other.md").to_string_lossy()
+    );
+    assert_eq!(a["base-ref"], "develop");
+    assert_eq!(a["stage"], "");
+    assert_eq!(a["approved-plan"], "");
+    assert_eq!(a.len(), 22);
+}
+
+#[test]
+fn error_analysis_existing_task_customized() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "error-analysis"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("customize_pick", "customize"),
+            ("workers", "claude, report-writer, claude"),
+            ("lead_model", "opus"),
+            ("claude_model", ""),
+            ("report_writer_model", "sonnet"),
+            ("directive", "look at the logs first"),
+            ("related_tasks", "pay/a , pay/b"),
+            ("clarification_response", "answers.md"),
+            ("branch_confirm", "proceed"),
+        ],
+    );
+    let block = w.confirmation_block().unwrap();
+    assert!(block.contains("default"), "{block}");
+    assert!(block.contains("gemini"), "{block}");
+    walk(&mut w, &[("confirm", "proceed")]);
+    let a = args(&w);
+    assert_eq!(a["work-category"], "bugfix", "from the manifest");
+    assert_eq!(a["workers"], "claude,report-writer");
+    assert_eq!(a["claude-model"], "");
+    assert_eq!(a["codex-model"], "");
+    assert_eq!(a["related-tasks"], "pay/a,pay/b");
+    assert_eq!(
+        a["clarification-response"],
+        fx.root.join("answers.md").to_string_lossy()
+    );
+    assert_eq!(
+        a["brief"],
+        fx.root.join("briefs/checkout.md").to_string_lossy()
+    );
+}
+
+#[test]
+fn implementation_planning_with_typed_base_ref() {
+    let fx = fixture();
+    let mut w = fx.wizard_with(false, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation-planning"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "path"),
+            ("brief_path", "briefs/other.md"),
+            ("base_ref_pick", "text"),
+        ],
+    );
+    let msg = rejected(&mut w, "no-such-ref", "E_INVALID_ARG");
+    assert!(msg.contains("no-such-ref"), "{msg}");
+    walk(
+        &mut w,
+        &[
+            ("base_ref_text", "main~0"),
+            ("customize_pick", "defaults"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    assert_eq!(args(&w)["base-ref"], "main~0");
+}
+
+#[test]
+fn implementation_rules() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("approved_plan_pick", "latest"),
+        ],
+    );
+    rejected(&mut w, "no", "E_INVALID_ARG");
+    walk(&mut w, &[("approve_plan_confirm", "yes")]);
+    let data: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fx.plan("002").replace(".md", ".data.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data["meta"]["approvalStatus"], "approved");
+    assert_eq!(data["meta"]["taskType"], "implementation-planning");
+    assert_eq!(data["extra"], serde_json::json!([1, 2]));
+    let stage = w.next().unwrap();
+    let values: Vec<&str> = stage.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["auto", "1", "2"]);
+    rejected(&mut w, "7", "E_INVALID_ARG");
+    walk(
+        &mut w,
+        &[
+            ("stage_pick", "auto"),
+            ("executor_pick", "codex"),
+            ("critic_pick", "off"),
+            ("customize_pick", "customize"),
+        ],
+    );
+    // Seed Step 6a: no workers, only the lead, executor and report-writer models.
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "lead_model");
+    walk(&mut w, &[("lead_model", "")]);
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "codex_model");
+    assert!(p.label.contains("실행자(codex)"), "{}", p.label);
+    walk(
+        &mut w,
+        &[
+            ("codex_model", "gpt-5.5-high"),
+            ("report_writer_model", ""),
+            ("directive", ""),
+            ("related_tasks", ""),
+            ("clarification_response", ""),
+            ("branch_confirm", "proceed"),
+        ],
+    );
+    let block = w.confirmation_block().unwrap();
+    assert!(block.contains("default (opus)"), "{block}");
+    assert!(block.contains("default (sonnet) ← verifier"), "{block}");
+    assert!(block.contains("gpt-5.5-high ← executor"), "{block}");
+    walk(&mut w, &[("confirm", "proceed")]);
+    let a = args(&w);
+    assert_eq!(a["stage"], "auto");
+    assert_eq!(a["workers"], "");
+    assert_eq!(a["executor"], "codex");
+    assert_eq!(a["critic"], "");
+    assert_eq!(a["approved-plan"], fx.plan("002"));
+    assert!(!w.to_json().contains("\"workers\""));
+}
+
+#[test]
+fn final_verification_rules() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "final-verification"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            // no base ref for final-verification
+            ("approved_plan_pick", "path"),
+            ("approved_plan_text", &fx.plan("001")),
+            ("approve_plan_confirm", "yes"),
+        ],
+    );
+    let stage = w.next().unwrap();
+    assert!(stage.options.iter().all(|o| o.value != "auto"));
+    let msg = rejected(&mut w, "auto", "E_INVALID_ARG");
+    assert!(msg.contains("final-verification"), "{msg}");
+    walk(
+        &mut w,
+        &[
+            ("stage_pick", "2"),
+            ("customize_pick", "defaults"),
+            // no branch confirm for final-verification
+            ("confirm", "proceed"),
+        ],
+    );
+    let a = args(&w);
+    assert_eq!(a["base-ref"], "");
+    assert_eq!(a["stage"], "2");
+    assert_eq!(a["approved-plan"], fx.plan("001"));
+
+    // renderArgs refuses a final-verification state whose stage is auto (hand-edited).
+    let mut st: serde_json::Value = serde_json::from_str(&w.to_json()).unwrap();
+    st["answers"]["stage_pick"] = "auto".into();
+    let e = Wizard::from_json(&st.to_string())
+        .unwrap()
+        .render_args()
+        .unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+}
+
+#[test]
+fn release_handoff_with_repo_template() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "release-handoff"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("customize_pick", "defaults"),
+            ("pr_template_pick", "repo"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    let a = args(&w);
+    assert_eq!(
+        a["pr-template"],
+        fx.root
+            .join(".github/pull_request_template.md")
+            .to_string_lossy()
+    );
+}
+
+#[test]
+fn rejected_answers_leave_state_unchanged() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    rejected(&mut w, "", "E_INVALID_ARG");
+    rejected(&mut w, "deploy", "E_INVALID_ARG");
+    walk(&mut w, &[("task_type", "error-analysis")]);
+    rejected(&mut w, "pay/nope", "E_INVALID_ARG");
+    walk(&mut w, &[("task_pick", "new")]);
+    rejected(&mut w, "a/b", "E_INVALID_ARG");
+    rejected(&mut w, "..", "E_INVALID_ARG");
+    walk(&mut w, &[("task_group", "pay")]);
+    let msg = rejected(&mut w, "checkout", "E_INVALID_ARG");
+    assert!(msg.contains("pay/checkout"), "{msg}");
+    walk(&mut w, &[("task_id", "new-one"), ("work_category", "ops")]);
+    rejected(&mut w, "briefs/missing.md", "E_NOT_FOUND");
+    walk(&mut w, &[("brief_path", "briefs/other.md")]);
+    rejected(&mut w, "no-such-branch", "E_INVALID_ARG");
+    walk(
+        &mut w,
+        &[("base_ref_pick", "main"), ("customize_pick", "customize")],
+    );
+    rejected(&mut w, "claude,copilot", "E_INVALID_ARG");
+    walk(&mut w, &[("workers", "")]);
+    rejected(&mut w, "two words", "E_INVALID_ARG");
+    walk(
+        &mut w,
+        &[
+            ("lead_model", ""),
+            ("claude_model", ""),
+            ("codex_model", ""),
+            ("gemini_model", ""),
+            ("report_writer_model", ""),
+            ("directive", ""),
+            ("related_tasks", ""),
+        ],
+    );
+    rejected(&mut w, "nowhere.md", "E_NOT_FOUND");
+    walk(&mut w, &[("clarification_response", "")]);
+    rejected(&mut w, "maybe", "E_INVALID_ARG");
+}
+
+#[test]
+fn abort_is_terminal() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "error-analysis"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("customize_pick", "defaults"),
+            ("branch_confirm", "abort"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!((p.step.as_str(), p.kind), ("aborted", PromptKind::Aborted));
+    let out = w.submit("proceed").unwrap();
+    assert_eq!(out.next.step, "aborted");
+    let e = w.render_args().unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_ABORTED");
+    let e = Wizard::from_json(&w.to_json())
+        .unwrap()
+        .render_args()
+        .unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_ABORTED");
+}
+
+#[test]
+fn render_args_before_done_is_refused() {
+    let fx = fixture();
+    let w = fx.wizard();
+    assert_eq!(w.render_args().unwrap_err().code(), "E_INVALID_ARG");
+}
+
+#[test]
+fn edit_reasks_the_field_and_clears_dependents() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("approved_plan_pick", "latest"),
+            ("approve_plan_confirm", "yes"),
+            ("stage_pick", "1"),
+            ("executor_pick", "claude"),
+            ("critic_pick", "gemini"),
+            ("customize_pick", "customize"),
+            ("lead_model", "opus"),
+            ("claude_model", "opus"),
+            ("report_writer_model", ""),
+            ("directive", "d"),
+            ("related_tasks", ""),
+            ("clarification_response", ""),
+            ("branch_confirm", "proceed"),
+            ("confirm", "edit"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "edit_target");
+    let fields: Vec<&str> = p.options.iter().map(|o| o.value.as_str()).collect();
+    assert!(
+        fields.contains(&"executor") && !fields.contains(&"workers"),
+        "{fields:?}"
+    );
+    // Editing the executor clears the executor-model answer that depended on it.
+    walk(
+        &mut w,
+        &[("edit_target", "executor"), ("executor_pick", "gemini")],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "gemini_model");
+    assert_eq!(w.state().answer("claude_model"), None);
+    assert_eq!(
+        w.state().text("lead_model"),
+        "opus",
+        "independent answers stay"
+    );
+    assert_eq!(w.state().text("directive"), "d");
+    walk(
+        &mut w,
+        &[
+            ("gemini_model", "pro"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "edit"),
+        ],
+    );
+    // Editing the approved plan re-asks it and the stage that came from its Stage Map.
+    walk(
+        &mut w,
+        &[
+            ("edit_target", "approved_plan"),
+            ("approved_plan_pick", "path"),
+            ("approved_plan_text", &fx.plan("001")),
+            ("approve_plan_confirm", "yes"),
+            ("stage_pick", "2"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    let a = args(&w);
+    assert_eq!(
+        (a["stage"].as_str(), a["executor"].as_str()),
+        ("2", "gemini")
+    );
+    assert_eq!(a["gemini-model"], "pro");
+    assert_eq!(a["claude-model"], "");
+}
+
+#[test]
+fn branch_confirm_edit_reasks_base_ref() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "error-analysis"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("customize_pick", "defaults"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert!(p.label.contains("fix-checkout"), "{}", p.label);
+    let values: Vec<&str> = p.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["proceed", "edit", "abort"]);
+    walk(
+        &mut w,
+        &[
+            ("branch_confirm", "edit"),
+            ("base_ref_pick", "develop"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    assert_eq!(args(&w)["base-ref"], "develop");
+}
+
+#[test]
+fn reused_worktree_skips_base_ref_and_renders_it_empty() {
+    let fx = fixture();
+    let reg = Registry::open(Some(&fx.home), None).unwrap();
+    let key = KeyParts::new("shop", "pay", "checkout", None, None).unwrap();
+    reg.reserve(
+        &key,
+        &Reservation {
+            worktree_path: "/w/shop/pay/checkout".into(),
+            branch: "fix-checkout".into(),
+            base_ref: "0".repeat(40),
+            phase: "requirements-discovery".into(),
+            stages: None,
+        },
+    )
+    .unwrap();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "error-analysis"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("customize_pick", "defaults"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "branch_confirm");
+    assert!(p.label.contains("/w/shop/pay/checkout"), "{}", p.label);
+    assert!(
+        p.options.iter().all(|o| o.value != "edit"),
+        "no base-ref edit on reuse"
+    );
+    walk(
+        &mut w,
+        &[("branch_confirm", "proceed"), ("confirm", "proceed")],
+    );
+    assert_eq!(args(&w)["base-ref"], "");
+    assert!(w.confirmation_block().unwrap().contains("재사용"));
+}
+
+#[test]
+fn not_a_git_project() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("b.md"), "b");
+    let mut w = Wizard::create(CreateOptions {
+        project_root: dir.path().to_string_lossy().into_owned(),
+        home: Some(dir.path().join("home").to_string_lossy().into_owned()),
+        lang: Some("en".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "requirements-discovery"),
+            ("task_group", "g"),
+            ("task_id", "t"),
+            ("work_category", "other"),
+            ("brief_path", "b.md"),
+            ("customize_pick", "defaults"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert!(p.label.contains("Not a git repository"), "{}", p.label);
+    walk(
+        &mut w,
+        &[("branch_confirm", "proceed"), ("confirm", "proceed")],
+    );
+    assert_eq!(args(&w)["base-ref"], "");
+}
+
+#[test]
+fn pick_group_batches_the_customize_answers() {
+    let fx = fixture();
+    let mut w = fx.wizard_with(true, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "requirements-discovery"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "main"),
+            ("customize_pick", "customize"),
+            ("workers", "codex,report-writer"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!((p.step.as_str(), p.kind), (GROUP, PromptKind::PickGroup));
+    let steps: Vec<&str> = p.prompts.iter().map(|q| q.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "lead_model",
+            "codex_model",
+            "report_writer_model",
+            "directive",
+            "related_tasks",
+            "clarification_response"
+        ]
+    );
+    rejected(&mut w, "not json", "E_INVALID_ARG");
+    rejected(&mut w, r#"{"gemini_model": "x"}"#, "E_INVALID_ARG");
+    let msg = rejected(&mut w, r#"{"codex_model": "gpt 5"}"#, "E_INVALID_ARG");
+    assert!(msg.starts_with("codex_model:"), "{msg}");
+    rejected(
+        &mut w,
+        r#"{"clarification_response": "nope.md"}"#,
+        "E_NOT_FOUND",
+    );
+    let out = w
+        .submit(r#"{"codex_model": "gpt-5.5", "directive": "be brief"}"#)
+        .unwrap();
+    assert!(out.ok, "{:?}", out.error);
+    assert!(out.echo.unwrap().contains("codex-model: gpt-5.5"));
+    walk(
+        &mut w,
+        &[("branch_confirm", "proceed"), ("confirm", "proceed")],
+    );
+    let a = args(&w);
+    assert_eq!(
+        (a["codex-model"].as_str(), a["directive"].as_str()),
+        ("gpt-5.5", "be brief")
+    );
+    assert_eq!(a["lead-model"], "");
+}
+
+#[test]
+fn state_versions() {
+    let e = Wizard::from_json(r#"{"task_type": "implementation", "answered": []}"#).unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_STATE_VERSION");
+    assert!(e.to_string().contains("Python"), "{e}");
+    let e = Wizard::from_json(r#"{"version": 99}"#).unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_STATE_VERSION");
+    assert!(e.to_string().contains("newer"), "{e}");
+    let e = Wizard::from_json("[1,").unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_STATE_INVALID");
+    let e = Wizard::from_json(r#"{"version": 1}"#).unwrap_err();
+    assert_eq!(e.code(), "E_WIZARD_STATE_INVALID");
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation"),
+            ("task_pick", "pay/checkout"),
+        ],
+    );
+    let file = fx.root.join("state.json");
+    w.save(&file).unwrap();
+    let back = Wizard::load(&file).unwrap();
+    assert_eq!(back.to_json(), w.to_json());
+    assert_eq!(back.next().unwrap(), w.next().unwrap());
+    let e = Wizard::load(&fx.root.join("missing.json")).unwrap_err();
+    assert_eq!(e.code(), "E_IO");
+}
+
+#[test]
+fn create_validates_its_options() {
+    let e = Wizard::create(CreateOptions {
+        project_root: "/definitely/not/here".into(),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+    let fx = fixture();
+    let e = Wizard::create(CreateOptions {
+        project_root: fx.root.to_string_lossy().into_owned(),
+        lang: Some("fr".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), "E_INVALID_ARG");
+}
+
+/// Every rejection key the steps use.
+const ERROR_KEYS: [&str; 17] = [
+    "required",
+    "not_an_option",
+    "bad_segment",
+    "task_exists",
+    "file_missing",
+    "bad_ref",
+    "plan_data_missing",
+    "plan_data_invalid",
+    "plan_wrong_type",
+    "declined",
+    "stage_auto_fv",
+    "stage_unknown",
+    "bad_workers",
+    "no_spaces",
+    "bad_group_value",
+    "unknown_group_step",
+    "in_group",
+];
+
+/// Every terminal text `bin/wizard-interactive.mjs` uses.
+const TERMINAL_KEYS: [&str; 11] = [
+    "resumed",
+    "saved",
+    "back",
+    "back_hint",
+    "nothing_back",
+    "provision_ask",
+    "provision_yes",
+    "provision_no",
+    "provisioned",
+    "args",
+    "aborted",
+];
+
+#[test]
+fn catalogs_are_complete_and_aligned() {
+    let ko = catalog(Lang::Ko);
+    let en = catalog(Lang::En);
+    for cat in [ko, en] {
+        for step in STEPS.iter().chain(TERMINAL.iter()).chain([GROUP].iter()) {
+            let t = cat
+                .step(step)
+                .unwrap_or_else(|| panic!("{}: no text for step {step}", cat.lang));
+            assert!(
+                !t.label.trim().is_empty(),
+                "{}: empty label for {step}",
+                cat.lang
+            );
+            for v in fixed_options(step) {
+                let l = t.options.get(v);
+                assert!(
+                    l.is_some_and(|l| !l.trim().is_empty()),
+                    "{}: no label for option {step}={v}",
+                    cat.lang
+                );
+            }
+        }
+        for k in TERMINAL_KEYS {
+            assert!(
+                cat.terminal.contains_key(k),
+                "{}: no terminal text {k}",
+                cat.lang
+            );
+        }
+        for k in ERROR_KEYS {
+            assert!(
+                cat.errors.contains_key(k),
+                "{}: no error text {k}",
+                cat.lang
+            );
+        }
+    }
+    // Same keys everywhere: steps, variants, options, errors, summary words.
+    let keys = |c: &catalog::Catalog| {
+        let mut out: Vec<String> = Vec::new();
+        for (s, t) in &c.steps {
+            out.push(s.clone());
+            out.extend(t.variants.keys().map(|v| format!("{s}.{v}")));
+            out.extend(t.options.keys().map(|o| format!("{s}.options.{o}")));
+        }
+        out.extend(c.errors.keys().map(|k| format!("errors.{k}")));
+        out.extend(c.summary.keys().map(|k| format!("summary.{k}")));
+        out.extend(c.terminal.keys().map(|k| format!("terminal.{k}")));
+        out
+    };
+    assert_eq!(keys(ko), keys(en));
+    assert!(ko
+        .steps
+        .keys()
+        .all(|k| STEPS.contains(&k.as_str()) || TERMINAL.contains(&k.as_str()) || k == GROUP));
+}
+
+#[test]
+fn cli_round_trip() {
+    let fx = fixture();
+    let state = fx.root.join("w.json").to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        let out = crate::cli::run(args.iter().map(|s| s.to_string()));
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        (out.exit_code, v)
+    };
+    let root = fx.root.to_string_lossy().into_owned();
+    let (code, v) = run(&[
+        "wizard",
+        "init",
+        "--state",
+        &state,
+        "--project-root",
+        &root,
+        "--project-id",
+        "shop",
+        "--home",
+        &fx.home,
+    ]);
+    assert_eq!((code, v["next"]["step"].as_str()), (0, Some("task_type")));
+    let again = [
+        "wizard",
+        "init",
+        "--state",
+        &state,
+        "--project-root",
+        &root,
+        "--home",
+        &fx.home,
+    ];
+    let (code, v) = run(&again);
+    assert_eq!((code, v["code"].as_str()), (2, Some("E_PATH_EXISTS")));
+    let (code, v) = run(&["wizard", "submit", "--state", &state, "--value", "nope"]);
+    assert_eq!((code, v["ok"].as_bool()), (0, Some(false)));
+    for value in [
+        "release-handoff",
+        "pay/checkout",
+        "keep",
+        "main",
+        "defaults",
+        "none",
+        "proceed",
+    ] {
+        let (code, v) = run(&["wizard", "submit", "--state", &state, "--value", value]);
+        assert_eq!((code, v["ok"].as_bool()), (0, Some(true)), "{value}: {v}");
+    }
+    let (_, v) = run(&["wizard", "next", "--state", &state]);
+    assert_eq!(v["next"]["step"], "confirm");
+    let (code, v) = run(&["wizard", "render-args", "--state", &state]);
+    assert_eq!((code, v["ok"].as_bool()), (0, Some(false)));
+    let (_, v) = run(&["wizard", "confirmation", "--state", &state]);
+    assert!(v["text"].as_str().unwrap_or("").contains("release-handoff"));
+    run(&["wizard", "submit", "--state", &state, "--value", "proceed"]);
+    let (code, v) = run(&["wizard", "render-args", "--state", &state]);
+    assert_eq!(code, 0);
+    assert_eq!(v["args"]["task-type"], "release-handoff");
+    assert_eq!(v["args"]["pr-template"], "");
+    let (code, v) = run(&["wizard", "next", "--state", "/nonexistent/w.json"]);
+    assert_eq!((code, v["code"].as_str()), (1, Some("E_IO")));
+    let (code, _) = run(&["wizard"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn plan_checks_and_stage_map_errors() {
+    let fx = fixture();
+    let other = fx
+        .root
+        .join("reports/final-report-final-verification-001.md");
+    write(&other, PLAN);
+    write(
+        &fx.root
+            .join("reports/final-report-final-verification-001.data.json"),
+        r#"{"meta": {"taskType": "final-verification"}}"#,
+    );
+    let cyclic = fx.root.join("reports/cyclic.md");
+    write(
+        &cyclic,
+        "## 5.5 Stage Map\n| Stage | Title | Depends on |\n|---|---|---|\n| 1 | A | 2 |\n| 2 | B | 1 |\n| 3 | C | (none) |\n",
+    );
+    write(&fx.root.join("reports/cyclic.data.json"), "{}");
+    let mut w = fx.wizard_with(false, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "final-verification"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("approved_plan_pick", "path"),
+        ],
+    );
+    let msg = rejected(&mut w, &other.to_string_lossy(), "E_INVALID_ARG");
+    assert!(
+        msg.contains("not an implementation-planning report"),
+        "{msg}"
+    );
+    rejected(&mut w, "briefs/checkout.md", "E_NOT_FOUND");
+    walk(
+        &mut w,
+        &[
+            ("approved_plan_text", &cyclic.to_string_lossy()),
+            ("approve_plan_confirm", "yes"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "stage_pick");
+    assert!(p.help.to_lowercase().contains("cycl"), "{}", p.help);
+}
