@@ -186,3 +186,13 @@ test('okstra handoff eligible and record-pr print JSON; a bad plan is E_PLAN_INV
     code: 'E_PLAN_INVALID', message: /stages 1 → 2 → 1 form a dependency cycle/,
   })
 })
+
+test('--help works for every new command', () => {
+  for (const args of [['handoff', '--help'], ['handoff', 'assemble', '--help'], ['handoff', 'eligible', '--help'],
+    ['handoff', 'record-verified', '--help'], ['handoff', 'record-pr', '--help'], ['git-reconcile', '--help'],
+    ['ledger', '--help'], ['ledger', 'append', '--help']]) {
+    const r = okstra(args)
+    assert.equal(r.status, 0, args.join(' '))
+    assert.match(r.stdout, /Usage: okstra/, args.join(' '))
+  }
+})

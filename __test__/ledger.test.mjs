@@ -125,3 +125,24 @@ test('okstra ledger CLI appends, reads and reports bad input with a code', () =>
   assert.equal(r.json.code, 'E_INVALID_ARG')
   assert.match(r.stderr, /status must be 'started' or 'done'/)
 })
+
+test('a process killed while appending leaves whole rows (at most one torn line) and the ledger keeps working', async () => {
+  const root = tempDir()
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, ['-e', `
+    const { ledgerAppend } = require(${JSON.stringify(join(ROOT, 'index.js'))})
+    const pad = 'x'.repeat(4000)
+    for (let s = 0; ; s++) ledgerAppend(process.argv[1], { implTaskKey: 'k', stage: s, status: 'started', fields: { pad } })`, root],
+  { stdio: 'ignore' })
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  child.kill('SIGKILL')
+  await new Promise((resolve) => child.on('close', resolve))
+  const before = ledgerRead(root)
+  assert.ok(before.rows.length > 0)
+  assert.ok(before.skipped.length <= 1, JSON.stringify(before.skipped))
+  assert.deepEqual(before.rows.map((r) => r.stage), [...before.rows.keys()])
+  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'k', stage: 1_000_000, status: 'started' }), { appended: true })
+  const after = ledgerRead(root)
+  assert.equal(after.rows.length, before.rows.length + 1)
+  assert.deepEqual(after.skipped, before.skipped)
+})

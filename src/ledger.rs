@@ -276,7 +276,7 @@ fn parse(bytes: &[u8]) -> ReadResult {
 
 /// Writes `v` the way Python's `json.dumps(v, ensure_ascii=False)` does: `", "` between
 /// items, `": "` after keys, non-ASCII unescaped.
-pub fn write_python_json(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
+fn write_python_json(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, PythonFormatter);
     v.serialize(&mut ser)
 }

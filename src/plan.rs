@@ -21,11 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 /// One stage of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stage {
     /// The stage number as written (`Stage 2` → 2).
     pub number: u32,
@@ -37,7 +34,7 @@ pub struct Stage {
 
 /// The parsed section: the stages in document order (a duplicate number keeps its first
 /// row) and every problem found.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StageMap {
     pub stages: Vec<Stage>,
     pub errors: Vec<String>,
@@ -339,7 +336,8 @@ fn parse_bullets(section: &[&str]) -> Vec<Row> {
         let top_ordinal = ordinal.filter(|_| !indented);
         let numbered = stage_prefix(text, false)
             .or_else(|| top_ordinal.map(|n| (n, text)))
-            .or_else(|| stage_prefix(text, true));
+            .or_else(|| stage_prefix(text, true))
+            .or_else(|| leading_number(text));
         match numbered {
             Some((number, rest)) if !indented || rest_starts_like_entry(rest) => {
                 let (title, deps) = split_depends(rest);
@@ -411,6 +409,16 @@ fn stage_prefix(text: &str, short: bool) -> Option<(u32, &str)> {
     }
     let number = after[..digits].parse().ok()?;
     Some((number, rest.trim_start_matches('`')))
+}
+
+/// `- 2: Title` (a bullet starting with the bare stage number) → `(2, ": Title")`.
+fn leading_number(text: &str) -> Option<(u32, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &text[digits..];
+    if digits == 0 || !rest.starts_with([':', '.', ')', '—', '–']) {
+        return None;
+    }
+    Some((text[..digits].parse().ok()?, rest))
 }
 
 /// Words that introduce the dependency list in a bullet entry.

@@ -9,13 +9,12 @@ use std::fmt;
 use std::path::Path;
 
 use git2::{Commit, Index, MergeOptions, Oid, Repository, Signature};
-use serde::Serialize;
 
 use super::{git_err, HandoffError};
 
 /// A conflict found in the preflight: merging `stage` conflicts with the stages in `with`
 /// (pairwise), or, when `with` is empty, only with the merge of all earlier stages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageConflict {
     pub stage: u32,
     pub with: Vec<u32>,

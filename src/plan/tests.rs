@@ -215,3 +215,25 @@ fn dependency_order_puts_lower_numbers_first_among_ready_stages() {
     let stages = vec![st(3, &[]), st(1, &[2]), st(2, &[]), st(4, &[1, 3])];
     assert_eq!(dependency_order(&stages), Ok(vec![2, 1, 3, 4]));
 }
+
+#[test]
+fn reads_bullets_that_start_with_the_bare_number() {
+    let md = "## 5.5 Stage Map\n- 1: 준비 — depends-on: (none)\n- 2) 적용 — depends on: 1\n";
+    let map = parse_stage_map(md);
+    assert_eq!(map.errors, Vec::<String>::new());
+    assert_eq!(
+        map.stages,
+        vec![
+            Stage {
+                number: 1,
+                title: "준비".into(),
+                depends_on: vec![]
+            },
+            Stage {
+                number: 2,
+                title: "적용".into(),
+                depends_on: vec![1]
+            },
+        ]
+    );
+}
