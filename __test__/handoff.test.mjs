@@ -134,6 +134,7 @@ test('assemble merges in dependency order with two-parent merge commits, and a r
   const entry = registryLookup({ projectId: 'p', taskGroup: 'g', taskId: 't', groupId: 's1-2', home })
   assert.equal(entry.status, 'active')
   assert.equal(entry.worktreePath, a.worktreePath)
+  assert.deepEqual(entry.stages, [1, 2], 'the collector row records the stages it covers')
   const again = await handoffAssembleAsync({ ...asm, stages: [1, 2] })
   assert.equal(again.status, 'reused')
   assert.deepEqual(again.merges, a.merges)

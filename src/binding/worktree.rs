@@ -51,6 +51,7 @@ fn provision(o: Value) -> Result<ProvisionResult> {
         base_ref: o.base_ref,
         stage: stage_arg(o.key.stage_number)?,
         group_id: o.key.group_id,
+        stages: None,
         home: o.key.home,
         lock_timeout_ms: ms_arg(o.key.lock_timeout_ms)?,
     };

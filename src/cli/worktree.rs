@@ -79,6 +79,7 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
                 base_ref,
                 stage: key.stage,
                 group_id: key.group_id,
+                stages: None,
                 home: key.home.home,
                 lock_timeout_ms: key.home.lock_timeout_ms,
             };

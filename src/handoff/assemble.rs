@@ -185,6 +185,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         base_ref: Some(base.to_string()),
         stage: None,
         group_id: Some(group_id.clone()),
+        stages: Some(selection.iter().copied().collect()),
         home: req.home.clone(),
         lock_timeout_ms: req.ctx.lock_timeout_ms,
     })?;

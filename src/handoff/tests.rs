@@ -1,29 +1,11 @@
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::ids::KeyParts;
 use crate::registry::{Registry, Reservation};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::testutil::git;
 
 fn commit_on(repo: &Path, branch: &str, from: &str, file: &str, text: &str) -> String {
     git(repo, &["checkout", "-q", "-b", branch, from]);

@@ -33,6 +33,8 @@ pub struct ProvisionRequest {
     pub stage: Option<u32>,
     /// Stage-group collector worktree (`#group-<ID>`).
     pub group_id: Option<String>,
+    /// Stages a stage-group collector covers, recorded in its registry entry (`stages`).
+    pub stages: Option<Vec<u32>>,
     /// `OKSTRA_HOME` override.
     pub home: Option<String>,
     /// Bound on every lock wait (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s).
@@ -298,7 +300,7 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         branch: branch.clone(),
         base_ref: base.to_string(),
         phase: req.task_type.clone(),
-        stages: None,
+        stages: req.stages.clone(),
     };
     if let Err(e) = reg.reserve(&key, &reservation) {
         git::remove_worktree(&main, &name, &path);
