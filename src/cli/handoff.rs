@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::ledger::PrArgs;
 use super::{to_json, CmdResult};
 use crate::handoff::{self, HandoffContext};
 use crate::reconcile::{self, ReconcileRequest};
@@ -78,20 +79,7 @@ pub enum HandoffCmd {
         lock_timeout_ms: Option<u64>,
     },
     /// Record the PR a stage group was handed off in.
-    RecordPr {
-        #[arg(long, env = "OKSTRA_PLAN_RUN_ROOT")]
-        plan_run_root: PathBuf,
-        #[arg(long)]
-        impl_task_key: String,
-        #[arg(long, value_delimiter = ',', required = true)]
-        stages: Vec<u32>,
-        #[arg(long)]
-        branch: String,
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        lock_timeout_ms: Option<u64>,
-    },
+    RecordPr(PrArgs),
 }
 
 /// Runs one `okstra handoff` command.
@@ -133,21 +121,14 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             })?;
             Ok(json!({ "appended": appended }))
         }
-        HandoffCmd::RecordPr {
-            plan_run_root,
-            impl_task_key,
-            stages,
-            branch,
-            url,
-            lock_timeout_ms,
-        } => {
+        HandoffCmd::RecordPr(pr) => {
             let appended = handoff::record_pr(&handoff::RecordPrRequest {
-                plan_run_root,
-                impl_task_key,
-                stages,
-                branch,
-                url,
-                lock_timeout_ms,
+                plan_run_root: PathBuf::from(pr.root.plan_run_root),
+                impl_task_key: pr.impl_task_key,
+                stages: pr.stages,
+                branch: pr.branch,
+                url: pr.url,
+                lock_timeout_ms: pr.root.lock_timeout_ms,
             })?;
             Ok(json!({ "appended": appended }))
         }

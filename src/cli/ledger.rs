@@ -11,16 +11,32 @@ use crate::ledger::Ledger;
 pub struct RootArgs {
     /// The plan run root holding consumers.jsonl.
     #[arg(long, env = "OKSTRA_PLAN_RUN_ROOT")]
-    plan_run_root: String,
+    pub plan_run_root: String,
     /// How long to wait for consumers.lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
     #[arg(long)]
-    lock_timeout_ms: Option<u64>,
+    pub lock_timeout_ms: Option<u64>,
 }
 
 impl RootArgs {
     fn open(&self) -> Ledger {
         Ledger::new(&self.plan_run_root, self.lock_timeout_ms)
     }
+}
+
+/// A stage group's pull request: what `ledger append-pr` and `handoff record-pr` record.
+#[derive(Debug, Args)]
+pub struct PrArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    #[arg(long)]
+    pub impl_task_key: String,
+    /// Comma-separated stage numbers.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub stages: Vec<u32>,
+    #[arg(long)]
+    pub branch: String,
+    #[arg(long)]
+    pub url: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,19 +75,7 @@ pub enum LedgerCmd {
         report_path: String,
     },
     /// Record the PR a stage group was handed off in.
-    AppendPr {
-        #[command(flatten)]
-        root: RootArgs,
-        #[arg(long)]
-        impl_task_key: String,
-        /// Comma-separated stage numbers.
-        #[arg(long, value_delimiter = ',', required = true)]
-        stages: Vec<u32>,
-        #[arg(long)]
-        branch: String,
-        #[arg(long)]
-        url: String,
-    },
+    AppendPr(PrArgs),
 }
 
 fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
@@ -115,16 +119,11 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
                     .append_verified(&impl_task_key, stage, &verdict, &report_path)?;
             Ok(json!({ "appended": appended }))
         }
-        LedgerCmd::AppendPr {
-            root,
-            impl_task_key,
-            stages,
-            branch,
-            url,
-        } => {
-            let appended = root
-                .open()
-                .append_pr(&impl_task_key, &stages, &branch, &url)?;
+        LedgerCmd::AppendPr(pr) => {
+            let appended =
+                pr.root
+                    .open()
+                    .append_pr(&pr.impl_task_key, &pr.stages, &pr.branch, &pr.url)?;
             Ok(json!({ "appended": appended }))
         }
     }
