@@ -3,6 +3,7 @@
 # Node tests, the TypeScript consumer check, and the generated-typings check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/test-deps.sh
 bash scripts/ensure-built.sh
 if ! git diff --quiet -- index.d.ts index.js 2>/dev/null; then
   echo "index.d.ts / index.js differ from the committed ones after the build; commit the regenerated files:" >&2
