@@ -15,6 +15,8 @@ mod provision;
 mod sync;
 
 #[cfg(test)]
+mod fidelity_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
