@@ -97,6 +97,28 @@ test('every okstra command docs/migration.md names exists, with the flags it sho
   assert.ok(seen.size >= 30, `only ${seen.size} commands recognized in docs/migration.md`)
 })
 
+/** The --help text of every command, walking the command tree from the top. */
+function allHelp(path = []) {
+  const out = native.runCli([...path, '--help'])
+  assert.equal(out.exitCode, 0, out.stderr)
+  const texts = [out.stdout]
+  const list = out.stdout.split(/^Commands:$/m)[1]?.split(/^\S/m)[0] ?? ''
+  for (const m of list.matchAll(/^ {2}([a-z][a-z-]*) /gm)) {
+    if (m[1] !== 'help') texts.push(...allHelp([...path, m[1]]))
+  }
+  return texts
+}
+
+test('every OKSTRA_* variable the docs name is one the module reads', () => {
+  const known = DTS + allHelp().join('\n')
+  const named = new Set([...(MIGRATION + FORMATS).matchAll(/\bOKSTRA_[A-Z_]*[A-Z]\b/g)].map((m) => m[0]))
+  assert.ok(named.size >= 8, `only ${named.size} variables named`)
+  for (const v of named) {
+    const stem = v.replace(/^OKSTRA_WORKTREE_/, '_')
+    assert.ok(known.includes(v) || known.includes(stem), `the docs name ${v}, which neither index.d.ts nor any --help mentions`)
+  }
+})
+
 test('the docs stand alone and the README links them', () => {
   for (const [name, text] of [['docs/migration.md', MIGRATION], ['docs/formats.md', FORMATS]]) {
     assert.doesNotMatch(text, /\bSPEC\b|\.\.\/shared|\bseeds?\//, `${name} refers to documents outside the repository`)
