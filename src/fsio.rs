@@ -181,14 +181,13 @@ impl LockGuard {
 
     /// Takes the lock on a directory itself (`flock` on the directory's descriptor), so
     /// writers of the files in it exclude each other without leaving a lock file beside
-    /// them (e.g. in a repository's `.okstra/`). The directory is created if missing.
+    /// them (e.g. in a repository's `.okstra/`). The directory must exist.
     pub fn acquire_dir(dir: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
             dir
         };
-        std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
