@@ -290,7 +290,7 @@ pub struct HomeOptions {
     pub lock_timeout_ms: Option<f64>,
 }
 
-/// One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
+/// One doctor finding: `branch-index-dangling`, `branch-index-missing`,
 /// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
 /// worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
 #[napi(object)]

@@ -14,7 +14,7 @@ use super::store::{BranchOwners, Doc};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
-    /// `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
+    /// `branch-index-dangling`, `branch-index-missing`,
     /// `branch-active-twice`, `worktree-missing`, `not-a-worktree` or
     /// `worktree-unknown-to-git`.
     pub code: String,
@@ -75,18 +75,13 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
 }
 
 /// Examines every row and the branch index, in time linear in the rows.
-pub fn examine(doc: &Doc) -> DoctorReport {
+/// `entries` are the document's rows, typed (a registry with a row that does not decode is
+/// refused as corrupt before it gets here).
+pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
     let mut problems = Vec::new();
-    let mut entries = Vec::new();
-    for (key, row) in doc.tasks() {
-        match WorktreeEntry::from_row(key, row) {
-            Ok(e) => entries.push(e),
-            Err(detail) => problems.push(problem("corrupt-row", Some(key), detail)),
-        }
-    }
     let by_key: HashMap<&str, &WorktreeEntry> =
         entries.iter().map(|e| (e.task_key.as_str(), e)).collect();
-    let owners = BranchOwners::of(&entries);
+    let owners = BranchOwners::of(entries);
     for (branch, owner) in doc.branches() {
         let owner = owner.as_str().unwrap_or_default();
         let why = match by_key.get(owner) {

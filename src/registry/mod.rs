@@ -376,9 +376,8 @@ impl Registry {
                 "status {s:?} is not a registry status; use \"active\" or \"released\""
             )));
         }
-        let doc = self.load()?;
-        let mut out: Vec<WorktreeEntry> = self
-            .entries(&doc)?
+        let (_, entries) = Doc::load_typed(&self.file())?;
+        let mut out: Vec<WorktreeEntry> = entries
             .into_iter()
             .filter(|e| project_id.is_none_or(|p| e.project_id == p))
             .filter(|e| status.is_none_or(|s| e.status == s))
@@ -423,8 +422,15 @@ impl Registry {
 
     /// A consistency report; changes nothing.
     pub fn doctor(&self) -> Result<DoctorReport> {
-        let doc = self.load()?;
-        Ok(doctor::examine(&doc))
+        Ok(self.doctor_and_active()?.0)
+    }
+
+    /// [`Registry::doctor`] plus the active entries it examined (file order), read once.
+    pub fn doctor_and_active(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
+        let (doc, mut entries) = Doc::load_typed(&self.file())?;
+        let report = doctor::examine(&doc, &entries);
+        entries.retain(WorktreeEntry::is_active);
+        Ok((report, entries))
     }
 
     /// Recovers from a corrupt registry: copies it aside to
@@ -446,7 +452,7 @@ impl Registry {
                 index_fixed: 0,
             });
         };
-        if let Ok(mut doc) = Doc::from_bytes(&file, &bytes) {
+        if let Ok((mut doc, _)) = Doc::from_bytes(&file, &bytes) {
             let restored = doc.restore_invariants();
             if !restored.released.is_empty() || restored.index_fixed > 0 {
                 doc.save(&file)?;

@@ -39,17 +39,27 @@ impl Doc {
     /// empty registry; an unreadable one is `E_IO`; invalid JSON or a row of the wrong shape
     /// is [`RegistryError::Corrupt`] and the file is left as it is.
     pub fn load(path: &Path) -> Result<Doc, RegistryError> {
+        Ok(Doc::load_typed(path)?.0)
+    }
+
+    /// [`Doc::load`] that also returns the typed rows its validation decoded (in file
+    /// order), so callers that need them do not decode every row twice.
+    pub fn load_typed(path: &Path) -> Result<(Doc, Vec<WorktreeEntry>), RegistryError> {
         let Some(bytes) = Doc::read_bytes(path)? else {
-            return Ok(Doc::default());
+            return Ok((Doc::default(), Vec::new()));
         };
         Doc::from_bytes(path, &bytes)
     }
 
-    /// Validates and parses registry bytes read from `path` (named in errors).
-    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Doc, RegistryError> {
+    /// Validates and parses registry bytes read from `path` (named in errors); returns the
+    /// document and its typed rows.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(Doc, Vec<WorktreeEntry>), RegistryError> {
         let doc = Doc::parse(bytes).map_err(|d| corrupt(path, d))?;
-        doc.entries().map_err(|d| corrupt(path, d))?;
-        Ok(doc)
+        let entries = doc.entries().map_err(|d| corrupt(path, d))?;
+        Ok((doc, entries))
     }
 
     fn parse(bytes: &[u8]) -> Result<Doc, String> {
