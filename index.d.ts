@@ -100,7 +100,7 @@ export declare function computeBranchName(o: BranchNameOptions): string
 export declare function computeWorktreePath(p: KeyParts): string
 
 /**
- * One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
+ * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
  * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
  * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
  */
