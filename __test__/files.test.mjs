@@ -4,7 +4,7 @@
 // overflow a recursive walk, registry invariants broken by hand, and lock waits under load.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   existsSync,
@@ -272,35 +272,46 @@ test('a CLI waiting over 1 s for a lock held by the Python helper says which loc
   const home = tempDir()
   const lockPath = join(home, 'worktrees', 'registry.lock')
   mkdirSync(dirname(lockPath), { recursive: true })
-  // Python's fcntl.flock holds registry.lock for 2 s (the lock both runtimes share).
-  const holder = run('python3', ['-c', `
-import fcntl, sys, time
+  // Python's fcntl.flock holds registry.lock (the lock both runtimes share) until killed.
+  const holder = spawn('python3', ['-c', `
+import fcntl, time
 f = open(${JSON.stringify(lockPath)}, 'a+')
 fcntl.flock(f.fileno(), fcntl.LOCK_EX)
 print('locked', flush=True)
-time.sleep(2)
-`])
-  await waitFor(() => {
-    const r = spawnSync('python3', ['-c', `
-import fcntl, sys
-f = open(${JSON.stringify(lockPath)}, 'a+')
-try:
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    sys.exit(1)
-except BlockingIOError:
-    sys.exit(0)
-`])
-    return r.status === 0
-  }, 10000, 'the Python holder')
-  const started = Date.now()
-  const r = await run(process.execPath, [CLI, 'registry', 'touch-phase', '--home', home, '--project-id', 'p',
-    '--task-group', 'g', '--task-id', 't', '--phase', 'x', '--lock-timeout-ms', '10000'])
-  const waited = Date.now() - started
-  assert.equal(r.code, 0, r.stdout + r.stderr)
-  assert.match(r.stderr, /Blocking waiting for file lock on .*registry\.lock/)
-  assert.ok(waited >= 500 && waited < 5000, `waited ${waited} ms`)
-  await holder
-  // A short wait says nothing.
-  const quick = await run(process.execPath, [CLI, 'registry', 'list', '--home', home])
+time.sleep(60)
+`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  try {
+    const started = Date.now()
+    const cli = spawn(process.execPath, [CLI, 'registry', 'touch-phase', '--home', home, '--project-id', 'p',
+      '--task-group', 'g', '--task-id', 't', '--phase', 'x', '--lock-timeout-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    let stdout = ''
+    cli.stdout.on('data', (d) => (stdout += d))
+    const exited = new Promise((resolve) => cli.on('close', resolve))
+    // Once the CLI says it is blocked, the holder goes away and the CLI goes on at once.
+    let timer
+    const said = await Promise.race([
+      new Promise((resolve) => cli.stderr.on('data', (d) => {
+        stderr += d
+        if (/Blocking waiting/.test(stderr)) resolve(true)
+      })),
+      new Promise((resolve) => { timer = setTimeout(() => resolve(false), 10000) }),
+    ])
+    clearTimeout(timer)
+    const noticed = Date.now() - started
+    if (!said) cli.kill('SIGKILL')
+    assert.ok(said, `no notice on stderr after 10 s of waiting: ${JSON.stringify(stderr)}`)
+    holder.kill('SIGKILL')
+    assert.equal(await exited, 0, stdout + stderr)
+    assert.match(stderr, /okstra: Blocking waiting for file lock on .*registry\.lock/)
+    assert.ok(noticed >= 1000, `the notice came after ${noticed} ms`)
+  } finally {
+    holder.kill('SIGKILL')
+  }
+  // A wait-free call says nothing.
+  const quick = await run(process.execPath, [CLI, 'registry', 'touch-phase', '--home', home, '--project-id', 'p',
+    '--task-group', 'g', '--task-id', 't', '--phase', 'y'])
+  assert.equal(quick.code, 0)
   assert.equal(quick.stderr, '')
 })
