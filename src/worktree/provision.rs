@@ -453,8 +453,10 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
             repos.entry(canon(main.path())).or_insert(main);
         }
     }
+    // Needed only when some repository was found: skips a realpath per row otherwise.
     let owned: BTreeMap<PathBuf, &WorktreeEntry> = active
         .iter()
+        .filter(|_| !repos.is_empty())
         .map(|e| (canon(Path::new(&e.worktree_path)), e))
         .collect();
     let okstra_root = canon(reg.root());
