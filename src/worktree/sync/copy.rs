@@ -71,7 +71,16 @@ fn make_writable_tree(dir: &Path) -> io::Result<()> {
 /// Clones `src` to the new file `dst`, falling back to a byte copy; keeps the mode.
 /// Returns whether it was cloned.
 fn copy_file(src: &Path, dst: &Path) -> io::Result<bool> {
-    Ok(reflink_copy::reflink_or_copy(src, dst)?.is_none())
+    match reflink_copy::reflink_or_copy(src, dst) {
+        Ok(how) => Ok(how.is_none()),
+        // `dst` was someone else's: leave it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(e) => {
+            // A byte copy cut short (a full disk) leaves no partial file.
+            let _ = fs::remove_file(dst);
+            Err(e)
+        }
+    }
 }
 
 /// Copies `src` (a file or directory, not a symlink) to `dst`, which must not exist.
@@ -79,19 +88,22 @@ fn copy_file(src: &Path, dst: &Path) -> io::Result<bool> {
 /// the files are cloned or copied in parallel, then directory modes are restored deepest
 /// first. On any error nothing is left at `dst`.
 pub fn copy_entry(src: &Path, dst: &Path) -> io::Result<Copied> {
-    let mut guard = PartialCopy { dst, armed: true };
     let meta = src.symlink_metadata()?;
-    let result = if meta.is_dir() {
-        copy_tree(src, dst)?
-    } else {
+    if !meta.is_dir() {
+        // Creates `dst` exclusively (an existing path is an error, never overwritten) and
+        // removes it again when cloning and copying both fail.
         let cloned = copy_file(src, dst)?;
-        Copied {
+        return Ok(Copied {
             how: if cloned { How::Cloned } else { How::Copied },
             files: 1,
             cloned_files: u64::from(cloned),
             skipped_special: 0,
-        }
-    };
+        });
+    }
+    // Made exclusively before the guard is armed: an existing `dst` is an error and stays.
+    fs::create_dir(dst)?;
+    let mut guard = PartialCopy { dst, armed: true };
+    let result = copy_tree(src, dst)?;
     guard.armed = false;
     Ok(result)
 }
@@ -103,7 +115,9 @@ fn copy_tree(src: &Path, dst: &Path) -> io::Result<Copied> {
     let mut stack = vec![(src.to_path_buf(), dst.to_path_buf())];
     while let Some((s, d)) = stack.pop() {
         let m = s.symlink_metadata()?;
-        fs::create_dir(&d)?;
+        if d != dst {
+            fs::create_dir(&d)?;
+        }
         fs::set_permissions(&d, fs::Permissions::from_mode(0o700))?;
         dirs.push((d.clone(), m.mode() & 0o7777));
         for e in fs::read_dir(&s)? {

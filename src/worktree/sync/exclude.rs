@@ -3,7 +3,7 @@
 //! patterns go into an okstra-marked block of the repository's shared `info/exclude` (in
 //! the common git dir), anchored and without a trailing slash (a `dir/` pattern does not
 //! match a symlink). A `.gitignore` can still un-ignore a path (`!pattern` wins over
-//! `info/exclude`): [`visible`] finds such entries so they can be taken out again.
+//! `info/exclude`): [`super::ignored`] finds such entries so they can be taken out again.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -103,40 +103,4 @@ pub fn ensure(common_dir: &Path, rels: &[String]) -> Result<(), FsError> {
         out.push('\n');
     }
     fsio::atomic_write(&file, out.as_bytes())
-}
-
-/// The entries of `rels` that git would still list as untracked in the worktree `wt`
-/// (a `.gitignore` un-ignores them, or the block could not be written).
-pub fn visible(wt: &Path, rels: &[String]) -> Vec<String> {
-    if rels.is_empty() {
-        return Vec::new();
-    }
-    let Ok(repo) = git2::Repository::open(wt) else {
-        return Vec::new();
-    };
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .exclude_submodules(true)
-        .disable_pathspec_match(true);
-    for r in rels {
-        opts.pathspec(r);
-    }
-    let Ok(statuses) = repo.statuses(Some(&mut opts)) else {
-        return Vec::new();
-    };
-    let shown: Vec<String> = statuses
-        .iter()
-        .filter(|s| s.status().is_wt_new())
-        .filter_map(|s| s.path().ok().map(|p| p.trim_end_matches('/').to_string()))
-        .collect();
-    rels.iter()
-        .filter(|r| {
-            shown.iter().any(|p| {
-                p == *r || p.starts_with(&format!("{r}/")) || r.starts_with(&format!("{p}/"))
-            })
-        })
-        .cloned()
-        .collect()
 }

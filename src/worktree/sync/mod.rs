@@ -8,11 +8,13 @@
 //! - [`confine`]: no escapes, source and target side;
 //! - [`link`]: symlinks and snapshots;
 //! - [`copy`]: reflink-or-copy of files and trees, in parallel;
-//! - [`exclude`]: the okstra block of `info/exclude` and the visibility check.
+//! - [`exclude`]: the okstra block of `info/exclude`;
+//! - [`ignored`]: git's ignore decision for a path, to check nothing carried shows.
 
 mod confine;
 mod copy;
 mod exclude;
+mod ignored;
 mod include;
 mod link;
 mod resolve;
@@ -148,7 +150,7 @@ pub fn carry(main: &git2::Repository, wt: &Path) -> Carried {
             "could not add the carried entries to info/exclude: {e}"
         ));
     }
-    for rel in exclude::visible(wt, &done) {
+    for rel in ignored::visible(wt, main.path(), &done) {
         let p = wt.join(&rel);
         let removed = match p.symlink_metadata() {
             Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
