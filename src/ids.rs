@@ -301,6 +301,10 @@ mod tests {
             Path::new("/r/my-proj/grp/task-1.stage-3")
         );
         let g = KeyParts::new("p", "g", "t", None, Some("G 1")).unwrap();
+        // Beside the task, and no task id can name a sibling: slugs never hold a `.`.
+        for tricky in ["t.stage-1", "t.group-g", "..", "a.b"] {
+            assert!(!safe_segment(tricky).contains('.'), "{tricky}");
+        }
         assert_eq!(
             compute_worktree_path(root, &g),
             Path::new("/r/p/g/t.group-g-1")
