@@ -170,6 +170,16 @@ function repoOn(dir, dirs, per, size) {
   return repo
 }
 
+/** Provisions task `taskId` with `node_modules` as a copy entry (env, restored after). */
+function provisionWithCopy(repo, home, taskId) {
+  process.env.OKSTRA_WORKTREE_COPY_ENTRIES = 'node_modules'
+  try {
+    return provisionTaskWorktree({ projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId, taskType: 'x', home })
+  } finally {
+    delete process.env.OKSTRA_WORKTREE_COPY_ENTRIES
+  }
+}
+
 test('copy kind on xfs (reflink=1): 20,000-file node_modules cloned, extents shared, copy private', (t) => {
   const fs = mountFresh('xfs')
   if (fs.why) {
@@ -181,13 +191,7 @@ test('copy kind on xfs (reflink=1): 20,000-file node_modules cloned, extents sha
     const repo = repoOn(fs.dir, 200, 100, 8192)
     execFileSync('sync')
     const usedBefore = (() => { const s = statfsSync(fs.dir); return (s.blocks - s.bfree) * s.bsize })()
-    process.env.OKSTRA_WORKTREE_COPY_ENTRIES = 'node_modules'
-    let r
-    try {
-      r = provisionTaskWorktree({ projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId: 'big', taskType: 'x', home: join(fs.dir, 'home') })
-    } finally {
-      delete process.env.OKSTRA_WORKTREE_COPY_ENTRIES
-    }
+    const r = provisionWithCopy(repo, join(fs.dir, 'home'), 'big')
     assert.deepEqual([r.cloned, r.copied], [['node_modules'], []], r.note)
     execFileSync('sync')
     const s = statfsSync(fs.dir)
@@ -218,13 +222,7 @@ test('copy kind on tmpfs (no reflink): copied byte for byte, modes and symlinks 
   }
   try {
     const repo = repoOn(fs.dir, 10, 20, 100)
-    process.env.OKSTRA_WORKTREE_COPY_ENTRIES = 'node_modules'
-    let r
-    try {
-      r = provisionTaskWorktree({ projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId: 'small', taskType: 'x', home: join(fs.dir, 'home') })
-    } finally {
-      delete process.env.OKSTRA_WORKTREE_COPY_ENTRIES
-    }
+    const r = provisionWithCopy(repo, join(fs.dir, 'home'), 'small')
     assert.deepEqual([r.cloned, r.copied], [[], ['node_modules']], r.note)
     assert.match(r.note, /copied node_modules/)
     assert.equal(statSync(join(r.path, 'node_modules', 'pkg0', 'cli')).mode & 0o777, 0o755)
