@@ -73,6 +73,14 @@ pub fn ensure(common_dir: &Path, rels: &[String]) -> Result<(), FsError> {
     let info = common_dir.join("info");
     let _lock = LockGuard::acquire(&info.join("okstra-exclude.lock"), fsio::lock_timeout(None))?;
     let file = info.join("exclude");
+    if file.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        // Not read through a symlink (it could point anywhere) nor replaced.
+        return Err(FsError::Io {
+            op: "update",
+            path: file,
+            source: std::io::Error::other("not a regular file; left as it is"),
+        });
+    }
     let text = match std::fs::read(&file) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -18,11 +18,13 @@ fn resolution_is_linear_in_the_number_of_entries() {
     let list: Vec<String> = (0..200_000)
         .map(|i| format!("d{}/f", i % 100_000))
         .collect();
-    std::env::set_var("OKSTRA_WORKTREE_SYNC_FILES", list.join(":"));
+    // In project.json, not the env: a 1.6 MB variable would make every process other tests
+    // spawn meanwhile fail with E2BIG.
+    let json = serde_json::json!({ "worktreeSyncFiles": list });
+    write(&dir.path().join(".okstra/project.json"), &json.to_string());
     let start = Instant::now();
     let e = resolve_sync_entries(dir.path());
     let took = start.elapsed();
-    std::env::remove_var("OKSTRA_WORKTREE_SYNC_FILES");
     assert_eq!(e.files.len(), 100_000);
     assert_eq!(e.files[0], "d0/f");
     assert_eq!(e.files[99_999], "d99999/f");
@@ -260,4 +262,18 @@ fn worktreeinclude_selects_only_ignored_paths() {
     symlink("/etc/hostname", repo.join(include::FILE)).unwrap();
     assert!(include::selected(&repo, &mut notes).is_empty());
     assert!(notes[0].contains("not a regular file"), "{notes:?}");
+}
+
+#[test]
+fn a_symlinked_exclude_file_is_neither_read_nor_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = dir.path().join("git");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, "private\n").unwrap();
+    std::fs::create_dir_all(common.join("info")).unwrap();
+    symlink(&elsewhere, common.join("info/exclude")).unwrap();
+    let e = exclude::ensure(&common, &[".env".into()]).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    assert!(common.join("info/exclude").is_symlink());
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "private\n");
 }
