@@ -75,7 +75,7 @@ export interface BranchNameOptions {
 }
 
 /**
- * Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+ * Paths a source clean gate should ignore: `.okstra` plus every sync, snapshot and copy entry,
  * without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
  */
 export declare function cleanGateExcludes(projectRoot: string): Array<string>
@@ -451,9 +451,11 @@ export interface PromptOption {
 /**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
  * itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
- * `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
- * copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
- * `note` is one readable line saying what happened, including skipped entries.
+ * `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
+ * copies, `" (rw-fallback)"` appended when chmod failed), `cloned` and `copied` (private
+ * copies) are filled for `created` only; `note` is one readable line saying what happened,
+ * including skipped entries. Every carried entry is listed in the okstra block of the
+ * repository's `info/exclude`, so `git status` in the worktree stays clean.
  */
 export interface ProvisionResult {
   status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
@@ -461,9 +463,22 @@ export interface ProvisionResult {
   branch: string
   baseRef: string
   note: string
+  /** Symlinked directories. */
   linked: Array<string>
+  /** Symlinked files. */
   linkedFiles: Array<string>
+  /** Read-only (0444) copies of files. */
   snapshots: Array<string>
+  /**
+   * Private copies (copy kind) made copy-on-write: every file shares its extents with
+   * the source (FICLONE/reflink), so they cost no space until written.
+   */
+  cloned: Array<string>
+  /**
+   * Private copies (copy kind) written byte for byte, because the filesystem cannot
+   * clone (or the source is on another filesystem).
+   */
+  copied: Array<string>
 }
 
 /**
@@ -616,11 +631,14 @@ export interface RepairResult {
 }
 
 /**
- * The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
- * (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
- * disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
- * `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
- * `.project-docs/okstra/project.json`), else the defaults. Never throws.
+ * The sync dirs, sync files, snapshot files and copy entries for `projectRoot`, each from
+ * the env var (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES` /
+ * `_COPY_ENTRIES`, `:`-separated, empty disables), else project.json (`worktreeSyncDirs` /
+ * `worktreeSyncFiles` / `worktreeSnapshotFiles` / `worktreeCopyEntries` in
+ * `.okstra/project.json`, falling back to `.project-docs/okstra/project.json`), else the
+ * defaults; copies also get the ignored paths `<projectRoot>/.worktreeinclude` selects.
+ * Dependency directories (`node_modules`, `.venv`, `target`, …) are never linked (a note
+ * names the copy kind). Linear in the number of entries. Never throws.
  */
 export declare function resolveSyncEntries(projectRoot: string): SyncEntries
 
@@ -708,6 +726,16 @@ export interface SyncEntries {
   files: Array<string>
   /** Read-only (0444) copies. */
   snapshots: Array<string>
+  /**
+   * Private, writable copies (copy-on-write where the filesystem can): the configured
+   * copy entries, then the ignored paths `.worktreeinclude` selects. An entry listed
+   * here is not also linked.
+   */
+  copies: Array<string>
+  /**
+   * What was skipped and why (unsafe entries, dependency directories configured as
+   * symlinked dirs, an unreadable project.json or `.worktreeinclude`).
+   */
   notes: Array<string>
 }
 

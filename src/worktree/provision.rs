@@ -67,8 +67,8 @@ impl ProvisionStatus {
     }
 }
 
-/// The result of [`provision`]. `linked`, `linked_files` and `snapshots` are only filled
-/// for `created`; `base_ref` is the full commit id (empty when skipped).
+/// The result of [`provision`]. `linked`, `linked_files`, `snapshots`, `cloned` and
+/// `copied` are only filled for `created`; `base_ref` is the full commit id (empty when skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provisioned {
@@ -81,6 +81,10 @@ pub struct Provisioned {
     pub linked: Vec<String>,
     pub linked_files: Vec<String>,
     pub snapshots: Vec<String>,
+    /// Private copies made copy-on-write (every file shares extents with the source).
+    pub cloned: Vec<String>,
+    /// Private copies written byte for byte (the filesystem cannot clone).
+    pub copied: Vec<String>,
 }
 
 impl Provisioned {
@@ -94,6 +98,8 @@ impl Provisioned {
             linked: Vec::new(),
             linked_files: Vec::new(),
             snapshots: Vec::new(),
+            cloned: Vec::new(),
+            copied: Vec::new(),
         }
     }
 }
@@ -174,6 +180,8 @@ fn reused(
         linked: Vec::new(),
         linked_files: Vec::new(),
         snapshots: Vec::new(),
+        cloned: Vec::new(),
+        copied: Vec::new(),
     })
 }
 
@@ -260,7 +268,6 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         key.group_id.as_deref(),
     )?;
     let main = git::open_main(&repo)?;
-    let main_root = git::workdir_of_main(&main);
     let _repo_lock = lock_repo(&reg, &main, req.lock_timeout_ms)?;
     if git::branch_exists(&main, &branch) {
         return Err(WorktreeError::BranchExists { branch });
@@ -282,7 +289,7 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
             return Err(e);
         }
     };
-    let carried = sync::carry(&main_root, &path, &sync::resolve_sync_entries(&main_root));
+    let carried = sync::carry(&main, &path);
     let reservation = Reservation {
         worktree_path: path.to_string_lossy().into_owned(),
         branch: branch.clone(),
@@ -316,6 +323,8 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         linked: carried.linked,
         linked_files: carried.linked_files,
         snapshots: carried.snapshots,
+        cloned: carried.cloned,
+        copied: carried.copied,
     })
 }
 
@@ -333,19 +342,7 @@ fn created_note(
         path.display(),
         &base[..base.len().min(12)]
     );
-    for (label, list) in [
-        ("linked", &c.linked),
-        ("linked-files", &c.linked_files),
-        ("snapshot", &c.snapshots),
-    ] {
-        if !list.is_empty() {
-            note.push_str(&format!("; {label} {}", list.join(", ")));
-        }
-    }
-    for n in &c.notes {
-        note.push_str("; ");
-        note.push_str(n);
-    }
+    note.push_str(&c.describe());
     note
 }
 
