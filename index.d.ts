@@ -101,8 +101,11 @@ export declare function computeWorktreePath(p: KeyParts): string
 
 /**
  * One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
- * `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
- * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
+ * `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`; from git's worktree
+ * list: `branch-switched`, `worktree-prunable`, `worktree-foreign`; okstra's debris:
+ * `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
+ * command that clears it.
  */
 export interface DoctorProblem {
   code: string
@@ -417,6 +420,15 @@ export interface PlanStage {
 }
 
 /**
+ * The plan `provisionTaskWorktree` would follow for these options — path, branch, base and
+ * outcome — computed from the registry, the journal and git with no change made (for a
+ * confirmation screen). Throws what provisioning would throw before changing anything:
+ * `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
+ * `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function previewTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
+
+/**
  * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
  * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
  */
@@ -446,6 +458,20 @@ export interface PromptOption {
   value: string
   /** The text to show (from the catalog of the wizard's language). */
   label: string
+}
+
+/**
+ * What `provisionTaskWorktree` would do for the same options, with nothing changed:
+ * `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
+ * and a `note` saying how (new branch, reactivated released entry, recreated on the key's
+ * own branch with its commits, an unfinished provisioning undone first).
+ */
+export interface ProvisionPreview {
+  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  path: string
+  branch: string
+  baseRef: string
+  note: string
 }
 
 /**
@@ -479,10 +505,10 @@ export interface ProvisionResult {
  * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
  * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
  */
-export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
+export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
 
 /** `provisionTaskWorktree` on the libuv pool; resolves to the same result. */
-export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): Promise<ProvisionResult>
+export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): Promise<ProvisionResult>
 
 /** Options of `registryPrune`. */
 export interface PruneOptions {
@@ -557,7 +583,11 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
 
 /**
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
- * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid.
+ * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid; then clears
+ * okstra's debris that `registryDoctor` reports (completes or undoes unfinished
+ * provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
+ * deletes unregistered branches okstra made while they still point where they were
+ * created, removes stale git lock files) and lists it in `cleared`.
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -605,6 +635,8 @@ export interface RepairResult {
   movedTo: string | null
   salvaged: number
   dropped: number
+  /** The doctor findings (okstra's debris) this repair cleared. */
+  cleared: Array<DoctorProblem>
 }
 
 /**

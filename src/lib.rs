@@ -6,6 +6,7 @@ pub mod error;
 pub mod fsio;
 pub mod handoff;
 pub mod ids;
+pub mod interrupt;
 pub mod ledger;
 pub mod plan;
 pub mod reconcile;

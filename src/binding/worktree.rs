@@ -19,6 +19,7 @@ struct ProvisionArgs {
     project_root: String,
     work_category: Option<String>,
     base_ref: Option<String>,
+    branch: Option<String>,
 }
 
 /// What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
@@ -39,9 +40,9 @@ pub struct ProvisionResult {
     pub snapshots: Vec<String>,
 }
 
-fn provision(o: Value) -> Result<ProvisionResult> {
-    let o: ProvisionArgs = from_js("provisionTaskWorktree", o)?;
-    let req = ProvisionRequest {
+fn request(what: &str, o: Value) -> Result<ProvisionRequest> {
+    let o: ProvisionArgs = from_js(what, o)?;
+    Ok(ProvisionRequest {
         task_type: o.task_type,
         project_root: PathBuf::from(o.project_root),
         project_id: o.key.project_id,
@@ -51,11 +52,15 @@ fn provision(o: Value) -> Result<ProvisionResult> {
         base_ref: o.base_ref,
         stage: stage_arg(o.key.stage_number)?,
         group_id: o.key.group_id,
+        branch: o.branch,
         stages: None,
         home: o.key.home,
         lock_timeout_ms: ms_arg(o.key.lock_timeout_ms)?,
-    };
-    let r = worktree::provision(&req).map_err(js_err)?;
+    })
+}
+
+fn provision(o: Value) -> Result<ProvisionResult> {
+    let r = worktree::provision(&request("provisionTaskWorktree", o)?).map_err(js_err)?;
     Ok(ProvisionResult {
         status: r.status.as_str().to_string(),
         path: r.path,
@@ -80,7 +85,7 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
 /// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }"
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]
 pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
     provision(o)
@@ -88,11 +93,44 @@ pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
 
 /// `provisionTaskWorktree` on the libuv pool; resolves to the same result.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }",
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }",
     ts_return_type = "Promise<ProvisionResult>"
 )]
 pub fn provision_task_worktree_async(o: Value) -> AsyncTask<Job<ProvisionResult>> {
     job(move || provision(o))
+}
+
+/// What `provisionTaskWorktree` would do for the same options, with nothing changed:
+/// `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
+/// and a `note` saying how (new branch, reactivated released entry, recreated on the key's
+/// own branch with its commits, an unfinished provisioning undone first).
+#[napi(object)]
+pub struct ProvisionPreview {
+    #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
+    pub status: String,
+    pub path: String,
+    pub branch: String,
+    pub base_ref: String,
+    pub note: String,
+}
+
+/// The plan `provisionTaskWorktree` would follow for these options — path, branch, base and
+/// outcome — computed from the registry, the journal and git with no change made (for a
+/// confirmation screen). Throws what provisioning would throw before changing anything:
+/// `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
+/// `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
+#[napi(
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
+)]
+pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
+    let r = worktree::preview(&request("previewTaskWorktree", o)?).map_err(js_err)?;
+    Ok(ProvisionPreview {
+        status: r.status.as_str().to_string(),
+        path: r.path,
+        branch: r.branch,
+        base_ref: r.base_ref,
+        note: r.note,
+    })
 }
 
 /// The shared entries provisioning carries from the main worktree, project-relative and

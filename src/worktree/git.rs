@@ -131,26 +131,68 @@ pub fn admin_name_at(main: &Repository, path: &Path) -> Option<String> {
     })
 }
 
-/// Creates `branch` at `base` and a worktree on it at `path`, registered as `name`, and
-/// locks it in git with a reason naming `key`. On failure everything it made is removed.
-pub fn add_worktree(
+/// Reflog message of a branch okstra creates; doctor recognises okstra's own branches by it.
+pub const BRANCH_REFLOG_PREFIX: &str = "okstra: provision ";
+
+/// Creates local `branch` at `base`, with a reflog entry naming `key` (how doctor tells a
+/// branch okstra made from anyone else's).
+pub fn create_branch(
     main: &Repository,
-    name: &str,
-    path: &Path,
     branch: &str,
     base: Oid,
     key: &str,
 ) -> Result<(), WorktreeError> {
     let repo = main.path();
-    let commit = main
-        .find_commit(base)
+    let msg = format!("{BRANCH_REFLOG_PREFIX}{key}");
+    retry_locked(|| main.reference(&format!("refs/heads/{branch}"), base, false, &msg))
+        .map_err(git_err("branch", repo))?;
+    Ok(())
+}
+
+/// Whether the reflog of `branch` starts with okstra's creation entry; returns the commit
+/// it was created at.
+pub fn okstra_created_at(main: &Repository, branch: &str) -> Option<Oid> {
+    let log = main.reflog(&format!("refs/heads/{branch}")).ok()?;
+    let first = log.iter().last()?;
+    first
+        .message_bytes()
+        .is_some_and(|m| m.starts_with(BRANCH_REFLOG_PREFIX.as_bytes()))
+        .then(|| first.id_new())
+}
+
+/// Whether any worktree of the repository (the main one included) has `branch` checked out.
+pub fn branch_checked_out(main: &Repository, branch: &str) -> bool {
+    let want = format!("ref: refs/heads/{branch}");
+    let head_is = |p: PathBuf| std::fs::read_to_string(p).is_ok_and(|h| h.trim() == want);
+    if head_is(main.path().join("HEAD")) {
+        return true;
+    }
+    let Ok(dirs) = std::fs::read_dir(main.path().join("worktrees")) else {
+        return false;
+    };
+    dirs.flatten().any(|d| head_is(d.path().join("HEAD")))
+}
+
+/// Adds a worktree registered as `name` at `path` with the existing local `branch` checked
+/// out, and locks it in git with a reason naming `key`. On failure the half-made worktree
+/// is removed again (the branch is the caller's).
+pub fn add_worktree(
+    main: &Repository,
+    name: &str,
+    path: &Path,
+    branch: &str,
+    key: &str,
+) -> Result<(), WorktreeError> {
+    let repo = main.path();
+    let reference = main
+        .find_reference(&format!("refs/heads/{branch}"))
+        .map_err(git_err("find branch", repo))?;
+    let commit = reference
+        .peel_to_commit()
         .map_err(git_err("find commit", repo))?;
-    let mut reference = retry_locked(|| main.branch(branch, &commit, false))
-        .map_err(git_err("branch", repo))?
-        .into_reference();
     let reason = format!("{LOCK_REASON_PREFIX}{key}");
     let filters = needs_filters(main, &commit);
-    let added = retry_locked(|| {
+    retry_locked(|| {
         let made = add_checked_out(main, name, path, &reference, filters)
             .and_then(|wt| wt.lock(Some(&reason)));
         if made.is_err() {
@@ -158,13 +200,20 @@ pub fn add_worktree(
             remove_worktree(main, name, path);
         }
         made
-    });
-    if let Err(e) = added {
-        // Best effort: the error that matters is the worktree's.
-        let _ = reference.delete();
-        return Err(git_err("worktree add", repo)(e));
+    })
+    .map_err(git_err("worktree add", repo))
+}
+
+/// Locks the worktree `name` in git with okstra's reason for `key` (no-op when locked).
+pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<(), WorktreeError> {
+    let wt = main
+        .find_worktree(name)
+        .map_err(git_err("find worktree", main.path()))?;
+    if let Ok(WorktreeLockStatus::Locked(_)) = wt.is_locked() {
+        return Ok(());
     }
-    Ok(())
+    wt.lock(Some(&format!("{LOCK_REASON_PREFIX}{key}")))
+        .map_err(git_err("worktree lock", main.path()))
 }
 
 /// Whether checking out `commit` may need content filters (line-ending conversion, `ident`,
