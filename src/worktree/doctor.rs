@@ -366,6 +366,13 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
         .iter()
         .map(|e| (canon(Path::new(&e.worktree_path)), *e))
         .collect();
+    // A released entry keeps its directory (the next provision reactivates it).
+    let released: BTreeSet<PathBuf> = s
+        .entries
+        .iter()
+        .filter(|e| e.status != ACTIVE)
+        .map(|e| canon(Path::new(&e.worktree_path)))
+        .collect();
     let pending: BTreeSet<PathBuf> = s
         .intents
         .iter()
@@ -402,13 +409,13 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
                         path.display()
                     ),
                 ));
-            } else if owner.is_none() && !okstra_locked {
+            } else if owner.is_none() && !okstra_locked && !released.contains(&path) {
                 report.problems.push(problem(
                     "worktree-foreign",
                     None,
                     format!(
-                        "git worktree {name} at {} lies under the okstra root but no active \
-                         registry entry owns it",
+                        "git worktree {name} at {} lies under the okstra root but no registry \
+                         entry owns it",
                         path.display()
                     ),
                 ));

@@ -181,7 +181,21 @@ pub fn undo(intent: &Intent, bound: Duration) {
     }
     match Repository::open(&intent.git_dir) {
         Ok(main) => {
-            git::remove_worktree(&main, &intent.admin, &intent.path);
+            // The admin entry by the path it points at (the git CLI names it after the
+            // directory), then by the name recorded.
+            let mut names: Vec<String> = git::admin_name_at(&main, &intent.path)
+                .into_iter()
+                .collect();
+            let recorded_is_ours = main
+                .find_worktree(&intent.admin)
+                .map_or(true, |w| w.path() == intent.path);
+            if recorded_is_ours && !names.contains(&intent.admin) {
+                names.push(intent.admin.clone());
+            }
+            for name in names {
+                git::remove_worktree(&main, &name, &intent.path);
+            }
+            let _ = std::fs::remove_dir_all(&intent.path);
             if !intent.branch_existed {
                 delete_branch_at(&main, &intent.branch, &intent.base);
             }
