@@ -1,4 +1,5 @@
-//! Which live processes work inside a directory or hold a file open, read from `/proc`
+//! Which live processes work inside a directory, name it on their command line, or hold a
+//! file under it open, read from `/proc`
 //! (Linux). Recovery waits for them before undoing (a `git` child of a killed provisioning
 //! may still be checking out), and doctor calls a git lock file stale only when nobody
 //! holds it.
@@ -7,8 +8,8 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Processes other than this one whose working directory lies under `path` or that hold
-/// a file under `path` open.
+/// Processes other than this one whose working directory lies under `path`, whose command
+/// line names `path` (a `git worktree add … <path>`), or that hold a file under `path` open.
 pub fn holders(path: &Path) -> Vec<u32> {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -24,7 +25,11 @@ pub fn holders(path: &Path) -> Vec<u32> {
         }
         let dir = p.path();
         let inside = |link: &Path| std::fs::read_link(link).is_ok_and(|t| t.starts_with(path));
-        let busy = inside(&dir.join("cwd"))
+        let needle = path.as_os_str().as_encoded_bytes();
+        let named = std::fs::read(dir.join("cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg.starts_with(needle)));
+        let busy = named
+            || inside(&dir.join("cwd"))
             || std::fs::read_dir(dir.join("fd"))
                 .map(|fds| fds.flatten().any(|fd| inside(&fd.path())))
                 .unwrap_or(false);

@@ -247,6 +247,16 @@ impl Rollback {
         })
     }
 
+    /// Records the admin entry name git chose (the git CLI names it after the directory),
+    /// so an undo finds it even before its `gitdir` file points anywhere.
+    pub fn set_admin(&mut self, admin: &str) -> Result<(), WorktreeError> {
+        if self.intent.admin != admin {
+            self.intent.admin = admin.to_string();
+            write(&self.record, &self.intent)?;
+        }
+        Ok(())
+    }
+
     /// The operation finished: keep what it made.
     pub fn commit(mut self) -> Result<(), WorktreeError> {
         self.armed = false;

@@ -103,6 +103,7 @@ pub(super) enum Action {
 pub(super) fn plan(
     req: &ProvisionRequest,
     key: &KeyParts,
+    repo: &Repository,
     main: &Repository,
     reg: &Registry,
     pending: Option<&Intent>,
@@ -150,7 +151,7 @@ pub(super) fn plan(
             .unwrap_or_else(|| tip.to_string());
         (tip, recorded)
     } else {
-        let base = git::resolve_base(main, req.base_ref.as_deref())?;
+        let base = git::resolve_base(repo, main, req.base_ref.as_deref())?;
         (base, base.to_string())
     };
     Ok(Action::Create(Creation {
@@ -313,7 +314,7 @@ pub fn preview(req: &ProvisionRequest) -> Result<ProvisionPreview, WorktreeError
         ""
     };
     let what = kind(&key);
-    let out = match plan(req, &key, &main, &reg, pending.as_ref())? {
+    let out = match plan(req, &key, &repo, &main, &reg, pending.as_ref())? {
         Action::Reuse(e) => ProvisionPreview {
             status: ProvisionStatus::Reused,
             note: format!(

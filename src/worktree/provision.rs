@@ -215,7 +215,7 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     }
     let main = git::open_main(&repo)?;
     let _repo_lock = lock_repo(&reg, &main, req.lock_timeout_ms)?;
-    let mut out = match plan(req, &key, &main, &reg, None)? {
+    let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
         Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
         Action::Reactivate(e, admin) => {
             git::lock_worktree(&main, &admin, &key.key())?;
@@ -285,7 +285,7 @@ fn create(
         .parent()
         .and_then(|p| p.ancestors().take_while(|a| !a.exists()).last())
         .map(Path::to_path_buf);
-    let guard = Rollback::begin(
+    let mut guard = Rollback::begin(
         record.to_path_buf(),
         Intent {
             task_key: key.key(),
@@ -312,11 +312,14 @@ fn create(
     if let Some(parent) = c.path.parent() {
         std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
     }
-    if !c.branch_existed {
-        git::create_branch(main, &c.branch, c.base, &key.key())?;
-    }
-    interrupt::check()?;
-    git::add_worktree(main, &c.admin, &c.path, &c.branch, &key.key())?;
+    let made = if c.branch_existed {
+        git::worktree_on_branch(main, &c.path, &c.branch, &key.key())?
+    } else {
+        let made = git::create_branch_and_worktree(main, &c.path, &c.branch, c.base, &key.key())?;
+        git::mark_okstra_branch(main, &c.branch, c.base, &key.key());
+        made
+    };
+    guard.set_admin(&made.admin)?;
     interrupt::check()?;
     let carried = sync::carry(&main_root, &c.path, &sync::resolve_sync_entries(&main_root));
     interrupt::check()?;
@@ -337,6 +340,10 @@ fn create(
         &req.task_type,
         &carried,
     );
+    for n in &made.notes {
+        note.push_str("; ");
+        note.push_str(n);
+    }
     if c.branch_existed {
         note = note.replacen(
             " created at ",
