@@ -76,14 +76,19 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// Creates or reuses the git worktree of a task key (segments are slugged first):
 /// `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
 /// linked worktree and the key has no stage or group; `reused` when the registry holds an
-/// active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
-/// at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
-/// at `computeWorktreePath(…)` made from the main repository, locked in git with reason
-/// `okstra task <key>`, shared state linked from the main worktree, then registered.
-/// Concurrent calls for one key give one `created` and `reused` for the others.
-/// Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
-/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
-/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+/// active entry (its phase is updated), or a released one whose directory is still its
+/// worktree on its branch (reactivated; the note says so); else `created` — branch
+/// `<prefix>-<task>[-s<N>|.group-<ID>]` (group-qualified `<prefix>-<group>-<task>…` when
+/// another okstra key owns that name; `branch` overrides), or a released key's own branch
+/// with its commits, at `baseRef` (branch, tag, remote ref or sha; default the main
+/// worktree's HEAD), worktree at `computeWorktreePath(…)` made from the main repository,
+/// locked in git with reason `okstra task <key>`, shared state linked, then registered.
+/// Crash-safe: an intent record under `<home>/worktrees/pending/` lets the next call of
+/// the key complete or undo a provisioning that was killed. Concurrent calls for one key
+/// give one `created` and `reused` for the others. Throws (leaving nothing behind)
+/// `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
+/// named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+/// `E_GIT`, `E_GIT_REQUIRED`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
 #[napi(
     ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]

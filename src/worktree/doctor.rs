@@ -126,6 +126,21 @@ enum Debris {
     GitLock(PathBuf),
 }
 
+fn unreadable(file: &Path, e: &str) -> (Debris, Problem) {
+    (
+        Debris::UnreadableRecord(file.to_path_buf()),
+        problem(
+            "journal-unreadable",
+            None,
+            format!(
+                "journal record {} cannot be read ({e}); `okstra registry repair` moves it \
+                 aside",
+                file.display()
+            ),
+        ),
+    )
+}
+
 fn debris(s: &Survey) -> Vec<(Debris, Problem)> {
     let mut out = Vec::new();
     let mut pending_paths = BTreeSet::new();
@@ -153,18 +168,7 @@ fn debris(s: &Survey) -> Vec<(Debris, Problem)> {
                     ),
                 ));
             }
-            Err(e) => out.push((
-                Debris::UnreadableRecord(file.clone()),
-                problem(
-                    "journal-unreadable",
-                    None,
-                    format!(
-                        "journal record {} cannot be read ({e}); `okstra registry repair` \
-                         moves it aside",
-                        file.display()
-                    ),
-                ),
-            )),
+            Err(e) => out.push(unreadable(file, e)),
         }
     }
     for (file, r) in &s.moves {
@@ -184,18 +188,7 @@ fn debris(s: &Survey) -> Vec<(Debris, Problem)> {
                     ),
                 ),
             )),
-            Err(e) => out.push((
-                Debris::UnreadableRecord(file.clone()),
-                problem(
-                    "journal-unreadable",
-                    None,
-                    format!(
-                        "journal record {} cannot be read ({e}); `okstra registry repair` \
-                         moves it aside",
-                        file.display()
-                    ),
-                ),
-            )),
+            Err(e) => out.push(unreadable(file, e)),
         }
     }
     let active: BTreeSet<PathBuf> = s

@@ -196,17 +196,13 @@ impl Git {
             if !configured {
                 cmd.args(["-c", &format!("checkout.workers={CHECKOUT_WORKERS}")]);
             }
-            cmd.args([
-                "worktree",
-                "add",
-                "--quiet",
-                "--no-track",
-                "--lock",
-                "--reason",
-            ])
-            .arg(reason);
+            cmd.args(["worktree", "add", "--quiet", "--lock", "--reason"])
+                .arg(reason);
             match &base {
-                Some(base) => cmd.args(["-b", branch, "--"]).arg(path).arg(base),
+                Some(base) => cmd
+                    .args(["--no-track", "-b", branch, "--"])
+                    .arg(path)
+                    .arg(base),
                 None => cmd.arg("--").arg(path).arg(branch),
             };
             cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
