@@ -500,15 +500,19 @@ export interface ProvisionResult {
  * worktree on its branch (reactivated; the note says so); else `created` — branch
  * `<prefix>-<task>[-s<N>|.group-<ID>]` (group-qualified `<prefix>-<group>-<task>…` when
  * another okstra key owns that name; `branch` overrides), or a released key's own branch
- * with its commits, at `baseRef` (branch, tag, remote ref or sha; default the main
- * worktree's HEAD), worktree at `computeWorktreePath(…)` made from the main repository,
- * locked in git with reason `okstra task <key>`, shared state linked, then registered.
+ * with its commits, at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as
+ * `HEAD` / `@{-1}` resolved in the worktree `projectRoot` names; default the main
+ * worktree's HEAD), worktree at `computeWorktreePath(…)` made by `git worktree add` in the
+ * main worktree (libgit2 when no git ≥ 2.36 is on PATH; the note then says so), locked in
+ * git with reason `okstra task <key>`, shared state linked, then registered.
  * Crash-safe: an intent record under `<home>/worktrees/pending/` lets the next call of
  * the key complete or undo a provisioning that was killed. Concurrent calls for one key
  * give one `created` and `reused` for the others. Throws (leaving nothing behind)
  * `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
  * named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
- * `E_GIT`, `E_GIT_REQUIRED`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ * `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
+ * checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
+ * `E_REGISTRY_CORRUPT`.
  */
 export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
 
