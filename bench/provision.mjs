@@ -4,7 +4,7 @@
 // per CPU) — on generated repositories of 1,000, 20,000 and 50,000 files, once on the disk
 // (the system temp dir) and once on tmpfs (/dev/shm). Repository, okstra home and worktrees
 // share the file system. Every sample makes a fresh worktree per path, in interleaved order,
-// removed (and `sync`ed) untimed afterwards.
+// removed (and `sync`ed) untimed afterwards. BENCH_PROVISION_PLACE=disk|tmpfs measures one.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,9 +39,9 @@ function places() {
   return out
 }
 
-export async function run({ quick }) {
+export async function run({ quick, only = process.env.BENCH_PROVISION_PLACE }) {
   const rows = []
-  for (const place of places()) {
+  for (const place of places().filter((p) => !only || p.label === only)) {
     for (const files of [1000, 20000, 50000]) {
       const root = mkdtempSync(join(place.dir, 'okstra-bench-prov-'))
       try {

@@ -3,6 +3,8 @@
 //! sparse checkout, parallel checkout).
 
 use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -18,11 +20,28 @@ use crate::worktree::WorktreeError;
 /// (`--lock --reason` needs 2.31, `checkout.workers` 2.32). An older git is not used.
 pub const MIN_VERSION: (u32, u32, u32) = (2, 36, 0);
 
-/// Parallel checkout workers passed as `-c checkout.workers=<N>` unless the repository's
-/// configuration sets `checkout.workers` itself. 0 = one per CPU; git still checks out
-/// sequentially below `checkout.thresholdForParallelism` (100) files. See the README
-/// ("Worktree provisioning → Performance") for the measurements behind it.
+/// Parallel checkout workers passed as `-c checkout.workers=<N>` when the worktree goes to
+/// a disk and the repository's configuration does not set `checkout.workers` itself. 0 =
+/// one per CPU; git still checks out sequentially below `checkout.thresholdForParallelism`
+/// (100) files. On tmpfs git's default (one worker) is kept: there writes never wait for a
+/// device and the workers only add contention. See the README ("Worktree provisioning →
+/// Performance") for the measurements behind both.
 const CHECKOUT_WORKERS: &str = "0";
+
+/// Whether `dir` lies on a RAM file system (tmpfs, ramfs).
+fn on_ram_fs(dir: &Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path that outlives the call and `st` is a zeroed
+    // `statfs` buffer of the size the call writes.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    let kind: i64 = st.f_type;
+    rc == 0 && (kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
+}
 
 /// Repository-selecting variables git itself clears before running git in another
 /// repository (`git rev-parse --local-env-vars`): set in okstra's environment (a hook, a
@@ -186,14 +205,15 @@ impl Git {
         cleanup: impl Fn(),
     ) -> Result<String, WorktreeError> {
         let root = workdir_of_main(main);
-        let configured = main
+        let parallel = !main
             .config()
-            .is_ok_and(|c| c.get_entry("checkout.workers").is_ok());
+            .is_ok_and(|c| c.get_entry("checkout.workers").is_ok())
+            && !path.parent().is_some_and(on_ram_fs);
         let base = base.map(|b| b.to_string());
         let attempt = || {
             let mut cmd = Command::new(&self.exe);
             cmd.arg("-C").arg(&root);
-            if !configured {
+            if parallel {
                 cmd.args(["-c", &format!("checkout.workers={CHECKOUT_WORKERS}")]);
             }
             cmd.args(["worktree", "add", "--quiet", "--lock", "--reason"])
@@ -268,7 +288,19 @@ fn admin_of(path: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_version;
+    use super::{on_ram_fs, parse_version};
+    use std::path::Path;
+
+    #[test]
+    fn ram_file_systems_are_told_from_others() {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        let shm_is_tmpfs = mounts
+            .lines()
+            .any(|l| l.starts_with("tmpfs /dev/shm tmpfs "));
+        assert_eq!(on_ram_fs(Path::new("/dev/shm")), shm_is_tmpfs);
+        assert!(!on_ram_fs(Path::new("/proc")));
+        assert!(!on_ram_fs(Path::new("/no/such/dir")));
+    }
 
     #[test]
     fn versions_parse() {
