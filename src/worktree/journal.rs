@@ -146,8 +146,9 @@ pub enum Recovered {
 }
 
 /// Completes or undoes an unfinished provisioning. The caller holds the key's lock (and
-/// the repository's). Waits (bounded by `bound`) for processes still working inside the
-/// worktree directory — a `git` child of a killed provisioning — before removing it.
+/// the repository's). Waits (bounded by `bound`) for processes still working on the
+/// worktree — a `git worktree add` child of a killed provisioning, which outlives it —
+/// before removing anything.
 pub fn recover(
     reg: &Registry,
     record: &Path,
@@ -176,9 +177,10 @@ pub fn recover(
 /// created at, and no worktree has it checked out) and the parent directories it created
 /// (only while empty). Every step tolerates a missing piece.
 pub fn undo(intent: &Intent, bound: Duration) {
-    if intent.path.exists() {
-        holders::wait_free(&intent.path, bound);
-    }
+    // Also when the directory does not exist yet: a `git worktree add` the killed process
+    // started may still be running (it names the path on its command line) and would
+    // create the branch and the worktree after this undo.
+    holders::wait_free(&intent.path, bound);
     match Repository::open(&intent.git_dir) {
         Ok(main) => {
             // The admin entry by the path it points at (the git CLI names it after the
