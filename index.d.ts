@@ -101,8 +101,11 @@ export declare function computeWorktreePath(p: KeyParts): string
 
 /**
  * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
- * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
- * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
+ * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
+ * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
+ * command that clears it.
  */
 export interface DoctorProblem {
   code: string
@@ -417,6 +420,15 @@ export interface PlanStage {
 }
 
 /**
+ * The plan `provisionTaskWorktree` would follow for these options — path, branch, base and
+ * outcome — computed from the registry, the journal and git with no change made (for a
+ * confirmation screen). Throws what provisioning would throw before changing anything:
+ * `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
+ * `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function previewTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
+
+/**
  * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
  * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
  */
@@ -446,6 +458,20 @@ export interface PromptOption {
   value: string
   /** The text to show (from the catalog of the wizard's language). */
   label: string
+}
+
+/**
+ * What `provisionTaskWorktree` would do for the same options, with nothing changed:
+ * `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
+ * and a `note` saying how (new branch, reactivated released entry, recreated on the key's
+ * own branch with its commits, an unfinished provisioning undone first).
+ */
+export interface ProvisionPreview {
+  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  path: string
+  branch: string
+  baseRef: string
+  note: string
 }
 
 /**
@@ -485,22 +511,28 @@ export interface ProvisionResult {
  * Creates or reuses the git worktree of a task key (segments are slugged first):
  * `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
  * linked worktree and the key has no stage or group; `reused` when the registry holds an
- * active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
- * at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
- * resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
- * at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
- * no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
- * `okstra task <key>`, shared state linked from the main worktree, then registered.
- * Concurrent calls for one key give one `created` and `reused` for the others.
- * Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
- * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
- * (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
- * needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ * active entry (its phase is updated), or a released one whose directory is still its
+ * worktree on its branch (reactivated; the note says so); else `created` — branch
+ * `<prefix>-<task>[-s<N>|.group-<ID>]` (group-qualified `<prefix>-<group>-<task>…` when
+ * another okstra key owns that name; `branch` overrides), or a released key's own branch
+ * with its commits, at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as
+ * `HEAD` / `@{-1}` resolved in the worktree `projectRoot` names; default the main
+ * worktree's HEAD), worktree at `computeWorktreePath(…)` made by `git worktree add` in the
+ * main worktree (libgit2 when no git ≥ 2.36 is on PATH; the note then says so), locked in
+ * git with reason `okstra task <key>`, shared state linked, then registered.
+ * Crash-safe: an intent record under `<home>/worktrees/pending/` lets the next call of
+ * the key complete or undo a provisioning that was killed. Concurrent calls for one key
+ * give one `created` and `reused` for the others. Throws (leaving nothing behind)
+ * `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
+ * named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+ * `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
+ * checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
+ * `E_REGISTRY_CORRUPT`.
  */
-export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
+export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
 
 /** `provisionTaskWorktree` on the libuv pool; resolves to the same result. */
-export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): Promise<ProvisionResult>
+export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): Promise<ProvisionResult>
 
 /** Options of `registryPrune`. */
 export interface PruneOptions {
@@ -575,8 +607,12 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
 
 /**
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
- * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
- * restores the registry's invariants (one active row per branch, an exact branch index).
+ * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid, restores
+ * the registry's invariants (one active row per branch, an exact branch index), then clears
+ * okstra's debris that `registryDoctor` reports (completes or undoes unfinished
+ * provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
+ * deletes unregistered branches okstra made while they still point where they were
+ * created, removes stale git lock files) and lists it in `cleared`.
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -628,6 +664,8 @@ export interface RepairResult {
   dropped: number
   released: Array<string>
   indexFixed: number
+  /** The doctor findings (okstra's debris) this repair cleared. */
+  cleared: Array<DoctorProblem>
 }
 
 /**

@@ -196,7 +196,12 @@ pub fn work_category_prefix(work_category: &str) -> &'static str {
     }
 }
 
-/// `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged.
+/// `<prefix>-<task>[-s<N>|.group-<ID>]`, task and group id slugged.
+///
+/// A stage-group collector's suffix starts with `.`, which no slugged segment, prefix or
+/// stage suffix contains, so no stage or task branch can ever equal a collector's branch
+/// (the collector of stage 1 alone, group `s1`, is `…-login.group-s1`, beside stage 1's
+/// `…-login-s1`).
 pub fn compute_branch_name(
     work_category: &str,
     task_id: &str,
@@ -216,7 +221,7 @@ pub fn compute_branch_name(
     if let Some(n) = stage {
         name.push_str(&format!("-s{n}"));
     } else if let Some(g) = group_id {
-        name.push('-');
+        name.push_str(".group-");
         name.push_str(&safe_segment(g));
     }
     Ok(name)
@@ -319,7 +324,7 @@ mod tests {
         );
         assert_eq!(
             compute_branch_name("", "x", None, Some("g1")).unwrap(),
-            "task-x-g1"
+            "task-x.group-g1"
         );
         assert_eq!(
             compute_branch_name("improvement", "x", None, None).unwrap(),

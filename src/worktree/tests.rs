@@ -203,7 +203,7 @@ fn stage_and_group_worktrees_of_two_tasks_side_by_side() {
         .any(|(p, b)| p.ends_with("grp/one.stage-1") && b == "feat-one-s1"));
     assert!(paths
         .iter()
-        .any(|(p, b)| p.ends_with("grp/two.group-g1") && b == "feat-two-g1"));
+        .any(|(p, b)| p.ends_with("grp/two.group-g1") && b == "feat-two.group-g1"));
     // Admin names are unique per key even though basenames repeat.
     let admin = std::fs::read_dir(f.repo.join(".git/worktrees"))
         .unwrap()
@@ -255,29 +255,33 @@ fn refusals_change_nothing() {
     let before = f.snapshot();
     let e = provision(&f.req("taken")).unwrap_err();
     assert_eq!(e.code(), "E_PATH_EXISTS");
-    assert!(e.to_string().contains("not in the registry"), "{e}");
+    assert!(e.to_string().contains("no registry entry owns it"), "{e}");
     assert_eq!(f.snapshot(), before);
 
     git(&f.repo, &["branch", "feat-branchy"]);
     let before = f.snapshot();
     let e = provision(&f.req("branchy")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_EXISTS");
+    assert!(e.to_string().contains("not created by okstra"), "{e}");
+    assert!(!e.to_string().contains("branch -D"), "{e}");
     assert_eq!(f.snapshot(), before);
 
-    // Registry conflict: another key owns the branch. The new worktree and branch are
-    // rolled back.
-    let other = KeyParts::new("x", "y", "z", None, None).unwrap();
-    let r = crate::registry::Reservation {
-        worktree_path: "/elsewhere".into(),
-        branch: "feat-owned".into(),
-        base_ref: String::new(),
-        phase: String::new(),
-        stages: None,
-    };
-    f.reg().reserve(&other, &r).unwrap();
+    // Both names the key may get belong to other keys: refused naming the owner.
+    for (task, branch) in [("z", "feat-owned"), ("w", "feat-grp-owned")] {
+        let other = KeyParts::new("x", "y", task, None, None).unwrap();
+        let r = crate::registry::Reservation {
+            worktree_path: format!("/elsewhere/{task}"),
+            branch: branch.into(),
+            base_ref: String::new(),
+            phase: String::new(),
+            stages: None,
+        };
+        f.reg().reserve(&other, &r).unwrap();
+    }
     let before = f.snapshot();
     let e = provision(&f.req("owned")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED");
+    assert!(e.to_string().contains("x/y/w (active)"), "{e}");
     assert_eq!(f.snapshot(), before);
     assert!(!f
         .repo
@@ -442,12 +446,12 @@ fn doctor_compares_registry_with_git() {
     let b = provision(&f.req("b")).unwrap();
     assert!(doctor(&f.reg()).unwrap().ok);
     git(Path::new(&a.path), &["checkout", "-q", "-b", "elsewhere"]);
-    // Foreign: git knows it under the okstra root, the registry does not.
+    // Released in the registry alone: git still holds okstra's lock on it.
     f.reg().release(&key("b", None, None)).unwrap();
     let rep = doctor(&f.reg()).unwrap();
     let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
     assert!(codes.contains(&"branch-switched"), "{rep:?}");
-    assert!(codes.contains(&"worktree-foreign"), "{rep:?}");
+    assert!(codes.contains(&"worktree-locked-orphan"), "{rep:?}");
     assert!(!rep.ok);
     assert!(rep.problems.iter().any(|p| p.detail.contains(&b.path)));
 }
@@ -541,23 +545,31 @@ fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
     let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
     assert!(codes.contains(&"worktree-missing"), "{rep:?}");
     assert!(codes.contains(&"worktree-prunable"), "{rep:?}");
-    // Released but never pruned, branch deleted behind git's back (`git branch -D` refuses
-    // while the record exists): git's leftover record is named.
+    // Released but never pruned, branch deleted behind git's back: the next provision
+    // prunes git's leftover record of the key (okstra's lock on it) and creates anew.
     release_worktree(&f.reg(), &key("a", None, None)).unwrap();
     git(&f.repo, &["update-ref", "-d", "refs/heads/feat-a"]);
-    let before = f.snapshot();
-    let e = provision(&f.req("a")).unwrap_err();
-    assert_eq!(e.code(), "E_WORKTREE_STALE");
-    assert!(e.to_string().contains("git worktree prune"), "{e}");
-    assert_eq!(f.snapshot(), before);
-    // The directory is gone, so release could not find the repository to unlock it.
     assert!(f.worktree_list().contains("locked okstra task proj/grp/a"));
-    git(&f.repo, &["worktree", "unlock", &a.path]);
-    git(&f.repo, &["worktree", "prune"]);
     assert_eq!(
         provision(&f.req("a")).unwrap().status,
         ProvisionStatus::Created
     );
+    assert!(doctor(&f.reg()).unwrap().ok);
+    // A leftover someone else locked is theirs: refused, naming it, nothing changed.
+    let b = f.reg().lookup(&key("b", None, None)).unwrap().unwrap();
+    git(&f.repo, &["worktree", "unlock", &b.worktree_path]);
+    git(
+        &f.repo,
+        &["worktree", "lock", "--reason", "mine", &b.worktree_path],
+    );
+    std::fs::remove_dir_all(&b.worktree_path).unwrap();
+    release_worktree(&f.reg(), &key("b", None, None)).unwrap();
+    git(&f.repo, &["update-ref", "-d", "refs/heads/feat-b"]);
+    let before = f.snapshot();
+    let e = provision(&f.req("b")).unwrap_err();
+    assert_eq!(e.code(), "E_WORKTREE_STALE");
+    assert!(e.to_string().contains("git worktree prune"), "{e}");
+    assert_eq!(f.snapshot(), before);
 }
 
 #[test]
