@@ -94,15 +94,17 @@ function assertAgree(f) {
 }
 
 /** How long one uninterrupted provisioning of the big repo takes here, in ms. */
-function measure(f) {
+function measure(f, key = 'measure') {
   const t = Date.now()
-  assert.equal(provisionTaskWorktree(req(f, 'measure')).status, 'created')
+  assert.equal(provisionTaskWorktree(req(f, key)).status, 'created')
   return Date.now() - t
 }
 
 test('30 SIGKILLs at random instants during provisioning: every next provision of the key succeeds, git and registry agree', async () => {
   const f = bigRepo()
-  const span = measure(f) + 300
+  // The kill timer starts once the journal record exists, so an uninterrupted run's time
+  // (the faster of two, the first is cold) bounds the instants that land mid-way.
+  const span = Math.min(measure(f, 'measure'), measure(f, 'measure2'))
   const outcomes = { killedMidway: 0, finished: 0 }
   for (let i = 0; i < 30; i++) {
     const key = `k${i}`
