@@ -66,3 +66,18 @@ export function makeRepo(prefix = 'okstra-repo-') {
   git(dir, 'commit', '-q', '--allow-empty', '-m', 'init')
   return dir
 }
+
+/** The native `okstra` executable the build puts in the per-platform package. */
+export const NATIVE_CLI = join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
+
+/** Runs the native okstra executable; same result shape as `okstra`. */
+export function okstraNative(args, opts = {}) {
+  const r = spawnSync(NATIVE_CLI, args, { encoding: 'utf8', ...opts })
+  let json
+  try {
+    json = JSON.parse(r.stdout)
+  } catch {
+    json = undefined
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json }
+}
