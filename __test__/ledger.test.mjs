@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { appendFileSync, readFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import {
@@ -134,7 +134,11 @@ test('a process killed while appending leaves whole rows (at most one torn line)
     const pad = 'x'.repeat(4000)
     for (let s = 0; ; s++) ledgerAppend(process.argv[1], { implTaskKey: 'k', stage: s, status: 'started', fields: { pad } })`, root],
   { stdio: 'ignore' })
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  // Kill it mid-stream once it is appending (a loaded machine may take a while to start it).
+  for (let waited = 0; waited < 20_000 && !(existsSync(file(root)) && statSync(file(root)).size > 0); waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100))
   child.kill('SIGKILL')
   await new Promise((resolve) => child.on('close', resolve))
   const before = ledgerRead(root)
@@ -145,4 +149,17 @@ test('a process killed while appending leaves whole rows (at most one torn line)
   const after = ledgerRead(root)
   assert.equal(after.rows.length, before.rows.length + 1)
   assert.deepEqual(after.skipped, before.skipped)
+})
+
+test('ledgerRead rows come out as stored (nested values, non-ASCII, escapes) and the readers refuse a non-array', () => {
+  const root = tempDir()
+  const line = '{"impl_task_key": "p/g/t", "stage": 1, "status": "done", "head_commit": "h", "note": "재시도 \\"ok\\" \\u00e9", "n": {"a": [1, 2.5, null, true]}, "big": 12345678901234}'
+  appendFileSync(file(root), `${line}\n[1]\n`)
+  const { rows, skipped } = ledgerRead(root)
+  assert.deepEqual(rows, [JSON.parse(line)])
+  assert.deepEqual(skipped, [{ line: 2, reason: 'not a JSON object' }])
+  assert.equal(ledgerLatestDoneByStage(rows)[1], rows[0])
+  for (const f of [ledgerLatestDoneByStage, ledgerVerifiedAcceptedStages, ledgerPrCoveredStages]) {
+    assert.throws(() => f({ length: 1, 0: rows[0] }), { code: 'E_INVALID_ARG' })
+  }
 })

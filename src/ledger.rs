@@ -98,6 +98,11 @@ impl Ledger {
         Ok(parse(&read_bytes(&self.path())?))
     }
 
+    /// [`Ledger::read`] as one JSON array text of the valid rows (validated, not decoded).
+    pub fn read_text(&self) -> Result<ReadText, LedgerError> {
+        Ok(parse_text(&read_bytes(&self.path())?))
+    }
+
     /// Records a `started` or `done` event unless the same `(impl_task_key, stage,
     /// status)` is already there. With `force_reappend`, a row is appended anyway unless
     /// one with the same `head_commit` exists (a reconciled `done` after a rebase).
@@ -251,27 +256,74 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, LedgerError> {
     }
 }
 
+/// Every row as one JSON array text (the rows' own bytes, unchanged, between `[`, `,` and
+/// `]`), plus the lines that were skipped. For callers that parse JSON faster than they can
+/// take a decoded value, e.g. V8's `JSON.parse`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadText {
+    pub rows_json: String,
+    pub skipped: Vec<Skipped>,
+}
+
 /// Splits the file into rows and skipped lines; blank lines are ignored.
 fn parse(bytes: &[u8]) -> ReadResult {
     let mut out = ReadResult::default();
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    for (line, row) in lines(bytes) {
+        match row.and_then(|text| {
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| format!("not valid JSON, probably cut short by a crash mid-append ({e})"))
+        }) {
+            Ok(v) => out.rows.push(v),
+            Err(reason) => out.skipped.push(Skipped { line, reason }),
         }
-        let reason = match serde_json::from_slice::<Value>(raw) {
-            Ok(v @ Value::Object(_)) => {
-                out.rows.push(v);
-                continue;
-            }
-            Ok(_) => "not a JSON object".to_string(),
-            Err(e) => format!("not valid JSON, probably cut short by a crash mid-append ({e})"),
-        };
-        out.skipped.push(Skipped {
-            line: i + 1,
-            reason,
-        });
     }
     out
+}
+
+/// [`parse`] without building values: the valid rows' text joined into one JSON array.
+fn parse_text(bytes: &[u8]) -> ReadText {
+    let mut out = ReadText {
+        rows_json: String::with_capacity(bytes.len() + 2),
+        skipped: Vec::new(),
+    };
+    out.rows_json.push('[');
+    for (line, row) in lines(bytes) {
+        match row {
+            Ok(text) => {
+                if out.rows_json.len() > 1 {
+                    out.rows_json.push(',');
+                }
+                out.rows_json.push_str(text.trim());
+            }
+            Err(reason) => out.skipped.push(Skipped { line, reason }),
+        }
+    }
+    out.rows_json.push(']');
+    out
+}
+
+/// The non-blank lines with their 1-based numbers: the text of each that is a JSON object,
+/// or why it is not one. Validation decodes nothing (`IgnoredAny`).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, String>)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, raw)| !raw.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, raw)| (i + 1, object_text(raw)))
+}
+
+fn object_text(raw: &[u8]) -> Result<&str, String> {
+    let torn = |e: &dyn std::fmt::Display| {
+        format!("not valid JSON, probably cut short by a crash mid-append ({e})")
+    };
+    let text = std::str::from_utf8(raw).map_err(|e| torn(&e))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| torn(&e))?;
+    // Valid JSON whose first byte is `{` is an object.
+    if text.trim_start().starts_with('{') {
+        Ok(text)
+    } else {
+        Err("not a JSON object".to_string())
+    }
 }
 
 /// Writes `v` the way Python's `json.dumps(v, ensure_ascii=False)` does: `", "` between

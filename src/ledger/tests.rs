@@ -205,3 +205,33 @@ fn concurrent_appends_lose_nothing_and_never_duplicate() {
     assert!(r.skipped.is_empty());
     assert_eq!(r.rows.len(), 1 + 8 * 25);
 }
+
+#[test]
+fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
+    let (_d, l) = ledger();
+    let body = concat!(
+        "{\"impl_task_key\": \"k\", \"stage\": 1, \"status\": \"done\", \"n\": {\"a\": [1, 2.5, null]}}\n",
+        "\n",
+        "[1, 2]\n",
+        "{\"impl_task_key\": \"한글\", \"stage\": 2, \"status\": \"started\", \"q\": \"a\\\"b\\u00e9\"}\r\n",
+        "7\n",
+        "{\"impl_task_key\": \"k\", \"sta"
+    );
+    std::fs::write(l.path(), body).unwrap();
+    let values = l.read().unwrap();
+    let text = l.read_text().unwrap();
+    assert_eq!(text.skipped, values.skipped);
+    assert_eq!(
+        text.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+        [3, 5, 6]
+    );
+    let parsed: Vec<Value> = serde_json::from_str(&text.rows_json).unwrap();
+    assert_eq!(parsed, values.rows);
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(
+        l.read_text().map(|t| t.rows_json).ok().as_deref(),
+        Some(text.rows_json.as_str())
+    );
+    let empty = Ledger::new(_d.path().join("none"), None).read_text().unwrap();
+    assert_eq!(empty.rows_json, "[]");
+}
