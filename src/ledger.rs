@@ -270,8 +270,9 @@ fn parse(bytes: &[u8]) -> ReadResult {
     let mut out = ReadResult::default();
     for (line, row) in lines(bytes) {
         match row.and_then(|text| {
-            serde_json::from_str::<Value>(text)
-                .map_err(|e| format!("not valid JSON, probably cut short by a crash mid-append ({e})"))
+            serde_json::from_str::<Value>(text).map_err(|e| {
+                format!("not valid JSON, probably cut short by a crash mid-append ({e})")
+            })
         }) {
             Ok(v) => out.rows.push(v),
             Err(reason) => out.skipped.push(Skipped { line, reason }),

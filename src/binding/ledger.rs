@@ -2,8 +2,8 @@
 //! snake_case keys and any extra fields.
 
 use napi::bindgen_prelude::{
-    AsyncTask, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, TypeName,
-    Unknown, ValueType,
+    AsyncTask, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, TypeName, Unknown,
+    ValueType,
 };
 use napi::{sys, Env};
 use napi_derive::napi;
@@ -289,9 +289,6 @@ pub fn ledger_verified_accepted_stages<'a>(
     ts_args_type = "rows: Array<Record<string, unknown>>",
     ts_return_type = "Array<number>"
 )]
-pub fn ledger_pr_covered_stages<'a>(
-    env: &'a Env,
-    rows: Unknown<'a>,
-) -> napi::Result<Unknown<'a>> {
+pub fn ledger_pr_covered_stages<'a>(env: &'a Env, rows: Unknown<'a>) -> napi::Result<Unknown<'a>> {
     call_reader(env, "prCoveredStages", rows)
 }

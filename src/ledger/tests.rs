@@ -232,6 +232,8 @@ fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
         l.read_text().map(|t| t.rows_json).ok().as_deref(),
         Some(text.rows_json.as_str())
     );
-    let empty = Ledger::new(_d.path().join("none"), None).read_text().unwrap();
+    let empty = Ledger::new(_d.path().join("none"), None)
+        .read_text()
+        .unwrap();
     assert_eq!(empty.rows_json, "[]");
 }

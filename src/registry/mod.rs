@@ -7,6 +7,7 @@
 //! writer (ours and Python's) replaces the file by rename, so a reader always sees a whole
 //! old or a whole new file, and a stuck lock holder cannot stall them.
 
+mod cache;
 mod doctor;
 mod entry;
 mod store;

@@ -1,15 +1,14 @@
 //! The on-disk registry document: load (refusing anything invalid), save (atomic, in the
 //! Python helper's exact layout) and salvage of a corrupt file.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::entry::WorktreeEntry;
-use super::RegistryError;
+use super::{cache, RegistryError};
 use crate::fsio;
 
 /// The whole `registry.json`: `tasks`, `branches` and any top-level keys we do not know.
@@ -41,22 +40,22 @@ impl Doc {
     }
 
     /// Reads only the row for `key`: the whole file is still checked to be valid JSON with
-    /// a `tasks` object, but only that row is decoded, which keeps lookups cheap on large
-    /// registries. A missing file or key is `None`.
+    /// a `tasks` object, but only that row is decoded. The rows are kept undecoded in this
+    /// process and reused while the file is unchanged (see [`super::cache`]), so a repeated
+    /// lookup costs one `stat` and one row. A missing file or key is `None`.
     pub fn load_row(path: &Path, key: &str) -> Result<Option<WorktreeEntry>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Skim<'a> {
-            #[serde(borrow, default)]
-            tasks: Option<HashMap<Cow<'a, str>, &'a RawValue>>,
-        }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let rows = match std::fs::metadata(path) {
+            Ok(m) => {
+                let stamp = cache::Stamp::of(&m);
+                match cache::get(path, &stamp) {
+                    Some(rows) => rows,
+                    None => Doc::read_rows(path, stamp)?,
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
         };
-        let skim: Skim = serde_json::from_slice(&bytes)
-            .map_err(|e| corrupt(path, format!("invalid JSON or shape: {e}")))?;
-        let Some(raw) = skim.tasks.as_ref().and_then(|t| t.get(key)) else {
+        let Some(raw) = rows.get(key) else {
             return Ok(None);
         };
         let row: Value = serde_json::from_str(raw.get())
@@ -64,6 +63,33 @@ impl Doc {
         WorktreeEntry::from_row(key, &row)
             .map(Some)
             .map_err(|d| corrupt(path, d))
+    }
+
+    /// Reads the rows of `path` undecoded and offers them to the cache under the stamp seen
+    /// before the read (the file is replaced whole by rename, so what was read is either that
+    /// version or a newer one; a newer one has a fresh mtime and is not kept).
+    fn read_rows(path: &Path, stamp: cache::Stamp) -> Result<Arc<cache::Rows>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Skim {
+            #[serde(default)]
+            tasks: Option<cache::Rows>,
+        }
+        let read_at = SystemTime::now();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
+        };
+        if bytes.is_empty() && !path.exists() {
+            return Ok(Arc::default());
+        }
+        let skim: Skim = serde_json::from_slice(&bytes)
+            .map_err(|e| corrupt(path, format!("invalid JSON or shape: {e}")))?;
+        let rows = Arc::new(skim.tasks.unwrap_or_default());
+        if bytes.len() as u64 == stamp.size() {
+            cache::put(path, stamp, read_at, rows.clone());
+        }
+        Ok(rows)
     }
 
     fn parse(bytes: &[u8]) -> Result<Doc, String> {

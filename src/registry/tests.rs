@@ -348,3 +348,56 @@ fn lookup_refuses_a_corrupt_file_even_when_the_row_is_fine() {
         "E_REGISTRY_CORRUPT"
     );
 }
+
+#[test]
+fn cached_lookups_see_every_rewrite_even_in_place_within_one_timestamp_tick() {
+    let (_d, r) = reg();
+    let k = key("t", None);
+    r.reserve(&k, &res("/w/t", "feat-t")).unwrap();
+    let file = r.file();
+    let text = std::fs::read_to_string(&file).unwrap();
+    // Rewritten in place (same inode), same size, right after a lookup read it: only the
+    // content tells the versions apart.
+    for i in 0..40 {
+        let (from, to) = if i % 2 == 0 {
+            ("implementation", "implementatioN")
+        } else {
+            ("implementatioN", "implementation")
+        };
+        let before = r.lookup(&k).unwrap().unwrap();
+        assert_eq!(before.last_phase, from);
+        let next = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(&format!("\"{from}\""), &format!("\"{to}\""));
+        std::fs::write(&file, next).unwrap();
+        assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, to, "round {i}");
+    }
+    // Replaced by rename twice in a row, as concurrent writers do: the third file can get the
+    // first one's freed inode number, its size and its (coarse) mtime.
+    let replace = |text: &str| {
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    for i in 0..40 {
+        let phase = |p: &str| text.replace("\"implementation\"", &format!("\"{p}\""));
+        replace(&phase("aaaaaaaaaaaaaa"));
+        assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "aaaaaaaaaaaaaa");
+        replace(&phase("bbbbbbbbbbbbbb"));
+        replace(&phase("cccccccccccccc"));
+        assert_eq!(
+            r.lookup(&k).unwrap().unwrap().last_phase,
+            "cccccccccccccc",
+            "round {i}"
+        );
+    }
+    // A settled file is served from the copy, and a replaced one is read anew.
+    std::fs::write(&file, &text).unwrap();
+    std::thread::sleep(cache::SETTLED * 2);
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "implementation");
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "implementation");
+    r.touch_phase(&k, "review").unwrap();
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "review");
+    std::fs::write(&file, "{oops").unwrap();
+    assert_eq!(r.lookup(&k).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+}
