@@ -16,7 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,11 +26,16 @@ use serde_json::{Map, Value};
 
 use crate::error::Coded;
 use crate::fsio::{self, io_err, lock_timeout, FsError, LockGuard};
+use index::{Identity, Index};
+
+mod index;
 
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";
 /// The lock file name inside a plan run root (shared with the Python helper).
 pub const LOCK_FILE: &str = "consumers.lock";
+/// The idempotency index beside the ledger (a cache; see [`index`]).
+pub const INDEX_FILE: &str = "consumers.idx";
 
 /// Ledger failures.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +144,12 @@ impl Ledger {
         row.insert("stage".into(), stage.into());
         row.insert("status".into(), status.into());
         row.extend(fields);
-        self.append_unless(row, |r| {
+        let id = if force_reappend {
+            Identity::EventHead(impl_task_key, stage.into(), status, head.as_ref())
+        } else {
+            Identity::Event(impl_task_key, stage.into(), status)
+        };
+        self.append_unless(row, id, |r| {
             r.is(impl_task_key, stage, status) && (!force_reappend || r.head_commit == head)
         })
     }
@@ -161,7 +172,8 @@ impl Ledger {
         row.insert("status".into(), "verified".into());
         row.insert("verdict".into(), verdict.into());
         row.insert("report_path".into(), report_path.into());
-        self.append_unless(row, |r| {
+        let id = Identity::Report(impl_task_key, stage.into(), report_path);
+        self.append_unless(row, id, |r| {
             r.is(impl_task_key, stage, "verified")
                 && Probe::str(&r.report_path) == Some(report_path)
         })
@@ -193,51 +205,97 @@ impl Ledger {
         row.insert("status".into(), "pr".into());
         row.insert("branch".into(), branch.into());
         row.insert("url".into(), url.into());
-        self.append_unless(row, |r| {
+        self.append_unless(row, Identity::PrBranch(branch), |r| {
             Probe::str(&r.status) == Some("pr") && Probe::str(&r.branch) == Some(branch)
         })
     }
 
-    /// Under the lock: appends `row` unless an existing row matches `exists`.
+    /// Under the lock: appends `row` unless an existing row matches `exists`. The rows that
+    /// may match are found through `consumers.idx` (filed under `id`) and confirmed one by
+    /// one; when the table cannot be used, every line is scanned instead.
     fn append_unless(
         &self,
         row: Map<String, Value>,
+        id: Identity,
         exists: impl Fn(&Probe) -> bool,
     ) -> Result<bool, LedgerError> {
         let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
         let path = self.path();
-        let bytes = read_bytes(&path)?;
-        // Only the identity columns are decoded: every other field is skipped unparsed into
-        // values, which keeps the scan of a 10k-row file cheap. Lines that are not objects
-        // with these columns well-typed never match, as with the full reader.
-        if bytes
-            .split(|b| *b == b'\n')
-            .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
-            .any(|p| exists(&p))
-        {
-            return Ok(false);
-        }
-        let mut line = Vec::with_capacity(256);
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            // The last line was torn by a crash: end it, so this row stands on its own.
-            line.push(b'\n');
-        }
-        write_python_json(&mut line, &Value::Object(row))
-            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
-        line.push(b'\n');
-        let created = bytes.is_empty() && !path.exists();
-        let mut f = OpenOptions::new()
+        let existed = path.exists();
+        let f = OpenOptions::new()
+            .read(true)
             .append(true)
             .create(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
-        f.write_all(&line).map_err(io_err("append to", &path))?;
+        let size = f.metadata().map_err(io_err("stat", &path))?.len();
+        let mut table = match self.check_indexed(&f, &id, &exists) {
+            Ok((true, _)) => return Ok(false),
+            Ok((false, table)) => Some(table),
+            // The table is only a cache: without it, scan the file as the Python helper does.
+            Err(_) => {
+                if scan(&f, &path, &exists)? {
+                    return Ok(false);
+                }
+                None
+            }
+        };
+        let mut line = Vec::with_capacity(256);
+        let mut last = [0u8; 1];
+        if size > 0 && f.read_exact_at(&mut last, size - 1).is_ok() && last[0] != b'\n' {
+            // The last line was torn by a crash: end it, so this row stands on its own.
+            line.push(b'\n');
+        }
+        let start = line.len();
+        write_python_json(&mut line, &Value::Object(row))
+            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
+        line.push(b'\n');
+        (&f).write_all(&line).map_err(io_err("append to", &path))?;
         f.sync_data().map_err(io_err("fsync", &path))?;
-        if created {
+        if !existed {
             fsio::fsync_dir(&self.root)?;
+        }
+        if let (Some(t), Ok(p)) = (&mut table, serde_json::from_slice::<Probe>(&line[start..])) {
+            let offset = size + start as u64;
+            // A table that cannot be updated is rebuilt by the next append.
+            let _ = t.add(&f, &p, offset, size + line.len() as u64);
         }
         Ok(true)
     }
+
+    /// Whether a row filed under `id` in `consumers.idx` matches `exists`, with the table.
+    fn check_indexed(
+        &self,
+        f: &std::fs::File,
+        id: &Identity,
+        exists: &impl Fn(&Probe) -> bool,
+    ) -> std::io::Result<(bool, Index)> {
+        let table = Index::open(&self.root.join(INDEX_FILE), f)?;
+        for offset in table.candidates(id)? {
+            if index::probe_at(f, offset)?.is_some_and(|p| exists(&p)) {
+                return Ok((true, table));
+            }
+        }
+        Ok((false, table))
+    }
+}
+
+/// Whether any line of the ledger matches `exists`. Only the identity columns are decoded:
+/// every other field is skipped unparsed. Lines that are not objects with these columns
+/// well-typed never match, as with the full reader.
+fn scan(
+    f: &std::fs::File,
+    path: &Path,
+    exists: &impl Fn(&Probe) -> bool,
+) -> Result<bool, LedgerError> {
+    let mut bytes = Vec::new();
+    (&*f)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    Ok(bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
+        .any(|p| exists(&p)))
 }
 
 fn require(name: &str, value: &str) -> Result<(), LedgerError> {

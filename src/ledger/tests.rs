@@ -237,3 +237,75 @@ fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
         .unwrap();
     assert_eq!(empty.rows_json, "[]");
 }
+
+#[test]
+fn the_index_follows_foreign_appends_rewrites_replacements_and_damage() {
+    let (d, l) = ledger();
+    let idx = d.path().join(INDEX_FILE);
+    let started = |s: u32| l.append("k", s, "started", false, Map::new()).unwrap();
+    for s in 0..3000 {
+        assert!(started(s));
+    }
+    assert!(idx.exists());
+    assert!(!started(1234));
+    // Lines another writer appended (the Python helper knows no index) are found.
+    let mut f = OpenOptions::new().append(true).open(l.path()).unwrap();
+    f.write_all(b"{\"impl_task_key\": \"k\", \"stage\": 5000, \"status\": \"started\"}\n")
+        .unwrap();
+    f.write_all(
+        b"{\"status\": \"pr\", \"branch\": \"b1\", \"stages\": [1], \"impl_task_key\": \"k\"}\n",
+    )
+    .unwrap();
+    assert!(!started(5000));
+    assert!(!l.append_pr("k", &[2], "b1", "u").unwrap());
+    // Rewritten in place without a row (same inode, shorter): that row may be appended again.
+    let text = std::fs::read_to_string(l.path()).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|line| !line.contains("\"stage\": 7,"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(l.path(), &without).unwrap();
+    assert!(started(7));
+    assert!(!started(7));
+    assert!(!started(8));
+    // Replaced by another file (new inode): rebuilt, not trusted.
+    let swapped = without.replace("\"stage\": 9,", "\"stage\": 99999,");
+    let tmp = d.path().join("new.jsonl");
+    std::fs::write(&tmp, &swapped).unwrap();
+    std::fs::rename(&tmp, l.path()).unwrap();
+    assert!(started(9));
+    // A damaged or missing index never hides a row nor invents one.
+    std::fs::write(&idx, vec![0xAB; 5000]).unwrap();
+    assert!(!started(10));
+    assert!(started(6000));
+    std::fs::remove_file(&idx).unwrap();
+    assert!(!started(6000));
+    let rows = l.read().unwrap().rows;
+    let mut seen = BTreeSet::new();
+    for r in &rows {
+        assert!(seen.insert(r["stage"].to_string()), "duplicate {r}");
+    }
+}
+
+#[test]
+fn forced_verified_and_pr_identities_go_through_the_index() {
+    let (_d, l) = ledger();
+    let done = |head: &str, force| {
+        l.append("k", 1, "done", force, fields(json!({"head_commit": head})))
+            .unwrap()
+    };
+    assert!(done("a", false));
+    assert!(!done("b", false));
+    assert!(done("b", true));
+    assert!(!done("b", true));
+    assert!(!done("a", true));
+    assert!(l.append("k", 1, "done", true, Map::new()).unwrap());
+    assert!(!l.append("k", 1, "done", true, Map::new()).unwrap());
+    assert!(l.append_verified("k", 1, "accepted", "r1").unwrap());
+    assert!(!l.append_verified("k", 1, "rejected", "r1").unwrap());
+    assert!(l.append_verified("k", 2, "accepted", "r1").unwrap());
+    assert!(l.append_pr("k", &[1], "b", "u").unwrap());
+    assert!(!l.append_pr("other", &[3], "b", "u2").unwrap());
+    assert_eq!(l.read().unwrap().rows.len(), 6);
+}
