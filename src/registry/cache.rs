@@ -18,6 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
 
+use super::store::Doc;
+
 /// How old a file's mtime must be before its (dev, inode, size, mtime) identify its content.
 pub const SETTLED: Duration = Duration::from_millis(20);
 
@@ -95,4 +97,36 @@ pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, rows: Arc<Rows>) {
         copies.clear();
     }
     copies.insert(path.to_path_buf(), Copy { stamp, rows });
+}
+
+/// The last version of a registry file this process read or wrote for a change, parsed and
+/// validated, with its exact bytes: a write that finds the same bytes under the lock skips
+/// the parse and validation of every row (the expensive part of a write on a large
+/// registry). Matching is by content, so no timestamp question arises.
+struct DocCopy {
+    bytes: Option<Vec<u8>>,
+    doc: Doc,
+}
+
+fn docs() -> &'static Mutex<HashMap<PathBuf, DocCopy>> {
+    static DOCS: OnceLock<Mutex<HashMap<PathBuf, DocCopy>>> = OnceLock::new();
+    DOCS.get_or_init(Default::default)
+}
+
+/// Takes the parsed copy of `path` when `bytes` (the file as just read) are its bytes.
+pub fn take_doc(path: &Path, bytes: Option<&[u8]>) -> Option<Doc> {
+    let mut docs = docs().lock().ok()?;
+    let copy = docs.remove(path)?;
+    (copy.bytes.as_deref() == bytes).then_some(copy.doc)
+}
+
+/// Keeps `doc` as the parsed content of `path`, whose bytes are `bytes`.
+pub fn put_doc(path: &Path, bytes: Option<Vec<u8>>, doc: Doc) {
+    let Ok(mut docs) = docs().lock() else {
+        return;
+    };
+    if docs.len() >= MAX_FILES && !docs.contains_key(path) {
+        docs.clear();
+    }
+    docs.insert(path.to_path_buf(), DocCopy { bytes, doc });
 }

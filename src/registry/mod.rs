@@ -182,12 +182,26 @@ impl Registry {
     }
 
     /// Runs `f` on the loaded document under the lock and saves when it returns `true`.
+    /// The document is parsed afresh unless the file holds exactly the bytes this process
+    /// last read or wrote (see [`cache::take_doc`]).
     fn modify<T>(&self, f: impl FnOnce(&mut Doc) -> Result<(T, bool)>) -> Result<T> {
         let _guard = self.lock()?;
-        let mut doc = self.load()?;
+        let file = self.file();
+        let bytes = Doc::read(&file)?;
+        let mut doc = match cache::take_doc(&file, bytes.as_deref()) {
+            Some(doc) => doc,
+            None => Doc::from_bytes(&file, bytes.as_deref())?,
+        };
+        // On an error the copy is gone (taken above): `f` may have changed `doc` halfway.
         let (out, changed) = f(&mut doc)?;
         if changed {
-            doc.save(&self.file())?;
+            doc.save(&file)?;
+            // Still under the lock, so these are the bytes just written.
+            if let Ok(Some(written)) = Doc::read(&file) {
+                cache::put_doc(&file, Some(written), doc);
+            }
+        } else {
+            cache::put_doc(&file, bytes, doc);
         }
         Ok(out)
     }

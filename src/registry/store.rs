@@ -29,12 +29,24 @@ impl Doc {
     /// JSON, or a row of the wrong shape is [`RegistryError::Corrupt`] and the file is left
     /// as it is.
     pub fn load(path: &Path) -> Result<Doc, RegistryError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Doc::default()),
-            Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
+        Doc::from_bytes(path, Doc::read(path)?.as_deref())
+    }
+
+    /// The file's bytes, `None` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Vec<u8>>, RegistryError> {
+        match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(corrupt(path, format!("cannot be read: {e}"))),
+        }
+    }
+
+    /// [`Doc::load`] of bytes already read (`None`: no file, an empty registry).
+    pub fn from_bytes(path: &Path, bytes: Option<&[u8]>) -> Result<Doc, RegistryError> {
+        let Some(bytes) = bytes else {
+            return Ok(Doc::default());
         };
-        let doc = Doc::parse(&bytes).map_err(|d| corrupt(path, d))?;
+        let doc = Doc::parse(bytes).map_err(|d| corrupt(path, d))?;
         doc.entries().map_err(|d| corrupt(path, d))?;
         Ok(doc)
     }

@@ -401,3 +401,44 @@ fn cached_lookups_see_every_rewrite_even_in_place_within_one_timestamp_tick() {
     std::fs::write(&file, "{oops").unwrap();
     assert_eq!(r.lookup(&k).unwrap_err().code(), "E_REGISTRY_CORRUPT");
 }
+
+#[test]
+fn writes_reuse_the_parsed_copy_only_while_the_file_holds_the_same_bytes() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    r.reserve(&key("b", None), &res("/w/b", "feat-b")).unwrap();
+    // Another writer (same layout, as the Python helper writes) releases `a` and gives its
+    // branch to `x`: the next write here must see that, not its own copy.
+    let file = r.file();
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["tasks"]["proj/grp/a"]["status"] = json!("released");
+    let mut x = v["tasks"]["proj/grp/a"].clone();
+    x["task_id"] = json!("x");
+    x["status"] = json!("active");
+    v["tasks"]["proj/grp/x"] = x;
+    v["branches"]["feat-a"] = json!("proj/grp/x");
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let err = r
+        .reserve(&key("c", None), &res("/w/c", "feat-a"))
+        .unwrap_err();
+    assert_eq!(err.code(), "E_BRANCH_OWNED");
+    // A refused write leaves the file alone, and the next one still sees every row.
+    let err = r
+        .reserve(&key("b", None), &res("/w/b", "feat-b"))
+        .unwrap_err();
+    assert_eq!(err.code(), "E_TASK_KEY_ACTIVE");
+    r.reserve(&key("c", None), &res("/w/c", "feat-c")).unwrap();
+    let keys: Vec<String> = r
+        .list(None, Some(ACTIVE))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.task_key)
+        .collect();
+    assert_eq!(keys, ["proj/grp/b", "proj/grp/c", "proj/grp/x"]);
+    // Garbage written over it is refused, not replaced by the copy.
+    std::fs::write(&file, b"{\"tasks\": [").unwrap();
+    let err = r.touch_phase(&key("b", None), "x").unwrap_err();
+    assert_eq!(err.code(), "E_REGISTRY_CORRUPT");
+}
