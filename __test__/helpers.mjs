@@ -25,7 +25,11 @@ export function tempDir(prefix = 'okstra-test-') {
 
 /** Runs the okstra CLI; returns { status, stdout, stderr, json }. */
 export function okstra(args, opts = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', ...opts })
+  return spawnCli(process.execPath, [CLI, ...args], opts)
+}
+
+function spawnCli(cmd, args, opts) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
   let json
   try {
     json = JSON.parse(r.stdout)
@@ -72,12 +76,5 @@ export const NATIVE_CLI = join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
 
 /** Runs the native okstra executable; same result shape as `okstra`. */
 export function okstraNative(args, opts = {}) {
-  const r = spawnSync(NATIVE_CLI, args, { encoding: 'utf8', ...opts })
-  let json
-  try {
-    json = JSON.parse(r.stdout)
-  } catch {
-    json = undefined
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json }
+  return spawnCli(NATIVE_CLI, args, opts)
 }
