@@ -100,8 +100,8 @@ export declare function computeBranchName(o: BranchNameOptions): string
 export declare function computeWorktreePath(p: KeyParts): string
 
 /**
- * One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
- * `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
+ * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
  * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
  */
 export interface DoctorProblem {
@@ -557,7 +557,8 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
 
 /**
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
- * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid.
+ * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
+ * restores the registry's invariants (one active row per branch, an exact branch index).
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -599,12 +600,16 @@ export declare function registryTouchPhaseAsync(o: KeyParts & { phase: string })
 
 /**
  * What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
- * replaced by the salvaged rows), or `null` when the registry was valid and untouched.
+ * replaced by the salvaged rows), or `null` when the registry was valid JSON; `released`
+ * lists the keys that were a second active row on one branch (the newest keeps it) and
+ * `indexFixed` counts branch index entries dropped, fixed or added.
  */
 export interface RepairResult {
   movedTo: string | null
   salvaged: number
   dropped: number
+  released: Array<string>
+  indexFixed: number
 }
 
 /**
@@ -618,7 +623,9 @@ export declare function resolveSyncEntries(projectRoot: string): SyncEntries
 
 /**
  * Runs one `okstra` command line (arguments without the program name) in-process and
- * returns what it would print. Used by the `okstra` bin; never throws.
+ * returns what it would print. Used by the `okstra` bin; never throws. The one thing written
+ * directly to the process's stderr while it runs is the notice of a lock waited for longer
+ * than 1 s ("okstra: Blocking waiting for file lock on …"), so a waiting CLI is not silent.
  */
 export declare function runCli(args: Array<string>): CliResult
 

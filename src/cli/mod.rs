@@ -107,6 +107,12 @@ fn failure(code: &str, message: &str) -> CliOutcome {
     }
 }
 
+/// Whether `args` (without the program name) parse as a command line; runs nothing.
+#[cfg(test)]
+pub(crate) fn parses(args: &[String]) -> bool {
+    Cli::try_parse_from(std::iter::once("okstra").chain(args.iter().map(String::as_str))).is_ok()
+}
+
 /// Runs one command line (`args` without the program name).
 pub fn run<I, S>(args: I) -> CliOutcome
 where

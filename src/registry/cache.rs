@@ -1,4 +1,5 @@
-//! Lookups served from a parsed copy of `registry.json`, kept per file in this process and
+//! Lookups served from a parsed, validated copy of `registry.json` (its typed rows, after
+//! the same validating read every call makes), kept per file in this process and
 //! revalidated on every call by one `stat`: the copy is used while the file's (device,
 //! inode, size, mtime) are the ones it was read at. Every writer (this module and the Python
 //! helper) replaces the file by rename, which gives it a new inode, so a replaced file is
@@ -16,8 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::value::RawValue;
-
+use super::entry::WorktreeEntry;
 use super::store::Doc;
 
 /// How old a file's mtime must be before its (dev, inode, size, mtime) identify its content.
@@ -61,8 +61,8 @@ impl Stamp {
     }
 }
 
-/// The rows of one registry version, undecoded, by task key.
-pub type Rows = HashMap<String, Box<RawValue>>;
+/// The typed rows of one registry version, by task key.
+pub type Rows = HashMap<String, WorktreeEntry>;
 
 struct Copy {
     stamp: Stamp,

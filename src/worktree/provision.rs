@@ -431,8 +431,7 @@ fn problem(code: &str, key: Option<&str>, detail: String) -> Problem {
 /// `worktree-foreign` (git lists a worktree under the okstra root that no active entry
 /// owns). Changes nothing.
 pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
-    let mut report = reg.doctor()?;
-    let active = reg.list(None, Some(crate::registry::ACTIVE))?;
+    let (mut report, active) = reg.doctor_and_active()?;
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let mut repos: BTreeMap<PathBuf, git2::Repository> = BTreeMap::new();
     for e in &active {
@@ -454,8 +453,10 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
             repos.entry(canon(main.path())).or_insert(main);
         }
     }
+    // Needed only when some repository was found: skips a realpath per row otherwise.
     let owned: BTreeMap<PathBuf, &WorktreeEntry> = active
         .iter()
+        .filter(|_| !repos.is_empty())
         .map(|e| (canon(Path::new(&e.worktree_path)), e))
         .collect();
     let okstra_root = canon(reg.root());
