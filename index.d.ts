@@ -75,7 +75,7 @@ export interface BranchNameOptions {
 }
 
 /**
- * Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+ * Paths a source clean gate should ignore: `.okstra` plus every sync, snapshot and copy entry,
  * without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
  */
 export declare function cleanGateExcludes(projectRoot: string): Array<string>
@@ -451,9 +451,11 @@ export interface PromptOption {
 /**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
  * itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
- * `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
- * copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
- * `note` is one readable line saying what happened, including skipped entries.
+ * `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
+ * copies, `" (rw-fallback)"` appended when chmod failed), `cloned` and `copied` (private
+ * copies) are filled for `created` only; `note` is one readable line saying what happened,
+ * including skipped entries. Every carried entry is listed in the okstra block of the
+ * repository's `info/exclude`, so `git status` in the worktree stays clean.
  */
 export interface ProvisionResult {
   status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
@@ -461,9 +463,22 @@ export interface ProvisionResult {
   branch: string
   baseRef: string
   note: string
+  /** Symlinked directories. */
   linked: Array<string>
+  /** Symlinked files. */
   linkedFiles: Array<string>
+  /** Read-only (0444) copies of files. */
   snapshots: Array<string>
+  /**
+   * Private copies (copy kind) made copy-on-write: every file shares its extents with
+   * the source (FICLONE/reflink), so they cost no space until written.
+   */
+  cloned: Array<string>
+  /**
+   * Private copies (copy kind) written byte for byte, because the filesystem cannot
+   * clone (or the source is on another filesystem).
+   */
+  copied: Array<string>
 }
 
 /**
@@ -471,13 +486,16 @@ export interface ProvisionResult {
  * `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
  * linked worktree and the key has no stage or group; `reused` when the registry holds an
  * active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
- * at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
- * at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+ * at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
+ * resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
+ * at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
+ * no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
  * `okstra task <key>`, shared state linked from the main worktree, then registered.
  * Concurrent calls for one key give one `created` and `reused` for the others.
  * Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
- * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
- * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
+ * (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
+ * needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
  */
 export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
 
@@ -613,11 +631,14 @@ export interface RepairResult {
 }
 
 /**
- * The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
- * (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
- * disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
- * `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
- * `.project-docs/okstra/project.json`), else the defaults. Never throws.
+ * The sync dirs, sync files, snapshot files and copy entries for `projectRoot`, each from
+ * the env var (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES` /
+ * `_COPY_ENTRIES`, `:`-separated, empty disables), else project.json (`worktreeSyncDirs` /
+ * `worktreeSyncFiles` / `worktreeSnapshotFiles` / `worktreeCopyEntries` in
+ * `.okstra/project.json`, falling back to `.project-docs/okstra/project.json`), else the
+ * defaults; copies also get the ignored paths `<projectRoot>/.worktreeinclude` selects.
+ * Dependency directories (`node_modules`, `.venv`, `target`, …) are never linked (a note
+ * names the copy kind). Linear in the number of entries. Never throws.
  */
 export declare function resolveSyncEntries(projectRoot: string): SyncEntries
 
@@ -705,6 +726,16 @@ export interface SyncEntries {
   files: Array<string>
   /** Read-only (0444) copies. */
   snapshots: Array<string>
+  /**
+   * Private, writable copies (copy-on-write where the filesystem can): the configured
+   * copy entries, then the ignored paths `.worktreeinclude` selects. An entry listed
+   * here is not also linked.
+   */
+  copies: Array<string>
+  /**
+   * What was skipped and why (unsafe entries, dependency directories configured as
+   * symlinked dirs, an unreadable project.json or `.worktreeinclude`).
+   */
   notes: Array<string>
 }
 

@@ -154,7 +154,7 @@ test('refusals change nothing: path exists, branch exists, registry conflict', (
 test('precedence env → project.json → default, snapshots 0444, unsafe entries noted', () => {
   const f = fixture()
   assert.deepEqual(resolveSyncEntries(f.repo), {
-    dirs: ['.project-docs', '.scratch', 'graphify-out', '.claude'], files: ['.env'], snapshots: [], notes: [],
+    dirs: ['.project-docs', '.scratch', 'graphify-out', '.claude'], files: ['.env'], snapshots: [], copies: [], notes: [],
   })
   mkdirSync(join(f.repo, '.okstra'))
   writeFileSync(join(f.repo, 'data.db'), 'rows')

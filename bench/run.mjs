@@ -36,7 +36,10 @@ for (const name of parts.filter((p) => !only || only.includes(p))) {
   const mod = await import(`./${name}.mjs`)
   for (const r of await mod.run({ quick })) add(r)
 }
+const carry = !only || only.includes('carry') ? await (await import('./carry.mjs')).table({ quick }) : []
+if (carry.length) console.error('done: carry')
 const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, ` +
   `old path = ${PYTHON}, ${quick ? 'quick' : 'full'} run.\n\n`
-writeFileSync(join(here, 'RESULTS.md'), `# Benchmark results\n\n${header}${lines.join('\n')}\n`)
-console.log(lines.join('\n'))
+const tables = [lines.join('\n'), ...(carry.length ? [carry.join('\n')] : [])].join('\n\n')
+writeFileSync(join(here, 'RESULTS.md'), `# Benchmark results\n\n${header}${tables}\n`)
+console.log(tables)

@@ -166,18 +166,21 @@ pub fn worktrees_root(home: Option<&str>) -> Result<PathBuf, IdError> {
     Ok(okstra_home(home)?.join("worktrees"))
 }
 
-/// `<root>/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every segment slugged.
+/// `<root>/<project>/<group>/<task>` for a task; its stage and stage-group collector
+/// worktrees lie beside it, never inside it: `<task>.stage-<N>` and `<task>.group-<ID>`.
+/// Every segment is slugged, and a slug never holds a `.`, so no task id can produce a
+/// sibling's name. Rows registered earlier (the Python helper nested them as
+/// `<task>/stage-<N>`) keep the path they recorded: callers look a key up before computing.
 pub fn compute_worktree_path(root: &Path, parts: &KeyParts) -> PathBuf {
-    let mut p = root
-        .join(safe_segment(&parts.project_id))
+    let task = safe_segment(&parts.task_id);
+    let leaf = match (parts.stage, &parts.group_id) {
+        (Some(n), _) => format!("{task}.stage-{n}"),
+        (None, Some(g)) => format!("{task}.group-{}", safe_segment(g)),
+        (None, None) => task,
+    };
+    root.join(safe_segment(&parts.project_id))
         .join(safe_segment(&parts.task_group))
-        .join(safe_segment(&parts.task_id));
-    if let Some(n) = parts.stage {
-        p.push(format!("stage-{n}"));
-    } else if let Some(g) = &parts.group_id {
-        p.push(format!("group-{}", safe_segment(g)));
-    }
-    p
+        .join(leaf)
 }
 
 /// The branch prefix for a work category: bugfix→`fix`, feature→`feat`,
@@ -295,12 +298,16 @@ mod tests {
         let k = KeyParts::new("My Proj", "grp", "Task 1", Some(3), None).unwrap();
         assert_eq!(
             compute_worktree_path(root, &k),
-            Path::new("/r/my-proj/grp/task-1/stage-3")
+            Path::new("/r/my-proj/grp/task-1.stage-3")
         );
         let g = KeyParts::new("p", "g", "t", None, Some("G 1")).unwrap();
+        // Beside the task, and no task id can name a sibling: slugs never hold a `.`.
+        for tricky in ["t.stage-1", "t.group-g", "..", "a.b"] {
+            assert!(!safe_segment(tricky).contains('.'), "{tricky}");
+        }
         assert_eq!(
             compute_worktree_path(root, &g),
-            Path::new("/r/p/g/t/group-g-1")
+            Path::new("/r/p/g/t.group-g-1")
         );
         assert_eq!(
             compute_branch_name("bugfix", "Login", None, None).unwrap(),

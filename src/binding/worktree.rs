@@ -23,9 +23,11 @@ struct ProvisionArgs {
 
 /// What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
 /// itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
-/// `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
-/// copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
-/// `note` is one readable line saying what happened, including skipped entries.
+/// `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
+/// copies, `" (rw-fallback)"` appended when chmod failed), `cloned` and `copied` (private
+/// copies) are filled for `created` only; `note` is one readable line saying what happened,
+/// including skipped entries. Every carried entry is listed in the okstra block of the
+/// repository's `info/exclude`, so `git status` in the worktree stays clean.
 #[napi(object)]
 pub struct ProvisionResult {
     #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
@@ -34,9 +36,18 @@ pub struct ProvisionResult {
     pub branch: String,
     pub base_ref: String,
     pub note: String,
+    /// Symlinked directories.
     pub linked: Vec<String>,
+    /// Symlinked files.
     pub linked_files: Vec<String>,
+    /// Read-only (0444) copies of files.
     pub snapshots: Vec<String>,
+    /// Private copies (copy kind) made copy-on-write: every file shares its extents with
+    /// the source (FICLONE/reflink), so they cost no space until written.
+    pub cloned: Vec<String>,
+    /// Private copies (copy kind) written byte for byte, because the filesystem cannot
+    /// clone (or the source is on another filesystem).
+    pub copied: Vec<String>,
 }
 
 fn provision(o: Value) -> Result<ProvisionResult> {
@@ -65,6 +76,8 @@ fn provision(o: Value) -> Result<ProvisionResult> {
         linked: r.linked,
         linked_files: r.linked_files,
         snapshots: r.snapshots,
+        cloned: r.cloned,
+        copied: r.copied,
     })
 }
 
@@ -72,13 +85,16 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
 /// linked worktree and the key has no stage or group; `reused` when the registry holds an
 /// active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
-/// at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
-/// at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+/// at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
+/// resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
+/// at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
+/// no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
 /// `okstra task <key>`, shared state linked from the main worktree, then registered.
 /// Concurrent calls for one key give one `created` and `reused` for the others.
 /// Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
-/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
-/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
+/// (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
+/// needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
 #[napi(
     ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }"
 )]
@@ -105,14 +121,23 @@ pub struct SyncEntries {
     pub files: Vec<String>,
     /// Read-only (0444) copies.
     pub snapshots: Vec<String>,
+    /// Private, writable copies (copy-on-write where the filesystem can): the configured
+    /// copy entries, then the ignored paths `.worktreeinclude` selects. An entry listed
+    /// here is not also linked.
+    pub copies: Vec<String>,
+    /// What was skipped and why (unsafe entries, dependency directories configured as
+    /// symlinked dirs, an unreadable project.json or `.worktreeinclude`).
     pub notes: Vec<String>,
 }
 
-/// The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
-/// (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
-/// disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
-/// `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
-/// `.project-docs/okstra/project.json`), else the defaults. Never throws.
+/// The sync dirs, sync files, snapshot files and copy entries for `projectRoot`, each from
+/// the env var (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES` /
+/// `_COPY_ENTRIES`, `:`-separated, empty disables), else project.json (`worktreeSyncDirs` /
+/// `worktreeSyncFiles` / `worktreeSnapshotFiles` / `worktreeCopyEntries` in
+/// `.okstra/project.json`, falling back to `.project-docs/okstra/project.json`), else the
+/// defaults; copies also get the ignored paths `<projectRoot>/.worktreeinclude` selects.
+/// Dependency directories (`node_modules`, `.venv`, `target`, …) are never linked (a note
+/// names the copy kind). Linear in the number of entries. Never throws.
 #[napi]
 pub fn resolve_sync_entries(project_root: String) -> SyncEntries {
     let e = worktree::resolve_sync_entries(Path::new(&project_root));
@@ -120,11 +145,12 @@ pub fn resolve_sync_entries(project_root: String) -> SyncEntries {
         dirs: e.dirs,
         files: e.files,
         snapshots: e.snapshots,
+        copies: e.copies,
         notes: e.notes,
     }
 }
 
-/// Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+/// Paths a source clean gate should ignore: `.okstra` plus every sync, snapshot and copy entry,
 /// without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
 #[napi]
 pub fn clean_gate_excludes(project_root: String) -> Vec<String> {

@@ -67,8 +67,8 @@ impl ProvisionStatus {
     }
 }
 
-/// The result of [`provision`]. `linked`, `linked_files` and `snapshots` are only filled
-/// for `created`; `base_ref` is the full commit id (empty when skipped).
+/// The result of [`provision`]. `linked`, `linked_files`, `snapshots`, `cloned` and
+/// `copied` are only filled for `created`; `base_ref` is the full commit id (empty when skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provisioned {
@@ -81,6 +81,10 @@ pub struct Provisioned {
     pub linked: Vec<String>,
     pub linked_files: Vec<String>,
     pub snapshots: Vec<String>,
+    /// Private copies made copy-on-write (every file shares extents with the source).
+    pub cloned: Vec<String>,
+    /// Private copies written byte for byte (the filesystem cannot clone).
+    pub copied: Vec<String>,
 }
 
 impl Provisioned {
@@ -94,6 +98,8 @@ impl Provisioned {
             linked: Vec::new(),
             linked_files: Vec::new(),
             snapshots: Vec::new(),
+            cloned: Vec::new(),
+            copied: Vec::new(),
         }
     }
 }
@@ -116,17 +122,6 @@ fn kind(key: &KeyParts) -> String {
         (None, Some(g)) => format!("stage-group collector {g} worktree"),
         (None, None) => "task worktree".into(),
     }
-}
-
-/// The name of the worktree's admin entry under `.git/worktrees/`: readable, and unique per
-/// key (`stage-1` alone repeats across tasks) through an FNV-1a hash of the whole key.
-pub fn admin_name(key: &KeyParts) -> String {
-    let suffix = match (&key.stage, &key.group_id) {
-        (Some(n), _) => format!("-stage-{n}"),
-        (None, Some(g)) => format!("-group-{g}"),
-        (None, None) => String::new(),
-    };
-    format!("{}{suffix}-{}", key.task_id, ids::stable_hash8(&key.key()))
 }
 
 fn locks_dir(reg: &Registry) -> PathBuf {
@@ -185,6 +180,8 @@ fn reused(
         linked: Vec::new(),
         linked_files: Vec::new(),
         snapshots: Vec::new(),
+        cloned: Vec::new(),
+        copied: Vec::new(),
     })
 }
 
@@ -271,18 +268,13 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         key.group_id.as_deref(),
     )?;
     let main = git::open_main(&repo)?;
-    let main_root = git::workdir_of_main(&main);
     let _repo_lock = lock_repo(&reg, &main, req.lock_timeout_ms)?;
     if git::branch_exists(&main, &branch) {
         return Err(WorktreeError::BranchExists { branch });
     }
-    let base = git::resolve_base(&main, req.base_ref.as_deref())?;
-    let name = admin_name(&key);
-    if let Ok(wt) = main.find_worktree(&name) {
-        return Err(WorktreeError::StaleWorktree {
-            name,
-            path: wt.path().to_path_buf(),
-        });
+    let base = git::resolve_base(&repo, &main, req.base_ref.as_deref())?;
+    if let Some(name) = git::admin_name_at(&main, &path) {
+        return Err(WorktreeError::StaleWorktree { name, path });
     }
     let made_parent = create_parents(&path)?;
     let undo_parents = || {
@@ -290,11 +282,14 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
             let _ = std::fs::remove_dir_all(top);
         }
     };
-    if let Err(e) = git::add_worktree(&main, &name, &path, &branch, base, &key.key()) {
-        undo_parents();
-        return Err(e);
-    }
-    let carried = sync::carry(&main_root, &path, &sync::resolve_sync_entries(&main_root));
+    let made = match git::create_branch_and_worktree(&main, &path, &branch, base, &key.key()) {
+        Ok(made) => made,
+        Err(e) => {
+            undo_parents();
+            return Err(e);
+        }
+    };
+    let carried = sync::carry(&main, &path);
     let reservation = Reservation {
         worktree_path: path.to_string_lossy().into_owned(),
         branch: branch.clone(),
@@ -303,14 +298,11 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         stages: req.stages.clone(),
     };
     if let Err(e) = reg.reserve(&key, &reservation) {
-        git::remove_worktree(&main, &name, &path);
-        if let Ok(mut b) = main.find_branch(&branch, git2::BranchType::Local) {
-            let _ = b.delete();
-        }
+        git::undo_branch_and_worktree(&main, Some(&made.admin), &path, &branch, base);
         undo_parents();
         return Err(e.into());
     }
-    let note = created_note(
+    let mut note = created_note(
         &key,
         &path,
         &branch,
@@ -318,6 +310,10 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         &req.task_type,
         &carried,
     );
+    for n in &made.notes {
+        note.push_str("; ");
+        note.push_str(n);
+    }
     Ok(Provisioned {
         status: ProvisionStatus::Created,
         path: reservation.worktree_path,
@@ -327,6 +323,8 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         linked: carried.linked,
         linked_files: carried.linked_files,
         snapshots: carried.snapshots,
+        cloned: carried.cloned,
+        copied: carried.copied,
     })
 }
 
@@ -344,19 +342,7 @@ fn created_note(
         path.display(),
         &base[..base.len().min(12)]
     );
-    for (label, list) in [
-        ("linked", &c.linked),
-        ("linked-files", &c.linked_files),
-        ("snapshot", &c.snapshots),
-    ] {
-        if !list.is_empty() {
-            note.push_str(&format!("; {label} {}", list.join(", ")));
-        }
-    }
-    for n in &c.notes {
-        note.push_str("; ");
-        note.push_str(n);
-    }
+    note.push_str(&c.describe());
     note
 }
 
