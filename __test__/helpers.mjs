@@ -25,7 +25,11 @@ export function tempDir(prefix = 'okstra-test-') {
 
 /** Runs the okstra CLI; returns { status, stdout, stderr, json }. */
 export function okstra(args, opts = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', ...opts })
+  return spawnCli(process.execPath, [CLI, ...args], opts)
+}
+
+function spawnCli(cmd, args, opts) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
   let json
   try {
     json = JSON.parse(r.stdout)
@@ -65,4 +69,12 @@ export function makeRepo(prefix = 'okstra-repo-') {
   git(dir, 'init', '-q', '-b', 'main')
   git(dir, 'commit', '-q', '--allow-empty', '-m', 'init')
   return dir
+}
+
+/** The native `okstra` executable the build puts in the per-platform package. */
+export const NATIVE_CLI = join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
+
+/** Runs the native okstra executable; same result shape as `okstra`. */
+export function okstraNative(args, opts = {}) {
+  return spawnCli(NATIVE_CLI, args, opts)
 }

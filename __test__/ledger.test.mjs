@@ -152,3 +152,16 @@ test('a process killed while appending leaves whole rows (at most one torn line)
   assert.equal(after.rows.length, before.rows.length + 1)
   assert.deepEqual(after.skipped, before.skipped)
 })
+
+test('ledgerRead rows come out as stored (nested values, non-ASCII, escapes) and the readers refuse a non-array', () => {
+  const root = tempDir()
+  const line = '{"impl_task_key": "p/g/t", "stage": 1, "status": "done", "head_commit": "h", "note": "재시도 \\"ok\\" \\u00e9", "n": {"a": [1, 2.5, null, true]}, "big": 12345678901234}'
+  appendFileSync(file(root), `${line}\n[1]\n`)
+  const { rows, skipped } = ledgerRead(root)
+  assert.deepEqual(rows, [JSON.parse(line)])
+  assert.deepEqual(skipped, [{ line: 2, reason: 'not a JSON object' }])
+  assert.equal(ledgerLatestDoneByStage(rows)[1], rows[0])
+  for (const f of [ledgerLatestDoneByStage, ledgerVerifiedAcceptedStages, ledgerPrCoveredStages]) {
+    assert.throws(() => f({ length: 1, 0: rows[0] }), { code: 'E_INVALID_ARG' })
+  }
+})

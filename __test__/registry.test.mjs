@@ -274,3 +274,26 @@ test('the .node file links no libssl, libgit2 or libz dynamically', () => {
   assert.ok(needed.length > 0)
   for (const lib of needed) assert.doesNotMatch(lib, /ssl|crypto|git2|libz|ssh/, `links ${lib}`)
 })
+
+test('repeated lookups are served from a copy that follows every replacement, the Python helper\'s too', async () => {
+  const home = tempDir()
+  registryReserve(reservation(home, 'a'))
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  await sleep(50)
+  assert.equal(registryLookup(key(home, 'a')).status, 'active')
+  assert.equal(registryLookup(key(home, 'a')).status, 'active') // from the copy
+  // The Python helper releases and reserves anew (its own load + json.dumps + os.replace).
+  assert.equal(py(home, 'release', 'p', 'g', 'a').status, 0)
+  assert.equal(registryLookup(key(home, 'a')).status, 'released')
+  assert.equal(py(home, 'reserve', 'p', 'g', 'b', '/w/b', 'feat-b', SHA).status, 0)
+  assert.equal(registryLookup(key(home, 'b')).worktreePath, '/w/b')
+  await sleep(50)
+  assert.equal(registryLookup(key(home, 'b')).branch, 'feat-b')
+  // Another process (this module in a child) replaces it: seen at once.
+  const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'index.js'))}).registryRelease(${JSON.stringify(key(home, 'b'))})`], { encoding: 'utf8' })
+  assert.equal(child.status, 0, child.stderr)
+  assert.equal(registryLookup(key(home, 'b')).status, 'released')
+  // A file replaced by garbage is refused, not served from the copy.
+  writeFileSync(registryFile(home), '{"tasks": ')
+  assert.throws(() => registryLookup(key(home, 'b')), { code: 'E_REGISTRY_CORRUPT' })
+})

@@ -1,5 +1,25 @@
 // Timing helpers shared by the benchmark parts. Figures are medians of wall-clock samples.
 import { spawnSync } from 'node:child_process'
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** The JS shim (`node bin/okstra.cjs`) and the native executable (what an install puts at `okstra`). */
+export const NODE_CLI = join(here, '..', 'bin', 'okstra.cjs')
+export const NATIVE_CLI = join(here, '..', 'npm', 'linux-x64-gnu', 'okstra')
+
+/**
+ * The real Python interpreter, resolved once: `python3` on PATH may be a wrapper (pyenv's is
+ * a bash script adding 100+ ms per start), which would flatter every comparison with the old
+ * path. The launcher's own `python3` call paid that too, but the interpreter is the fair floor.
+ */
+export const PYTHON = (() => {
+  const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' })
+  if (r.status !== 0 || !r.stdout.trim()) throw new Error(`cannot resolve python3's sys.executable: ${r.stderr}`)
+  return r.stdout.trim()
+})()
 
 export function median(samples) {
   const s = [...samples].sort((a, b) => a - b)
@@ -23,11 +43,69 @@ export function measure(fn, { n = 200, warmup = 10, before } = {}) {
   return median(samples)
 }
 
+/**
+ * Times several contenders on the same machine state: each round runs every contender once
+ * (in turn, `before` untimed before each), so load that drifts during the run hits all of
+ * them alike. Returns the median per contender.
+ */
+export function interleave(contenders, { n = 15, warmup = 1 } = {}) {
+  const samples = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
+  for (let i = -warmup; i < n; i++) {
+    for (const [name, c] of Object.entries(contenders)) {
+      const { fn, before } = typeof c === 'function' ? { fn: c } : c
+      before?.()
+      const t0 = process.hrtime.bigint()
+      fn()
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6
+      if (i >= 0) samples[name].push(ms)
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, s]) => [k, median(s)]))
+}
+
 /** Spawns a command and throws with its output when it fails. */
 export function spawnOk(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`)
   return r
+}
+
+/** This machine's floors: what the file system and process creation cost by themselves. */
+export function floors(dir, { quick }) {
+  mkdirSync(dir, { recursive: true })
+  const n = quick ? 20 : 60
+  const body = Buffer.alloc(4096, 'x')
+  const file = join(dir, 'floor.json')
+  const atomic = measure(() => {
+    const tmp = `${file}.tmp`
+    const fd = openSync(tmp, 'w')
+    writeSync(fd, body)
+    fsyncSync(fd)
+    closeSync(fd)
+    renameSync(tmp, file)
+    const d = openSync(dir, 'r')
+    fsyncSync(d)
+    closeSync(d)
+  }, { n, warmup: 3 })
+  const log = join(dir, 'floor.jsonl')
+  writeFileSync(log, '')
+  const line = Buffer.from(`${'{"k": "v"}'.padEnd(120)}\n`)
+  const append = measure(() => {
+    const fd = openSync(log, 'a')
+    writeSync(fd, line)
+    fsyncSync(fd)
+    closeSync(fd)
+  }, { n, warmup: 3 })
+  const spawnTrue = measure(() => spawnOk('/bin/true', []), { n, warmup: 3 })
+  const spawnNode = measure(() => spawnOk(process.execPath, ['-e', '0']), { n: quick ? 5 : 15, warmup: 1 })
+  const spawnPy = measure(() => spawnOk(PYTHON, ['-c', 'pass']), { n: quick ? 5 : 15, warmup: 1 })
+  return [
+    { op: 'floor: write 4 KiB + fsync + rename + fsync dir', inproc: atomic },
+    { op: 'floor: append one line + fsync', inproc: append },
+    { op: 'floor: spawn /bin/true', inproc: spawnTrue },
+    { op: 'floor: spawn node -e 0', inproc: spawnNode },
+    { op: `floor: spawn ${PYTHON} -c pass`, inproc: spawnPy },
+  ]
 }
 
 export const fmtMs = (ms) => (ms < 0.01 ? `${(ms * 1000).toFixed(2)} µs` : ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(1)} ms`)

@@ -1,49 +1,73 @@
-// Registry rows: lookup and reserve at 10 / 100 / 1000 entries, in-process vs through the
-// `okstra` CLI vs spawning python3 with the old helper's algorithm (as the launcher did).
+// Registry rows: lookup and reserve at 10 → 100,000 entries. In-process (repeated lookups
+// hit the per-process parsed copy), the native `okstra` executable, `node bin/okstra.cjs`,
+// and the real Python interpreter running the old helper's algorithm; spawned contenders
+// are interleaved sample by sample.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { registryDoctor, registryLookup, registryRelease, registryReserve } from '../index.js'
-import { measure, spawnOk } from './lib.mjs'
 import { spawnSync } from 'node:child_process'
+import { NATIVE_CLI, NODE_CLI, PYTHON, interleave, measure, spawnOk } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const cli = join(here, '..', 'bin', 'okstra.cjs')
 const py = join(here, '..', '__test__', 'fixtures', 'py_registry.py')
 const SHA = '0'.repeat(40)
 
+/** A registry of `size` active rows in the Python helper's layout (json.dumps indent=2). */
+function seed(home, size) {
+  const tasks = {}
+  const branches = {}
+  for (let i = 0; i < size; i++) {
+    tasks[`p/g/t${i}`] = {
+      project_id: 'p', task_group: 'g', task_id: `t${i}`, worktree_path: `/w/p/g/t${i}`, branch: `feat-t${i}`,
+      base_ref: SHA, created_at: '2026-11-23T10:00:00+0000', last_phase: 'implementation', status: 'active',
+      stage: null, implementation_base_commit: '', stages: null,
+    }
+    branches[`feat-t${i}`] = `p/g/t${i}`
+  }
+  mkdirSync(join(home, 'worktrees'), { recursive: true })
+  writeFileSync(join(home, 'worktrees', 'registry.json'), `${JSON.stringify({ tasks, branches }, null, 2)}\n`)
+}
+
 export async function run({ quick }) {
   const rows = []
-  const spawnN = quick ? 5 : 15
-  for (const size of [10, 100, 1000]) {
+  for (const size of [10, 1000, 10_000, 100_000]) {
+    const big = size >= 100_000
+    const n = quick ? 3 : big ? 5 : 15
     const home = mkdtempSync(join(tmpdir(), 'okstra-bench-reg-'))
     const env = { ...process.env, OKSTRA_HOME: home }
-    spawnOk('python3', [py, 'reserve-many', 'p', 'g', 't', String(size)], { env })
-    const key = { projectId: 'p', taskGroup: 'g', taskId: `t${size >> 1}`, home }
-    const keyArgs = ['--project-id', 'p', '--task-group', 'g', '--task-id', `t${size >> 1}`, '--home', home]
+    seed(home, size)
+    await new Promise((resolve) => setTimeout(resolve, 50)) // let the file settle (see registry/cache.rs)
+    const t = `t${size >> 1}`
+    const key = { projectId: 'p', taskGroup: 'g', taskId: t, home }
+    const keyArgs = ['--project-id', 'p', '--task-group', 'g', '--task-id', t, '--home', home]
 
-    const inproc = measure(() => registryLookup(key), { n: 300 })
-    const viaCli = measure(() => spawnOk('node', [cli, 'registry', 'lookup', ...keyArgs]), { n: spawnN, warmup: 1 })
-    const viaPy = measure(() => spawnOk('python3', [py, 'lookup', 'p', 'g', `t${size >> 1}`], { env }), { n: spawnN, warmup: 1 })
-    rows.push({ op: `registryLookup @${size}`, inproc, cli: viaCli, python: viaPy })
+    const inproc = measure(() => registryLookup(key), { n: big ? 100 : 300 })
+    const spawned = interleave({
+      native: () => spawnOk(NATIVE_CLI, ['registry', 'lookup', ...keyArgs]),
+      cli: () => spawnOk(process.execPath, [NODE_CLI, 'registry', 'lookup', ...keyArgs]),
+      python: () => spawnOk(PYTHON, [py, 'lookup', 'p', 'g', t], { env }),
+    }, { n })
+    rows.push({ op: `registryLookup @${size.toLocaleString('en')}`, inproc, ...spawned })
 
     // Reserve re-reserves a released key each time, so the registry keeps its size; the
     // release before each sample is not timed.
     const rkey = { projectId: 'p', taskGroup: 'g', taskId: 'bench', home }
-    const res = { ...rkey, worktreePath: '/w/bench', branch: 'feat-bench', baseRef: SHA }
     const release = () => registryRelease(rkey)
-    const inprocR = measure(() => registryReserve(res), { n: 100, before: release })
-    const cliR = measure(
-      () => spawnOk('node', [cli, 'registry', 'reserve', '--project-id', 'p', '--task-group', 'g', '--task-id', 'bench',
-        '--worktree-path', '/w/bench', '--branch', 'feat-bench', '--base-ref', SHA, '--home', home]),
-      { n: spawnN, warmup: 1, before: release })
-    const pyR = measure(() => spawnOk('python3', [py, 'reserve', 'p', 'g', 'bench', '/w/bench', 'feat-bench', SHA], { env }),
-      { n: spawnN, warmup: 1, before: release })
-    rows.push({ op: `registryReserve @${size}`, inproc: inprocR, cli: cliR, python: pyR })
+    const resArgs = ['registry', 'reserve', '--project-id', 'p', '--task-group', 'g', '--task-id', 'bench',
+      '--worktree-path', '/w/bench', '--branch', 'feat-bench', '--base-ref', SHA, '--home', home]
+    const inprocR = measure(() => registryReserve({ ...rkey, worktreePath: '/w/bench', branch: 'feat-bench', baseRef: SHA }),
+      { n: big ? 5 : quick ? 20 : 60, warmup: 1, before: release })
+    const spawnedR = interleave({
+      native: { before: release, fn: () => spawnOk(NATIVE_CLI, resArgs) },
+      cli: { before: release, fn: () => spawnOk(process.execPath, [NODE_CLI, ...resArgs]) },
+      python: { before: release, fn: () => spawnOk(PYTHON, [py, 'reserve', 'p', 'g', 'bench', '/w/bench', 'feat-bench', SHA], { env }) },
+    }, { n })
+    rows.push({ op: `registryReserve @${size.toLocaleString('en')}`, inproc: inprocR, ...spawnedR })
     rmSync(home, { recursive: true, force: true })
   }
-  rows.push(doctorAt(100000, quick))
+  rows.push(doctorAt(100_000, quick))
   return rows
 }
 
@@ -64,9 +88,11 @@ function doctorAt(size, quick) {
   const n = quick ? 2 : 5
   const inproc = measure(() => registryDoctor({ home }), { n, warmup: 1 })
   // The CLI exits non-zero when the doctor reports problems (every row's directory is gone).
-  const cli = measure(() => spawnSync('node', [cliPath(), 'registry', 'doctor', '--home', home], { maxBuffer: 1 << 30 }), { n, warmup: 1 })
+  const args = ['registry', 'doctor', '--home', home]
+  const spawned = interleave({
+    native: () => spawnSync(NATIVE_CLI, args, { maxBuffer: 1 << 30 }),
+    cli: () => spawnSync(process.execPath, [NODE_CLI, ...args], { maxBuffer: 1 << 30 }),
+  }, { n })
   rmSync(home, { recursive: true, force: true })
-  return { op: `registryDoctor @${size / 1000}k rows`, inproc, cli }
+  return { op: `registryDoctor @${(size / 1000).toLocaleString('en')}k rows`, inproc, ...spawned }
 }
-
-const cliPath = () => cli

@@ -10,7 +10,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Wizard } from '../index.js'
 import { makeOkstraProject } from '../demo/wizard.mjs'
-import { measure, spawnOk } from './lib.mjs'
+import { NATIVE_CLI, PYTHON, measure, spawnOk } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const cli = join(here, '..', 'bin', 'okstra.cjs')
@@ -43,13 +43,17 @@ export async function run({ quick }) {
       spawnOk('node', [cli, 'wizard', 'next', '--state', stateFile])
       spawnOk('node', [cli, 'wizard', 'submit', '--state', stateFile, '--value', 'defaults'])
     }, { n: spawnN, warmup: 1, before: reset })
+    const viaNative = measure(() => {
+      spawnOk(NATIVE_CLI, ['wizard', 'next', '--state', stateFile])
+      spawnOk(NATIVE_CLI, ['wizard', 'submit', '--state', stateFile, '--value', 'defaults'])
+    }, { n: spawnN, warmup: 1, before: reset })
     const viaPy = measure(() => {
-      spawnOk('python3', [py, 'next', stateFile])
-      spawnOk('python3', [py, 'submit', stateFile, 'defaults'])
+      spawnOk(PYTHON, [py, 'next', stateFile])
+      spawnOk(PYTHON, [py, 'submit', stateFile, 'defaults'])
     }, { n: spawnN, warmup: 1, before: reset })
     return [
-      { op: 'wizard step (next + submit)', inproc, cli: viaCli, python: viaPy, oldLabel: 'python3 per call' },
-      { op: 'wizard step incl. state file load + save', inproc: inprocFile, cli: viaCli, python: viaPy, oldLabel: 'python3 per call' },
+      { op: 'wizard step (next + submit)', inproc, native: viaNative, cli: viaCli, python: viaPy, oldLabel: 'python per call' },
+      { op: 'wizard step incl. state file load + save', inproc: inprocFile, native: viaNative, cli: viaCli, python: viaPy, oldLabel: 'python per call' },
     ]
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -9,4 +9,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # `npm install --no-save` installs the locked versions and leaves the lock file alone.
   npm install --no-audit --no-fund --no-save
 fi
-npx napi build --platform --release
+npm run --silent build

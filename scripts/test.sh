@@ -12,6 +12,7 @@ if ! git diff --quiet -- index.d.ts index.js 2>/dev/null; then
 fi
 cargo fmt --check
 cargo clippy --release --target x86_64-unknown-linux-gnu --all-targets -- -D warnings
+cargo clippy --release --target x86_64-unknown-linux-gnu --lib --features napi -- -D warnings
 cargo test --release --target x86_64-unknown-linux-gnu
 npx tsc -p __test__/types/tsconfig.json
 node --test --test-concurrency=1 __test__/

@@ -16,7 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,11 +26,16 @@ use serde_json::{Map, Value};
 
 use crate::error::Coded;
 use crate::fsio::{self, io_err, lock_timeout, FsError, LockGuard};
+use index::{Identity, Index};
+
+mod index;
 
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";
 /// The lock file name inside a plan run root (shared with the Python helper).
 pub const LOCK_FILE: &str = "consumers.lock";
+/// The idempotency index beside the ledger (a cache; see [`index`]).
+pub const INDEX_FILE: &str = "consumers.idx";
 
 /// Ledger failures.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +104,11 @@ impl Ledger {
         Ok(parse(&read_bytes(&self.path())?))
     }
 
+    /// [`Ledger::read`] as one JSON array text of the valid rows (validated, not decoded).
+    pub fn read_text(&self) -> Result<ReadText, LedgerError> {
+        Ok(parse_text(&read_bytes(&self.path())?))
+    }
+
     /// Records a `started` or `done` event unless the same `(impl_task_key, stage,
     /// status)` is already there. With `force_reappend`, a row is appended anyway unless
     /// one with the same `head_commit` exists (a reconciled `done` after a rebase).
@@ -133,7 +144,12 @@ impl Ledger {
         row.insert("stage".into(), stage.into());
         row.insert("status".into(), status.into());
         row.extend(fields);
-        self.append_unless(row, |r| {
+        let id = if force_reappend {
+            Identity::EventHead(impl_task_key, stage.into(), status, head.as_ref())
+        } else {
+            Identity::Event(impl_task_key, stage.into(), status)
+        };
+        self.append_unless(row, id, |r| {
             r.is(impl_task_key, stage, status) && (!force_reappend || r.head_commit == head)
         })
     }
@@ -156,7 +172,8 @@ impl Ledger {
         row.insert("status".into(), "verified".into());
         row.insert("verdict".into(), verdict.into());
         row.insert("report_path".into(), report_path.into());
-        self.append_unless(row, |r| {
+        let id = Identity::Report(impl_task_key, stage.into(), report_path);
+        self.append_unless(row, id, |r| {
             r.is(impl_task_key, stage, "verified")
                 && Probe::str(&r.report_path) == Some(report_path)
         })
@@ -188,50 +205,96 @@ impl Ledger {
         row.insert("status".into(), "pr".into());
         row.insert("branch".into(), branch.into());
         row.insert("url".into(), url.into());
-        self.append_unless(row, |r| {
+        self.append_unless(row, Identity::PrBranch(branch), |r| {
             Probe::str(&r.status) == Some("pr") && Probe::str(&r.branch) == Some(branch)
         })
     }
 
-    /// Under the lock: appends `row` unless an existing row matches `exists`.
+    /// Under the lock: appends `row` unless an existing row matches `exists`. The rows that
+    /// may match are found through `consumers.idx` (filed under `id`) and confirmed one by
+    /// one; when the table cannot be used, every line is scanned instead.
     fn append_unless(
         &self,
         row: Map<String, Value>,
+        id: Identity,
         exists: impl Fn(&Probe) -> bool,
     ) -> Result<bool, LedgerError> {
         let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
         let path = self.path();
-        let bytes = read_bytes(&path)?;
-        // Only the identity columns are decoded: every other field is skipped unparsed into
-        // values, which keeps the scan of a 10k-row file cheap. Lines that are not objects
-        // with these columns well-typed never match, as with the full reader.
-        if bytes
-            .split(|b| *b == b'\n')
-            .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
-            .any(|p| exists(&p))
-        {
-            return Ok(false);
-        }
-        let mut line = Vec::with_capacity(256);
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            // The last line was torn by a crash: end it, so this row stands on its own.
-            line.push(b'\n');
-        }
-        write_python_json(&mut line, &Value::Object(row))
-            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
-        line.push(b'\n');
-        let created = bytes.is_empty() && !path.exists();
+        let existed = path.exists();
         let mut f = OpenOptions::new()
+            .read(true)
             .append(true)
             .create(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
+        let size = f.metadata().map_err(io_err("stat", &path))?.len();
+        let mut table = match self.check_indexed(&f, &id, &exists) {
+            Ok((true, _)) => return Ok(false),
+            Ok((false, table)) => Some(table),
+            // The table is only a cache: without it, scan the file as the Python helper does.
+            Err(_) => {
+                if scan(&f, &path, &exists)? {
+                    return Ok(false);
+                }
+                None
+            }
+        };
+        let mut line = Vec::with_capacity(256);
+        let mut last = [0u8; 1];
+        if size > 0 && f.read_exact_at(&mut last, size - 1).is_ok() && last[0] != b'\n' {
+            // The last line was torn by a crash: end it, so this row stands on its own.
+            line.push(b'\n');
+        }
+        let start = line.len();
+        write_python_json(&mut line, &Value::Object(row))
+            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
+        line.push(b'\n');
         append_whole(&mut f, &path, &line)?;
-        if created {
+        if !existed {
             fsio::fsync_dir(&self.root)?;
+        }
+        if let (Some(t), Ok(p)) = (&mut table, serde_json::from_slice::<Probe>(&line[start..])) {
+            let offset = size + start as u64;
+            // A table that cannot be updated is rebuilt by the next append.
+            let _ = t.add(&f, &p, offset, size + line.len() as u64);
         }
         Ok(true)
     }
+
+    /// Whether a row filed under `id` in `consumers.idx` matches `exists`, with the table.
+    fn check_indexed(
+        &self,
+        f: &std::fs::File,
+        id: &Identity,
+        exists: &impl Fn(&Probe) -> bool,
+    ) -> std::io::Result<(bool, Index)> {
+        let table = Index::open(&self.root.join(INDEX_FILE), f)?;
+        for offset in table.candidates(id)? {
+            if index::probe_at(f, offset)?.is_some_and(|p| exists(&p)) {
+                return Ok((true, table));
+            }
+        }
+        Ok((false, table))
+    }
+}
+
+/// Whether any line of the ledger matches `exists`. Only the identity columns are decoded:
+/// every other field is skipped unparsed. Lines that are not objects with these columns
+/// well-typed never match, as with the full reader.
+fn scan(
+    f: &std::fs::File,
+    path: &Path,
+    exists: &impl Fn(&Probe) -> bool,
+) -> Result<bool, LedgerError> {
+    let mut bytes = Vec::new();
+    (&*f)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    Ok(bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Probe>(line).ok())
+        .any(|p| exists(&p)))
 }
 
 /// Appends `line` and fsyncs it; on any failure (a full disk above all) the file is cut back
@@ -270,27 +333,75 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, LedgerError> {
     }
 }
 
+/// Every row as one JSON array text (the rows' own bytes, unchanged, between `[`, `,` and
+/// `]`), plus the lines that were skipped. For callers that parse JSON faster than they can
+/// take a decoded value, e.g. V8's `JSON.parse`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadText {
+    pub rows_json: String,
+    pub skipped: Vec<Skipped>,
+}
+
 /// Splits the file into rows and skipped lines; blank lines are ignored.
 fn parse(bytes: &[u8]) -> ReadResult {
     let mut out = ReadResult::default();
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    for (line, row) in lines(bytes) {
+        match row.and_then(|text| {
+            serde_json::from_str::<Value>(text).map_err(|e| {
+                format!("not valid JSON, probably cut short by a crash mid-append ({e})")
+            })
+        }) {
+            Ok(v) => out.rows.push(v),
+            Err(reason) => out.skipped.push(Skipped { line, reason }),
         }
-        let reason = match serde_json::from_slice::<Value>(raw) {
-            Ok(v @ Value::Object(_)) => {
-                out.rows.push(v);
-                continue;
-            }
-            Ok(_) => "not a JSON object".to_string(),
-            Err(e) => format!("not valid JSON, probably cut short by a crash mid-append ({e})"),
-        };
-        out.skipped.push(Skipped {
-            line: i + 1,
-            reason,
-        });
     }
     out
+}
+
+/// [`parse`] without building values: the valid rows' text joined into one JSON array.
+fn parse_text(bytes: &[u8]) -> ReadText {
+    let mut out = ReadText {
+        rows_json: String::with_capacity(bytes.len() + 2),
+        skipped: Vec::new(),
+    };
+    out.rows_json.push('[');
+    for (line, row) in lines(bytes) {
+        match row {
+            Ok(text) => {
+                if out.rows_json.len() > 1 {
+                    out.rows_json.push(',');
+                }
+                out.rows_json.push_str(text.trim());
+            }
+            Err(reason) => out.skipped.push(Skipped { line, reason }),
+        }
+    }
+    out.rows_json.push(']');
+    out
+}
+
+/// The non-blank lines with their 1-based numbers: the text of each that is a JSON object,
+/// or why it is not one. Validation decodes nothing (`IgnoredAny`).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, String>)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, raw)| !raw.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, raw)| (i + 1, object_text(raw)))
+}
+
+fn object_text(raw: &[u8]) -> Result<&str, String> {
+    let torn = |e: &dyn std::fmt::Display| {
+        format!("not valid JSON, probably cut short by a crash mid-append ({e})")
+    };
+    let text = std::str::from_utf8(raw).map_err(|e| torn(&e))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| torn(&e))?;
+    // Valid JSON whose first byte is `{` is an object.
+    if text.trim_start().starts_with('{') {
+        Ok(text)
+    } else {
+        Err("not a JSON object".to_string())
+    }
 }
 
 /// Writes `v` the way Python's `json.dumps(v, ensure_ascii=False)` does: `", "` between

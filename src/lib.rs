@@ -19,6 +19,7 @@ pub mod wizard;
 pub mod worktree;
 
 // The binding is exercised by the Node tests (`__test__/`). In the unit-test build
-// napi-derive registers no exports, so every binding item would be dead code there.
-#[cfg(not(test))]
+// napi-derive registers no exports, so every binding item would be dead code there. Without
+// the `napi` feature (the `okstra` executable) there is no binding at all.
+#[cfg(all(feature = "napi", not(test)))]
 mod binding;

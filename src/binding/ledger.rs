@@ -1,13 +1,16 @@
 //! Exports of the `consumers.jsonl` ledger (SPEC §6, §10). Rows cross as they are stored:
 //! snake_case keys and any extra fields.
 
-use napi::bindgen_prelude::{AsyncTask, Either, Object, Unknown};
-use napi::Env;
+use napi::bindgen_prelude::{
+    AsyncTask, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, TypeName, Unknown,
+    ValueType,
+};
+use napi::{sys, Env};
 use napi_derive::napi;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
-use crate::ledger::{self, Ledger, RowView};
+use crate::ledger::Ledger;
 
 /// A line of `consumers.jsonl` that was not read as a row.
 #[napi(object)]
@@ -19,11 +22,34 @@ pub struct SkippedLine {
 }
 
 /// Every row in file order, exactly as stored, and the lines skipped.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct LedgerReadResult {
     #[napi(ts_type = "Array<Record<string, unknown>>")]
-    pub rows: Vec<Value>,
+    pub rows: JsonRows,
     pub skipped: Vec<SkippedLine>,
+}
+
+/// Rows as one validated JSON array text, turned into JS objects by V8's own `JSON.parse`
+/// (one call) instead of one Node-API call per property.
+pub struct JsonRows(String);
+
+impl TypeName for JsonRows {
+    fn type_name() -> &'static str {
+        "Array<Record<string, unknown>>"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for JsonRows {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(env);
+        let json: Object = env.get_global()?.get_named_property("JSON")?;
+        let parse: Function<String, Unknown> = json.get_named_property("parse")?;
+        Ok(parse.call(val.0)?.raw())
+    }
 }
 
 /// Whether the call wrote a row (`false`: an equal row was already there).
@@ -87,10 +113,10 @@ fn open(root: &str, lock_timeout_ms: Option<f64>) -> Result<Ledger> {
 
 fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> {
     let r = open(&root, o.and_then(|o| o.lock_timeout_ms))?
-        .read()
+        .read_text()
         .map_err(js_err)?;
     Ok(LedgerReadResult {
-        rows: r.rows,
+        rows: JsonRows(r.rows_json),
         skipped: r
             .skipped
             .into_iter()
@@ -216,77 +242,21 @@ pub fn ledger_append_pr_async(
     job(move || append_pr(plan_run_root, o))
 }
 
-/// A JS row seen through the columns the readers use; reading four properties is far
-/// cheaper than converting the whole object.
-struct JsRow<'a> {
-    obj: Object<'a>,
-    status: Option<String>,
-    stage: Option<u32>,
-    verdict: Option<String>,
-    stages: Vec<u32>,
+/// The JS readers (`readers.js`), compiled once per Node-API environment.
+struct Readers(ObjectRef<false>);
+
+fn readers<'a>(env: &'a Env) -> napi::Result<Object<'a>> {
+    if let Some(r) = env.get_instance_data::<Readers>()? {
+        return r.0.get_value(env);
+    }
+    let obj: Object = env.run_script(include_str!("readers.js"))?;
+    env.set_instance_data(Readers(obj.create_ref::<false>()?), (), |_| {})?;
+    Ok(obj)
 }
 
-impl<'a> JsRow<'a> {
-    fn new(obj: Object<'a>) -> JsRow<'a> {
-        // A property of another type (or a non-object row) reads as absent, as in the
-        // stored-row readers.
-        let status: Option<String> = obj.get("status").ok().flatten();
-        let stage = obj
-            .get::<f64>("stage")
-            .ok()
-            .flatten()
-            .and_then(|v| stage_arg(Some(v)).ok().flatten());
-        let verdict = match status.as_deref() {
-            Some("verified") => obj.get("verdict").ok().flatten(),
-            _ => None,
-        };
-        let stages = match status.as_deref() {
-            Some("pr") => obj
-                .get::<Value>("stages")
-                .ok()
-                .flatten()
-                .map(|v| json!({ "stages": v }).stages())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        JsRow {
-            obj,
-            status,
-            stage,
-            verdict,
-            stages,
-        }
-    }
-}
-
-impl RowView for JsRow<'_> {
-    fn status(&self) -> Option<&str> {
-        self.status.as_deref()
-    }
-
-    fn stage(&self) -> Option<u32> {
-        self.stage
-    }
-
-    fn verdict(&self) -> Option<&str> {
-        self.verdict.as_deref()
-    }
-
-    fn stages(&self) -> Vec<u32> {
-        self.stages.clone()
-    }
-}
-
-/// The rows that are objects (anything else is ignored, as by the stored-row readers).
-type JsRows<'a> = Vec<Either<Object<'a>, Unknown<'a>>>;
-
-fn js_rows(rows: JsRows<'_>) -> Vec<JsRow<'_>> {
-    rows.into_iter()
-        .filter_map(|r| match r {
-            Either::A(o) => Some(JsRow::new(o)),
-            Either::B(_) => None,
-        })
-        .collect()
+fn call_reader<'a>(env: &'a Env, name: &str, rows: Unknown<'a>) -> napi::Result<Unknown<'a>> {
+    let f: Function<Unknown, Unknown> = readers(env)?.get_named_property(name)?;
+    f.call(rows)
 }
 
 /// Stage → its last `done` row, the very object passed in (last wins: a reconciled row
@@ -295,31 +265,30 @@ fn js_rows(rows: JsRows<'_>) -> Vec<JsRow<'_>> {
     ts_args_type = "rows: Array<Record<string, unknown>>",
     ts_return_type = "Record<number, Record<string, unknown>>"
 )]
-pub fn ledger_latest_done_by_stage<'a>(env: &'a Env, rows: JsRows<'a>) -> Result<Object<'a>> {
-    let rows = js_rows(rows);
-    let mut out = Object::new(env).map_err(internal)?;
-    for (stage, row) in ledger::latest_done_by_stage(&rows) {
-        out.set(stage.to_string(), row.obj).map_err(internal)?;
-    }
-    Ok(out)
+pub fn ledger_latest_done_by_stage<'a>(
+    env: &'a Env,
+    rows: Unknown<'a>,
+) -> napi::Result<Unknown<'a>> {
+    call_reader(env, "latestDoneByStage", rows)
 }
 
 /// Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending.
-#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
-pub fn ledger_verified_accepted_stages(rows: JsRows<'_>) -> Vec<u32> {
-    ledger::verified_accepted_stages(&js_rows(rows))
-        .into_iter()
-        .collect()
+#[napi(
+    ts_args_type = "rows: Array<Record<string, unknown>>",
+    ts_return_type = "Array<number>"
+)]
+pub fn ledger_verified_accepted_stages<'a>(
+    env: &'a Env,
+    rows: Unknown<'a>,
+) -> napi::Result<Unknown<'a>> {
+    call_reader(env, "verifiedAcceptedStages", rows)
 }
 
 /// Stages listed by any `pr` row; ascending.
-#[napi(ts_args_type = "rows: Array<Record<string, unknown>>")]
-pub fn ledger_pr_covered_stages(rows: JsRows<'_>) -> Vec<u32> {
-    ledger::pr_covered_stages(&js_rows(rows))
-        .into_iter()
-        .collect()
-}
-
-fn internal(e: napi::Error) -> napi::Error<String> {
-    napi::Error::new("E_INTERNAL".to_string(), e.reason)
+#[napi(
+    ts_args_type = "rows: Array<Record<string, unknown>>",
+    ts_return_type = "Array<number>"
+)]
+pub fn ledger_pr_covered_stages<'a>(env: &'a Env, rows: Unknown<'a>) -> napi::Result<Unknown<'a>> {
+    call_reader(env, "prCoveredStages", rows)
 }

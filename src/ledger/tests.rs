@@ -205,3 +205,107 @@ fn concurrent_appends_lose_nothing_and_never_duplicate() {
     assert!(r.skipped.is_empty());
     assert_eq!(r.rows.len(), 1 + 8 * 25);
 }
+
+#[test]
+fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
+    let (_d, l) = ledger();
+    let body = concat!(
+        "{\"impl_task_key\": \"k\", \"stage\": 1, \"status\": \"done\", \"n\": {\"a\": [1, 2.5, null]}}\n",
+        "\n",
+        "[1, 2]\n",
+        "{\"impl_task_key\": \"한글\", \"stage\": 2, \"status\": \"started\", \"q\": \"a\\\"b\\u00e9\"}\r\n",
+        "7\n",
+        "{\"impl_task_key\": \"k\", \"sta"
+    );
+    std::fs::write(l.path(), body).unwrap();
+    let values = l.read().unwrap();
+    let text = l.read_text().unwrap();
+    assert_eq!(text.skipped, values.skipped);
+    assert_eq!(
+        text.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+        [3, 5, 6]
+    );
+    let parsed: Vec<Value> = serde_json::from_str(&text.rows_json).unwrap();
+    assert_eq!(parsed, values.rows);
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(
+        l.read_text().map(|t| t.rows_json).ok().as_deref(),
+        Some(text.rows_json.as_str())
+    );
+    let empty = Ledger::new(_d.path().join("none"), None)
+        .read_text()
+        .unwrap();
+    assert_eq!(empty.rows_json, "[]");
+}
+
+#[test]
+fn the_index_follows_foreign_appends_rewrites_replacements_and_damage() {
+    let (d, l) = ledger();
+    let idx = d.path().join(INDEX_FILE);
+    let started = |s: u32| l.append("k", s, "started", false, Map::new()).unwrap();
+    for s in 0..3000 {
+        assert!(started(s));
+    }
+    assert!(idx.exists());
+    assert!(!started(1234));
+    // Lines another writer appended (the Python helper knows no index) are found.
+    let mut f = OpenOptions::new().append(true).open(l.path()).unwrap();
+    f.write_all(b"{\"impl_task_key\": \"k\", \"stage\": 5000, \"status\": \"started\"}\n")
+        .unwrap();
+    f.write_all(
+        b"{\"status\": \"pr\", \"branch\": \"b1\", \"stages\": [1], \"impl_task_key\": \"k\"}\n",
+    )
+    .unwrap();
+    assert!(!started(5000));
+    assert!(!l.append_pr("k", &[2], "b1", "u").unwrap());
+    // Rewritten in place without a row (same inode, shorter): that row may be appended again.
+    let text = std::fs::read_to_string(l.path()).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|line| !line.contains("\"stage\": 7,"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(l.path(), &without).unwrap();
+    assert!(started(7));
+    assert!(!started(7));
+    assert!(!started(8));
+    // Replaced by another file (new inode): rebuilt, not trusted.
+    let swapped = without.replace("\"stage\": 9,", "\"stage\": 99999,");
+    let tmp = d.path().join("new.jsonl");
+    std::fs::write(&tmp, &swapped).unwrap();
+    std::fs::rename(&tmp, l.path()).unwrap();
+    assert!(started(9));
+    // A damaged or missing index never hides a row nor invents one.
+    std::fs::write(&idx, vec![0xAB; 5000]).unwrap();
+    assert!(!started(10));
+    assert!(started(6000));
+    std::fs::remove_file(&idx).unwrap();
+    assert!(!started(6000));
+    let rows = l.read().unwrap().rows;
+    let mut seen = BTreeSet::new();
+    for r in &rows {
+        assert!(seen.insert(r["stage"].to_string()), "duplicate {r}");
+    }
+}
+
+#[test]
+fn forced_verified_and_pr_identities_go_through_the_index() {
+    let (_d, l) = ledger();
+    let done = |head: &str, force| {
+        l.append("k", 1, "done", force, fields(json!({"head_commit": head})))
+            .unwrap()
+    };
+    assert!(done("a", false));
+    assert!(!done("b", false));
+    assert!(done("b", true));
+    assert!(!done("b", true));
+    assert!(!done("a", true));
+    assert!(l.append("k", 1, "done", true, Map::new()).unwrap());
+    assert!(!l.append("k", 1, "done", true, Map::new()).unwrap());
+    assert!(l.append_verified("k", 1, "accepted", "r1").unwrap());
+    assert!(!l.append_verified("k", 1, "rejected", "r1").unwrap());
+    assert!(l.append_verified("k", 2, "accepted", "r1").unwrap());
+    assert!(l.append_pr("k", &[1], "b", "u").unwrap());
+    assert!(!l.append_pr("other", &[3], "b", "u2").unwrap());
+    assert_eq!(l.read().unwrap().rows.len(), 6);
+}

@@ -7,6 +7,7 @@
 //! writer (ours and Python's) replaces the file by rename, so a reader always sees a whole
 //! old or a whole new file, and a stuck lock holder cannot stall them.
 
+mod cache;
 mod doctor;
 mod entry;
 mod store;
@@ -167,10 +168,6 @@ impl Registry {
         )?)
     }
 
-    fn load(&self) -> Result<Doc> {
-        Doc::load(&self.file())
-    }
-
     fn typed(&self, doc: &Doc, key: &str) -> Result<Option<WorktreeEntry>> {
         doc.entry(key).map_err(|detail| RegistryError::Corrupt {
             path: self.file(),
@@ -186,22 +183,66 @@ impl Registry {
     }
 
     /// Runs `f` on the loaded document under the lock and saves when it returns `true`.
+    /// The document is parsed afresh unless the file holds exactly the bytes this process
+    /// last read or wrote (see [`cache::take_doc`]).
     fn modify<T>(&self, f: impl FnOnce(&mut Doc) -> Result<(T, bool)>) -> Result<T> {
         let _guard = self.lock()?;
-        let mut doc = self.load()?;
+        let file = self.file();
+        let bytes = Doc::read_bytes(&file)?;
+        let mut doc = match (cache::take_doc(&file, bytes.as_deref()), &bytes) {
+            (Some(doc), _) => doc,
+            (None, Some(b)) => Doc::from_bytes(&file, b)?.0,
+            (None, None) => Doc::default(),
+        };
+        // On an error the copy is gone (taken above): `f` may have changed `doc` halfway.
         let (out, changed) = f(&mut doc)?;
         if changed {
-            doc.save(&self.file())?;
+            doc.save(&file)?;
+            // Still under the lock, so these are the bytes just written.
+            if let Ok(Some(written)) = Doc::read_bytes(&file) {
+                cache::put_doc(&file, Some(written), doc);
+            }
+        } else {
+            cache::put_doc(&file, bytes, doc);
         }
         Ok(out)
     }
 
     /// The entry for the key, active or released.
     /// It reads the registry the way every other call does, so it refuses exactly what they
-    /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`).
+    /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`). The typed rows of that read are kept in this
+    /// process and reused while the file's (device, inode, size, mtime) are unchanged (see
+    /// [`cache`]), so a repeated lookup costs one `stat`.
     pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
-        let doc = self.load()?;
-        self.typed(&doc, &parts.key())
+        let file = self.file();
+        let stamp = match std::fs::metadata(&file) {
+            Ok(m) => cache::Stamp::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(fsio::io_err("read registry", &file)(e).into()),
+        };
+        let rows = match cache::get(&file, &stamp) {
+            Some(rows) => rows,
+            None => {
+                // Taken before the read: what is read is this version or a newer one, and a
+                // newer one has a fresh mtime, so it is not kept (see `cache::put`).
+                let read_at = std::time::SystemTime::now();
+                let Some(bytes) = Doc::read_bytes(&file)? else {
+                    return Ok(None);
+                };
+                let (_, entries) = Doc::from_bytes(&file, &bytes)?;
+                let rows: std::sync::Arc<cache::Rows> = std::sync::Arc::new(
+                    entries
+                        .into_iter()
+                        .map(|e| (e.task_key.clone(), e))
+                        .collect(),
+                );
+                if bytes.len() as u64 == stamp.size() {
+                    cache::put(&file, stamp, read_at, rows.clone());
+                }
+                rows
+            }
+        };
+        Ok(rows.get(&parts.key()).cloned())
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and

@@ -35,15 +35,11 @@ impl Doc {
         }
     }
 
-    /// Reads the registry: the one validating read every call uses. A missing file is an
-    /// empty registry; an unreadable one is `E_IO`; invalid JSON or a row of the wrong shape
-    /// is [`RegistryError::Corrupt`] and the file is left as it is.
-    pub fn load(path: &Path) -> Result<Doc, RegistryError> {
-        Ok(Doc::load_typed(path)?.0)
-    }
-
-    /// [`Doc::load`] that also returns the typed rows its validation decoded (in file
-    /// order), so callers that need them do not decode every row twice.
+    /// Reads the registry: the one validating read every call uses (writes read the bytes
+    /// and call [`Doc::from_bytes`]). A missing file is an empty registry; an unreadable one
+    /// is `E_IO`; invalid JSON or a row of the wrong shape is [`RegistryError::Corrupt`] and
+    /// the file is left as it is. Also returns the typed rows its validation decoded (in
+    /// file order), so callers that need them do not decode every row twice.
     pub fn load_typed(path: &Path) -> Result<(Doc, Vec<WorktreeEntry>), RegistryError> {
         let Some(bytes) = Doc::read_bytes(path)? else {
             return Ok((Doc::default(), Vec::new()));

@@ -349,6 +349,100 @@ fn lookup_refuses_a_corrupt_file_even_when_the_row_is_fine() {
     );
 }
 
+#[test]
+fn cached_lookups_see_every_rewrite_even_in_place_within_one_timestamp_tick() {
+    let (_d, r) = reg();
+    let k = key("t", None);
+    r.reserve(&k, &res("/w/t", "feat-t")).unwrap();
+    let file = r.file();
+    let text = std::fs::read_to_string(&file).unwrap();
+    // Rewritten in place (same inode), same size, right after a lookup read it: only the
+    // content tells the versions apart.
+    for i in 0..40 {
+        let (from, to) = if i % 2 == 0 {
+            ("implementation", "implementatioN")
+        } else {
+            ("implementatioN", "implementation")
+        };
+        let before = r.lookup(&k).unwrap().unwrap();
+        assert_eq!(before.last_phase, from);
+        let next = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace(&format!("\"{from}\""), &format!("\"{to}\""));
+        std::fs::write(&file, next).unwrap();
+        assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, to, "round {i}");
+    }
+    // Replaced by rename twice in a row, as concurrent writers do: the third file can get the
+    // first one's freed inode number, its size and its (coarse) mtime.
+    let replace = |text: &str| {
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    for i in 0..40 {
+        let phase = |p: &str| text.replace("\"implementation\"", &format!("\"{p}\""));
+        replace(&phase("aaaaaaaaaaaaaa"));
+        assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "aaaaaaaaaaaaaa");
+        replace(&phase("bbbbbbbbbbbbbb"));
+        replace(&phase("cccccccccccccc"));
+        assert_eq!(
+            r.lookup(&k).unwrap().unwrap().last_phase,
+            "cccccccccccccc",
+            "round {i}"
+        );
+    }
+    // A settled file is served from the copy, and a replaced one is read anew.
+    std::fs::write(&file, &text).unwrap();
+    std::thread::sleep(cache::SETTLED * 2);
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "implementation");
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "implementation");
+    r.touch_phase(&k, "review").unwrap();
+    assert_eq!(r.lookup(&k).unwrap().unwrap().last_phase, "review");
+    std::fs::write(&file, "{oops").unwrap();
+    assert_eq!(r.lookup(&k).unwrap_err().code(), "E_REGISTRY_CORRUPT");
+}
+
+#[test]
+fn writes_reuse_the_parsed_copy_only_while_the_file_holds_the_same_bytes() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    r.reserve(&key("b", None), &res("/w/b", "feat-b")).unwrap();
+    // Another writer (same layout, as the Python helper writes) releases `a` and gives its
+    // branch to `x`: the next write here must see that, not its own copy.
+    let file = r.file();
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["tasks"]["proj/grp/a"]["status"] = json!("released");
+    let mut x = v["tasks"]["proj/grp/a"].clone();
+    x["task_id"] = json!("x");
+    x["status"] = json!("active");
+    v["tasks"]["proj/grp/x"] = x;
+    v["branches"]["feat-a"] = json!("proj/grp/x");
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let err = r
+        .reserve(&key("c", None), &res("/w/c", "feat-a"))
+        .unwrap_err();
+    assert_eq!(err.code(), "E_BRANCH_OWNED");
+    // A refused write leaves the file alone, and the next one still sees every row.
+    let err = r
+        .reserve(&key("b", None), &res("/w/b", "feat-b"))
+        .unwrap_err();
+    assert_eq!(err.code(), "E_TASK_KEY_ACTIVE");
+    r.reserve(&key("c", None), &res("/w/c", "feat-c")).unwrap();
+    let keys: Vec<String> = r
+        .list(None, Some(ACTIVE))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.task_key)
+        .collect();
+    assert_eq!(keys, ["proj/grp/b", "proj/grp/c", "proj/grp/x"]);
+    // Garbage written over it is refused, not replaced by the copy.
+    std::fs::write(&file, b"{\"tasks\": [").unwrap();
+    let err = r.touch_phase(&key("b", None), "x").unwrap_err();
+    assert_eq!(err.code(), "E_REGISTRY_CORRUPT");
+}
+
 /// Every read call gives the same verdict on one file.
 fn verdicts(r: &Registry) -> Vec<Option<&'static str>> {
     let k = key("a", None);

@@ -1,0 +1,58 @@
+//! The native `okstra` executable: the same command line as `bin/okstra.cjs` (both run
+//! [`okstra_native::cli::run`]), without starting Node. The package's install step puts it in
+//! place of the JS shim where the platform binary exists.
+//!
+//! `okstra wizard` on a terminal is the interactive wizard, a JS prompt library: it is handed
+//! to `node bin/okstra.cjs`, which makes that decision again and runs it.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Env var naming the Node binary for the interactive wizard (default `node` on `PATH`).
+const NODE_ENV: &str = "OKSTRA_NODE";
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "wizard")
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+    {
+        return hand_to_node(&args);
+    }
+    let out = okstra_native::cli::run(args);
+    // A closed pipe (`okstra … | head`) is not worth a panic; the exit code still tells.
+    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
+    ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1))
+}
+
+/// The JS CLI beside this executable (`bin/okstra` was `bin/okstra.cjs`'s shim), or in the
+/// main package when this is the copy inside the per-platform package.
+fn js_cli() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?.canonicalize().ok()?;
+    let dir = exe.parent()?;
+    [dir.join("okstra.cjs"), dir.join("../native/bin/okstra.cjs")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Replaces this process with `node bin/okstra.cjs <args>` (same terminal, same signals).
+fn hand_to_node(args: &[OsString]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some(cli) = js_cli() else {
+        eprintln!(
+            "okstra: the interactive wizard runs in Node, but bin/okstra.cjs was not found next \
+             to this executable; run `npx okstra wizard` from the package [E_IO]"
+        );
+        return ExitCode::from(1);
+    };
+    let node = std::env::var_os(NODE_ENV).unwrap_or_else(|| "node".into());
+    let err = std::process::Command::new(&node).arg(cli).args(args).exec();
+    eprintln!(
+        "okstra: cannot start {} for the interactive wizard ({err}); install Node or set {NODE_ENV} [E_IO]",
+        node.to_string_lossy()
+    );
+    ExitCode::from(1)
+}

@@ -1,0 +1,132 @@
+//! Lookups served from a parsed, validated copy of `registry.json` (its typed rows, after
+//! the same validating read every call makes), kept per file in this process and
+//! revalidated on every call by one `stat`: the copy is used while the file's (device,
+//! inode, size, mtime) are the ones it was read at. Every writer (this module and the Python
+//! helper) replaces the file by rename, which gives it a new inode, so a replaced file is
+//! never mistaken for the cached one.
+//!
+//! One case needs care: file timestamps tick coarsely (a few ms), and a freed inode number
+//! can be handed to the next file, so two files written within one tick could share all
+//! four keys. A copy is therefore trusted by `stat` only when the file's mtime was already
+//! older than [`SETTLED`] when it was read; a fresher file is read again on the next call
+//! (as if there were no cache) until it has settled.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::entry::WorktreeEntry;
+use super::store::Doc;
+
+/// How old a file's mtime must be before its (dev, inode, size, mtime) identify its content.
+pub const SETTLED: Duration = Duration::from_millis(20);
+
+/// How many registry files one process keeps copies of (one per `OKSTRA_HOME` in use).
+const MAX_FILES: usize = 8;
+
+/// The identity of one version of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl Stamp {
+    /// The stamp of the file's metadata.
+    pub fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        }
+    }
+
+    /// The file size at this stamp.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the file had not changed for [`SETTLED`] at `now`.
+    fn settled_at(&self, now: SystemTime) -> bool {
+        let now_ns = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        now_ns - self.mtime_ns >= SETTLED.as_nanos() as i128
+    }
+}
+
+/// The typed rows of one registry version, by task key.
+pub type Rows = HashMap<String, WorktreeEntry>;
+
+struct Copy {
+    stamp: Stamp,
+    rows: Arc<Rows>,
+}
+
+fn copies() -> &'static Mutex<HashMap<PathBuf, Copy>> {
+    static COPIES: OnceLock<Mutex<HashMap<PathBuf, Copy>>> = OnceLock::new();
+    COPIES.get_or_init(Default::default)
+}
+
+/// The cached rows of `path` when `stamp` is the one they were read at.
+pub fn get(path: &Path, stamp: &Stamp) -> Option<Arc<Rows>> {
+    let copies = copies().lock().ok()?;
+    copies
+        .get(path)
+        .filter(|c| c.stamp == *stamp)
+        .map(|c| c.rows.clone())
+}
+
+/// Remembers `rows` as the content of `path` at `stamp`, if that version had settled when
+/// it was read (`read_at`, taken before the read); otherwise forgets any copy.
+pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, rows: Arc<Rows>) {
+    let Ok(mut copies) = copies().lock() else {
+        return;
+    };
+    if !stamp.settled_at(read_at) {
+        copies.remove(path);
+        return;
+    }
+    if copies.len() >= MAX_FILES && !copies.contains_key(path) {
+        copies.clear();
+    }
+    copies.insert(path.to_path_buf(), Copy { stamp, rows });
+}
+
+/// The last version of a registry file this process read or wrote for a change, parsed and
+/// validated, with its exact bytes: a write that finds the same bytes under the lock skips
+/// the parse and validation of every row (the expensive part of a write on a large
+/// registry). Matching is by content, so no timestamp question arises.
+struct DocCopy {
+    bytes: Option<Vec<u8>>,
+    doc: Doc,
+}
+
+fn docs() -> &'static Mutex<HashMap<PathBuf, DocCopy>> {
+    static DOCS: OnceLock<Mutex<HashMap<PathBuf, DocCopy>>> = OnceLock::new();
+    DOCS.get_or_init(Default::default)
+}
+
+/// Takes the parsed copy of `path` when `bytes` (the file as just read) are its bytes.
+pub fn take_doc(path: &Path, bytes: Option<&[u8]>) -> Option<Doc> {
+    let mut docs = docs().lock().ok()?;
+    let copy = docs.remove(path)?;
+    (copy.bytes.as_deref() == bytes).then_some(copy.doc)
+}
+
+/// Keeps `doc` as the parsed content of `path`, whose bytes are `bytes`.
+pub fn put_doc(path: &Path, bytes: Option<Vec<u8>>, doc: Doc) {
+    let Ok(mut docs) = docs().lock() else {
+        return;
+    };
+    if docs.len() >= MAX_FILES && !docs.contains_key(path) {
+        docs.clear();
+    }
+    docs.insert(path.to_path_buf(), DocCopy { bytes, doc });
+}
