@@ -89,7 +89,8 @@ export interface CliResult {
 
 /**
  * `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. Throws `E_INVALID_ARG` for
- * stage and group together or an empty taskId.
+ * stage and group together or a taskId/groupId a key would refuse (empty, blank, too long,
+ * holding `/`, `#` or control characters).
  */
 export declare function computeBranchName(o: BranchNameOptions): string
 
@@ -625,7 +626,8 @@ export declare function runCli(args: Array<string>): CliResult
 /**
  * Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
  * edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
- * digits of its FNV-1a hash so `버그` and `기능` stay apart.
+ * digits of its FNV-1a hash so `버그` and `기능` stay apart. Idempotent: a slug is returned
+ * unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`).
  */
 export declare function safeSegment(value: string): string
 

@@ -185,10 +185,10 @@ impl<'a> Project<'a> {
         task: &str,
         stage: Option<u32>,
     ) -> Result<KeyParts, WizardError> {
-        Ok(KeyParts::new(
-            &ids::safe_segment(&self.state.project_id),
-            &ids::safe_segment(group),
-            &ids::safe_segment(task),
+        Ok(KeyParts::slugged(
+            &self.state.project_id,
+            group,
+            task,
             stage,
             None,
         )?)

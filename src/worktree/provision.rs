@@ -10,7 +10,7 @@ use super::git::{self, git_err};
 use super::sync::{self, Carried};
 use super::WorktreeError;
 use crate::fsio::{self, io_err, LockGuard};
-use crate::ids::{self, safe_segment, IdError, KeyParts};
+use crate::ids::{self, IdError, KeyParts};
 use crate::registry::{DoctorReport, Problem, Registry, Reservation, WorktreeEntry};
 
 /// What to provision. Segments are slugged (`safe_segment`) before they form the key, the
@@ -98,14 +98,14 @@ impl Provisioned {
     }
 }
 
-/// The slugged key of a request.
-fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
-    KeyParts::new(
-        &safe_segment(&req.project_id),
-        &safe_segment(&req.task_group),
-        &safe_segment(&req.task_id),
+/// The slugged key of a request (raw segments checked first, like every other door).
+pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
+    KeyParts::slugged(
+        &req.project_id,
+        &req.task_group,
+        &req.task_id,
         req.stage,
-        req.group_id.as_deref().map(safe_segment).as_deref(),
+        req.group_id.as_deref(),
     )
 }
 
@@ -228,6 +228,7 @@ fn create_parents(path: &Path) -> Result<Option<PathBuf>, WorktreeError> {
 /// `E_REGISTRY_CORRUPT` (after the new worktree and branch were removed again).
 pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     let key = key_of(req)?;
+    ids::check_path("projectRoot", &req.project_root.to_string_lossy())?;
     let root = &req.project_root;
     if !root.is_dir() {
         return Err(IdError::InvalidArg(format!(
