@@ -166,6 +166,23 @@ pub fn check_path(name: &str, value: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// The one check for a directory argument a command reads or writes inside: a path
+/// ([`check_path`]) naming an existing directory. Nothing creates a missing one implicitly:
+/// a mistyped path must change nothing.
+pub fn check_dir(name: &str, dir: &Path) -> Result<(), IdError> {
+    check_path(name, &dir.to_string_lossy())?;
+    if dir.is_dir() {
+        Ok(())
+    } else if dir.exists() {
+        Err(invalid(format!("{name} {} is not a directory", dir.display())))
+    } else {
+        Err(invalid(format!(
+            "{name} {} does not exist; check the path",
+            dir.display()
+        )))
+    }
+}
+
 /// The one check for a whole number from JS (where every number is a double): finite,
 /// whole, within `0..=max`. `name` is the argument's name.
 pub fn whole_number(name: &str, value: f64, max: u64) -> Result<u64, IdError> {

@@ -11,6 +11,7 @@
 mod git;
 mod project_json;
 mod provision;
+mod prune;
 mod sync;
 
 #[cfg(test)]
@@ -21,12 +22,38 @@ use std::path::PathBuf;
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use project_json::upsert_project_json;
 pub use provision::{
-    doctor, provision, release_worktree, remove_provisioned, ProvisionRequest, ProvisionStatus,
+    doctor, key_of, provision, release_worktree, remove_provisioned, ProvisionRequest,
+    ProvisionStatus,
     Provisioned,
 };
+pub use prune::{prune, Pruned};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
 use crate::error::Coded;
+
+/// The commit provisioning would branch from (`base_ref`, or the main worktree's HEAD when
+/// `None`) in the repository of `project_root`, as `<name> @ <12 hex>`; `None` outside git.
+/// It resolves with the very function provisioning uses, so a preview cannot disagree.
+pub fn base_label(
+    project_root: &std::path::Path,
+    base_ref: Option<&str>,
+) -> Result<Option<String>, WorktreeError> {
+    let Some(repo) = git::discover(project_root) else {
+        return Ok(None);
+    };
+    let main = git::open_main(&repo)?;
+    let oid = git::resolve_base(&main, base_ref)?;
+    let name = match base_ref.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None => main
+            .head()
+            .ok()
+            .and_then(|h| h.shorthand().ok().map(str::to_string))
+            .unwrap_or_else(|| "HEAD".into()),
+    };
+    let hex = oid.to_string();
+    Ok(Some(format!("{name} @ {}", &hex[..12])))
+}
 use crate::fsio::FsError;
 use crate::ids::IdError;
 use crate::registry::RegistryError;

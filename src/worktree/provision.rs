@@ -228,15 +228,8 @@ fn create_parents(path: &Path) -> Result<Option<PathBuf>, WorktreeError> {
 /// `E_REGISTRY_CORRUPT` (after the new worktree and branch were removed again).
 pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     let key = key_of(req)?;
-    ids::check_path("projectRoot", &req.project_root.to_string_lossy())?;
     let root = &req.project_root;
-    if !root.is_dir() {
-        return Err(IdError::InvalidArg(format!(
-            "projectRoot {} is not a directory; pass the project's directory",
-            root.display()
-        ))
-        .into());
-    }
+    ids::check_dir("projectRoot", root)?;
     let Some(repo) = git::discover(root) else {
         return Ok(Provisioned::skipped(
             ProvisionStatus::SkippedNotGit,
