@@ -87,7 +87,9 @@ pub fn is_slug(value: &str) -> bool {
     match value.strip_prefix('_') {
         Some("") => true,
         Some(rest) => rest.strip_prefix('-').is_some_and(|h| {
-            h.len() == 8 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            h.len() == 8
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }),
         None => plain(value),
     }
@@ -130,7 +132,10 @@ pub fn check_segment(name: &str, value: &str) -> Result<(), IdError> {
             "{name} {value:?} names a directory, not an id; give a name"
         )));
     }
-    if let Some(bad) = value.chars().find(|c| matches!(c, '/' | '#') || c.is_control()) {
+    if let Some(bad) = value
+        .chars()
+        .find(|c| matches!(c, '/' | '#') || c.is_control())
+    {
         return Err(invalid(format!(
             "{name} {} contains {bad:?}, which would make task keys ambiguous; use letters, \
              digits, `-` or spaces",
@@ -174,7 +179,10 @@ pub fn check_dir(name: &str, dir: &Path) -> Result<(), IdError> {
     if dir.is_dir() {
         Ok(())
     } else if dir.exists() {
-        Err(invalid(format!("{name} {} is not a directory", dir.display())))
+        Err(invalid(format!(
+            "{name} {} is not a directory",
+            dir.display()
+        )))
     } else {
         Err(invalid(format!(
             "{name} {} does not exist; check the path",
@@ -466,7 +474,10 @@ mod tests {
     #[test]
     fn one_check_for_segments_paths_numbers() {
         for bad in ["", "   ", ".", "..", "a/b", "a#b", "a\0b", "a\nb"] {
-            assert_eq!(check_segment("taskId", bad).unwrap_err().code(), "E_INVALID_ARG");
+            assert_eq!(
+                check_segment("taskId", bad).unwrap_err().code(),
+                "E_INVALID_ARG"
+            );
         }
         let long = "x".repeat(10_000);
         let e = check_segment("taskId", &long).unwrap_err().to_string();
@@ -482,7 +493,10 @@ mod tests {
             assert!(stage_number("stageNumber", bad).is_err(), "{bad}");
         }
         let k = KeyParts::slugged("Shop", "결제/환불", "버그", Some(1), None);
-        assert!(k.is_err(), "a `/` in a raw segment is refused before slugging");
+        assert!(
+            k.is_err(),
+            "a `/` in a raw segment is refused before slugging"
+        );
         let k = KeyParts::slugged("Shop", "결제", "버그", Some(1), None).unwrap();
         assert_eq!(k.project_id, "shop");
         assert_eq!(k.task_id, safe_segment("버그"));
@@ -491,7 +505,10 @@ mod tests {
 
     #[test]
     fn relative_home_is_refused() {
-        assert_eq!(okstra_home(Some("rel/home")).unwrap_err().code(), "E_INVALID_ARG");
+        assert_eq!(
+            okstra_home(Some("rel/home")).unwrap_err().code(),
+            "E_INVALID_ARG"
+        );
     }
 
     #[test]

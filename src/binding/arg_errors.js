@@ -18,9 +18,12 @@
     // "Failed to convert JavaScript value `Undefined` into rust type `JsKeyParts`"
     m = m.replace(/Failed to convert JavaScript value `([^`]*)` into rust type `([^`]*)`/g,
       (_, got, rust) => `expected ${jsType(rust)}, got ${got.trim().toLowerCase() || 'another type'}`)
-    // "Failed to convert napi value Undefined into rust type `String`" and similar
-    m = m.replace(/(?:Failed to convert )?napi value ([A-Za-z]+) into rust type `([^`]*)`/g,
-      (_, got, rust) => `expected ${jsType(rust)}, got ${got.toLowerCase()}`)
+    // "Failed to convert napi value Undefined into rust type `String`", "… napi value into
+    // rust type `bool`" and similar
+    m = m.replace(/(?:Failed to convert )?napi value (?:([A-Za-z]+) )?into rust type `([^`]*)`/g,
+      (_, got, rust) => `expected ${jsType(rust)}${got ? `, got ${got.toLowerCase()}` : ''}`)
+    // "… on KeyParts.stageNumber": the field, without the Rust struct's name
+    m = m.replace(/ on (?:an object|[A-Z]\w*)\.(\w+)/g, ' for the field $1')
     m = m.replace(/Cannot convert undefined or null to object/g, 'expected an object, got undefined or null')
     m = m.replace(/Missing field `([^`]*)`/g, (_, f) => `the field ${f} is missing`)
     m = m.replace(/rust type `([^`]*)`/g, (_, rust) => jsType(rust))

@@ -100,9 +100,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             let mut replaced = None;
             if state.state.exists() && !force {
                 // A finished or aborted run never blocks a new one.
-                replaced = Wizard::load(&state.state)
-                    .ok()
-                    .and_then(|w| w.finished());
+                replaced = Wizard::load(&state.state).ok().and_then(|w| w.finished());
                 if replaced.is_none() {
                     return Err(CliError {
                         code: "E_PATH_EXISTS".into(),

@@ -121,14 +121,7 @@ pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
         return Err(HandoffError::InvalidArg("url must not be empty".into()));
     }
-    Ok(
-        Ledger::new(&req.plan_run_root, req.lock_timeout_ms)
-            .creating(req.create)
-            .append_pr(
-            &req.impl_task_key,
-            &req.stages,
-            &req.branch,
-            &req.url,
-        )?,
-    )
+    Ok(Ledger::new(&req.plan_run_root, req.lock_timeout_ms)
+        .creating(req.create)
+        .append_pr(&req.impl_task_key, &req.stages, &req.branch, &req.url)?)
 }

@@ -12,9 +12,9 @@ use super::state::WizardState;
 use super::{Rejection, WizardError};
 use crate::fsio;
 use crate::ids;
-use crate::worktree;
 use crate::plan;
 use crate::registry::Registry;
+use crate::worktree;
 
 /// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
 const TASK_ROOTS: [&str; 2] = [".okstra/tasks", ".project-docs/okstra/tasks"];

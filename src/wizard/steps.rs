@@ -2,10 +2,10 @@
 //! validated and applied. `next` is the first step that applies and is not answered yet.
 
 use super::catalog::{catalog, fill, Catalog};
-use crate::ids;
 use super::project::{self, Project, WorktreeDecision};
 use super::state::WizardState;
 use super::{Prompt, PromptKind, PromptOption, Rejection, WizardError};
+use crate::ids;
 
 /// Every step id, in the order they are asked.
 pub const STEPS: [&str; 30] = [
@@ -503,9 +503,7 @@ impl<'a> Ctx<'a> {
                     Some(WorktreeDecision::Reused { path, branch, base }) => {
                         ("label_reused", vars(path, branch, base))
                     }
-                    Some(WorktreeDecision::InWorktree) => {
-                        ("label_in_worktree", vars(root, "", ""))
-                    }
+                    Some(WorktreeDecision::InWorktree) => ("label_in_worktree", vars(root, "", "")),
                     Some(WorktreeDecision::NotGit) | None => ("label_not_git", vars(root, "", "")),
                 };
                 let refs: Vec<(&str, &str)> =

@@ -23,8 +23,7 @@ pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use project_json::upsert_project_json;
 pub use provision::{
     doctor, key_of, provision, release_worktree, remove_provisioned, ProvisionRequest,
-    ProvisionStatus,
-    Provisioned,
+    ProvisionStatus, Provisioned,
 };
 pub use prune::{prune, Pruned};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
