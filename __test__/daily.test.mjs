@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as native from '@okstra/native'
-import { git, makeRepo, okstra, tempDir } from './helpers.mjs'
+import { ROOT, git, makeRepo, okstra, tempDir } from './helpers.mjs'
 import { makeOkstraProject } from '../demo/wizard.mjs'
 
 const {
@@ -340,4 +340,18 @@ test('ko catalog: no English words left outside identifiers and placeholders', (
   assert.doesNotMatch(raw, /\}\s?(은|는|이|가|을|를)\s/)
   // …nor stand apart from the word they belong to (`task 를` reads as a typo).
   assert.doesNotMatch(raw, /[A-Za-z)] (은|는|을|를|이|가|에서|의|에|로) /)
+})
+
+test('building from source without a prerequisite says which one is missing', async () => {
+  const { symlinkSync } = await import('node:fs')
+  const { spawnSync } = await import('node:child_process')
+  const bin = tempDir('okstra-path-')
+  for (const tool of ['node', 'npm', 'git', 'dirname', 'python3', 'cc']) {
+    const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim()
+    if (found) symlinkSync(found, join(bin, tool))
+  }
+  const r = spawnSync('/bin/bash', [join(ROOT, 'scripts', 'ensure-built.sh')], { encoding: 'utf8', env: { PATH: bin, HOME: process.env.HOME } })
+  assert.equal(r.status, 1, r.stdout + r.stderr)
+  assert.match(r.stderr, /missing prerequisites:\n\s+- cargo \(Rust: https:\/\/rustup\.rs/)
+  assert.doesNotMatch(r.stderr, /cargo metadata|at .*\.js:\d+/)
 })
