@@ -134,7 +134,13 @@ test('a process killed while appending leaves whole rows (at most one torn line)
     const pad = 'x'.repeat(4000)
     for (let s = 0; ; s++) ledgerAppend(process.argv[1], { implTaskKey: 'k', stage: s, status: 'started', fields: { pad } })`, root],
   { stdio: 'ignore' })
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  // Kill once the child is appending (a fixed sleep loses to a slow Node start on a busy
+  // machine), a little later each time so the kill lands mid-write.
+  const { statSync } = await import('node:fs')
+  const size = () => { try { return statSync(join(root, 'consumers.jsonl')).size } catch { return 0 } }
+  let exited = false
+  child.on('exit', () => (exited = true))
+  while (!exited && size() < 40_000) await new Promise((resolve) => setTimeout(resolve, 5))
   child.kill('SIGKILL')
   await new Promise((resolve) => child.on('close', resolve))
   const before = ledgerRead(root)

@@ -203,7 +203,12 @@ test('SIGKILL during rewrites leaves a registry that parses with every earlier r
     const child = spawn(process.execPath, ['-e', CRASHER, ROOT, home, `r${round}-`], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
-    await new Promise((res) => setTimeout(res, 150 + round * 37))
+    // Kill once this child has reported rows (a fixed sleep loses to a slow Node start on a
+    // busy machine), at a different instant each round.
+    let exited = false
+    child.on('exit', () => (exited = true))
+    while (!exited && out.split('\n').length < 4) await new Promise((res) => setTimeout(res, 5))
+    await new Promise((res) => setTimeout(res, round * 7))
     child.kill('SIGKILL')
     await new Promise((res) => child.on('close', res))
     for (const t of out.split('\n').filter(Boolean)) reported.add(t)
