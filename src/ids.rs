@@ -252,24 +252,17 @@ impl KeyParts {
         })
     }
 
-    /// Validates the raw parts exactly like [`KeyParts::new`], then slugs every segment
-    /// ([`safe_segment`]): the key provisioning, handoff, reconcile and the wizard use, so
-    /// the path and branch they compute agree.
-    pub fn slugged(
-        project_id: &str,
-        task_group: &str,
-        task_id: &str,
-        stage: Option<u32>,
-        group_id: Option<&str>,
-    ) -> Result<KeyParts, IdError> {
-        KeyParts::new(project_id, task_group, task_id, stage, group_id)?;
-        KeyParts::new(
-            &safe_segment(project_id),
-            &safe_segment(task_group),
-            &safe_segment(task_id),
-            stage,
-            group_id.map(safe_segment).as_deref(),
-        )
+    /// The same key with every segment slugged ([`safe_segment`]). Built from a validated
+    /// key (`KeyParts::new(raw…)?.slugged()`), it is the key provisioning, handoff,
+    /// reconcile and the wizard use, so the path and branch they compute agree.
+    pub fn slugged(&self) -> KeyParts {
+        KeyParts {
+            project_id: safe_segment(&self.project_id),
+            task_group: safe_segment(&self.task_group),
+            task_id: safe_segment(&self.task_id),
+            stage: self.stage,
+            group_id: self.group_id.as_deref().map(safe_segment),
+        }
     }
 
     /// The same task without its stage or group suffix.
@@ -492,15 +485,19 @@ mod tests {
         for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
             assert!(stage_number("stageNumber", bad).is_err(), "{bad}");
         }
-        let k = KeyParts::slugged("Shop", "결제/환불", "버그", Some(1), None);
+        let k = KeyParts::new("Shop", "결제/환불", "버그", Some(1), None).map(|k| k.slugged());
         assert!(
             k.is_err(),
             "a `/` in a raw segment is refused before slugging"
         );
-        let k = KeyParts::slugged("Shop", "결제", "버그", Some(1), None).unwrap();
+        let k = KeyParts::new("Shop", "결제", "버그", Some(1), None)
+            .unwrap()
+            .slugged();
         assert_eq!(k.project_id, "shop");
         assert_eq!(k.task_id, safe_segment("버그"));
-        assert!(KeyParts::slugged("", "g", "t", None, None).is_err());
+        assert!(KeyParts::new("", "g", "t", None, None)
+            .map(|k| k.slugged())
+            .is_err());
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
     })?;
     let task = match (&req.project_id, &req.task_group, &req.task_id) {
         (Some(p), Some(g), Some(t)) => {
-            let k = KeyParts::slugged(p, g, t, None, None)?;
+            let k = KeyParts::new(p, g, t, None, None)?.slugged();
             Some((k.project_id, k.task_group, k.task_id))
         }
         _ => None,

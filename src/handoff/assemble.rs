@@ -120,7 +120,8 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         });
     }
 
-    let task_key = KeyParts::slugged(&req.project_id, &req.task_group, &req.task_id, None, None)?;
+    let task_key =
+        KeyParts::new(&req.project_id, &req.task_group, &req.task_id, None, None)?.slugged();
     let (project, group, task) = (
         task_key.project_id.clone(),
         task_key.task_group.clone(),

@@ -100,13 +100,14 @@ impl Provisioned {
 
 /// The slugged key of a request (raw segments checked first, like every other door).
 pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
-    KeyParts::slugged(
+    KeyParts::new(
         &req.project_id,
         &req.task_group,
         &req.task_id,
         req.stage,
         req.group_id.as_deref(),
     )
+    .map(|k| k.slugged())
 }
 
 /// What kind of worktree a key names, for notes.
