@@ -108,8 +108,8 @@ export declare function computeBranchName(o: BranchNameOptions): string
 export declare function computeWorktreePath(p: KeyParts): string
 
 /**
- * One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
- * `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
+ * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
  * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
  */
 export interface DoctorProblem {
@@ -512,13 +512,16 @@ export interface ProvisionResult {
  * `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
  * linked worktree and the key has no stage or group; `reused` when the registry holds an
  * active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
- * at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
- * at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+ * at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
+ * resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
+ * at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
+ * no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
  * `okstra task <key>`, shared state linked from the main worktree, then registered.
  * Concurrent calls for one key give one `created` and `reused` for the others.
  * Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
- * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
- * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
+ * (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
+ * needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
  */
 export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
 
@@ -610,7 +613,8 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
 
 /**
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
- * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid.
+ * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
+ * restores the registry's invariants (one active row per branch, an exact branch index).
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -652,12 +656,16 @@ export declare function registryTouchPhaseAsync(o: KeyParts & { phase: string })
 
 /**
  * What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
- * replaced by the salvaged rows), or `null` when the registry was valid and untouched.
+ * replaced by the salvaged rows), or `null` when the registry was valid JSON; `released`
+ * lists the keys that were a second active row on one branch (the newest keeps it) and
+ * `indexFixed` counts branch index entries dropped, fixed or added.
  */
 export interface RepairResult {
   movedTo: string | null
   salvaged: number
   dropped: number
+  released: Array<string>
+  indexFixed: number
 }
 
 /**
@@ -671,7 +679,9 @@ export declare function resolveSyncEntries(projectRoot: string): SyncEntries
 
 /**
  * Runs one `okstra` command line (arguments without the program name) in-process and
- * returns what it would print. Used by the `okstra` bin; never throws.
+ * returns what it would print. Used by the `okstra` bin; never throws. The one thing written
+ * directly to the process's stderr while it runs is the notice of a lock waited for longer
+ * than 1 s ("okstra: Blocking waiting for file lock on …"), so a waiting CLI is not silent.
  */
 export declare function runCli(args: Array<string>): CliResult
 

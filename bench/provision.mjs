@@ -1,14 +1,18 @@
-// Provisioning rows: `provisionTaskWorktree` (branch + worktree + git lock + shared-state
-// links + registry row) vs the same work the shell way — `git worktree add -b` plus the same
-// symlinks in a bash script — on a generated repository of 10,000 files and on a small one.
-// Every sample makes a fresh worktree, removed (and `sync`ed) untimed afterwards.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// Provisioning rows: `provisionTaskWorktree` (branch + worktree by `git worktree add`, git
+// lock, shared-state links, registry row) against git alone — `git worktree add -b` as git
+// ships it (one checkout worker) and `git -c checkout.workers=0 worktree add -b` (one worker
+// per CPU) — on generated repositories of 1,000, 20,000 and 50,000 files, once on the disk
+// (the system temp dir) and once on tmpfs (/dev/shm). Repository, okstra home and worktrees
+// share the file system. Every sample makes a fresh worktree per path, in interleaved order,
+// removed (and `sync`ed) untimed afterwards. BENCH_PROVISION_PLACE=disk|tmpfs measures one.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { provisionTaskWorktree } from '../index.js'
 import { median, spawnOk } from './lib.mjs'
 
 const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' }
+const TMPFS_MAGIC = 0x01021994
 
 /** A repository with `files` tracked files (100 per directory), an ignored .env and .project-docs. */
 function makeRepo(root, files) {
@@ -28,43 +32,63 @@ function makeRepo(root, files) {
   return repo
 }
 
-const script = `set -e
-git -C "$1" worktree add -q -b "$2" "$3" HEAD
-for e in .project-docs .scratch graphify-out .claude .env; do
-  if [ -e "$1/$e" ] && [ ! -e "$3/$e" ]; then ln -s "$1/$e" "$3/$e"; fi
-done`
+/** The file systems to measure on: the disk, and tmpfs when /dev/shm is one. */
+function places() {
+  const out = [{ label: 'disk', dir: tmpdir() }]
+  if (existsSync('/dev/shm') && statfsSync('/dev/shm').type === TMPFS_MAGIC) out.push({ label: 'tmpfs', dir: '/dev/shm' })
+  return out
+}
 
-export async function run({ quick }) {
+export async function run({ quick, only = process.env.BENCH_PROVISION_PLACE }) {
   const rows = []
-  for (const files of [10000, 20]) {
-    const root = mkdtempSync(join(tmpdir(), 'okstra-bench-prov-'))
-    const repo = makeRepo(root, files)
-    const home = join(root, 'home')
-    const n = files > 1000 ? (quick ? 3 : 9) : (quick ? 10 : 40)
-    // Samples alternate between the two paths (after one untimed warm-up each), so both see
-    // the same machine: on a shared 2-core VM the disk's load drifts by several × within a
-    // minute, which made back-to-back series disagree on the order of the two paths.
-    const native = []
-    const shell = []
-    for (let i = -1; i < n; i++) {
-      const t0 = process.hrtime.bigint()
-      const made = provisionTaskWorktree({ projectId: 'b', taskGroup: 'g', taskId: `n${i + 1}`, taskType: 'implementation', projectRoot: repo, home }).path
-      const t1 = process.hrtime.bigint()
-      clean(repo, made)
-      const dir = join(root, 'cli', `c${i + 1}`)
-      const t2 = process.hrtime.bigint()
-      spawnOk('bash', ['-c', script, 'bench', repo, `c${i + 1}`, dir])
-      const t3 = process.hrtime.bigint()
-      clean(repo, dir)
-      if (i >= 0) {
-        native.push(Number(t1 - t0) / 1e6)
-        shell.push(Number(t3 - t2) / 1e6)
+  for (const place of places().filter((p) => !only || p.label === only)) {
+    for (const files of [1000, 20000, 50000]) {
+      const root = mkdtempSync(join(place.dir, 'okstra-bench-prov-'))
+      try {
+        rows.push(...measureOne(root, files, place.label, quick))
+      } finally {
+        rmSync(root, { recursive: true, force: true })
       }
     }
-    rows.push({ op: `provisionTaskWorktree, ${files.toLocaleString('en')} files`, inproc: median(native), old: median(shell), oldLabel: 'git worktree add -b + ln -s script' })
-    rmSync(root, { recursive: true, force: true })
   }
   return rows
+}
+
+function measureOne(root, files, where, quick) {
+  const repo = makeRepo(root, files)
+  const home = join(root, 'home')
+  const n = files >= 50000 ? (quick ? 1 : 3) : files >= 20000 ? (quick ? 3 : 5) : (quick ? 5 : 9)
+  const paths = {
+    native: (i) => provisionTaskWorktree({ projectId: 'b', taskGroup: 'g', taskId: `n${i}`, taskType: 'implementation', projectRoot: repo, home }).path,
+    git: (i) => gitAdd([], `g${i}`),
+    workers0: (i) => gitAdd(['-c', 'checkout.workers=0'], `w${i}`),
+  }
+  function gitAdd(config, name) {
+    const dir = join(root, 'cli', name)
+    spawnOk('git', ['-C', repo, ...config, 'worktree', 'add', '-q', '-b', name, dir, 'HEAD'])
+    return dir
+  }
+  const samples = { native: [], git: [], workers0: [] }
+  const order = Object.keys(paths)
+  // One untimed warm-up round, then n rounds; the order rotates every round so no path
+  // always runs right after another's `sync`.
+  for (let i = -1; i < n; i++) {
+    const round = order.slice(i < 0 ? 0 : i % 3).concat(order.slice(0, i < 0 ? 0 : i % 3))
+    for (const p of round) {
+      const t0 = process.hrtime.bigint()
+      const dir = paths[p](i + 1)
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6
+      clean(repo, dir)
+      if (i >= 0) samples[p].push(ms)
+    }
+  }
+  const inproc = median(samples.native)
+  const label = `provisionTaskWorktree, ${files.toLocaleString('en')} files, ${where}`
+  console.error(`${label}: native ${samples.native.map(Math.round)} git ${samples.git.map(Math.round)} workers=0 ${samples.workers0.map(Math.round)}`)
+  return [
+    { op: label, inproc, old: median(samples.git), oldLabel: 'git worktree add -b' },
+    { op: label, inproc, old: median(samples.workers0), oldLabel: 'git -c checkout.workers=0 worktree add -b' },
+  ]
 }
 
 /** Removes a sample's worktree (locked ones too) and flushes the removal, untimed. */

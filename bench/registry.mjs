@@ -1,11 +1,12 @@
 // Registry rows: lookup and reserve at 10 / 100 / 1000 entries, in-process vs through the
 // `okstra` CLI vs spawning python3 with the old helper's algorithm (as the launcher did).
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { registryLookup, registryRelease, registryReserve } from '../index.js'
+import { registryDoctor, registryLookup, registryRelease, registryReserve } from '../index.js'
 import { measure, spawnOk } from './lib.mjs'
+import { spawnSync } from 'node:child_process'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const cli = join(here, '..', 'bin', 'okstra.cjs')
@@ -42,5 +43,30 @@ export async function run({ quick }) {
     rows.push({ op: `registryReserve @${size}`, inproc: inprocR, cli: cliR, python: pyR })
     rmSync(home, { recursive: true, force: true })
   }
+  rows.push(doctorAt(100000, quick))
   return rows
 }
+
+/** registryDoctor over `size` active rows (their directories gone): linear work. */
+function doctorAt(size, quick) {
+  const home = mkdtempSync(join(tmpdir(), 'okstra-bench-doc-'))
+  const tasks = {}
+  const branches = {}
+  for (let i = 0; i < size; i++) {
+    const key = `p/g/t${i}`
+    tasks[key] = { project_id: 'p', task_group: 'g', task_id: `t${i}`, worktree_path: `/nonexistent/t${i}`, branch: `feat-t${i}`,
+      base_ref: SHA, created_at: '2026-01-01T00:00:00+0000', last_phase: 'implementation', status: 'active', stage: null,
+      implementation_base_commit: '' }
+    branches[`feat-t${i}`] = key
+  }
+  mkdirSync(join(home, 'worktrees'), { recursive: true })
+  writeFileSync(join(home, 'worktrees', 'registry.json'), JSON.stringify({ tasks, branches }, null, 2) + '\n')
+  const n = quick ? 2 : 5
+  const inproc = measure(() => registryDoctor({ home }), { n, warmup: 1 })
+  // The CLI exits non-zero when the doctor reports problems (every row's directory is gone).
+  const cli = measure(() => spawnSync('node', [cliPath(), 'registry', 'doctor', '--home', home], { maxBuffer: 1 << 30 }), { n, warmup: 1 })
+  rmSync(home, { recursive: true, force: true })
+  return { op: `registryDoctor @${size / 1000}k rows`, inproc, cli }
+}
+
+const cliPath = () => cli

@@ -1,9 +1,12 @@
-//! File primitives shared by every store: a bounded exclusive `flock` and the atomic
-//! replace (temp file, fsync, rename, fsync the directory).
+//! File primitives shared by every store: a bounded, blocking exclusive `flock` and the
+//! atomic replace (unique exclusive temp file, fsync, rename, fsync the directory).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -68,8 +71,35 @@ pub fn lock_timeout(explicit_ms: Option<u64>) -> Duration {
         .unwrap_or(DEFAULT_LOCK_TIMEOUT)
 }
 
+/// After this long a waiting CLI says on stderr which lock it waits for.
+pub const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+thread_local! {
+    static ANNOUNCE_WAITS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with lock-wait notices on: while it runs, a lock wait on this thread that lasts
+/// longer than [`WAIT_NOTICE_AFTER`] prints one line on the process's stderr naming the lock
+/// (cargo's "Blocking waiting for file lock"). The CLI turns this on; library calls stay
+/// silent.
+pub fn announcing_lock_waits<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ANNOUNCE_WAITS.with(|a| a.set(self.0));
+        }
+    }
+    let _reset = Reset(ANNOUNCE_WAITS.with(|a| a.replace(true)));
+    f()
+}
+
 /// An exclusive advisory lock (`flock(LOCK_EX)`) held until dropped. It is the same lock
 /// Python's `fcntl.flock` takes, so both runtimes exclude each other.
+///
+/// A contended lock is waited for by blocking in `flock` (not by polling, which loses to
+/// newcomers): a waiter thread blocks on its own descriptor and hands it over through a
+/// channel; the caller waits on the channel for at most the bound. A waiter abandoned at the
+/// bound that acquires the lock later drops it at once.
 #[derive(Debug)]
 pub struct LockGuard {
     file: File,
@@ -78,7 +108,7 @@ pub struct LockGuard {
 impl LockGuard {
     /// Takes the lock on `path` (created if missing, parents too), waiting at most `timeout`.
     pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
-        if let Some(parent) = path.parent() {
+        if let Some(parent) = non_empty_parent(path) {
             std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
         }
         let file = OpenOptions::new()
@@ -86,27 +116,84 @@ impl LockGuard {
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_CLOEXEC)
             .open(path)
             .map_err(io_err("open lock file", path))?;
+        LockGuard::take(file, path, timeout)
+    }
+
+    /// Takes the lock on an open file (a lock file or a directory).
+    fn take(file: File, path: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
+        match file.try_lock_exclusive() {
+            Ok(()) => return Ok(LockGuard { file }),
+            Err(e) if e.kind() == fs2::lock_contended_error().kind() => {}
+            Err(e) => return Err(io_err("lock", path)(e)),
+        }
         let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let (tx, rx) = mpsc::sync_channel::<std::io::Result<File>>(1);
+        thread::Builder::new()
+            .name("okstra-lock-wait".into())
+            .spawn(move || {
+                let got = file.lock_exclusive().map(|()| file);
+                // When the caller gave up, the send fails and the file (with the lock, if it
+                // was taken) is dropped here: a late acquisition is released at once.
+                let _ = tx.send(got);
+            })
+            .map_err(io_err("start lock waiter for", path))?;
+        let announce = ANNOUNCE_WAITS.with(|a| a.get());
+        let mut announced = false;
         loop {
-            match file.try_lock_exclusive() {
-                Ok(()) => return Ok(LockGuard { file }),
-                Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
-                    let waited = start.elapsed();
-                    if waited >= timeout {
-                        return Err(FsError::LockTimeout {
-                            path: path.to_path_buf(),
-                            waited_ms: waited.as_millis(),
-                        });
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(FsError::LockTimeout {
+                    path: path.to_path_buf(),
+                    waited_ms: waited.as_millis(),
+                });
+            }
+            let mut slice = timeout - waited;
+            if announce && !announced {
+                slice = slice.min(WAIT_NOTICE_AFTER.saturating_sub(waited));
+            }
+            match rx.recv_timeout(slice) {
+                Ok(Ok(file)) => return Ok(LockGuard { file }),
+                Ok(Err(e)) => return Err(io_err("lock", path)(e)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if announce && !announced && start.elapsed() >= WAIT_NOTICE_AFTER {
+                        announced = true;
+                        eprintln!(
+                            "okstra: Blocking waiting for file lock on {} (another okstra \
+                             process holds it; giving up after {} ms)",
+                            path.display(),
+                            timeout.as_millis()
+                        );
                     }
-                    thread::sleep(pause.min(timeout - waited));
-                    pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err(e) => return Err(io_err("lock", path)(e)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(FsError::Io {
+                        op: "lock",
+                        path: path.to_path_buf(),
+                        source: std::io::Error::other("the lock waiter thread ended"),
+                    })
+                }
             }
         }
+    }
+
+    /// Takes the lock on a directory itself (`flock` on the directory's descriptor), so
+    /// writers of the files in it exclude each other without leaving a lock file beside
+    /// them (e.g. in a repository's `.okstra/`). The directory must exist.
+    pub fn acquire_dir(dir: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(dir)
+            .map_err(io_err("open directory", dir))?;
+        LockGuard::take(file, dir, timeout)
     }
 }
 
@@ -118,26 +205,114 @@ impl Drop for LockGuard {
     }
 }
 
-/// Replaces `path` with `bytes` so that a crash at any instant leaves either the old or the
-/// new file: write `<path>.tmp`, fsync it, rename it over `path`, fsync the directory.
-/// Callers hold the store's lock, so the one temp name cannot be raced.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    {
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(bytes).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("fsync", &tmp))?;
+/// `path`'s directory, or `None` for a bare file name (whose directory is `.`).
+fn non_empty_parent(path: &Path) -> Option<&Path> {
+    path.parent().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// The directory holding `path`: its parent, or `.` for a bare relative name.
+pub fn dir_of(path: &Path) -> &Path {
+    non_empty_parent(path).unwrap_or(Path::new("."))
+}
+
+/// A temp file beside its target, created exclusively; removed when dropped unless it was
+/// renamed into place (the rollback of every failed write).
+struct TempFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    /// Creates `.<name>.tmp-<pid>-<n>` in `dir` with `O_EXCL | O_NOFOLLOW`: never an
+    /// existing file, never through a symlink, and unique per writer, so two writers never
+    /// share (and truncate) one temp file.
+    fn create_beside(target: &Path) -> Result<TempFile, FsError> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = dir_of(target);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut attempt = 0;
+        loop {
+            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(
+                ".{name}.tmp-{}-{seq}-{nanos:x}",
+                std::process::id()
+            ));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file: Some(file),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(io_err("create temp file", &path)(e)),
+            }
+        }
     }
-    std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
+
+    /// Writes and fsyncs the whole content.
+    fn fill(&mut self, bytes: &[u8]) -> Result<(), FsError> {
+        let Some(f) = self.file.as_mut() else {
+            return Ok(());
+        };
+        f.write_all(bytes).map_err(io_err("write", &self.path))?;
+        f.sync_all().map_err(io_err("fsync", &self.path))
+    }
+
+    /// Renames the temp file over `target`; from here on it is no longer ours to remove.
+    fn publish(mut self, target: &Path) -> Result<(), FsError> {
+        self.file = None;
+        std::fs::rename(&self.path, target).map_err(io_err("rename into place", target))?;
+        self.path = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash at any instant leaves either the old or the
+/// new file, and two writers at once leave one writer's whole content: a unique temp file
+/// is created beside `path` (`O_EXCL | O_NOFOLLOW`, so a symlink planted at any name is
+/// never followed), written, fsynced and renamed over `path`; then the directory is fsynced.
+/// On any error the temp file is removed and `path` is unchanged. A `path` that is a symlink
+/// is replaced by a regular file (the link's target is never written). Relative paths are
+/// resolved against the current directory.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let dir = dir_of(path);
+    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+    let mut tmp = TempFile::create_beside(path)?;
+    tmp.fill(bytes)?;
+    tmp.publish(path)?;
     fsync_dir(dir)
 }
 
 /// Flushes a directory entry change (a rename or a new file) to disk.
 pub fn fsync_dir(dir: &Path) -> Result<(), FsError> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("fsync directory", dir))
@@ -154,7 +329,79 @@ mod tests {
         atomic_write(&p, b"one").unwrap();
         atomic_write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert!(!dir.path().join("a.json.tmp").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the target remains");
+    }
+
+    #[test]
+    fn atomic_write_never_follows_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        let p = dir.path().join("a.json");
+        // The old fixed temp name, and the target itself, as symlinks out of the directory.
+        std::os::unix::fs::symlink(&outside, dir.path().join("a.json.tmp")).unwrap();
+        std::os::unix::fs::symlink(&outside, &p).unwrap();
+        atomic_write(&p, b"new").unwrap();
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert!(!std::fs::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn atomic_write_removes_its_temp_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        // Renaming a file over a directory fails after the temp file was written.
+        let p = dir.path().join("sub");
+        std::fs::create_dir_all(p.join("x")).unwrap();
+        let err = atomic_write(&p, b"data").unwrap_err();
+        assert_eq!(err.code(), "E_IO");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the temp file was removed");
+    }
+
+    #[test]
+    fn atomic_write_takes_a_bare_relative_name() {
+        assert_eq!(dir_of(Path::new("state.json")), Path::new("."));
+        assert_eq!(dir_of(Path::new("a/state.json")), Path::new("a"));
+    }
+
+    #[test]
+    fn a_waiter_gets_the_lock_as_soon_as_it_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = LockGuard::acquire(&p, Duration::from_secs(1)).unwrap();
+        let p2 = p.clone();
+        let waiter = thread::spawn(move || {
+            let t = Instant::now();
+            LockGuard::acquire(&p2, Duration::from_secs(10)).map(|_| t.elapsed())
+        });
+        thread::sleep(Duration::from_millis(200));
+        drop(held);
+        let waited = waiter.join().unwrap().unwrap();
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+
+    #[test]
+    fn an_abandoned_waiter_releases_a_late_acquisition() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let held = LockGuard::acquire(&p, Duration::from_secs(1)).unwrap();
+        assert!(LockGuard::acquire(&p, Duration::from_millis(50)).is_err());
+        drop(held);
+        // The abandoned waiter takes the lock and drops it at once.
+        LockGuard::acquire(&p, Duration::from_secs(2)).unwrap();
+    }
+
+    #[test]
+    fn directory_locks_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = LockGuard::acquire_dir(dir.path(), Duration::from_secs(1)).unwrap();
+        let err = LockGuard::acquire_dir(dir.path(), Duration::from_millis(50)).unwrap_err();
+        assert_eq!(err.code(), "E_LOCK_TIMEOUT");
     }
 
     #[test]

@@ -257,13 +257,32 @@ impl Ledger {
             .create(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
-        f.write_all(&line).map_err(io_err("append to", &path))?;
-        f.sync_data().map_err(io_err("fsync", &path))?;
+        append_whole(&mut f, &path, &line)?;
         if created {
             fsio::fsync_dir(&self.root)?;
         }
         Ok(true)
     }
+}
+
+/// Appends `line` and fsyncs it; on any failure (a full disk above all) the file is cut back
+/// to its previous length, so no partial row is left to be read later as a crash's torn line.
+fn append_whole(f: &mut std::fs::File, path: &Path, line: &[u8]) -> Result<(), LedgerError> {
+    let before = f.metadata().map_err(io_err("stat", path))?.len();
+    let Err((op, e)) = f
+        .write_all(line)
+        .map_err(|e| ("append to", e))
+        .and_then(|()| f.sync_data().map_err(|e| ("fsync", e)))
+    else {
+        return Ok(());
+    };
+    let _ = f.set_len(before).and_then(|()| f.sync_data());
+    let op = if e.raw_os_error() == Some(libc::ENOSPC) {
+        "the disk is full; nothing was appended (the ledger is unchanged). Free space and retry:"
+    } else {
+        op
+    };
+    Err(io_err(op, path)(e).into())
 }
 
 fn require(name: &str, value: &str) -> Result<(), LedgerError> {

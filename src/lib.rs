@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod error;
 pub mod fsio;
+#[cfg(test)]
+mod fuzz;
 pub mod handoff;
 pub mod ids;
 pub mod ledger;

@@ -19,7 +19,14 @@
 //! [`StageMap::errors`] (duplicate stage numbers, unknown dependencies, cycles, a missing
 //! section), so a wizard can show the stages it did find next to what is wrong.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The most stages a Stage Map may list; rows beyond it are not read and the map reports
+/// an error (a plan has a handful of stages; this bounds the work any input can cause).
+pub const MAX_STAGES: usize = 1000;
+
+/// The largest plan text read, in bytes; a larger one is reported as an error unread.
+pub const MAX_PLAN_BYTES: usize = 8 * 1024 * 1024;
 
 /// One stage of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +54,42 @@ impl StageMap {
     }
 }
 
+/// Reads a plan file as text, refusing (with a readable reason) one that is not a regular
+/// file or is larger than [`MAX_PLAN_BYTES`], before reading it.
+pub fn read_plan(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it ({e})"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it ({e})"))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > MAX_PLAN_BYTES as u64 {
+        return Err(format!(
+            "it is {} bytes, more than the {MAX_PLAN_BYTES} bytes a plan may have",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_PLAN_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read it ({e})"))?;
+    Ok(text)
+}
+
 /// Reads the `## 5.5 Stage Map` section (any heading level whose text mentions
 /// "Stage Map") of a plan report. See the module docs for the accepted forms.
 pub fn parse_stage_map(markdown: &str) -> StageMap {
     let mut map = StageMap::default();
+    if markdown.len() > MAX_PLAN_BYTES {
+        map.errors.push(format!(
+            "the plan is {} bytes, more than the {MAX_PLAN_BYTES} bytes a plan may have; it \
+             was not read",
+            markdown.len()
+        ));
+        return map;
+    }
     let Some(section) = find_section(markdown) else {
         map.errors.push(
             "the plan has no `## 5.5 Stage Map` section; add one listing every stage and \
@@ -63,6 +102,15 @@ pub fn parse_stage_map(markdown: &str) -> StageMap {
         Some(rows) => rows,
         None => parse_bullets(&section),
     };
+    let mut rows = rows;
+    if rows.len() > MAX_STAGES {
+        map.errors.push(format!(
+            "the Stage Map lists {} entries, more than the {MAX_STAGES} a plan may have; only \
+             the first {MAX_STAGES} were read. Split the plan",
+            rows.len()
+        ));
+        rows.truncate(MAX_STAGES);
+    }
     let mut seen = BTreeSet::new();
     for row in rows {
         match row {
@@ -144,7 +192,9 @@ pub fn dependency_order(stages: &[Stage]) -> Result<Vec<u32>, Vec<u32>> {
     }
 }
 
-/// Each elementary cycle found by a depth-first walk, as `a → b → … → a`.
+/// Each elementary cycle found by a depth-first walk, as `a → b → … → a`. The walk is
+/// iterative (an explicit stack), and linear in stages plus dependencies, so no input can
+/// exhaust the call stack.
 fn find_cycles(stages: &[Stage]) -> Vec<Vec<u32>> {
     let edges: BTreeMap<u32, &[u32]> = stages
         .iter()
@@ -153,39 +203,43 @@ fn find_cycles(stages: &[Stage]) -> Vec<Vec<u32>> {
     let mut done = BTreeSet::new();
     let mut cycles = Vec::new();
     for &start in edges.keys() {
-        let mut path = Vec::new();
-        walk(start, &edges, &mut path, &mut done, &mut cycles);
+        if done.contains(&start) {
+            continue;
+        }
+        // `path` is the current walk; `on_path` its positions; `stack` each step's next
+        // dependency to visit.
+        let mut path = vec![start];
+        let mut on_path = HashMap::from([(start, 0usize)]);
+        let mut stack = vec![(start, 0usize)];
+        while let Some(top) = stack.last_mut() {
+            let (node, next) = *top;
+            let deps = edges.get(&node).copied().unwrap_or_default();
+            let Some(&d) = deps.get(next) else {
+                stack.pop();
+                path.pop();
+                on_path.remove(&node);
+                done.insert(node);
+                continue;
+            };
+            top.1 += 1;
+            if !edges.contains_key(&d) || done.contains(&d) {
+                continue;
+            }
+            if let Some(&pos) = on_path.get(&d) {
+                // Self-dependencies are reported on their own.
+                if path.len() - pos > 1 {
+                    let mut cycle = path[pos..].to_vec();
+                    cycle.push(d);
+                    cycles.push(cycle);
+                }
+                continue;
+            }
+            on_path.insert(d, path.len());
+            path.push(d);
+            stack.push((d, 0));
+        }
     }
     cycles
-}
-
-fn walk(
-    node: u32,
-    edges: &BTreeMap<u32, &[u32]>,
-    path: &mut Vec<u32>,
-    done: &mut BTreeSet<u32>,
-    cycles: &mut Vec<Vec<u32>>,
-) {
-    if done.contains(&node) {
-        return;
-    }
-    if let Some(pos) = path.iter().position(|&n| n == node) {
-        // Self-dependencies are reported on their own.
-        if path.len() - pos > 1 {
-            let mut cycle = path[pos..].to_vec();
-            cycle.push(node);
-            cycles.push(cycle);
-        }
-        return;
-    }
-    path.push(node);
-    for &d in edges.get(&node).copied().unwrap_or_default() {
-        if edges.contains_key(&d) {
-            walk(d, edges, path, done, cycles);
-        }
-    }
-    path.pop();
-    done.insert(node);
 }
 
 /// The lines of the Stage Map section, heading excluded; `None` without one. Headings
@@ -471,6 +525,7 @@ fn parse_depends(stage: u32, text: &str) -> Result<Vec<u32>, String> {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for run in t
         .split(|c: char| !c.is_ascii_digit())
         .filter(|r| !r.is_empty())
@@ -478,8 +533,14 @@ fn parse_depends(stage: u32, text: &str) -> Result<Vec<u32>, String> {
         let n: u32 = run
             .parse()
             .map_err(|_| format!("stage {stage}: dependency `{run}` is not a stage number"))?;
-        if !out.contains(&n) {
+        if seen.insert(n) {
             out.push(n);
+        }
+        if out.len() > MAX_STAGES {
+            return Err(format!(
+                "stage {stage}: more than {MAX_STAGES} dependencies; a plan has at most \
+                 {MAX_STAGES} stages"
+            ));
         }
     }
     if out.is_empty() {

@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::cli;
+use crate::{cli, fsio};
 
 /// What one `okstra` command line printed and its exit code.
 #[napi(object)]
@@ -13,10 +13,12 @@ pub struct CliResult {
 }
 
 /// Runs one `okstra` command line (arguments without the program name) in-process and
-/// returns what it would print. Used by the `okstra` bin; never throws.
+/// returns what it would print. Used by the `okstra` bin; never throws. The one thing written
+/// directly to the process's stderr while it runs is the notice of a lock waited for longer
+/// than 1 s ("okstra: Blocking waiting for file lock on …"), so a waiting CLI is not silent.
 #[napi]
 pub fn run_cli(args: Vec<String>) -> CliResult {
-    let out = cli::run(args);
+    let out = fsio::announcing_lock_waits(|| cli::run(args));
     CliResult {
         stdout: out.stdout,
         stderr: out.stderr,

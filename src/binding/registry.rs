@@ -308,8 +308,8 @@ pub struct HomeOptions {
     pub lock_timeout_ms: Option<f64>,
 }
 
-/// One doctor finding: `corrupt-row`, `branch-index-dangling`, `branch-index-missing`,
-/// `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
+/// One doctor finding: `branch-index-dangling`, `branch-index-missing`,
+/// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
 /// worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
 #[napi(object)]
 pub struct DoctorProblem {
@@ -357,12 +357,16 @@ pub fn registry_doctor_async(o: Option<HomeOptions>) -> AsyncTask<Job<DoctorRepo
 }
 
 /// What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
-/// replaced by the salvaged rows), or `null` when the registry was valid and untouched.
+/// replaced by the salvaged rows), or `null` when the registry was valid JSON; `released`
+/// lists the keys that were a second active row on one branch (the newest keeps it) and
+/// `indexFixed` counts branch index entries dropped, fixed or added.
 #[napi(object)]
 pub struct RepairResult {
     pub moved_to: Either<String, Null>,
     pub salvaged: u32,
     pub dropped: u32,
+    pub released: Vec<String>,
+    pub index_fixed: u32,
 }
 
 fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
@@ -373,11 +377,14 @@ fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
         moved_to: nullable(r.moved_to),
         salvaged: r.salvaged,
         dropped: r.dropped,
+        released: r.released,
+        index_fixed: r.index_fixed,
     })
 }
 
 /// Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
-/// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid.
+/// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
+/// restores the registry's invariants (one active row per branch, an exact branch index).
 #[napi]
 pub fn registry_repair(o: Option<HomeOptions>) -> Result<RepairResult> {
     repair(o)

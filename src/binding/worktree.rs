@@ -72,13 +72,16 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
 /// linked worktree and the key has no stage or group; `reused` when the registry holds an
 /// active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
-/// at `baseRef` (branch, tag, remote ref or sha; default the main worktree's HEAD), worktree
-/// at `computeWorktreePath(…)` made from the main repository, locked in git with reason
+/// at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
+/// resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
+/// at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
+/// no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
 /// `okstra task <key>`, shared state linked from the main worktree, then registered.
 /// Concurrent calls for one key give one `created` and `reused` for the others.
 /// Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
-/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`,
-/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
+/// (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
+/// needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
 #[napi(
     ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }"
 )]

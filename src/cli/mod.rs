@@ -164,6 +164,12 @@ fn describe_parse_error(e: &clap::Error) -> (String, Vec<String>) {
     (msg, flags)
 }
 
+/// Whether `args` (without the program name) parse as a command line; runs nothing.
+#[cfg(test)]
+pub(crate) fn parses(args: &[String]) -> bool {
+    Cli::try_parse_from(std::iter::once("okstra").chain(args.iter().map(String::as_str))).is_ok()
+}
+
 /// Runs one command line (`args` without the program name).
 pub fn run<I, S>(args: I) -> CliOutcome
 where

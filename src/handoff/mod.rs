@@ -151,9 +151,9 @@ impl HandoffContext {
 
     pub(crate) fn load(&self) -> Result<Loaded, HandoffError> {
         let path = &self.approved_plan;
-        let text = std::fs::read_to_string(path).map_err(|e| HandoffError::PlanInvalid {
+        let text = plan::read_plan(path).map_err(|e| HandoffError::PlanInvalid {
             path: path.clone(),
-            problems: vec![format!("cannot read it ({e})")],
+            problems: vec![e],
         })?;
         let map = plan::parse_stage_map(&text);
         if !map.errors.is_empty() {

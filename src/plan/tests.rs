@@ -237,3 +237,66 @@ fn reads_bullets_that_start_with_the_bare_number() {
         ]
     );
 }
+
+fn chain(n: u32) -> String {
+    let mut md = String::from("## 5.5 Stage Map\n| Stage | Title | Depends on |\n|---|---|---|\n");
+    for i in 1..=n {
+        let dep = if i == 1 {
+            "(none)".to_string()
+        } else {
+            (i - 1).to_string()
+        };
+        md.push_str(&format!("| {i} | t{i} | {dep} |\n"));
+    }
+    md
+}
+
+#[test]
+fn a_long_dependency_chain_is_walked_without_recursion() {
+    // A 1,000-stage chain with a cycle closing it, parsed on a thread with a 32 KiB stack:
+    // the recursive walk needed a frame per stage and overflowed.
+    let mut md = chain(MAX_STAGES as u32);
+    md = md.replace(
+        "| 1 | t1 | (none) |",
+        &format!("| 1 | t1 | {} |", MAX_STAGES),
+    );
+    let map = std::thread::Builder::new()
+        .stack_size(32 * 1024)
+        .spawn(move || parse_stage_map(&md))
+        .unwrap()
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(map.stages.len(), MAX_STAGES);
+    assert_eq!(map.errors.len(), 1, "{:?}", map.errors);
+    assert!(map.errors[0].contains("form a dependency cycle"));
+}
+
+#[test]
+fn more_stages_than_the_limit_are_refused_with_a_clear_error() {
+    // The attack's 80,000-stage chain (1.6 MB): bounded work and a readable error.
+    let started = std::time::Instant::now();
+    let map = parse_stage_map(&chain(80_000));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(map.stages.len(), MAX_STAGES);
+    assert!(
+        map.errors.iter().any(|e| e.contains("more than the 1000")),
+        "{:?}",
+        map.errors
+    );
+}
+
+#[test]
+fn an_oversized_plan_is_not_read() {
+    let big = "x".repeat(MAX_PLAN_BYTES + 1);
+    let map = parse_stage_map(&big);
+    assert!(map.stages.is_empty());
+    assert!(map.errors[0].contains("bytes"), "{:?}", map.errors);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plan.md");
+    std::fs::write(&p, &big).unwrap();
+    assert!(read_plan(&p).unwrap_err().contains("more than"));
+    assert_eq!(
+        read_plan(dir.path()).unwrap_err(),
+        "it is not a regular file"
+    );
+}

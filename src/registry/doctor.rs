@@ -1,20 +1,22 @@
 //! `registry doctor`: a read-only consistency report of the registry against the disk and
 //! against git.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::entry::WorktreeEntry;
-use super::store::Doc;
+use super::store::{BranchOwners, Doc};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
-    /// `corrupt-row`, `branch-index-dangling`, `branch-index-missing`, `worktree-missing`,
-    /// `not-a-worktree` or `worktree-unknown-to-git`.
+    /// `branch-index-dangling`, `branch-index-missing`,
+    /// `branch-active-twice`, `worktree-missing`, `not-a-worktree` or
+    /// `worktree-unknown-to-git`.
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_key: Option<String>,
@@ -72,41 +74,57 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
     })
 }
 
-/// Examines every row and the branch index.
-pub fn examine(doc: &Doc) -> DoctorReport {
+/// Examines every row and the branch index, in time linear in the rows.
+/// `entries` are the document's rows, typed (a registry with a row that does not decode is
+/// refused as corrupt before it gets here).
+pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
     let mut problems = Vec::new();
-    let mut entries = Vec::new();
-    for (key, row) in doc.tasks() {
-        match WorktreeEntry::from_row(key, row) {
-            Ok(e) => entries.push(e),
-            Err(detail) => problems.push(problem("corrupt-row", Some(key), detail)),
-        }
-    }
+    let by_key: HashMap<&str, &WorktreeEntry> =
+        entries.iter().map(|e| (e.task_key.as_str(), e)).collect();
+    let owners = BranchOwners::of(entries);
     for (branch, owner) in doc.branches() {
         let owner = owner.as_str().unwrap_or_default();
-        let owns = entries
-            .iter()
-            .any(|e| e.task_key == owner && e.is_active() && &e.branch == branch);
-        if !owns {
+        let why = match by_key.get(owner) {
+            None => "which is not in the registry",
+            Some(e) if !e.is_active() => "which is released",
+            Some(e) if e.branch != *branch => "which is on another branch",
+            Some(_) => continue,
+        };
+        problems.push(problem(
+            "branch-index-dangling",
+            Some(owner),
+            format!(
+                "branch {branch:?} is indexed to {owner}, {why}; it blocks that branch. \
+                 `okstra registry repair` drops the entry"
+            ),
+        ));
+    }
+    for (branch, (kept, others)) in &owners.by_branch {
+        let e = &entries[*kept];
+        if doc.branches().get(*branch).and_then(Value::as_str) != Some(e.task_key.as_str()) {
             problems.push(problem(
-                "branch-index-dangling",
-                Some(owner),
-                format!("branch {branch:?} is indexed to {owner}, which is not an active entry on that branch"),
+                "branch-index-missing",
+                Some(&e.task_key),
+                format!(
+                    "branch {branch:?} of this active entry is not indexed to it; `okstra \
+                     registry repair` indexes it"
+                ),
+            ));
+        }
+        for &i in others {
+            problems.push(problem(
+                "branch-active-twice",
+                Some(&entries[i].task_key),
+                format!(
+                    "this active entry is on branch {branch:?}, which the newer active entry \
+                     {} owns; `okstra registry repair` releases this one",
+                    e.task_key
+                ),
             ));
         }
     }
     for e in entries.iter().filter(|e| e.is_active()) {
         let key = Some(e.task_key.as_str());
-        if doc.branches().get(&e.branch).and_then(Value::as_str) != key {
-            problems.push(problem(
-                "branch-index-missing",
-                key,
-                format!(
-                    "branch {:?} of this active entry is not indexed to it",
-                    e.branch
-                ),
-            ));
-        }
         if !Path::new(&e.worktree_path).exists() {
             problems.push(problem(
                 "worktree-missing",

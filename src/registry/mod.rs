@@ -95,10 +95,15 @@ pub struct Reservation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RepairReport {
-    /// Where the corrupt file was moved, or `None` when it was valid (nothing changed).
+    /// Where the corrupt file was moved, or `None` when it was valid JSON.
     pub moved_to: Option<String>,
     pub salvaged: u32,
     pub dropped: u32,
+    /// Keys that were a second active row on one branch and were released (the newest row
+    /// of each branch keeps it).
+    pub released: Vec<String>,
+    /// Branch index entries dropped (to missing, released or moved keys), fixed or added.
+    pub index_fixed: u32,
 }
 
 /// A handle on one registry (one `OKSTRA_HOME`).
@@ -192,8 +197,11 @@ impl Registry {
     }
 
     /// The entry for the key, active or released.
+    /// It reads the registry the way every other call does, so it refuses exactly what they
+    /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`).
     pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
-        Doc::load_row(&self.file(), &parts.key())
+        let doc = self.load()?;
+        self.typed(&doc, &parts.key())
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and
@@ -224,13 +232,13 @@ impl Registry {
                     branch: e.branch,
                 });
             }
-            if let Some(owner) = doc.branches().get(&r.branch).and_then(Value::as_str) {
-                if owner != key {
-                    return Err(RegistryError::BranchOwned {
-                        branch: r.branch.clone(),
-                        owner: owner.to_string(),
-                    });
-                }
+            // Only an active row on the branch owns it: an index entry left pointing at a
+            // missing or released key (or one on another branch) is stale and replaced below.
+            if let Some(owner) = doc.active_owner(&r.branch, &key) {
+                return Err(RegistryError::BranchOwned {
+                    branch: r.branch.clone(),
+                    owner,
+                });
             }
             let fresh = json!({
                 "project_id": parts.project_id,
@@ -368,9 +376,8 @@ impl Registry {
                 "status {s:?} is not a registry status; use \"active\" or \"released\""
             )));
         }
-        let doc = self.load()?;
-        let mut out: Vec<WorktreeEntry> = self
-            .entries(&doc)?
+        let (_, entries) = Doc::load_typed(&self.file())?;
+        let mut out: Vec<WorktreeEntry> = entries
             .into_iter()
             .filter(|e| project_id.is_none_or(|p| e.project_id == p))
             .filter(|e| status.is_none_or(|s| e.status == s))
@@ -415,36 +422,51 @@ impl Registry {
 
     /// A consistency report; changes nothing.
     pub fn doctor(&self) -> Result<DoctorReport> {
-        let doc = self.load()?;
-        Ok(doctor::examine(&doc))
+        Ok(self.doctor_and_active()?.0)
+    }
+
+    /// [`Registry::doctor`] plus the active entries it examined (file order), read once.
+    pub fn doctor_and_active(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
+        let (doc, mut entries) = Doc::load_typed(&self.file())?;
+        let report = doctor::examine(&doc, &entries);
+        entries.retain(WorktreeEntry::is_active);
+        Ok((report, entries))
     }
 
     /// Recovers from a corrupt registry: copies it aside to
     /// `registry.json.corrupt-<timestamp>` (fsynced) and then atomically replaces it with
     /// the rows that are still valid, so a crash in between leaves the corrupt file in
-    /// place. A valid registry is left alone (`moved_to` is `None`).
+    /// place. Then (and for a valid registry too) restores the invariants: one active row
+    /// per branch (the newest; the others are released and listed) and a branch index that
+    /// maps exactly the active rows. A sound registry is left untouched. A file that cannot
+    /// be read is `E_IO` and is not touched.
     pub fn repair(&self) -> Result<RepairReport> {
         let _guard = self.lock()?;
         let file = self.file();
-        let bytes = match std::fs::read(&file) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(RepairReport {
-                    moved_to: None,
-                    salvaged: 0,
-                    dropped: 0,
-                })
-            }
-            Err(e) => return Err(fsio::io_err("read", &file)(e).into()),
+        let Some(bytes) = Doc::read_bytes(&file)? else {
+            return Ok(RepairReport {
+                moved_to: None,
+                salvaged: 0,
+                dropped: 0,
+                released: Vec::new(),
+                index_fixed: 0,
+            });
         };
-        if let Ok(doc) = Doc::load(&file) {
+        if let Ok((mut doc, _)) = Doc::from_bytes(&file, &bytes) {
+            let restored = doc.restore_invariants();
+            if !restored.released.is_empty() || restored.index_fixed > 0 {
+                doc.save(&file)?;
+            }
             return Ok(RepairReport {
                 moved_to: None,
                 salvaged: doc.tasks().len() as u32,
                 dropped: 0,
+                released: restored.released,
+                index_fixed: restored.index_fixed,
             });
         }
-        let (doc, dropped) = Doc::salvage(&bytes);
+        let (mut doc, dropped) = Doc::salvage(&bytes);
+        let restored = doc.restore_invariants();
         let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
         let mut aside = self.root.join(format!("{REGISTRY_FILE}.corrupt-{stamp}"));
         let mut n = 1;
@@ -460,6 +482,8 @@ impl Registry {
             moved_to: Some(aside.to_string_lossy().into_owned()),
             salvaged: doc.tasks().len() as u32,
             dropped: dropped as u32,
+            released: restored.released,
+            index_fixed: restored.index_fixed,
         })
     }
 }

@@ -1,14 +1,12 @@
 //! The on-disk registry document: load (refusing anything invalid), save (atomic, in the
 //! Python helper's exact layout) and salvage of a corrupt file.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::entry::WorktreeEntry;
+use super::entry::{WorktreeEntry, ACTIVE, RELEASED};
 use super::RegistryError;
 use crate::fsio;
 
@@ -26,44 +24,42 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> RegistryError {
 }
 
 impl Doc {
-    /// Reads the registry. A missing file is an empty registry; an unreadable one, invalid
-    /// JSON, or a row of the wrong shape is [`RegistryError::Corrupt`] and the file is left
-    /// as it is.
-    pub fn load(path: &Path) -> Result<Doc, RegistryError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Doc::default()),
-            Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
-        };
-        let doc = Doc::parse(&bytes).map_err(|d| corrupt(path, d))?;
-        doc.entries().map_err(|d| corrupt(path, d))?;
-        Ok(doc)
+    /// Reads the registry bytes: `None` for a missing file. A file that cannot be read
+    /// (permissions, a directory, …) is `E_IO` naming the path and the OS reason — it is not
+    /// corrupt, and repair could not help.
+    pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, RegistryError> {
+        match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fsio::io_err("read registry", path)(e).into()),
+        }
     }
 
-    /// Reads only the row for `key`: the whole file is still checked to be valid JSON with
-    /// a `tasks` object, but only that row is decoded, which keeps lookups cheap on large
-    /// registries. A missing file or key is `None`.
-    pub fn load_row(path: &Path, key: &str) -> Result<Option<WorktreeEntry>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Skim<'a> {
-            #[serde(borrow, default)]
-            tasks: Option<HashMap<Cow<'a, str>, &'a RawValue>>,
-        }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(corrupt(path, format!("cannot be read: {e}"))),
+    /// Reads the registry: the one validating read every call uses. A missing file is an
+    /// empty registry; an unreadable one is `E_IO`; invalid JSON or a row of the wrong shape
+    /// is [`RegistryError::Corrupt`] and the file is left as it is.
+    pub fn load(path: &Path) -> Result<Doc, RegistryError> {
+        Ok(Doc::load_typed(path)?.0)
+    }
+
+    /// [`Doc::load`] that also returns the typed rows its validation decoded (in file
+    /// order), so callers that need them do not decode every row twice.
+    pub fn load_typed(path: &Path) -> Result<(Doc, Vec<WorktreeEntry>), RegistryError> {
+        let Some(bytes) = Doc::read_bytes(path)? else {
+            return Ok((Doc::default(), Vec::new()));
         };
-        let skim: Skim = serde_json::from_slice(&bytes)
-            .map_err(|e| corrupt(path, format!("invalid JSON or shape: {e}")))?;
-        let Some(raw) = skim.tasks.as_ref().and_then(|t| t.get(key)) else {
-            return Ok(None);
-        };
-        let row: Value = serde_json::from_str(raw.get())
-            .map_err(|e| corrupt(path, format!("row {key:?}: {e}")))?;
-        WorktreeEntry::from_row(key, &row)
-            .map(Some)
-            .map_err(|d| corrupt(path, d))
+        Doc::from_bytes(path, &bytes)
+    }
+
+    /// Validates and parses registry bytes read from `path` (named in errors); returns the
+    /// document and its typed rows.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(Doc, Vec<WorktreeEntry>), RegistryError> {
+        let doc = Doc::parse(bytes).map_err(|d| corrupt(path, d))?;
+        let entries = doc.entries().map_err(|d| corrupt(path, d))?;
+        Ok((doc, entries))
     }
 
     fn parse(bytes: &[u8]) -> Result<Doc, String> {
@@ -158,7 +154,8 @@ impl Doc {
     }
 
     /// Rebuilds a document from the valid rows of a corrupt file. Returns the document and
-    /// how many row-like objects had to be dropped.
+    /// how many row-like objects had to be dropped. The branch index is left as found: the
+    /// caller restores the invariants ([`Doc::restore_invariants`]).
     pub fn salvage(bytes: &[u8]) -> (Doc, usize) {
         if let Ok(mut doc) = Doc::parse(bytes) {
             let mut dropped = 0;
@@ -167,7 +164,6 @@ impl Doc {
                 dropped += usize::from(!ok);
                 ok
             });
-            doc.reindex_branches();
             return (doc, dropped);
         }
         let text = String::from_utf8_lossy(bytes);
@@ -181,30 +177,126 @@ impl Doc {
                 _ => dropped += 1,
             }
         }
-        doc.reindex_branches();
         (doc, dropped)
     }
 
-    /// Makes the branch index agree with the active rows: keeps only entries that point at
-    /// an active row owning that branch, and adds the missing ones.
-    fn reindex_branches(&mut self) {
-        let owners: Vec<(String, String)> = self
-            .entries()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(WorktreeEntry::is_active)
-            .map(|e| (e.branch, e.task_key))
+    /// The active owner of `branch` other than `key`, if any: the indexed key when it is an
+    /// active row on that branch, else any active row on that branch (an index entry to a
+    /// missing or released key, or to a row now on another branch, owns nothing).
+    pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
+        let active_on = |k: &str, row: &Value| {
+            k != key
+                && row.get("branch").and_then(Value::as_str) == Some(branch)
+                && row.get("status").and_then(Value::as_str).unwrap_or(ACTIVE) == ACTIVE
+        };
+        if let Some(owner) = self.branches().get(branch).and_then(Value::as_str) {
+            if self
+                .tasks()
+                .get(owner)
+                .is_some_and(|row| active_on(owner, row))
+            {
+                return Some(owner.to_string());
+            }
+        }
+        self.tasks()
+            .iter()
+            .find(|(k, row)| active_on(k, row))
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Restores the registry's invariants: one active row per branch (the newest is kept;
+    /// the others are marked released) and a branch index that maps exactly each active
+    /// row's branch to it (entries to missing, released or moved keys dropped, missing ones
+    /// added). Linear in the rows. Rows that do not parse are left to the caller.
+    pub fn restore_invariants(&mut self) -> Restored {
+        let entries = self.entries_lenient();
+        let owners = BranchOwners::of(&entries);
+        let mut released = Vec::new();
+        for (_, others) in owners.by_branch.values() {
+            for &i in others {
+                let key = &entries[i].task_key;
+                if let Some(row) = self.tasks_mut().get_mut(key).and_then(Value::as_object_mut) {
+                    row.insert("status".into(), Value::String(RELEASED.into()));
+                }
+                released.push(key.clone());
+            }
+        }
+        released.sort();
+        let wanted: HashMap<&str, &str> = owners
+            .by_branch
+            .iter()
+            .map(|(b, (kept, _))| (*b, entries[*kept].task_key.as_str()))
             .collect();
+        let mut index_fixed = 0u32;
         let branches = self.branches_mut();
         branches.retain(|b, k| {
-            owners
-                .iter()
-                .any(|(ob, ok)| ob == b && Some(ok.as_str()) == k.as_str())
+            let ok = wanted.get(b.as_str()).copied() == k.as_str();
+            index_fixed += u32::from(!ok);
+            ok
         });
-        for (b, k) in owners {
-            branches.entry(b).or_insert(Value::String(k));
+        for (b, k) in &wanted {
+            if !branches.contains_key(*b) {
+                branches.insert((*b).to_string(), Value::String((*k).to_string()));
+                index_fixed += 1;
+            }
+        }
+        Restored {
+            released,
+            index_fixed,
         }
     }
+
+    /// Every row that parses, typed, in file order (rows that do not are skipped).
+    pub fn entries_lenient(&self) -> Vec<WorktreeEntry> {
+        self.tasks()
+            .iter()
+            .filter_map(|(k, row)| WorktreeEntry::from_row(k, row).ok())
+            .collect()
+    }
+}
+
+/// What [`Doc::restore_invariants`] changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Keys that were a second active row on a branch, now released.
+    pub released: Vec<String>,
+    /// Branch index entries dropped, changed or added.
+    pub index_fixed: u32,
+}
+
+/// The active rows of each branch: which one owns it and which others claim it too.
+pub struct BranchOwners<'a> {
+    /// branch → (index of the owner in the entries, indexes of the other active rows).
+    pub by_branch: HashMap<&'a str, (usize, Vec<usize>)>,
+}
+
+impl<'a> BranchOwners<'a> {
+    /// Groups the active entries by branch; the owner is the newest row (latest
+    /// `created_at`, the later row in the file on a tie or an unreadable time).
+    pub fn of(entries: &'a [WorktreeEntry]) -> BranchOwners<'a> {
+        let mut by_branch: HashMap<&'a str, (usize, Vec<usize>)> = HashMap::new();
+        for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.is_active()) {
+            match by_branch.get_mut(e.branch.as_str()) {
+                None => {
+                    by_branch.insert(&e.branch, (i, Vec::new()));
+                }
+                Some((kept, others)) => {
+                    if created(&entries[*kept]) <= created(e) {
+                        others.push(*kept);
+                        *kept = i;
+                    } else {
+                        others.push(i);
+                    }
+                }
+            }
+        }
+        BranchOwners { by_branch }
+    }
+}
+
+/// A row's creation time for ordering; rows without a readable one sort first.
+fn created(e: &WorktreeEntry) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_str(&e.created_at, "%Y-%m-%dT%H:%M:%S%z").ok()
 }
 
 /// Every `"<task key>": {` in a damaged text, with the object parsed from there if it
@@ -258,7 +350,8 @@ mod tests {
             "{{\n  \"tasks\": {{\n    \"p/g/t\": {ROW},\n    \"p/g/u\": {}\n",
             &ROW.replace("\"b\"", "\"c\"")[..40]
         );
-        let (doc, dropped) = Doc::salvage(full.as_bytes());
+        let (mut doc, dropped) = Doc::salvage(full.as_bytes());
+        doc.restore_invariants();
         assert_eq!(doc.tasks().len(), 1);
         assert_eq!(dropped, 1);
         assert_eq!(doc.branches()["b"], "p/g/t");
@@ -269,7 +362,8 @@ mod tests {
         let text = format!(
             r#"{{"tasks": {{"p/g/t": {ROW}, "p/g/x": {{"branch": 3}}}}, "branches": {{"zz": "p/g/x"}}, "extra": 1}}"#
         );
-        let (doc, dropped) = Doc::salvage(text.as_bytes());
+        let (mut doc, dropped) = Doc::salvage(text.as_bytes());
+        doc.restore_invariants();
         assert_eq!(dropped, 1);
         assert_eq!(doc.tasks().len(), 1);
         assert!(doc.branches().get("zz").is_none());

@@ -348,3 +348,184 @@ fn lookup_refuses_a_corrupt_file_even_when_the_row_is_fine() {
         "E_REGISTRY_CORRUPT"
     );
 }
+
+/// Every read call gives the same verdict on one file.
+fn verdicts(r: &Registry) -> Vec<Option<&'static str>> {
+    let k = key("a", None);
+    vec![
+        r.lookup(&k).err().map(|e| e.code()),
+        r.list(None, None).err().map(|e| e.code()),
+        r.doctor().err().map(|e| e.code()),
+        r.get_implementation_base(&k).err().map(|e| e.code()),
+        r.touch_phase(&k, "x").err().map(|e| e.code()),
+    ]
+}
+
+#[test]
+fn lookup_refuses_what_every_other_call_refuses() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    // A bad row elsewhere in the file: the skimming lookup used to accept it.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    v["tasks"]["proj/grp/z"] = serde_json::json!({"branch": 1});
+    std::fs::write(r.file(), serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(verdicts(&r), vec![Some("E_REGISTRY_CORRUPT"); 5]);
+    v["tasks"]["proj/grp/z"] = serde_json::json!({});
+    v["branches"]["x"] = Value::from(3);
+    std::fs::write(r.file(), serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(verdicts(&r), vec![Some("E_REGISTRY_CORRUPT"); 5]);
+}
+
+#[test]
+fn a_registry_that_is_a_directory_is_an_io_error_not_corrupt() {
+    let (_d, r) = reg();
+    std::fs::create_dir_all(r.file()).unwrap();
+    assert_eq!(verdicts(&r), vec![Some("E_IO"); 5]);
+    let e = r.repair().unwrap_err();
+    assert_eq!(e.code(), "E_IO");
+    assert!(e.to_string().contains("registry.json"), "{e}");
+    assert!(e.to_string().contains("Is a directory"), "{e}");
+    assert!(r.file().is_dir(), "left as it was");
+}
+
+fn edit(r: &Registry, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(r.file(), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn an_index_entry_to_a_missing_or_released_key_does_not_block_the_branch() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    edit(&r, |v| {
+        v["branches"]["feat-ghost"] = Value::from("proj/grp/ghost");
+        v["branches"]["feat-old"] = Value::from("proj/grp/a");
+    });
+    r.reserve(&key("b", None), &res("/w/b", "feat-ghost"))
+        .unwrap();
+    r.reserve(&key("c", None), &res("/w/c", "feat-old"))
+        .unwrap();
+    let v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    assert_eq!(v["branches"]["feat-ghost"], "proj/grp/b");
+    assert_eq!(v["branches"]["feat-old"], "proj/grp/c");
+    // A released owner owns nothing either.
+    r.release(&key("b", None)).unwrap();
+    edit(&r, |v| {
+        v["branches"]["feat-ghost"] = Value::from("proj/grp/b")
+    });
+    r.reserve(&key("d", None), &res("/w/d", "feat-ghost"))
+        .unwrap();
+}
+
+#[test]
+fn an_unindexed_active_owner_still_owns_its_branch() {
+    let (_d, r) = reg();
+    r.reserve(&key("a", None), &res("/w/a", "feat-a")).unwrap();
+    edit(&r, |v| v["branches"] = serde_json::json!({}));
+    let e = r
+        .reserve(&key("b", None), &res("/w/b", "feat-a"))
+        .unwrap_err();
+    assert_eq!(e.code(), "E_BRANCH_OWNED");
+    assert!(e.to_string().contains("proj/grp/a"), "{e}");
+}
+
+#[test]
+fn doctor_names_each_violation_and_repair_restores_the_invariants() {
+    let (_d, r) = reg();
+    r.reserve(&key("old", None), &res("/nonexistent/old", "feat-x"))
+        .unwrap();
+    r.reserve(&key("new", None), &res("/nonexistent/new", "feat-y"))
+        .unwrap();
+    r.reserve(&key("lone", None), &res("/nonexistent/lone", "feat-l"))
+        .unwrap();
+    edit(&r, |v| {
+        // Two active rows on one branch (a Python writer or a hand edit), the newer
+        // unindexed; an entry to a missing key; an active row left out of the index.
+        v["tasks"]["proj/grp/old"]["created_at"] = Value::from("2020-01-01T00:00:00+0000");
+        v["tasks"]["proj/grp/new"]["created_at"] = Value::from("2024-01-01T00:00:00+0000");
+        v["tasks"]["proj/grp/new"]["branch"] = Value::from("feat-x");
+        v["branches"] = serde_json::json!({"feat-x": "proj/grp/old", "feat-y": "proj/grp/new", "feat-ghost": "proj/grp/ghost"});
+    });
+    let rep = r.doctor().unwrap();
+    let mut codes: Vec<(String, String)> = rep
+        .problems
+        .iter()
+        .filter(|p| !p.code.starts_with("worktree"))
+        .map(|p| (p.code.clone(), p.task_key.clone().unwrap_or_default()))
+        .collect();
+    codes.sort();
+    let want: Vec<(String, String)> = [
+        ("branch-active-twice", "proj/grp/old"),
+        ("branch-index-dangling", "proj/grp/ghost"),
+        ("branch-index-dangling", "proj/grp/new"),
+        ("branch-index-missing", "proj/grp/lone"),
+        ("branch-index-missing", "proj/grp/new"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(codes, want);
+    let fixed = r.repair().unwrap();
+    assert_eq!(fixed.moved_to, None);
+    assert_eq!(fixed.released, vec!["proj/grp/old".to_string()]);
+    assert_eq!(fixed.index_fixed, 5);
+    let v: Value = serde_json::from_slice(&std::fs::read(r.file()).unwrap()).unwrap();
+    assert_eq!(
+        v["branches"],
+        serde_json::json!({"feat-x": "proj/grp/new", "feat-l": "proj/grp/lone"})
+    );
+    assert_eq!(v["tasks"]["proj/grp/old"]["status"], "released");
+    let after = r.doctor().unwrap();
+    assert!(
+        after
+            .problems
+            .iter()
+            .all(|p| p.code.starts_with("worktree")),
+        "{:?}",
+        after.problems
+    );
+    // Nothing left to do: the file is not rewritten.
+    let before = std::fs::read(r.file()).unwrap();
+    let again = r.repair().unwrap();
+    assert!(again.released.is_empty() && again.index_fixed == 0);
+    assert_eq!(std::fs::read(r.file()).unwrap(), before);
+}
+
+#[test]
+fn doctor_is_linear_in_the_rows() {
+    // 100k rows: the quadratic index check took 20 s here.
+    let (_d, r) = reg();
+    let mut tasks = serde_json::Map::new();
+    let mut branches = serde_json::Map::new();
+    for i in 0..100_000 {
+        let k = format!("proj/grp/t{i}");
+        tasks.insert(
+            k.clone(),
+            serde_json::json!({"project_id": "proj", "task_group": "grp", "task_id": format!("t{i}"),
+                "worktree_path": format!("/nonexistent/t{i}"), "branch": format!("b{i}"), "status": "active"}),
+        );
+        branches.insert(format!("b{i}"), Value::from(k));
+    }
+    std::fs::create_dir_all(r.root()).unwrap();
+    std::fs::write(
+        r.file(),
+        serde_json::to_vec(&serde_json::json!({"tasks": tasks, "branches": branches})).unwrap(),
+    )
+    .unwrap();
+    // CPU time of this thread, not wall time: the bound must hold on a loaded machine.
+    let cpu = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
+    let t = cpu();
+    let rep = r.doctor().unwrap();
+    assert_eq!(rep.problems.len(), 100_000);
+    let spent = cpu() - t;
+    assert!(spent < Duration::from_secs(5), "{spent:?}");
+}

@@ -322,6 +322,13 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
             .var("path", &shown)
             .var("detail", &detail)
     };
+    // Read-modify-write under a lock on the plan's directory, so a concurrent writer's
+    // change is never lost.
+    if !data.is_file() {
+        return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown));
+    }
+    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))
+        .map_err(|e| invalid(e.to_string()))?;
     let bytes = std::fs::read(&data)
         .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
     let mut doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
@@ -346,7 +353,7 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
 /// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
 /// read.
 pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
-    std::fs::read_to_string(plan_md)
+    plan::read_plan(Path::new(plan_md))
         .map(|text| plan::parse_stage_map(&text))
         .unwrap_or_default()
 }

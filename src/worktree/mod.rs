@@ -3,7 +3,8 @@
 //! main worktree's shared state into it, and keep git's own view (`git worktree list`,
 //! locks) in step with the registry.
 //!
-//! git2 does the git work; nothing here spawns `git`. Creation holds two bounded file locks
+//! The branch + worktree are made by `git worktree add` when git is on `PATH` (libgit2
+//! otherwise, see `git`); every other git step is git2 in-process. Creation holds two bounded file locks
 //! (see [`provision`]): one per task key, so concurrent provisioning of one key yields one
 //! `created` and the rest `reused`; and one per repository, so creations in one repository
 //! never race on git's own lock files.
@@ -14,6 +15,8 @@ mod provision;
 mod prune;
 mod sync;
 
+#[cfg(test)]
+mod fidelity_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,7 +44,7 @@ pub fn base_label(
         return Ok(None);
     };
     let main = git::open_main(&repo)?;
-    let oid = git::resolve_base(&main, base_ref)?;
+    let oid = git::resolve_base(&repo, &main, base_ref)?;
     let name = match base_ref.map(str::trim).filter(|r| !r.is_empty()) {
         Some(r) => r.to_string(),
         None => main
@@ -99,6 +102,16 @@ pub enum WorktreeError {
         repo: PathBuf,
         message: String,
     },
+    /// No usable git on `PATH` and the checkout needs what libgit2 cannot do.
+    #[error(
+        "the checkout of {repo} needs git: {needs}; libgit2 (used because {why}) would write \
+         files that differ from git's. Install git 2.36 or newer on PATH and retry"
+    )]
+    GitRequired {
+        repo: PathBuf,
+        needs: String,
+        why: String,
+    },
     /// project.json exists but holds something other than a JSON object.
     #[error("{path} is not a valid project.json ({detail}); fix or delete it and retry")]
     ProjectJsonInvalid { path: PathBuf, detail: String },
@@ -126,6 +139,7 @@ impl Coded for WorktreeError {
             WorktreeError::StaleWorktree { .. } => "E_WORKTREE_STALE",
             WorktreeError::UnknownRef { .. } => "E_UNKNOWN_REF",
             WorktreeError::Git { .. } => "E_GIT",
+            WorktreeError::GitRequired { .. } => "E_GIT_REQUIRED",
             WorktreeError::ProjectJsonInvalid { .. } => "E_PROJECT_JSON_INVALID",
             WorktreeError::ProjectIdMismatch { .. } => "E_PROJECT_ID_MISMATCH",
         }

@@ -55,7 +55,8 @@ pub fn read(root: &Path) -> Result<Option<Found>, WorktreeError> {
 ///
 /// Errors: `E_PROJECT_ID_MISMATCH` when the file registers another id,
 /// `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG` for an empty id;
-/// the file is left unchanged in every case.
+/// the file is left unchanged in every case. Concurrent upserts of one root are serialized by
+/// a `flock` on the root directory (bounded: `E_LOCK_TIMEOUT`).
 pub fn upsert_project_json(
     project_root: &Path,
     project_id: &str,
@@ -66,6 +67,10 @@ pub fn upsert_project_json(
     let when = chrono::Local::now()
         .format("%Y-%m-%dT%H:%M:%S%z")
         .to_string();
+    // Two upserts at once must not lose each other's read-modify-write: they take a lock on
+    // the project root directory itself (no lock file is left in the repository).
+    std::fs::create_dir_all(project_root).map_err(io_err("create directory", project_root))?;
+    let _guard = fsio::LockGuard::acquire_dir(project_root, fsio::lock_timeout(None))?;
     let (path, mut data) = match read(project_root)? {
         Some(found) => found,
         None => (join(project_root, &CURRENT), Map::new()),

@@ -119,17 +119,6 @@ fn kind(key: &KeyParts) -> String {
     }
 }
 
-/// The name of the worktree's admin entry under `.git/worktrees/`: readable, and unique per
-/// key (`stage-1` alone repeats across tasks) through an FNV-1a hash of the whole key.
-pub fn admin_name(key: &KeyParts) -> String {
-    let suffix = match (&key.stage, &key.group_id) {
-        (Some(n), _) => format!("-stage-{n}"),
-        (None, Some(g)) => format!("-group-{g}"),
-        (None, None) => String::new(),
-    };
-    format!("{}{suffix}-{}", key.task_id, ids::stable_hash8(&key.key()))
-}
-
 fn locks_dir(reg: &Registry) -> PathBuf {
     reg.root().join(".locks")
 }
@@ -271,13 +260,9 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     if git::branch_exists(&main, &branch) {
         return Err(WorktreeError::BranchExists { branch });
     }
-    let base = git::resolve_base(&main, req.base_ref.as_deref())?;
-    let name = admin_name(&key);
-    if let Ok(wt) = main.find_worktree(&name) {
-        return Err(WorktreeError::StaleWorktree {
-            name,
-            path: wt.path().to_path_buf(),
-        });
+    let base = git::resolve_base(&repo, &main, req.base_ref.as_deref())?;
+    if let Some(name) = git::admin_name_at(&main, &path) {
+        return Err(WorktreeError::StaleWorktree { name, path });
     }
     let made_parent = create_parents(&path)?;
     let undo_parents = || {
@@ -285,10 +270,13 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
             let _ = std::fs::remove_dir_all(top);
         }
     };
-    if let Err(e) = git::add_worktree(&main, &name, &path, &branch, base, &key.key()) {
-        undo_parents();
-        return Err(e);
-    }
+    let made = match git::create_branch_and_worktree(&main, &path, &branch, base, &key.key()) {
+        Ok(made) => made,
+        Err(e) => {
+            undo_parents();
+            return Err(e);
+        }
+    };
     let carried = sync::carry(&main_root, &path, &sync::resolve_sync_entries(&main_root));
     let reservation = Reservation {
         worktree_path: path.to_string_lossy().into_owned(),
@@ -298,14 +286,11 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         stages: req.stages.clone(),
     };
     if let Err(e) = reg.reserve(&key, &reservation) {
-        git::remove_worktree(&main, &name, &path);
-        if let Ok(mut b) = main.find_branch(&branch, git2::BranchType::Local) {
-            let _ = b.delete();
-        }
+        git::undo_branch_and_worktree(&main, Some(&made.admin), &path, &branch, base);
         undo_parents();
         return Err(e.into());
     }
-    let note = created_note(
+    let mut note = created_note(
         &key,
         &path,
         &branch,
@@ -313,6 +298,10 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         &req.task_type,
         &carried,
     );
+    for n in &made.notes {
+        note.push_str("; ");
+        note.push_str(n);
+    }
     Ok(Provisioned {
         status: ProvisionStatus::Created,
         path: reservation.worktree_path,
@@ -426,8 +415,7 @@ fn problem(code: &str, key: Option<&str>, detail: String) -> Problem {
 /// `worktree-foreign` (git lists a worktree under the okstra root that no active entry
 /// owns). Changes nothing.
 pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
-    let mut report = reg.doctor()?;
-    let active = reg.list(None, Some(crate::registry::ACTIVE))?;
+    let (mut report, active) = reg.doctor_and_active()?;
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let mut repos: BTreeMap<PathBuf, git2::Repository> = BTreeMap::new();
     for e in &active {
@@ -449,8 +437,10 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
             repos.entry(canon(main.path())).or_insert(main);
         }
     }
+    // Needed only when some repository was found: skips a realpath per row otherwise.
     let owned: BTreeMap<PathBuf, &WorktreeEntry> = active
         .iter()
+        .filter(|_| !repos.is_empty())
         .map(|e| (canon(Path::new(&e.worktree_path)), e))
         .collect();
     let okstra_root = canon(reg.root());

@@ -1,0 +1,297 @@
+//! Worktree creation through the git CLI: `git worktree add` run in the main worktree, so
+//! the checkout is git's own (hooks, `filter=` drivers such as LFS, `working-tree-encoding`,
+//! sparse checkout, parallel checkout).
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+use git2::{Oid, Repository};
+
+use super::{admin_name_at, retry_while, workdir_of_main};
+use crate::worktree::WorktreeError;
+
+/// The oldest git used: 2.36 is the first `git worktree add` that copies the main
+/// worktree's sparse-checkout patterns and per-worktree config into the new worktree
+/// (`--lock --reason` needs 2.31, `checkout.workers` 2.32). An older git is not used.
+pub const MIN_VERSION: (u32, u32, u32) = (2, 36, 0);
+
+/// Parallel checkout workers passed as `-c checkout.workers=<N>` when the worktree goes to
+/// a disk and the repository's configuration does not set `checkout.workers` itself. 0 =
+/// one per CPU; git still checks out sequentially below `checkout.thresholdForParallelism`
+/// (100) files. On tmpfs git's default (one worker) is kept: there writes never wait for a
+/// device and the workers only add contention. See the README ("Worktree provisioning →
+/// Performance") for the measurements behind both.
+const CHECKOUT_WORKERS: &str = "0";
+
+/// Whether `dir` lies on a RAM file system (tmpfs, ramfs).
+fn on_ram_fs(dir: &Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated path that outlives the call and `st` is a zeroed
+    // `statfs` buffer of the size the call writes.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    let kind: i64 = st.f_type;
+    rc == 0 && (kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
+}
+
+/// Repository-selecting variables git itself clears before running git in another
+/// repository (`git rev-parse --local-env-vars`): set in okstra's environment (a hook, a
+/// `git -c` wrapper) they would point the child at the wrong repository or configuration.
+const LOCAL_ENV: &[&str] = &[
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+];
+
+/// The git on `PATH`, usable or not.
+pub enum Located {
+    Usable(Git),
+    /// Older than [`MIN_VERSION`], or `git --version` did not answer.
+    Unusable {
+        exe: PathBuf,
+        version: String,
+    },
+    Absent,
+}
+
+impl Located {
+    /// Why libgit2 is used instead, for notes and errors.
+    pub fn why_not(&self) -> String {
+        let (a, b, c) = MIN_VERSION;
+        match self {
+            Located::Usable(_) => String::new(),
+            Located::Unusable { exe, version } => format!(
+                "{} is {version}, older than the {a}.{b}.{c} okstra needs",
+                exe.display()
+            ),
+            Located::Absent => "no git on PATH".to_string(),
+        }
+    }
+}
+
+/// A git executable of at least [`MIN_VERSION`].
+pub struct Git {
+    exe: PathBuf,
+}
+
+/// The first executable `git` on `PATH` and whether it is new enough. `git --version` runs
+/// once per executable (cached by path, inode and mtime).
+pub fn locate() -> Located {
+    let Some(exe) = on_path("git") else {
+        return Located::Absent;
+    };
+    let version = cached_version(&exe);
+    match version.as_deref().and_then(parse_version) {
+        Some(v) if v >= MIN_VERSION => Located::Usable(Git { exe }),
+        _ => Located::Unusable {
+            exe,
+            version: version.unwrap_or_else(|| "not runnable".into()),
+        },
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+type VersionKey = (PathBuf, u64, i64, i64);
+
+static VERSIONS: Mutex<Option<HashMap<VersionKey, Option<String>>>> = Mutex::new(None);
+
+/// `git --version`'s answer (`git version 2.47.3` → `2.47.3`), `None` when it fails.
+fn cached_version(exe: &Path) -> Option<String> {
+    let meta = exe.metadata().ok()?;
+    let key = (
+        exe.to_path_buf(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    );
+    let mut cache = VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert_with(|| {
+            let out = Command::new(exe)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            Some(text.trim().trim_start_matches("git version ").to_string())
+        })
+        .clone()
+}
+
+/// `2.47.3`, `2.39.2.windows.1`, `2.50.1 (Apple Git-155)` → numbers; `None` if it does not
+/// start with `<major>.<minor>`.
+fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// A failed `git worktree add`: what it printed.
+struct Failure {
+    text: String,
+}
+
+impl Failure {
+    /// git could not take one of its lock files (`index.lock`, a ref's `.lock`) because
+    /// another process holds it: worth another try.
+    fn busy(&self) -> bool {
+        self.text.contains(".lock': File exists") || self.text.contains("cannot lock ref")
+    }
+}
+
+impl Git {
+    /// `git -C <main worktree> worktree add --quiet --no-track --lock --reason <reason>
+    /// -b <branch> -- <path> <base>`, retried (after `cleanup`) while one of git's lock files
+    /// is busy. `--no-track`: no `branch.<name>.*` config is written, so nothing here takes
+    /// `config.lock`. Returns the admin entry name git chose. On failure `cleanup` has run.
+    pub fn worktree_add(
+        &self,
+        main: &Repository,
+        path: &Path,
+        branch: &str,
+        base: Oid,
+        reason: &str,
+        cleanup: impl Fn(),
+    ) -> Result<String, WorktreeError> {
+        let root = workdir_of_main(main);
+        let parallel = !main
+            .config()
+            .is_ok_and(|c| c.get_entry("checkout.workers").is_ok())
+            && !path.parent().is_some_and(on_ram_fs);
+        let base = base.to_string();
+        let attempt = || {
+            let mut cmd = Command::new(&self.exe);
+            cmd.arg("-C").arg(&root);
+            if parallel {
+                cmd.args(["-c", &format!("checkout.workers={CHECKOUT_WORKERS}")]);
+            }
+            cmd.args([
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-track",
+                "--lock",
+                "--reason",
+            ])
+            .args([reason, "-b", branch, "--"])
+            .arg(path)
+            .arg(&base)
+            .stdin(Stdio::null())
+            .env("GIT_TERMINAL_PROMPT", "0");
+            for var in LOCAL_ENV {
+                cmd.env_remove(var);
+            }
+            let result = match cmd.output() {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(Failure {
+                    text: printed(&out),
+                }),
+                Err(e) => Err(Failure {
+                    text: format!("cannot run {}: {e}", self.exe.display()),
+                }),
+            };
+            if result.is_err() {
+                cleanup();
+            }
+            result
+        };
+        retry_while(attempt, Failure::busy).map_err(|f| WorktreeError::Git {
+            op: "worktree add",
+            repo: root.clone(),
+            message: f.text,
+        })?;
+        admin_of(path)
+            .or_else(|| admin_name_at(main, path))
+            .ok_or_else(|| {
+                cleanup();
+                WorktreeError::Git {
+                    op: "worktree add",
+                    repo: root,
+                    message: format!("git made no worktree record for {}", path.display()),
+                }
+            })
+    }
+}
+
+/// stderr then stdout (a failing hook may print to either), trimmed.
+fn printed(out: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.trim().is_empty() {
+        text.push('\n');
+        text.push_str(stdout.trim());
+    }
+    if text.is_empty() {
+        text = format!("git exited with {}", out.status);
+    }
+    text
+}
+
+/// The admin entry named in the new worktree's `.git` file (`gitdir: …/worktrees/<name>`).
+fn admin_of(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path.join(".git")).ok()?;
+    let gitdir = Path::new(text.strip_prefix("gitdir:")?.trim());
+    Some(gitdir.file_name()?.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{on_ram_fs, parse_version};
+    use std::path::Path;
+
+    #[test]
+    fn ram_file_systems_are_told_from_others() {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        let shm_is_tmpfs = mounts
+            .lines()
+            .any(|l| l.starts_with("tmpfs /dev/shm tmpfs "));
+        assert_eq!(on_ram_fs(Path::new("/dev/shm")), shm_is_tmpfs);
+        assert!(!on_ram_fs(Path::new("/proc")));
+        assert!(!on_ram_fs(Path::new("/no/such/dir")));
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("2.47.3"), Some((2, 47, 3)));
+        assert_eq!(parse_version("2.39.2.windows.1"), Some((2, 39, 2)));
+        assert_eq!(parse_version("2.50.1 (Apple Git-155)"), Some((2, 50, 1)));
+        assert_eq!(parse_version("2.36"), Some((2, 36, 0)));
+        assert_eq!(parse_version("weird"), None);
+    }
+}
