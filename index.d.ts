@@ -82,7 +82,7 @@ export interface BranchNameOptions {
 }
 
 /**
- * Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+ * Paths a source clean gate should ignore: `.okstra` plus every sync, snapshot and copy entry,
  * without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
  */
 export declare function cleanGateExcludes(projectRoot: string): Array<string>
@@ -109,8 +109,11 @@ export declare function computeWorktreePath(p: KeyParts): string
 
 /**
  * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
- * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
- * worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
+ * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
+ * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
+ * command that clears it.
  */
 export interface DoctorProblem {
   code: string
@@ -456,6 +459,15 @@ export interface PlanStage {
 }
 
 /**
+ * The plan `provisionTaskWorktree` would follow for these options — path, branch, base and
+ * outcome — computed from the registry, the journal and git with no change made (for a
+ * confirmation screen). Throws what provisioning would throw before changing anything:
+ * `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
+ * `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function previewTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
+
+/**
  * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
  * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
  */
@@ -490,11 +502,27 @@ export interface PromptOption {
 }
 
 /**
+ * What `provisionTaskWorktree` would do for the same options, with nothing changed:
+ * `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
+ * and a `note` saying how (new branch, reactivated released entry, recreated on the key's
+ * own branch with its commits, an unfinished provisioning undone first).
+ */
+export interface ProvisionPreview {
+  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  path: string
+  branch: string
+  baseRef: string
+  note: string
+}
+
+/**
  * What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
  * itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
- * `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
- * copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
- * `note` is one readable line saying what happened, including skipped entries.
+ * `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
+ * copies, `" (rw-fallback)"` appended when chmod failed), `cloned` and `copied` (private
+ * copies) are filled for `created` only; `note` is one readable line saying what happened,
+ * including skipped entries. Every carried entry is listed in the okstra block of the
+ * repository's `info/exclude`, so `git status` in the worktree stays clean.
  */
 export interface ProvisionResult {
   status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
@@ -502,31 +530,50 @@ export interface ProvisionResult {
   branch: string
   baseRef: string
   note: string
+  /** Symlinked directories. */
   linked: Array<string>
+  /** Symlinked files. */
   linkedFiles: Array<string>
+  /** Read-only (0444) copies of files. */
   snapshots: Array<string>
+  /**
+   * Private copies (copy kind) made copy-on-write: every file shares its extents with
+   * the source (FICLONE/reflink), so they cost no space until written.
+   */
+  cloned: Array<string>
+  /**
+   * Private copies (copy kind) written byte for byte, because the filesystem cannot
+   * clone (or the source is on another filesystem).
+   */
+  copied: Array<string>
 }
 
 /**
  * Creates or reuses the git worktree of a task key (segments are slugged first):
  * `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
  * linked worktree and the key has no stage or group; `reused` when the registry holds an
- * active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
- * at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
- * resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
- * at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
- * no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
- * `okstra task <key>`, shared state linked from the main worktree, then registered.
- * Concurrent calls for one key give one `created` and `reused` for the others.
- * Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
- * `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
- * (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
- * needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ * active entry (its phase is updated), or a released one whose directory is still its
+ * worktree on its branch (reactivated; the note says so); else `created` — branch
+ * `<prefix>-<task>[-s<N>|.group-<ID>]` (group-qualified `<prefix>-<group>-<task>…` when
+ * another okstra key owns that name; `branch` overrides), or a released key's own branch
+ * with its commits, at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as
+ * `HEAD` / `@{-1}` resolved in the worktree `projectRoot` names; default the main
+ * worktree's HEAD), worktree at `computeWorktreePath(…)` made by `git worktree add` in the
+ * main worktree (libgit2 when no git ≥ 2.36 is on PATH; the note then says so), locked in
+ * git with reason `okstra task <key>`, shared state linked, then registered.
+ * Crash-safe: an intent record under `<home>/worktrees/pending/` lets the next call of
+ * the key complete or undo a provisioning that was killed. Concurrent calls for one key
+ * give one `created` and `reused` for the others. Throws (leaving nothing behind)
+ * `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
+ * named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+ * `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
+ * checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
+ * `E_REGISTRY_CORRUPT`.
  */
-export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): ProvisionResult
+export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
 
 /** `provisionTaskWorktree` on the libuv pool; resolves to the same result. */
-export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }): Promise<ProvisionResult>
+export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): Promise<ProvisionResult>
 
 /** Options of `registryPrune`. */
 export interface PruneOptions {
@@ -613,8 +660,12 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
 
 /**
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
- * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
- * restores the registry's invariants (one active row per branch, an exact branch index).
+ * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid, restores
+ * the registry's invariants (one active row per branch, an exact branch index), then clears
+ * okstra's debris that `registryDoctor` reports (completes or undoes unfinished
+ * provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
+ * deletes unregistered branches okstra made while they still point where they were
+ * created, removes stale git lock files) and lists it in `cleared`.
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -666,14 +717,19 @@ export interface RepairResult {
   dropped: number
   released: Array<string>
   indexFixed: number
+  /** The doctor findings (okstra's debris) this repair cleared. */
+  cleared: Array<DoctorProblem>
 }
 
 /**
- * The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
- * (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
- * disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
- * `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
- * `.project-docs/okstra/project.json`), else the defaults. Never throws.
+ * The sync dirs, sync files, snapshot files and copy entries for `projectRoot`, each from
+ * the env var (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES` /
+ * `_COPY_ENTRIES`, `:`-separated, empty disables), else project.json (`worktreeSyncDirs` /
+ * `worktreeSyncFiles` / `worktreeSnapshotFiles` / `worktreeCopyEntries` in
+ * `.okstra/project.json`, falling back to `.project-docs/okstra/project.json`), else the
+ * defaults; copies also get the ignored paths `<projectRoot>/.worktreeinclude` selects.
+ * Dependency directories (`node_modules`, `.venv`, `target`, …) are never linked (a note
+ * names the copy kind). Linear in the number of entries. Never throws.
  */
 export declare function resolveSyncEntries(projectRoot: string): SyncEntries
 
@@ -762,6 +818,16 @@ export interface SyncEntries {
   files: Array<string>
   /** Read-only (0444) copies. */
   snapshots: Array<string>
+  /**
+   * Private, writable copies (copy-on-write where the filesystem can): the configured
+   * copy entries, then the ignored paths `.worktreeinclude` selects. An entry listed
+   * here is not also linked.
+   */
+  copies: Array<string>
+  /**
+   * What was skipped and why (unsafe entries, dependency directories configured as
+   * symlinked dirs, an unreadable project.json or `.worktreeinclude`).
+   */
   notes: Array<string>
 }
 

@@ -865,6 +865,7 @@ module.exports.ledgerVerifiedAcceptedStages = nativeBinding.ledgerVerifiedAccept
 module.exports.mainWorktreePath = nativeBinding.mainWorktreePath
 module.exports.mainWorktreePathAsync = nativeBinding.mainWorktreePathAsync
 module.exports.parseStageMap = nativeBinding.parseStageMap
+module.exports.previewTaskWorktree = nativeBinding.previewTaskWorktree
 module.exports.provisionTaskWorktree = nativeBinding.provisionTaskWorktree
 module.exports.provisionTaskWorktreeAsync = nativeBinding.provisionTaskWorktreeAsync
 module.exports.registryDoctor = nativeBinding.registryDoctor

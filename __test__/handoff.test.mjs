@@ -118,7 +118,7 @@ test('assemble merges in dependency order with two-parent merge commits, and a r
   const { repo, home, base, heads, asm, runs } = setup()
   const a = handoffAssemble({ ...asm, stages: [2, 1] })
   assert.equal(a.status, 'created')
-  assert.equal(a.branch, 'feat-t-s1-2')
+  assert.equal(a.branch, 'feat-t.group-s1-2')
   assert.deepEqual(a.merges.map((m) => [m.stage, m.commit]), [[1, heads[1]], [2, heads[2]]])
   for (const m of a.merges) {
     const parents = git(repo, 'rev-list', '--parents', '-n', '1', m.mergeCommit).split(' ')
@@ -130,7 +130,7 @@ test('assemble merges in dependency order with two-parent merge commits, and a r
   assert.equal(readFileSync(join(a.worktreePath, 'a.txt'), 'utf8'), 'stage one\n')
   assert.equal(readFileSync(join(a.worktreePath, 'b.txt'), 'utf8'), 'stage two\n')
   assert.equal(git(a.worktreePath, 'status', '--porcelain', '--untracked-files=no'), '')
-  assert.match(git(repo, 'worktree', 'list'), /feat-t-s1-2/)
+  assert.match(git(repo, 'worktree', 'list'), /feat-t\.group-s1-2/)
   const entry = registryLookup({ projectId: 'p', taskGroup: 'g', taskId: 't', groupId: 's1-2', home })
   assert.equal(entry.status, 'active')
   assert.equal(entry.worktreePath, a.worktreePath)
@@ -143,7 +143,7 @@ test('assemble merges in dependency order with two-parent merge commits, and a r
   assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [2, 1], branch: a.branch, url: 'https://example/pr/1' }), { appended: true })
   assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [1, 2], branch: a.branch, url: 'https://example/pr/1' }), { appended: false })
   const { stages } = handoffEligible(asm)
-  assert.match(stages[0].reasons[0], /Stage 1 is already covered by a PR \(branch feat-t-s1-2, https:\/\/example\/pr\/1\)/)
+  assert.match(stages[0].reasons[0], /Stage 1 is already covered by a PR \(branch feat-t\.group-s1-2, https:\/\/example\/pr\/1\)/)
 })
 
 test('gitReconcile finds amended stage branches, dry-run first, then re-records and re-pins', async () => {

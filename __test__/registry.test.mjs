@@ -27,8 +27,8 @@ test('ESM import exposes the API and ids behave as documented', () => {
   assert.match(safeSegment('버그'), /^_-[0-9a-f]{8}$/)
   assert.equal(taskKey({ projectId: 'p', taskGroup: 'g', taskId: 't', stageNumber: 3 }), 'p/g/t#stage-3')
   assert.equal(taskKey({ projectId: 'p', taskGroup: 'g', taskId: 't', groupId: 'x1' }), 'p/g/t#group-x1')
-  assert.equal(computeWorktreePath({ projectId: 'P', taskGroup: 'G', taskId: 'T 1', stageNumber: 2, home: '/h' }), '/h/worktrees/p/g/t-1/stage-2')
-  assert.equal(computeBranchName({ workCategory: 'feature', taskId: 'T', groupId: 'g1' }), 'feat-t-g1')
+  assert.equal(computeWorktreePath({ projectId: 'P', taskGroup: 'G', taskId: 'T 1', stageNumber: 2, home: '/h' }), '/h/worktrees/p/g/t-1.stage-2')
+  assert.equal(computeBranchName({ workCategory: 'feature', taskId: 'T', groupId: 'g1' }), 'feat-t.group-g1')
   for (const bad of [{ taskId: '' }, { taskId: 'a/b' }, { taskId: 'a#b' }, { stageNumber: 1, groupId: 'x' }, { stageNumber: 1.5 }]) {
     assert.throws(() => taskKey({ projectId: 'p', taskGroup: 'g', taskId: 't', ...bad }), { code: 'E_INVALID_ARG' })
   }

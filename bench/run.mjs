@@ -23,6 +23,8 @@ for (const name of parts) {
     console.error(`done: ${r.op}`)
   }
 }
+const carry = await (await import('./carry.mjs')).table({ quick })
+console.error('done: carry')
 const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, ${quick ? 'quick' : 'full'} run.\n\n`
-writeFileSync(join(here, 'RESULTS.md'), `# Benchmark results\n\n${header}${lines.join('\n')}\n`)
-console.log(lines.join('\n'))
+writeFileSync(join(here, 'RESULTS.md'), `# Benchmark results\n\n${header}${lines.join('\n')}\n\n${carry.join('\n')}\n`)
+console.log(`${lines.join('\n')}\n\n${carry.join('\n')}`)

@@ -321,18 +321,21 @@ pub fn worktrees_root(home: Option<&str>) -> Result<PathBuf, IdError> {
     Ok(okstra_home(home)?.join("worktrees"))
 }
 
-/// `<root>/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every segment slugged.
+/// `<root>/<project>/<group>/<task>` for a task; its stage and stage-group collector
+/// worktrees lie beside it, never inside it: `<task>.stage-<N>` and `<task>.group-<ID>`.
+/// Every segment is slugged, and a slug never holds a `.`, so no task id can produce a
+/// sibling's name. Rows registered earlier (the Python helper nested them as
+/// `<task>/stage-<N>`) keep the path they recorded: callers look a key up before computing.
 pub fn compute_worktree_path(root: &Path, parts: &KeyParts) -> PathBuf {
-    let mut p = root
-        .join(safe_segment(&parts.project_id))
+    let task = safe_segment(&parts.task_id);
+    let leaf = match (parts.stage, &parts.group_id) {
+        (Some(n), _) => format!("{task}.stage-{n}"),
+        (None, Some(g)) => format!("{task}.group-{}", safe_segment(g)),
+        (None, None) => task,
+    };
+    root.join(safe_segment(&parts.project_id))
         .join(safe_segment(&parts.task_group))
-        .join(safe_segment(&parts.task_id));
-    if let Some(n) = parts.stage {
-        p.push(format!("stage-{n}"));
-    } else if let Some(g) = &parts.group_id {
-        p.push(format!("group-{}", safe_segment(g)));
-    }
-    p
+        .join(leaf)
 }
 
 /// The branch prefix for a work category: bugfix→`fix`, feature→`feat`,
@@ -348,8 +351,13 @@ pub fn work_category_prefix(work_category: &str) -> &'static str {
     }
 }
 
-/// `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. The ids are checked like key
-/// segments ([`check_segment`]).
+/// `<prefix>-<task>[-s<N>|.group-<ID>]`, task and group id slugged. The ids are checked like
+/// key segments ([`check_segment`]).
+///
+/// A stage-group collector's suffix starts with `.`, which no slugged segment, prefix or
+/// stage suffix contains, so no stage or task branch can ever equal a collector's branch
+/// (the collector of stage 1 alone, group `s1`, is `…-login.group-s1`, beside stage 1's
+/// `…-login-s1`).
 pub fn compute_branch_name(
     work_category: &str,
     task_id: &str,
@@ -373,7 +381,7 @@ pub fn compute_branch_name(
     if let Some(n) = stage {
         name.push_str(&format!("-s{n}"));
     } else if let Some(g) = group_id {
-        name.push('-');
+        name.push_str(".group-");
         name.push_str(&safe_segment(g));
     }
     Ok(name)
@@ -528,12 +536,16 @@ mod tests {
         let k = KeyParts::new("My Proj", "grp", "Task 1", Some(3), None).unwrap();
         assert_eq!(
             compute_worktree_path(root, &k),
-            Path::new("/r/my-proj/grp/task-1/stage-3")
+            Path::new("/r/my-proj/grp/task-1.stage-3")
         );
         let g = KeyParts::new("p", "g", "t", None, Some("G 1")).unwrap();
+        // Beside the task, and no task id can name a sibling: slugs never hold a `.`.
+        for tricky in ["t.stage-1", "t.group-g", "..", "a.b"] {
+            assert!(!safe_segment(tricky).contains('.'), "{tricky}");
+        }
         assert_eq!(
             compute_worktree_path(root, &g),
-            Path::new("/r/p/g/t/group-g-1")
+            Path::new("/r/p/g/t.group-g-1")
         );
         assert_eq!(
             compute_branch_name("bugfix", "Login", None, None).unwrap(),
@@ -545,7 +557,7 @@ mod tests {
         );
         assert_eq!(
             compute_branch_name("", "x", None, Some("g1")).unwrap(),
-            "task-x-g1"
+            "task-x.group-g1"
         );
         assert_eq!(
             compute_branch_name("improvement", "x", None, None).unwrap(),

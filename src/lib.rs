@@ -8,6 +8,7 @@ pub mod fsio;
 mod fuzz;
 pub mod handoff;
 pub mod ids;
+pub mod interrupt;
 pub mod ledger;
 pub mod plan;
 pub mod reconcile;

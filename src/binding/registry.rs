@@ -309,8 +309,11 @@ pub struct HomeOptions {
 }
 
 /// One doctor finding: `branch-index-dangling`, `branch-index-missing`,
-/// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`, and from git's
-/// worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`.
+/// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
+/// from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
+/// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+/// `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
+/// command that clears it.
 #[napi(object)]
 pub struct DoctorProblem {
     pub code: String,
@@ -330,16 +333,16 @@ fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
     let r = worktree::doctor(&reg).map_err(js_err)?;
     Ok(DoctorReport {
         ok: r.ok,
-        problems: r
-            .problems
-            .into_iter()
-            .map(|p| DoctorProblem {
-                code: p.code,
-                task_key: p.task_key,
-                detail: p.detail,
-            })
-            .collect(),
+        problems: r.problems.into_iter().map(problem).collect(),
     })
+}
+
+fn problem(p: crate::registry::Problem) -> DoctorProblem {
+    DoctorProblem {
+        code: p.code,
+        task_key: p.task_key,
+        detail: p.detail,
+    }
 }
 
 /// A read-only consistency report: branch index vs rows, missing directories, worktrees
@@ -367,24 +370,31 @@ pub struct RepairResult {
     pub dropped: u32,
     pub released: Vec<String>,
     pub index_fixed: u32,
+    /// The doctor findings (okstra's debris) this repair cleared.
+    pub cleared: Vec<DoctorProblem>,
 }
 
 fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
     let (home, ms) = o.map_or((None, None), |o| (o.home, o.lock_timeout_ms));
     let reg = open(home.as_deref(), ms)?;
-    let r = reg.repair().map_err(js_err)?;
+    let r = worktree::repair(&reg, ms_arg(ms)?).map_err(js_err)?;
     Ok(RepairResult {
-        moved_to: nullable(r.moved_to),
-        salvaged: r.salvaged,
-        dropped: r.dropped,
-        released: r.released,
-        index_fixed: r.index_fixed,
+        moved_to: nullable(r.registry.moved_to),
+        salvaged: r.registry.salvaged,
+        dropped: r.registry.dropped,
+        released: r.registry.released,
+        index_fixed: r.registry.index_fixed,
+        cleared: r.cleared.into_iter().map(problem).collect(),
     })
 }
 
 /// Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
-/// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid. Then
-/// restores the registry's invariants (one active row per branch, an exact branch index).
+/// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid, restores
+/// the registry's invariants (one active row per branch, an exact branch index), then clears
+/// okstra's debris that `registryDoctor` reports (completes or undoes unfinished
+/// provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
+/// deletes unregistered branches okstra made while they still point where they were
+/// created, removes stale git lock files) and lists it in `cleared`.
 #[napi]
 pub fn registry_repair(o: Option<HomeOptions>) -> Result<RepairResult> {
     repair(o)

@@ -19,13 +19,16 @@ struct ProvisionArgs {
     project_root: String,
     work_category: Option<String>,
     base_ref: Option<String>,
+    branch: Option<String>,
 }
 
 /// What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
 /// itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
-/// `linked` (symlinked dirs), `linkedFiles` (symlinked files) and `snapshots` (read-only
-/// copies, `" (rw-fallback)"` appended when chmod failed) are filled for `created` only;
-/// `note` is one readable line saying what happened, including skipped entries.
+/// `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
+/// copies, `" (rw-fallback)"` appended when chmod failed), `cloned` and `copied` (private
+/// copies) are filled for `created` only; `note` is one readable line saying what happened,
+/// including skipped entries. Every carried entry is listed in the okstra block of the
+/// repository's `info/exclude`, so `git status` in the worktree stays clean.
 #[napi(object)]
 pub struct ProvisionResult {
     #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
@@ -34,14 +37,23 @@ pub struct ProvisionResult {
     pub branch: String,
     pub base_ref: String,
     pub note: String,
+    /// Symlinked directories.
     pub linked: Vec<String>,
+    /// Symlinked files.
     pub linked_files: Vec<String>,
+    /// Read-only (0444) copies of files.
     pub snapshots: Vec<String>,
+    /// Private copies (copy kind) made copy-on-write: every file shares its extents with
+    /// the source (FICLONE/reflink), so they cost no space until written.
+    pub cloned: Vec<String>,
+    /// Private copies (copy kind) written byte for byte, because the filesystem cannot
+    /// clone (or the source is on another filesystem).
+    pub copied: Vec<String>,
 }
 
-fn provision(o: Value) -> Result<ProvisionResult> {
-    let o: ProvisionArgs = from_js("provisionTaskWorktree", o)?;
-    let req = ProvisionRequest {
+fn request(what: &str, o: Value) -> Result<ProvisionRequest> {
+    let o: ProvisionArgs = from_js(what, o)?;
+    Ok(ProvisionRequest {
         task_type: o.task_type,
         project_root: PathBuf::from(o.project_root),
         project_id: o.key.project_id,
@@ -51,11 +63,15 @@ fn provision(o: Value) -> Result<ProvisionResult> {
         base_ref: o.base_ref,
         stage: stage_arg(o.key.stage_number)?,
         group_id: o.key.group_id,
+        branch: o.branch,
         stages: None,
         home: o.key.home,
         lock_timeout_ms: ms_arg(o.key.lock_timeout_ms)?,
-    };
-    let r = worktree::provision(&req).map_err(js_err)?;
+    })
+}
+
+fn provision(o: Value) -> Result<ProvisionResult> {
+    let r = worktree::provision(&request("provisionTaskWorktree", o)?).map_err(js_err)?;
     Ok(ProvisionResult {
         status: r.status.as_str().to_string(),
         path: r.path,
@@ -65,25 +81,33 @@ fn provision(o: Value) -> Result<ProvisionResult> {
         linked: r.linked,
         linked_files: r.linked_files,
         snapshots: r.snapshots,
+        cloned: r.cloned,
+        copied: r.copied,
     })
 }
 
 /// Creates or reuses the git worktree of a task key (segments are slugged first):
 /// `skipped-not-git` outside git; `skipped-in-worktree` when `projectRoot` is itself a
 /// linked worktree and the key has no stage or group; `reused` when the registry holds an
-/// active entry (its phase is updated); else `created` — branch `<prefix>-<task>[-s<N>|-<ID>]`
-/// at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as `HEAD` / `@{-1}`
-/// resolved in the worktree `projectRoot` names; default the main worktree's HEAD), worktree
-/// at `computeWorktreePath(…)` made by `git worktree add` in the main worktree (libgit2 when
-/// no git ≥ 2.36 is on PATH; the note then says so), locked in git with reason
-/// `okstra task <key>`, shared state linked from the main worktree, then registered.
-/// Concurrent calls for one key give one `created` and `reused` for the others.
-/// Throws (leaving nothing behind) `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`,
-/// `E_WORKTREE_STALE`, `E_BRANCH_OWNED`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`, `E_GIT`
-/// (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the checkout
-/// needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+/// active entry (its phase is updated), or a released one whose directory is still its
+/// worktree on its branch (reactivated; the note says so); else `created` — branch
+/// `<prefix>-<task>[-s<N>|.group-<ID>]` (group-qualified `<prefix>-<group>-<task>…` when
+/// another okstra key owns that name; `branch` overrides), or a released key's own branch
+/// with its commits, at `baseRef` (branch, tag, remote ref, sha, or a relative ref such as
+/// `HEAD` / `@{-1}` resolved in the worktree `projectRoot` names; default the main
+/// worktree's HEAD), worktree at `computeWorktreePath(…)` made by `git worktree add` in the
+/// main worktree (libgit2 when no git ≥ 2.36 is on PATH; the note then says so), locked in
+/// git with reason `okstra task <key>`, shared state linked, then registered.
+/// Crash-safe: an intent record under `<home>/worktrees/pending/` lets the next call of
+/// the key complete or undo a provisioning that was killed. Concurrent calls for one key
+/// give one `created` and `reused` for the others. Throws (leaving nothing behind)
+/// `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
+/// named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+/// `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
+/// checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
+/// `E_REGISTRY_CORRUPT`.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }"
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]
 pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
     provision(o)
@@ -91,11 +115,44 @@ pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
 
 /// `provisionTaskWorktree` on the libuv pool; resolves to the same result.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string }",
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }",
     ts_return_type = "Promise<ProvisionResult>"
 )]
 pub fn provision_task_worktree_async(o: Value) -> AsyncTask<Job<ProvisionResult>> {
     job(move || provision(o))
+}
+
+/// What `provisionTaskWorktree` would do for the same options, with nothing changed:
+/// `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
+/// and a `note` saying how (new branch, reactivated released entry, recreated on the key's
+/// own branch with its commits, an unfinished provisioning undone first).
+#[napi(object)]
+pub struct ProvisionPreview {
+    #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
+    pub status: String,
+    pub path: String,
+    pub branch: String,
+    pub base_ref: String,
+    pub note: String,
+}
+
+/// The plan `provisionTaskWorktree` would follow for these options — path, branch, base and
+/// outcome — computed from the registry, the journal and git with no change made (for a
+/// confirmation screen). Throws what provisioning would throw before changing anything:
+/// `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
+/// `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
+#[napi(
+    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
+)]
+pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
+    let r = worktree::preview(&request("previewTaskWorktree", o)?).map_err(js_err)?;
+    Ok(ProvisionPreview {
+        status: r.status.as_str().to_string(),
+        path: r.path,
+        branch: r.branch,
+        base_ref: r.base_ref,
+        note: r.note,
+    })
 }
 
 /// The shared entries provisioning carries from the main worktree, project-relative and
@@ -108,14 +165,23 @@ pub struct SyncEntries {
     pub files: Vec<String>,
     /// Read-only (0444) copies.
     pub snapshots: Vec<String>,
+    /// Private, writable copies (copy-on-write where the filesystem can): the configured
+    /// copy entries, then the ignored paths `.worktreeinclude` selects. An entry listed
+    /// here is not also linked.
+    pub copies: Vec<String>,
+    /// What was skipped and why (unsafe entries, dependency directories configured as
+    /// symlinked dirs, an unreadable project.json or `.worktreeinclude`).
     pub notes: Vec<String>,
 }
 
-/// The sync dirs, sync files and snapshot files for `projectRoot`, each from the env var
-/// (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES`, `:`-separated, empty
-/// disables), else project.json (`worktreeSyncDirs` / `worktreeSyncFiles` /
-/// `worktreeSnapshotFiles` in `.okstra/project.json`, falling back to
-/// `.project-docs/okstra/project.json`), else the defaults. Never throws.
+/// The sync dirs, sync files, snapshot files and copy entries for `projectRoot`, each from
+/// the env var (`OKSTRA_WORKTREE_SYNC_DIRS` / `_SYNC_FILES` / `_SNAPSHOT_FILES` /
+/// `_COPY_ENTRIES`, `:`-separated, empty disables), else project.json (`worktreeSyncDirs` /
+/// `worktreeSyncFiles` / `worktreeSnapshotFiles` / `worktreeCopyEntries` in
+/// `.okstra/project.json`, falling back to `.project-docs/okstra/project.json`), else the
+/// defaults; copies also get the ignored paths `<projectRoot>/.worktreeinclude` selects.
+/// Dependency directories (`node_modules`, `.venv`, `target`, …) are never linked (a note
+/// names the copy kind). Linear in the number of entries. Never throws.
 #[napi]
 pub fn resolve_sync_entries(project_root: String) -> SyncEntries {
     let e = worktree::resolve_sync_entries(Path::new(&project_root));
@@ -123,11 +189,12 @@ pub fn resolve_sync_entries(project_root: String) -> SyncEntries {
         dirs: e.dirs,
         files: e.files,
         snapshots: e.snapshots,
+        copies: e.copies,
         notes: e.notes,
     }
 }
 
-/// Paths a source clean gate should ignore: `.okstra` plus every sync and snapshot entry,
+/// Paths a source clean gate should ignore: `.okstra` plus every sync, snapshot and copy entry,
 /// without leading `./` or trailing `/`, duplicates dropped, order kept. Never throws.
 #[napi]
 pub fn clean_gate_excludes(project_root: String) -> Vec<String> {

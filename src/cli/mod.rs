@@ -54,11 +54,13 @@ pub fn to_json<T: Serialize>(v: T) -> CmdResult {
     })
 }
 
-/// Codes that mean "conflicts with existing state" exit with 2; every other error with 1.
+/// Codes that mean "conflicts with existing state" exit with 2, an interruption by SIGINT /
+/// SIGTERM (rolled back) with 130; every other error with 1.
 pub fn exit_code(code: &str) -> i32 {
     match code {
         "E_TASK_KEY_ACTIVE" | "E_BRANCH_OWNED" | "E_BRANCH_EXISTS" | "E_PATH_EXISTS"
         | "E_MERGE_CONFLICT" => 2,
+        "E_INTERRUPTED" => 130,
         _ => 1,
     }
 }
@@ -207,6 +209,12 @@ where
             };
         }
     };
+    // A report that finds problems (`registry doctor`) prints it and exits 1.
+    let is_report = matches!(
+        cli.command,
+        Command::Registry(registry::RegistryCmd::Doctor { .. })
+    );
+    let _signals = crate::interrupt::SignalScope::install();
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ledger(cmd) => ledger::run(cmd),
@@ -216,11 +224,18 @@ where
         Command::Wizard { cmd } => wizard::run(cmd),
     };
     match result {
-        Ok(v) => CliOutcome {
-            stdout: format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
-            stderr: String::new(),
-            exit_code: 0,
-        },
+        Ok(v) => {
+            let failed = is_report && v.get("ok") == Some(&Value::Bool(false));
+            CliOutcome {
+                stderr: if failed {
+                    "okstra: doctor found problems (listed on stdout)\n".into()
+                } else {
+                    String::new()
+                },
+                stdout: format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                exit_code: i32::from(failed),
+            }
+        }
         Err(e) => failure(&e.code, &e.message),
     }
 }

@@ -75,12 +75,15 @@ pub enum RegistryCmd {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Report inconsistencies with the disk and `git worktree list`; changes nothing.
+    /// Report inconsistencies with the disk and `git worktree list`, and okstra's debris
+    /// (unfinished provisioning, orphan locks and branches, stale git locks); changes
+    /// nothing. Exits 1 when it reports a problem.
     Doctor {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Move a corrupt registry aside and keep the valid rows.
+    /// Move a corrupt registry aside and keep the valid rows, then clear the debris doctor
+    /// reports (unfinished provisioning, orphan git locks and branches, stale git locks).
     Repair {
         #[command(flatten)]
         home: HomeArgs,
@@ -155,6 +158,9 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             project_root.as_deref(),
         )?),
         RegistryCmd::Doctor { home } => to_json(crate::worktree::doctor(&home.open()?)?),
-        RegistryCmd::Repair { home } => to_json(home.open()?.repair()?),
+        RegistryCmd::Repair { home } => to_json(crate::worktree::repair(
+            &home.open()?,
+            home.lock_timeout_ms,
+        )?),
     }
 }

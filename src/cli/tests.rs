@@ -140,7 +140,7 @@ fn worktree_provision_path_branch_and_excludes() {
     path.extend(["--stage", "2"]);
     assert_eq!(run_in(d.path(), &path).0, v["path"]);
     let out = run(["worktree", "branch", "--task-id", "T", "--group-id", "g1"]);
-    assert_eq!(out.stdout.trim(), "\"task-t-g1\"");
+    assert_eq!(out.stdout.trim(), "\"task-t.group-g1\"");
     let out = run(["worktree", "excludes", "--project-root", &root]);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v[0], ".okstra");

@@ -2,31 +2,60 @@
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::args::KeyArgs;
 use super::{to_json, CmdResult};
 use crate::ids;
 use crate::worktree::{self, ProvisionRequest};
 
+/// The arguments of `provision` and `preview`.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+    project_root: PathBuf,
+    /// The phase asking (recorded as last_phase).
+    #[arg(long, env = "OKSTRA_TASK_TYPE")]
+    task_type: String,
+    /// bugfix, feature, refactor, ops, improvement (branch prefix; else `task`).
+    #[arg(long, default_value = "")]
+    work_category: String,
+    /// Branch, tag, remote ref or sha to branch from (default: main worktree's HEAD).
+    #[arg(long)]
+    base_ref: Option<String>,
+    /// Use this branch name instead of the computed one (the way out of a clash).
+    #[arg(long)]
+    branch: Option<String>,
+}
+
+impl ProvisionArgs {
+    fn request(self) -> ProvisionRequest {
+        ProvisionRequest {
+            task_type: self.task_type,
+            project_root: self.project_root,
+            project_id: self.key.project_id,
+            task_group: self.key.task_group,
+            task_id: self.key.task_id,
+            work_category: self.work_category,
+            base_ref: self.base_ref,
+            branch: self.branch,
+            stage: self.key.stage,
+            group_id: self.key.group_id,
+            stages: None,
+            home: self.key.home.home,
+            lock_timeout_ms: self.key.home.lock_timeout_ms,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WorktreeCmd {
     /// Create or reuse the worktree of a task, stage or stage-group key.
-    Provision {
-        #[command(flatten)]
-        key: KeyArgs,
-        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
-        project_root: PathBuf,
-        /// The phase asking (recorded as last_phase).
-        #[arg(long, env = "OKSTRA_TASK_TYPE")]
-        task_type: String,
-        /// bugfix, feature, refactor, ops, improvement (branch prefix; else `task`).
-        #[arg(long, default_value = "")]
-        work_category: String,
-        /// Branch, tag, remote ref or sha to branch from (default: main worktree's HEAD).
-        #[arg(long)]
-        base_ref: Option<String>,
-    },
+    Provision(ProvisionArgs),
+    /// Print what `provision` would do (path, branch, base, outcome); changes nothing.
+    Preview(ProvisionArgs),
     /// Print the worktree path of a key.
     Path(KeyArgs),
     /// Print the branch name of a key.
@@ -62,29 +91,8 @@ pub enum WorktreeCmd {
 /// Runs one `okstra worktree` command.
 pub fn run(cmd: WorktreeCmd) -> CmdResult {
     match cmd {
-        WorktreeCmd::Provision {
-            key,
-            project_root,
-            task_type,
-            work_category,
-            base_ref,
-        } => {
-            let req = ProvisionRequest {
-                task_type,
-                project_root,
-                project_id: key.project_id,
-                task_group: key.task_group,
-                task_id: key.task_id,
-                work_category,
-                base_ref,
-                stage: key.stage,
-                group_id: key.group_id,
-                stages: None,
-                home: key.home.home,
-                lock_timeout_ms: key.home.lock_timeout_ms,
-            };
-            to_json(worktree::provision(&req)?)
-        }
+        WorktreeCmd::Provision(a) => to_json(worktree::provision(&a.request())?),
+        WorktreeCmd::Preview(a) => to_json(worktree::preview(&a.request())?),
         WorktreeCmd::Path(k) => {
             let parts = k.parts()?;
             let root = ids::worktrees_root(k.home.home.as_deref())?;

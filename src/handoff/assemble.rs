@@ -12,7 +12,7 @@ use super::{git_err, HandoffContext, HandoffError};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
-use crate::worktree::{self, ProvisionRequest, ProvisionStatus};
+use crate::worktree::{self, journal, ProvisionRequest, ProvisionStatus};
 
 /// What to assemble: the stages to release together and the task they belong to.
 #[derive(Debug, Clone, Default)]
@@ -186,6 +186,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         base_ref: Some(base.to_string()),
         stage: None,
         group_id: Some(group_id.clone()),
+        branch: None,
         stages: Some(selection.iter().copied().collect()),
         home: req.home.clone(),
         lock_timeout_ms: req.ctx.lock_timeout_ms,
@@ -200,7 +201,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
             )))
         }
     };
-    if let Err(e) = move_branch(Path::new(&prov.path), &prov.branch, start, target, created) {
+    if let Err(e) = move_journaled(&reg, &collector_key, &prov, start, target, created) {
         if created {
             // Best effort: the error that matters is the one that made us roll back.
             let _ = worktree::remove_provisioned(
@@ -233,6 +234,38 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         merges,
         status: if created { "created" } else { "reused" }.into(),
     })
+}
+
+/// [`move_branch`] under a journal record (`pending/assemble-<fnv1a(key)>.json`), holding the
+/// collector key's lock: a process killed mid-checkout leaves the record, and the next call
+/// (or `okstra registry repair`) knows the half-written checkout is okstra's own and resets
+/// it by force instead of refusing it as local changes.
+fn move_journaled(
+    reg: &Registry,
+    key: &KeyParts,
+    prov: &worktree::Provisioned,
+    start: Oid,
+    target: Oid,
+    created: bool,
+) -> Result<(), HandoffError> {
+    let _lock = worktree::locks::lock_key(reg, key, None)?;
+    let record = journal::file(reg, journal::Op::Assemble, &key.key());
+    let interrupted = journal::read::<journal::Move>(&record)?.is_some();
+    let path = Path::new(&prov.path);
+    let m = journal::Move {
+        task_key: key.key(),
+        path: path.to_path_buf(),
+        branch: prov.branch.clone(),
+        from: start.to_string(),
+        to: target.to_string(),
+    };
+    if interrupted {
+        journal::undo_move(&m);
+    }
+    journal::write(&record, &m)?;
+    move_branch(path, &prov.branch, start, target, created || interrupted)?;
+    journal::clear(&record)?;
+    Ok(())
 }
 
 /// Points the collector branch checked out at `path` from `from` to `to` and updates the

@@ -120,7 +120,7 @@ fn a_conflict_is_found_in_memory_and_creates_nothing() {
         other => panic!("{other}"),
     }
     assert!(e.to_string().contains("stage 3 × stage 1 on a.txt"), "{e}");
-    assert_eq!(git(&f.repo, &["branch", "--list", "feat-t-s1-3"]), "");
+    assert_eq!(git(&f.repo, &["branch", "--list", "feat-t.group-s1-3"]), "");
     assert_eq!(git(&f.repo, &["worktree", "list"]).lines().count(), 1);
 }
 

@@ -9,10 +9,17 @@
 //! `created` and the rest `reused`; and one per repository, so creations in one repository
 //! never race on git's own lock files.
 
+mod doctor;
 mod git;
+mod holders;
+pub(crate) mod journal;
+pub(crate) mod locks;
+mod preview;
 mod project_json;
 mod provision;
 mod prune;
+mod release;
+mod remove;
 mod sync;
 
 #[cfg(test)]
@@ -22,12 +29,13 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use doctor::{doctor, repair, WorktreeRepair};
 pub use git::{is_inside_linked_worktree, main_worktree_path};
+pub use preview::{branch_candidates, preview, ProvisionPreview};
 pub use project_json::upsert_project_json;
-pub use provision::{
-    doctor, key_of, provision, release_worktree, remove_provisioned, ProvisionRequest,
-    ProvisionStatus, Provisioned,
-};
+pub use provision::{key_of, provision, ProvisionRequest, ProvisionStatus, Provisioned};
+pub use release::release_worktree;
+pub use remove::remove_provisioned;
 pub use prune::{prune, Pruned};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
@@ -70,19 +78,31 @@ pub enum WorktreeError {
     Fs(#[from] FsError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    /// The computed worktree path exists but no active registry entry owns it.
+    /// The worktree path exists but is not this key's worktree.
     #[error(
-        "task worktree path already exists but is not in the registry: {path}. Remove it with \
-         `git worktree remove <path>` (or `rm -rf` if it is not a registered worktree) before \
-         retrying"
+        "task worktree path already exists: {path}; {detail}. Move it aside (or delete it if it \
+         holds nothing you need), or pass another key, then retry"
     )]
-    PathExists { path: PathBuf },
-    /// The branch to create already exists in the repository.
+    PathExists { path: PathBuf, detail: String },
+    /// The branch to create exists and no okstra key owns it.
     #[error(
-        "task worktree branch already exists: {branch}. Delete it (`git branch -D {branch}`) or \
-         choose a different work-category before retrying"
+        "branch {branch} already exists and {detail}; pass --branch <name> (the `branch` \
+         option) to provision this key on another branch"
     )]
-    BranchExists { branch: String },
+    BranchExists { branch: String, detail: String },
+    /// The branch belongs to another okstra key (active or released).
+    #[error(
+        "branch {branch} belongs to okstra task {owner} ({status}); it is that task's work. \
+         Pass --branch <name> (the `branch` option) to provision this key on another branch"
+    )]
+    BranchTaken {
+        branch: String,
+        owner: String,
+        status: String,
+    },
+    /// SIGINT or SIGTERM arrived; what the call made was undone.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// git still holds metadata for a worktree of this key whose directory is gone.
     #[error(
         "git still records a worktree named {name} (at {path}) whose directory is gone; run \
@@ -136,6 +156,8 @@ impl Coded for WorktreeError {
             WorktreeError::Registry(e) => e.code(),
             WorktreeError::PathExists { .. } => "E_PATH_EXISTS",
             WorktreeError::BranchExists { .. } => "E_BRANCH_EXISTS",
+            WorktreeError::BranchTaken { .. } => "E_BRANCH_OWNED",
+            WorktreeError::Interrupted(e) => e.code(),
             WorktreeError::StaleWorktree { .. } => "E_WORKTREE_STALE",
             WorktreeError::UnknownRef { .. } => "E_UNKNOWN_REF",
             WorktreeError::Git { .. } => "E_GIT",

@@ -1,17 +1,20 @@
-//! `provision` and the operations that undo it: `release_worktree`, `remove_provisioned`,
-//! and the git side of `doctor`.
+//! `provision`: the request, its outcomes, and the crash-safe creation of a worktree (see
+//! `journal` for the record it keeps and `preview` for the plan it runs).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::git::{self, git_err};
+use super::git;
+use super::journal::{self, Intent, Op, Recovered, Rollback};
+use super::locks::{lock_key, lock_repo};
+use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
-use crate::fsio::{self, io_err, LockGuard};
+use crate::fsio::{self, io_err};
 use crate::ids::{self, IdError, KeyParts};
-use crate::registry::{DoctorReport, Problem, Registry, Reservation, WorktreeEntry};
+use crate::interrupt;
+use crate::registry::{Registry, Reservation, WorktreeEntry};
 
 /// What to provision. Segments are slugged (`safe_segment`) before they form the key, the
 /// path and the branch, as the Python helper did.
@@ -33,6 +36,9 @@ pub struct ProvisionRequest {
     pub stage: Option<u32>,
     /// Stage-group collector worktree (`#group-<ID>`).
     pub group_id: Option<String>,
+    /// An explicit branch name (`--branch`): the way out when the computed one belongs to
+    /// someone else. Used as given; never group-qualified.
+    pub branch: Option<String>,
     /// Stages a stage-group collector covers, recorded in its registry entry (`stages`).
     pub stages: Option<Vec<u32>>,
     /// `OKSTRA_HOME` override.
@@ -67,8 +73,8 @@ impl ProvisionStatus {
     }
 }
 
-/// The result of [`provision`]. `linked`, `linked_files` and `snapshots` are only filled
-/// for `created`; `base_ref` is the full commit id (empty when skipped).
+/// The result of [`provision`]. `linked`, `linked_files`, `snapshots`, `cloned` and
+/// `copied` are only filled for `created`; `base_ref` is the full commit id (empty when skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provisioned {
@@ -81,6 +87,10 @@ pub struct Provisioned {
     pub linked: Vec<String>,
     pub linked_files: Vec<String>,
     pub snapshots: Vec<String>,
+    /// Private copies made copy-on-write (every file shares extents with the source).
+    pub cloned: Vec<String>,
+    /// Private copies written byte for byte (the filesystem cannot clone).
+    pub copied: Vec<String>,
 }
 
 impl Provisioned {
@@ -94,6 +104,8 @@ impl Provisioned {
             linked: Vec::new(),
             linked_files: Vec::new(),
             snapshots: Vec::new(),
+            cloned: Vec::new(),
+            copied: Vec::new(),
         }
     }
 }
@@ -111,7 +123,7 @@ pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
 }
 
 /// What kind of worktree a key names, for notes.
-fn kind(key: &KeyParts) -> String {
+pub(super) fn kind(key: &KeyParts) -> String {
     match (&key.stage, &key.group_id) {
         (Some(n), _) => format!("stage {n} worktree"),
         (None, Some(g)) => format!("stage-group collector {g} worktree"),
@@ -119,34 +131,15 @@ fn kind(key: &KeyParts) -> String {
     }
 }
 
-fn locks_dir(reg: &Registry) -> PathBuf {
-    reg.root().join(".locks")
-}
-
-/// The per-key lock: held across lookup → create → reserve.
-fn lock_key(reg: &Registry, key: &KeyParts, ms: Option<u64>) -> Result<LockGuard, WorktreeError> {
-    let name = format!("key-{}.lock", ids::stable_hash8(&key.key()));
-    Ok(LockGuard::acquire(
-        &locks_dir(reg).join(name),
-        fsio::lock_timeout(ms),
-    )?)
-}
-
-/// The per-repository lock, named by the canonical common git dir.
-fn lock_repo(
-    reg: &Registry,
-    main: &git2::Repository,
-    ms: Option<u64>,
-) -> Result<LockGuard, WorktreeError> {
-    let dir = main
-        .path()
-        .canonicalize()
-        .unwrap_or_else(|_| main.path().to_path_buf());
-    let name = format!("repo-{}.lock", ids::stable_hash8(&dir.to_string_lossy()));
-    Ok(LockGuard::acquire(
-        &locks_dir(reg).join(name),
-        fsio::lock_timeout(ms),
-    )?)
+/// The name of the worktree's admin entry under `.git/worktrees/`: readable, and unique per
+/// key (`stage-1` alone repeats across tasks) through an FNV-1a hash of the whole key.
+pub fn admin_name(key: &KeyParts) -> String {
+    let suffix = match (&key.stage, &key.group_id) {
+        (Some(n), _) => format!("-stage-{n}"),
+        (None, Some(g)) => format!("-group-{g}"),
+        (None, None) => String::new(),
+    };
+    format!("{}{suffix}-{}", key.task_id, ids::stable_hash8(&key.key()))
 }
 
 fn active(reg: &Registry, key: &KeyParts) -> Result<Option<WorktreeEntry>, WorktreeError> {
@@ -158,13 +151,14 @@ fn reused(
     key: &KeyParts,
     e: WorktreeEntry,
     task_type: &str,
+    verb: &str,
 ) -> Result<Provisioned, WorktreeError> {
     reg.touch_phase(key, task_type)?;
     let short: String = e.base_ref.chars().take(12).collect();
     Ok(Provisioned {
         status: ProvisionStatus::Reused,
         note: format!(
-            "{} reused at {} on branch {} (base {short}); phase {task_type}",
+            "{} {verb} at {} on branch {} (base {short}); phase {task_type}",
             kind(key),
             e.worktree_path,
             e.branch
@@ -175,26 +169,12 @@ fn reused(
         linked: Vec::new(),
         linked_files: Vec::new(),
         snapshots: Vec::new(),
+        cloned: Vec::new(),
+        copied: Vec::new(),
     })
 }
 
-/// Creates the missing ancestors of `path`; returns the topmost one it created (to remove
-/// on rollback), or `None` when all existed.
-fn create_parents(path: &Path) -> Result<Option<PathBuf>, WorktreeError> {
-    let Some(parent) = path.parent() else {
-        return Ok(None);
-    };
-    let top = parent
-        .ancestors()
-        .take_while(|a| !a.exists())
-        .last()
-        .map(Path::to_path_buf);
-    std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
-    Ok(top)
-}
-
-/// Creates or reuses the worktree of a task key (SPEC §5) and returns one of the four
-/// outcomes.
+/// Creates or reuses the worktree of a task key and returns one of the four outcomes.
 ///
 /// - not inside git → `skipped-not-git` (path = `project_root`);
 /// - `project_root` is a linked worktree and the key is a plain task key →
@@ -202,99 +182,169 @@ fn create_parents(path: &Path) -> Result<Option<PathBuf>, WorktreeError> {
 ///   keys are provisioned from a linked worktree too: implementation stage runs start from
 ///   the task worktree;
 /// - an active registry entry → `reused` (its `last_phase` is updated);
-/// - else `created`: a branch at `base_ref` (default: the main worktree's HEAD) and a
-///   worktree at the computed path, made from the main repository, locked in git
-///   (`git worktree lock` with reason `okstra task <key>`), with the shared state linked
-///   from the main worktree, then registered.
+/// - a released entry whose directory is still its worktree on its branch → `reused`, the
+///   entry reactivated (note says so);
+/// - else `created`: a worktree at the computed path (a released entry's own path and
+///   branch when it has them: its commits are kept), on a new branch at `base_ref` (default:
+///   the main worktree's HEAD) unless it reuses the key's own branch, made from the main
+///   repository, locked in git (`git worktree lock` with reason `okstra task <key>`), with
+///   the shared state linked from the main worktree, then registered.
+///
+/// Crash safety: before its first change, creation durably records its intent in
+/// `<OKSTRA_HOME>/worktrees/pending/`; the next call for the key (or `okstra registry
+/// repair`) finds an unfinished record and completes or undoes it, then goes on. Inside a
+/// [`crate::interrupt::SignalScope`] (the CLI), SIGINT / SIGTERM stop it between steps and
+/// everything made is undone (`E_INTERRUPTED`).
 ///
 /// A per-key lock under `<OKSTRA_HOME>/worktrees/.locks/` is held from the lookup to the
 /// reservation, so concurrent calls for one key give one `created` and `reused` for the
 /// rest; a per-repository lock serializes creations in one repository, and git calls are
 /// retried while git's own lock files are busy.
 ///
-/// Errors (nothing is left behind): `E_INVALID_ARG`, `E_PATH_EXISTS` (path exists but is
-/// unregistered), `E_BRANCH_EXISTS`, `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_GIT`,
-/// `E_LOCK_TIMEOUT`, and the registry's `E_BRANCH_OWNED` / `E_TASK_KEY_ACTIVE` /
-/// `E_REGISTRY_CORRUPT` (after the new worktree and branch were removed again).
+/// Errors (nothing is left behind): `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`
+/// (not okstra's), `E_BRANCH_OWNED` (another key's, active or released), `E_UNKNOWN_REF`,
+/// `E_WORKTREE_STALE`, `E_GIT`, `E_LOCK_TIMEOUT`, `E_INTERRUPTED`, and the registry's
+/// `E_TASK_KEY_ACTIVE` / `E_REGISTRY_CORRUPT`.
 pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
-    let key = key_of(req)?;
-    let root = &req.project_root;
-    ids::check_dir("projectRoot", root)?;
-    let Some(repo) = git::discover(root) else {
-        return Ok(Provisioned::skipped(
-            ProvisionStatus::SkippedNotGit,
-            root,
-            "worktree provisioning skipped: project_root is not inside a git repository; task \
-             will operate directly on project_root",
-        ));
+    let (key, repo) = match start(req)? {
+        Start::Skip(status, root, note) => return Ok(Provisioned::skipped(status, &root, note)),
+        Start::Repo(key, repo) => (key, repo),
     };
-    if repo.is_worktree() && key.stage.is_none() && key.group_id.is_none() {
-        return Ok(Provisioned::skipped(
-            ProvisionStatus::SkippedInWorktree,
-            root,
-            "worktree provisioning skipped: project_root is already inside a non-main git \
-             worktree; task reuses the caller's worktree",
-        ));
-    }
     let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;
-    if let Some(e) = active(&reg, &key)? {
-        return reused(&reg, &key, e, &req.task_type);
+    let record = journal::file(&reg, Op::Provision, &key.key());
+    if !record.exists() {
+        if let Some(e) = active(&reg, &key)? {
+            return reused(&reg, &key, e, &req.task_type, "reused");
+        }
     }
     let _key_lock = lock_key(&reg, &key, req.lock_timeout_ms)?;
+    let recovered = recover_pending(&reg, &record, req.lock_timeout_ms)?;
     if let Some(e) = active(&reg, &key)? {
-        return reused(&reg, &key, e, &req.task_type);
+        return reused(&reg, &key, e, &req.task_type, "reused");
     }
-    let path = ids::compute_worktree_path(reg.root(), &key);
-    if path.symlink_metadata().is_ok() {
-        return Err(WorktreeError::PathExists { path });
-    }
-    let branch = ids::compute_branch_name(
-        &req.work_category,
-        &key.task_id,
-        key.stage,
-        key.group_id.as_deref(),
-    )?;
     let main = git::open_main(&repo)?;
-    let main_root = git::workdir_of_main(&main);
     let _repo_lock = lock_repo(&reg, &main, req.lock_timeout_ms)?;
-    if git::branch_exists(&main, &branch) {
-        return Err(WorktreeError::BranchExists { branch });
-    }
-    let base = git::resolve_base(&repo, &main, req.base_ref.as_deref())?;
-    if let Some(name) = git::admin_name_at(&main, &path) {
-        return Err(WorktreeError::StaleWorktree { name, path });
-    }
-    let made_parent = create_parents(&path)?;
-    let undo_parents = || {
-        if let Some(top) = &made_parent {
-            let _ = std::fs::remove_dir_all(top);
+    let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
+        Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
+        Action::Reactivate(e, admin) => {
+            git::lock_worktree(&main, &admin, &key.key())?;
+            let stages = req.stages.clone().or_else(|| e.stages.clone());
+            reg.reserve(
+                &key,
+                &Reservation {
+                    worktree_path: e.worktree_path.clone(),
+                    branch: e.branch.clone(),
+                    base_ref: e.base_ref.clone(),
+                    phase: req.task_type.clone(),
+                    stages,
+                },
+            )?;
+            reused(
+                &reg,
+                &key,
+                e,
+                &req.task_type,
+                "reactivated (released entry)",
+            )?
         }
+        Action::Create(c) => create(req, &key, &reg, &main, &record, c)?,
     };
-    let made = match git::create_branch_and_worktree(&main, &path, &branch, base, &key.key()) {
-        Ok(made) => made,
-        Err(e) => {
-            undo_parents();
-            return Err(e);
-        }
+    if let Some(r) = recovered {
+        out.note = format!("{r}; {}", out.note);
+    }
+    Ok(out)
+}
+
+/// Completes or undoes an unfinished provisioning of the key (the caller holds its lock);
+/// returns what was done, for the note.
+fn recover_pending(
+    reg: &Registry,
+    record: &Path,
+    ms: Option<u64>,
+) -> Result<Option<&'static str>, WorktreeError> {
+    let Some(intent) = journal::read::<Intent>(record)? else {
+        return Ok(None);
     };
-    let carried = sync::carry(&main_root, &path, &sync::resolve_sync_entries(&main_root));
+    let main = git2::Repository::open(&intent.git_dir).ok();
+    let _repo_lock = match &main {
+        Some(m) => Some(lock_repo(reg, m, ms)?),
+        None => None,
+    };
+    Ok(Some(
+        match journal::recover(reg, record, &intent, fsio::lock_timeout(ms))? {
+            Recovered::Completed => "an interrupted provisioning had finished",
+            Recovered::Undone => "an interrupted provisioning was undone",
+        },
+    ))
+}
+
+/// Makes a planned worktree under a journal record; any failure or interruption before the
+/// reservation undoes every step (the [`Rollback`] guard).
+fn create(
+    req: &ProvisionRequest,
+    key: &KeyParts,
+    reg: &Registry,
+    main: &git2::Repository,
+    record: &Path,
+    c: Creation,
+) -> Result<Provisioned, WorktreeError> {
+    let top = c
+        .path
+        .parent()
+        .and_then(|p| p.ancestors().take_while(|a| !a.exists()).last())
+        .map(Path::to_path_buf);
+    let mut guard = Rollback::begin(
+        record.to_path_buf(),
+        Intent {
+            task_key: key.key(),
+            git_dir: main.path().to_path_buf(),
+            path: c.path.clone(),
+            admin: c.admin.clone(),
+            branch: c.branch.clone(),
+            base: c.base.to_string(),
+            branch_existed: c.branch_existed,
+            created_parent: top,
+            pid: std::process::id(),
+            started_at: chrono::Local::now().to_rfc3339(),
+        },
+    )?;
+    interrupt::check()?;
+    super::doctor::remember_repo(reg, main)?;
+    for name in &c.stale_admins {
+        let gone = main
+            .find_worktree(name)
+            .map(|w| w.path().to_path_buf())
+            .unwrap_or_default();
+        git::remove_worktree(main, name, &gone);
+    }
+    if let Some(parent) = c.path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+    }
+    let made = if c.branch_existed {
+        git::worktree_on_branch(main, &c.path, &c.branch, &key.key())?
+    } else {
+        let made = git::create_branch_and_worktree(main, &c.path, &c.branch, c.base, &key.key())?;
+        git::mark_okstra_branch(main, &c.branch, c.base, &key.key());
+        made
+    };
+    guard.set_admin(&made.admin)?;
+    interrupt::check()?;
+    let carried = sync::carry(main, &c.path);
+    interrupt::check()?;
     let reservation = Reservation {
-        worktree_path: path.to_string_lossy().into_owned(),
-        branch: branch.clone(),
-        base_ref: base.to_string(),
+        worktree_path: c.path.to_string_lossy().into_owned(),
+        branch: c.branch.clone(),
+        base_ref: c.base_ref.clone(),
         phase: req.task_type.clone(),
         stages: req.stages.clone(),
     };
-    if let Err(e) = reg.reserve(&key, &reservation) {
-        git::undo_branch_and_worktree(&main, Some(&made.admin), &path, &branch, base);
-        undo_parents();
-        return Err(e.into());
-    }
+    reg.reserve(key, &reservation)?;
+    guard.commit()?;
     let mut note = created_note(
-        &key,
-        &path,
-        &branch,
-        &base.to_string(),
+        key,
+        &c.path,
+        &c.branch,
+        &c.base.to_string(),
         &req.task_type,
         &carried,
     );
@@ -302,15 +352,24 @@ pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
         note.push_str("; ");
         note.push_str(n);
     }
+    if c.branch_existed {
+        note = note.replacen(
+            " created at ",
+            " recreated on its existing branch (commits kept) at ",
+            1,
+        );
+    }
     Ok(Provisioned {
         status: ProvisionStatus::Created,
         path: reservation.worktree_path,
-        branch,
+        branch: c.branch,
         base_ref: reservation.base_ref,
         note,
         linked: carried.linked,
         linked_files: carried.linked_files,
         snapshots: carried.snapshots,
+        cloned: carried.cloned,
+        copied: carried.copied,
     })
 }
 
@@ -328,160 +387,6 @@ fn created_note(
         path.display(),
         &base[..base.len().min(12)]
     );
-    for (label, list) in [
-        ("linked", &c.linked),
-        ("linked-files", &c.linked_files),
-        ("snapshot", &c.snapshots),
-    ] {
-        if !list.is_empty() {
-            note.push_str(&format!("; {label} {}", list.join(", ")));
-        }
-    }
-    for n in &c.notes {
-        note.push_str("; ");
-        note.push_str(n);
-    }
+    note.push_str(&c.describe());
     note
-}
-
-/// The registry's `release` plus git: marks the entry released, frees its branch, and
-/// removes the git worktree lock okstra put on its directory (a lock with another reason
-/// stays; when the directory is already gone the repository cannot be found from it and
-/// `git worktree unlock <path>` is left to the user). The directory and branch are kept. Returns the released entry, or `None` when the
-/// key is absent.
-pub fn release_worktree(
-    reg: &Registry,
-    key: &KeyParts,
-) -> Result<Option<WorktreeEntry>, WorktreeError> {
-    let entry = reg.release(key)?;
-    if let Some(e) = &entry {
-        git::unlock_worktree_at(Path::new(&e.worktree_path))?;
-    }
-    Ok(entry)
-}
-
-/// Undoes a `created` provision completely, for rollbacks (e.g. a stage-group collector
-/// whose merge conflicted): removes the worktree directory and git's record of it (only a
-/// directory git lists as a linked worktree of the repository is deleted), deletes its
-/// branch, and releases the registry entry. `project_root` is any directory of the
-/// repository (needed when the worktree directory is already gone). Returns the released
-/// entry, or `None` when the key has no entry (nothing is done).
-///
-/// Errors: `E_INVALID_ARG` (projectRoot not in git), `E_GIT`, `E_LOCK_TIMEOUT`,
-/// `E_REGISTRY_CORRUPT`.
-pub fn remove_provisioned(
-    project_root: &Path,
-    key: &KeyParts,
-    home: Option<&str>,
-    lock_timeout_ms: Option<u64>,
-) -> Result<Option<WorktreeEntry>, WorktreeError> {
-    let reg = Registry::open(home, lock_timeout_ms)?;
-    let _key_lock = lock_key(&reg, key, lock_timeout_ms)?;
-    let Some(entry) = reg.lookup(key)? else {
-        return Ok(None);
-    };
-    let repo = git::discover(project_root).ok_or_else(|| {
-        IdError::InvalidArg(format!(
-            "projectRoot {} is not inside a git repository",
-            project_root.display()
-        ))
-    })?;
-    let main = git::open_main(&repo)?;
-    let _repo_lock = lock_repo(&reg, &main, lock_timeout_ms)?;
-    let path = PathBuf::from(&entry.worktree_path);
-    // Only a directory git lists as a linked worktree of this repository is deleted: a row
-    // may name any path (`registryReserve` takes what it is given).
-    if let Some(name) = git::admin_name_at(&main, &path) {
-        git::remove_worktree(&main, &name, &path);
-    }
-    if let Ok(mut b) = main.find_branch(&entry.branch, git2::BranchType::Local) {
-        git::retry_locked(|| b.delete()).map_err(git_err("branch delete", main.path()))?;
-    }
-    Ok(reg.release(key)?)
-}
-
-fn problem(code: &str, key: Option<&str>, detail: String) -> Problem {
-    Problem {
-        code: code.into(),
-        task_key: key.map(str::to_string),
-        detail,
-    }
-}
-
-/// The registry's consistency report plus git's view: for every repository the active
-/// entries live in, compares `git worktree list` with the registry. Extra problem codes:
-/// `branch-switched` (the worktree has another branch checked out), `worktree-prunable`
-/// (git lists a worktree under the okstra root whose directory is gone),
-/// `worktree-foreign` (git lists a worktree under the okstra root that no active entry
-/// owns). Changes nothing.
-pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
-    let (mut report, active) = reg.doctor_and_active()?;
-    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    let mut repos: BTreeMap<PathBuf, git2::Repository> = BTreeMap::new();
-    for e in &active {
-        let path = Path::new(&e.worktree_path);
-        if !path.exists() {
-            continue;
-        }
-        if let Some(b) = git::head_branch(path).filter(|b| *b != e.branch) {
-            report.problems.push(problem(
-                "branch-switched",
-                Some(&e.task_key),
-                format!(
-                    "{} has branch {b} checked out, not its registered branch {}",
-                    e.worktree_path, e.branch
-                ),
-            ));
-        }
-        if let Some(main) = git::discover(path).and_then(|r| git::open_main(&r).ok()) {
-            repos.entry(canon(main.path())).or_insert(main);
-        }
-    }
-    // Needed only when some repository was found: skips a realpath per row otherwise.
-    let owned: BTreeMap<PathBuf, &WorktreeEntry> = active
-        .iter()
-        .filter(|_| !repos.is_empty())
-        .map(|e| (canon(Path::new(&e.worktree_path)), e))
-        .collect();
-    let okstra_root = canon(reg.root());
-    for main in repos.values() {
-        let Ok(names) = main.worktrees() else {
-            continue;
-        };
-        for name in names.iter().filter_map(|n| n.ok().flatten()) {
-            let Ok(wt) = main.find_worktree(name) else {
-                continue;
-            };
-            let path = canon(wt.path());
-            if !path.starts_with(&okstra_root) {
-                continue;
-            }
-            let owner = owned.get(&path).map(|e| e.task_key.as_str());
-            if wt.validate().is_err() {
-                report.problems.push(problem(
-                    "worktree-prunable",
-                    owner,
-                    format!(
-                        "git still lists worktree {name} at {} but its directory is gone; \
-                         `git worktree unlock {}` and `git worktree prune` clear it, then \
-                         `okstra registry prune --apply` releases the entry",
-                        path.display(),
-                        path.display()
-                    ),
-                ));
-            } else if owner.is_none() {
-                report.problems.push(problem(
-                    "worktree-foreign",
-                    None,
-                    format!(
-                        "git worktree {name} at {} lies under the okstra root but no active \
-                         registry entry owns it",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-    }
-    report.ok = report.problems.is_empty();
-    Ok(report)
 }

@@ -14,7 +14,7 @@ use crate::testutil::git;
 /// time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-pub(super) fn serial() -> MutexGuard<'static, ()> {
+pub(in crate::worktree) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -200,10 +200,10 @@ fn stage_and_group_worktrees_of_two_tasks_side_by_side() {
     }
     assert!(paths
         .iter()
-        .any(|(p, b)| p.ends_with("one/stage-1") && b == "feat-one-s1"));
+        .any(|(p, b)| p.ends_with("grp/one.stage-1") && b == "feat-one-s1"));
     assert!(paths
         .iter()
-        .any(|(p, b)| p.ends_with("two/group-g1") && b == "feat-two-g1"));
+        .any(|(p, b)| p.ends_with("grp/two.group-g1") && b == "feat-two.group-g1"));
     // Admin names are unique per key even though basenames repeat.
     let admin = std::fs::read_dir(f.repo.join(".git/worktrees"))
         .unwrap()
@@ -255,29 +255,33 @@ fn refusals_change_nothing() {
     let before = f.snapshot();
     let e = provision(&f.req("taken")).unwrap_err();
     assert_eq!(e.code(), "E_PATH_EXISTS");
-    assert!(e.to_string().contains("not in the registry"), "{e}");
+    assert!(e.to_string().contains("no registry entry owns it"), "{e}");
     assert_eq!(f.snapshot(), before);
 
     git(&f.repo, &["branch", "feat-branchy"]);
     let before = f.snapshot();
     let e = provision(&f.req("branchy")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_EXISTS");
+    assert!(e.to_string().contains("not created by okstra"), "{e}");
+    assert!(!e.to_string().contains("branch -D"), "{e}");
     assert_eq!(f.snapshot(), before);
 
-    // Registry conflict: another key owns the branch. The new worktree and branch are
-    // rolled back.
-    let other = KeyParts::new("x", "y", "z", None, None).unwrap();
-    let r = crate::registry::Reservation {
-        worktree_path: "/elsewhere".into(),
-        branch: "feat-owned".into(),
-        base_ref: String::new(),
-        phase: String::new(),
-        stages: None,
-    };
-    f.reg().reserve(&other, &r).unwrap();
+    // Both names the key may get belong to other keys: refused naming the owner.
+    for (task, branch) in [("z", "feat-owned"), ("w", "feat-grp-owned")] {
+        let other = KeyParts::new("x", "y", task, None, None).unwrap();
+        let r = crate::registry::Reservation {
+            worktree_path: format!("/elsewhere/{task}"),
+            branch: branch.into(),
+            base_ref: String::new(),
+            phase: String::new(),
+            stages: None,
+        };
+        f.reg().reserve(&other, &r).unwrap();
+    }
     let before = f.snapshot();
     let e = provision(&f.req("owned")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED");
+    assert!(e.to_string().contains("x/y/w (active)"), "{e}");
     assert_eq!(f.snapshot(), before);
     assert!(!f
         .repo
@@ -442,12 +446,12 @@ fn doctor_compares_registry_with_git() {
     let b = provision(&f.req("b")).unwrap();
     assert!(doctor(&f.reg()).unwrap().ok);
     git(Path::new(&a.path), &["checkout", "-q", "-b", "elsewhere"]);
-    // Foreign: git knows it under the okstra root, the registry does not.
+    // Released in the registry alone: git still holds okstra's lock on it.
     f.reg().release(&key("b", None, None)).unwrap();
     let rep = doctor(&f.reg()).unwrap();
     let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
     assert!(codes.contains(&"branch-switched"), "{rep:?}");
-    assert!(codes.contains(&"worktree-foreign"), "{rep:?}");
+    assert!(codes.contains(&"worktree-locked-orphan"), "{rep:?}");
     assert!(!rep.ok);
     assert!(rep.problems.iter().any(|p| p.detail.contains(&b.path)));
 }
@@ -541,21 +545,210 @@ fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
     let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
     assert!(codes.contains(&"worktree-missing"), "{rep:?}");
     assert!(codes.contains(&"worktree-prunable"), "{rep:?}");
-    // Released but never pruned, branch deleted behind git's back (`git branch -D` refuses
-    // while the record exists): git's leftover record is named.
+    // Released but never pruned, branch deleted behind git's back: the next provision
+    // prunes git's leftover record of the key (okstra's lock on it) and creates anew.
     release_worktree(&f.reg(), &key("a", None, None)).unwrap();
     git(&f.repo, &["update-ref", "-d", "refs/heads/feat-a"]);
-    let before = f.snapshot();
-    let e = provision(&f.req("a")).unwrap_err();
-    assert_eq!(e.code(), "E_WORKTREE_STALE");
-    assert!(e.to_string().contains("git worktree prune"), "{e}");
-    assert_eq!(f.snapshot(), before);
-    // The directory is gone, so release could not find the repository to unlock it.
     assert!(f.worktree_list().contains("locked okstra task proj/grp/a"));
-    git(&f.repo, &["worktree", "unlock", &a.path]);
-    git(&f.repo, &["worktree", "prune"]);
     assert_eq!(
         provision(&f.req("a")).unwrap().status,
         ProvisionStatus::Created
+    );
+    assert!(doctor(&f.reg()).unwrap().ok);
+    // A leftover someone else locked is theirs: refused, naming it, nothing changed.
+    let b = f.reg().lookup(&key("b", None, None)).unwrap().unwrap();
+    git(&f.repo, &["worktree", "unlock", &b.worktree_path]);
+    git(
+        &f.repo,
+        &["worktree", "lock", "--reason", "mine", &b.worktree_path],
+    );
+    std::fs::remove_dir_all(&b.worktree_path).unwrap();
+    release_worktree(&f.reg(), &key("b", None, None)).unwrap();
+    git(&f.repo, &["update-ref", "-d", "refs/heads/feat-b"]);
+    let before = f.snapshot();
+    let e = provision(&f.req("b")).unwrap_err();
+    assert_eq!(e.code(), "E_WORKTREE_STALE");
+    assert!(e.to_string().contains("git worktree prune"), "{e}");
+    assert_eq!(f.snapshot(), before);
+}
+
+#[test]
+fn legacy_nested_rows_keep_their_path_and_new_stages_go_beside_the_task() {
+    let _g = serial();
+    let f = fixture();
+    let task = provision(&f.req("nest")).unwrap();
+    // A row the Python helper wrote: the stage nested inside the task worktree.
+    let legacy = format!("{}/stage-1", task.path);
+    f.reg()
+        .reserve(
+            &key("nest", Some(1), None),
+            &crate::registry::Reservation {
+                worktree_path: legacy.clone(),
+                branch: "feat-nest-s1".into(),
+                base_ref: task.base_ref.clone(),
+                phase: "implementation".into(),
+                stages: None,
+            },
+        )
+        .unwrap();
+    let mut req = f.req("nest");
+    req.stage = Some(1);
+    let r = provision(&req).unwrap();
+    assert_eq!(
+        (r.status, r.path.as_str()),
+        (ProvisionStatus::Reused, legacy.as_str())
+    );
+    req.stage = Some(2);
+    let r = provision(&req).unwrap();
+    assert_eq!(r.status, ProvisionStatus::Created);
+    assert_eq!(r.path, format!("{}.stage-2", task.path));
+    // The task worktree does not see its stages.
+    assert_eq!(
+        git(
+            Path::new(&task.path),
+            &["status", "--porcelain", "--untracked-files=all"]
+        ),
+        ""
+    );
+}
+
+#[test]
+fn a_tracked_symlink_on_the_way_lets_nothing_out() {
+    let _g = serial();
+    let f = fixture();
+    let outside = f.repo.parent().unwrap().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // The base commit tracks `a -> <outside>`; HEAD has a real `a/` with ignored state.
+    std::os::unix::fs::symlink(&outside, f.repo.join("a")).unwrap();
+    git(&f.repo, &["add", "a"]);
+    git(&f.repo, &["commit", "-q", "-m", "link"]);
+    let base = git(&f.repo, &["rev-parse", "HEAD"]);
+    git(&f.repo, &["rm", "-q", "a"]);
+    git(&f.repo, &["commit", "-q", "-m", "dir"]);
+    for p in ["a/b/x", "a/s.db", "a/c/y"] {
+        crate::testutil::write(&f.repo.join(p), "state");
+    }
+    std::fs::write(f.repo.join(".git/info/exclude"), "/a/\n").unwrap();
+    std::env::set_var("OKSTRA_WORKTREE_SYNC_DIRS", "a/b");
+    std::env::set_var("OKSTRA_WORKTREE_SNAPSHOT_FILES", "a/s.db");
+    std::env::set_var("OKSTRA_WORKTREE_COPY_ENTRIES", "a/c");
+    let mut req = f.req("esc");
+    req.base_ref = Some(base);
+    let r = provision(&req);
+    for v in [
+        "OKSTRA_WORKTREE_SYNC_DIRS",
+        "OKSTRA_WORKTREE_SNAPSHOT_FILES",
+        "OKSTRA_WORKTREE_COPY_ENTRIES",
+    ] {
+        std::env::remove_var(v);
+    }
+    let r = r.unwrap();
+    assert_eq!(r.status, ProvisionStatus::Created);
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "{}",
+        r.note
+    );
+    assert!(r.linked.is_empty() && r.snapshots.is_empty() && r.copied.is_empty());
+    assert!(r.cloned.is_empty());
+    assert_eq!(
+        r.note.matches("a in the worktree is a symlink").count(),
+        3,
+        "{}",
+        r.note
+    );
+}
+
+#[test]
+fn a_source_leading_outside_the_main_worktree_is_skipped() {
+    let _g = serial();
+    let f = fixture();
+    let outside = f.repo.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, f.repo.join(".scratch")).unwrap();
+    std::fs::write(f.repo.join(".git/info/exclude"), ".scratch\n").unwrap();
+    let r = provision(&f.req("src-out")).unwrap();
+    assert!(!r.linked.contains(&".scratch".to_string()), "{r:?}");
+    assert!(
+        r.note
+            .contains("skipped .scratch: in the main worktree it is a symlink leading outside it"),
+        "{}",
+        r.note
+    );
+    assert!(Path::new(&r.path)
+        .join(".scratch")
+        .symlink_metadata()
+        .is_err());
+}
+
+#[test]
+fn copies_are_private_listed_and_ignored_by_git() {
+    let _g = serial();
+    let f = fixture();
+    crate::testutil::write(
+        &f.repo.join("node_modules/pkg/index.js"),
+        "module.exports = 1\n",
+    );
+    crate::testutil::write(&f.repo.join("conf/local.json"), "{}");
+    std::env::set_var(
+        "OKSTRA_WORKTREE_COPY_ENTRIES",
+        "node_modules:conf/local.json",
+    );
+    std::env::set_var("OKSTRA_WORKTREE_SYNC_DIRS", "node_modules:.project-docs");
+    let r = provision(&f.req("cp"));
+    std::env::remove_var("OKSTRA_WORKTREE_COPY_ENTRIES");
+    std::env::remove_var("OKSTRA_WORKTREE_SYNC_DIRS");
+    let r = r.unwrap();
+    let mut all: Vec<String> = r.cloned.iter().chain(&r.copied).cloned().collect();
+    all.sort();
+    assert_eq!(all, ["conf/local.json", "node_modules"], "{}", r.note);
+    assert_eq!(r.linked, [".project-docs"]);
+    let wt = Path::new(&r.path);
+    let copy = wt.join("node_modules/pkg/index.js");
+    assert!(!wt
+        .join("node_modules")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    std::fs::write(&copy, "changed").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.repo.join("node_modules/pkg/index.js")).unwrap(),
+        "module.exports = 1\n"
+    );
+    assert_eq!(
+        git(wt, &["status", "--porcelain", "--untracked-files=all"]),
+        ""
+    );
+    let exclude = std::fs::read_to_string(f.repo.join(".git/info/exclude")).unwrap();
+    assert!(
+        exclude.contains("/node_modules\n") && exclude.contains("/conf/local.json\n"),
+        "{exclude}"
+    );
+}
+
+#[test]
+fn a_gitignore_negation_takes_the_entry_out_again() {
+    let _g = serial();
+    let f = fixture();
+    std::fs::write(
+        f.repo.join(".gitignore"),
+        ".env\n.okstra/\n!.project-docs\n",
+    )
+    .unwrap();
+    git(&f.repo, &["commit", "-q", "-am", "negate"]);
+    let r = provision(&f.req("neg")).unwrap();
+    assert!(r.linked.is_empty(), "{r:?}");
+    assert!(
+        r.note.contains("took .project-docs out again"),
+        "{}",
+        r.note
+    );
+    let wt = Path::new(&r.path);
+    assert!(wt.join(".project-docs").symlink_metadata().is_err());
+    assert_eq!(
+        git(wt, &["status", "--porcelain", "--untracked-files=all"]),
+        ""
     );
 }

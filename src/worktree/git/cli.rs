@@ -189,31 +189,47 @@ impl Git {
         reason: &str,
         cleanup: impl Fn(),
     ) -> Result<String, WorktreeError> {
+        self.worktree_add_at(main, path, branch, Some(base), reason, cleanup)
+    }
+
+    /// `worktree_add`, or with `base` `None` the existing `branch` checked out
+    /// (`git worktree add --lock --reason … -- <path> <branch>`): the re-entry of a released
+    /// key whose directory is gone.
+    pub fn worktree_add_at(
+        &self,
+        main: &Repository,
+        path: &Path,
+        branch: &str,
+        base: Option<Oid>,
+        reason: &str,
+        cleanup: impl Fn(),
+    ) -> Result<String, WorktreeError> {
         let root = workdir_of_main(main);
         let parallel = !main
             .config()
             .is_ok_and(|c| c.get_entry("checkout.workers").is_ok())
             && !path.parent().is_some_and(on_ram_fs);
-        let base = base.to_string();
+        let base = base.map(|b| b.to_string());
         let attempt = || {
             let mut cmd = Command::new(&self.exe);
             cmd.arg("-C").arg(&root);
             if parallel {
                 cmd.args(["-c", &format!("checkout.workers={CHECKOUT_WORKERS}")]);
             }
-            cmd.args([
-                "worktree",
-                "add",
-                "--quiet",
-                "--no-track",
-                "--lock",
-                "--reason",
-            ])
-            .args([reason, "-b", branch, "--"])
-            .arg(path)
-            .arg(&base)
-            .stdin(Stdio::null())
-            .env("GIT_TERMINAL_PROMPT", "0");
+            cmd.args(["worktree", "add", "--quiet", "--lock", "--reason"])
+                .arg(reason);
+            match &base {
+                Some(base) => cmd
+                    .args(["--no-track", "-b", branch, "--"])
+                    .arg(path)
+                    .arg(base),
+                None => cmd.arg("--").arg(path).arg(branch),
+            };
+            cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
+            // Its own process group: a Ctrl-C at the terminal reaches only okstra, which
+            // lets git finish and then undoes (see crate::interrupt) instead of leaving a
+            // checkout half-way.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
             for var in LOCAL_ENV {
                 cmd.env_remove(var);
             }

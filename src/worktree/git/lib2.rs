@@ -184,10 +184,40 @@ pub fn add_worktree(
     let reference = retry_locked(|| main.branch(branch, &commit, false))
         .map_err(git_err("branch", repo))?
         .into_reference();
-    let filters = needs_filters(main, &commit);
+    add_on(main, path, &reference, &commit, reason)
+}
+
+/// A worktree at `path` with the existing local `branch` checked out, locked with `reason`,
+/// through libgit2 (the re-entry of a released key whose directory is gone). Returns the
+/// admin entry name.
+pub fn add_worktree_on(
+    main: &Repository,
+    path: &Path,
+    branch: &str,
+    reason: &str,
+) -> Result<String, WorktreeError> {
+    let repo = main.path();
+    let reference = main
+        .find_reference(&format!("refs/heads/{branch}"))
+        .map_err(git_err("find branch", repo))?;
+    let commit = reference
+        .peel_to_commit()
+        .map_err(git_err("find commit", repo))?;
+    add_on(main, path, &reference, &commit, reason)
+}
+
+fn add_on(
+    main: &Repository,
+    path: &Path,
+    reference: &Reference,
+    commit: &git2::Commit,
+    reason: &str,
+) -> Result<String, WorktreeError> {
+    let repo = main.path();
+    let filters = needs_filters(main, commit);
     let name = git_style_admin_name(main, path);
     retry_locked(|| {
-        let made = add_checked_out(main, &name, path, &reference, filters)
+        let made = add_checked_out(main, &name, path, reference, filters)
             .and_then(|wt| wt.lock(Some(reason)));
         if made.is_err() {
             // A half-made worktree would make the retry fail with "already exists".

@@ -313,3 +313,98 @@ pub fn head_branch(path: &Path) -> Option<String> {
     }
     head.shorthand().ok().map(str::to_string)
 }
+
+/// Reflog message okstra adds to a branch it creates; doctor recognises okstra's own
+/// branches by it.
+pub const BRANCH_REFLOG_PREFIX: &str = "okstra: provision ";
+
+/// Adds okstra's reflog entry (`okstra: provision <key>`, at `at`) to `branch`, so doctor can
+/// tell a branch okstra made from anyone else's. Best effort: a repository without reflogs
+/// only loses that hint.
+pub fn mark_okstra_branch(main: &Repository, branch: &str, at: Oid, key: &str) {
+    let Ok(sig) = git2::Signature::now("okstra", "okstra@localhost") else {
+        return;
+    };
+    if let Ok(mut log) = main.reflog(&format!("refs/heads/{branch}")) {
+        if log
+            .append(at, &sig, Some(&format!("{BRANCH_REFLOG_PREFIX}{key}")))
+            .is_ok()
+        {
+            let _ = retry_locked(|| log.write());
+        }
+    }
+}
+
+/// Whether the reflog of `branch` holds okstra's creation entry; returns the commit it was
+/// created at.
+pub fn okstra_created_at(main: &Repository, branch: &str) -> Option<Oid> {
+    let log = main.reflog(&format!("refs/heads/{branch}")).ok()?;
+    let entry = log.iter().find(|e| {
+        e.message_bytes()
+            .is_some_and(|m| m.starts_with(BRANCH_REFLOG_PREFIX.as_bytes()))
+    })?;
+    Some(entry.id_new())
+}
+
+/// Whether any worktree of the repository (the main one included) has `branch` checked out.
+pub fn branch_checked_out(main: &Repository, branch: &str) -> bool {
+    let want = format!("ref: refs/heads/{branch}");
+    let head_is = |p: PathBuf| std::fs::read_to_string(p).is_ok_and(|h| h.trim() == want);
+    if head_is(main.path().join("HEAD")) {
+        return true;
+    }
+    let Ok(dirs) = std::fs::read_dir(main.path().join("worktrees")) else {
+        return false;
+    };
+    dirs.flatten().any(|d| head_is(d.path().join("HEAD")))
+}
+
+/// A worktree at `path` (whose parent exists and which itself does not) with the existing
+/// local `branch` checked out, locked in git with reason `okstra task <key>`: the git CLI
+/// when usable, else libgit2 (as [`create_branch_and_worktree`]). On failure the worktree
+/// it made is removed; the branch is never touched.
+pub fn worktree_on_branch(
+    main: &Repository,
+    path: &Path,
+    branch: &str,
+    key: &str,
+) -> Result<Created, WorktreeError> {
+    let reason = format!("{LOCK_REASON_PREFIX}{key}");
+    let cleanup = || match admin_name_at(main, path) {
+        Some(name) => remove_worktree(main, &name, path),
+        None => {
+            let _ = std::fs::remove_dir(path);
+        }
+    };
+    let tip = main
+        .refname_to_id(&format!("refs/heads/{branch}"))
+        .map_err(git_err("resolve branch", main.path()))?;
+    match cli::locate() {
+        cli::Located::Usable(git) => git
+            .worktree_add_at(main, path, branch, None, &reason, cleanup)
+            .map(|admin| Created {
+                admin,
+                notes: Vec::new(),
+            }),
+        other => {
+            let notes = lib2::check(main, tip, other.why_not())?;
+            let made = lib2::add_worktree_on(main, path, branch, &reason);
+            if made.is_err() {
+                cleanup();
+            }
+            made.map(|admin| Created { admin, notes })
+        }
+    }
+}
+
+/// Locks the worktree `name` in git with okstra's reason for `key` (no-op when locked).
+pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<(), WorktreeError> {
+    let wt = main
+        .find_worktree(name)
+        .map_err(git_err("find worktree", main.path()))?;
+    if let Ok(WorktreeLockStatus::Locked(_)) = wt.is_locked() {
+        return Ok(());
+    }
+    wt.lock(Some(&format!("{LOCK_REASON_PREFIX}{key}")))
+        .map_err(git_err("worktree lock", main.path()))
+}

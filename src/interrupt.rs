@@ -1,0 +1,98 @@
+//! Interruption by SIGINT / SIGTERM, as a flag that long multi-step operations poll.
+//!
+//! The CLI (`runCli`, whichever process hosts it: Node or a native executable) installs
+//! [`SignalScope`] for the duration of one command. A signal then only sets a flag; the
+//! step that is running (a checkout, a `git` child) finishes, the next
+//! [`check`] returns [`Interrupted`], and the operation's rollback guard undoes what it
+//! made before the command returns (exit code 130). Nothing is ever left half-way by the
+//! signal itself. Outside a scope (the JS API) signals keep their usual meaning.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The signal received inside the current scope (0 = none).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// An operation stopped because SIGINT or SIGTERM arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "interrupted by {} before it finished; everything this call had made was undone, so \
+     running the same command again starts cleanly",
+    signal_name(*signal)
+)]
+pub struct Interrupted {
+    pub signal: i32,
+}
+
+impl crate::error::Coded for Interrupted {
+    fn code(&self) -> &'static str {
+        "E_INTERRUPTED"
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    RECEIVED.store(sig, Ordering::SeqCst);
+}
+
+/// `Err(Interrupted)` once SIGINT or SIGTERM arrived inside a [`SignalScope`].
+pub fn check() -> Result<(), Interrupted> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        signal => Err(Interrupted { signal }),
+    }
+}
+
+/// While alive, SIGINT and SIGTERM set the flag [`check`] reads instead of ending the
+/// process; dropping it restores the previous handlers.
+pub struct SignalScope {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl SignalScope {
+    /// Installs the flag-setting handlers for SIGINT and SIGTERM.
+    pub fn install() -> SignalScope {
+        RECEIVED.store(0, Ordering::SeqCst);
+        let mut old = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the
+            // handler only performs an atomic store; `prev` receives the old action, which
+            // Drop puts back.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                act.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &act, &mut prev) == 0 {
+                    old.push((sig, prev));
+                }
+            }
+        }
+        SignalScope { old }
+    }
+
+    /// The signal received while the scope was alive, if any.
+    pub fn received(&self) -> Option<i32> {
+        check().err().map(|i| i.signal)
+    }
+}
+
+impl Drop for SignalScope {
+    fn drop(&mut self) {
+        for (sig, prev) in &self.old {
+            // SAFETY: restores the action saved by `install`.
+            unsafe {
+                libc::sigaction(*sig, prev, std::ptr::null_mut());
+            }
+        }
+        RECEIVED.store(0, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,49 @@
+//! `remove_provisioned`: undoing a `created` provision completely.
+
+use std::path::{Path, PathBuf};
+
+use super::git::{self, git_err};
+use super::locks::{lock_key, lock_repo};
+use super::WorktreeError;
+use crate::ids::{IdError, KeyParts};
+use crate::registry::{Registry, WorktreeEntry};
+
+/// Undoes a `created` provision completely, for rollbacks (e.g. a stage-group collector
+/// whose merge conflicted): removes the worktree directory and git's record of it (only a
+/// directory git lists as a linked worktree of the repository is deleted), deletes its
+/// branch, and releases the registry entry. `project_root` is any directory of the
+/// repository (needed when the worktree directory is already gone). Returns the released
+/// entry, or `None` when the key has no entry (nothing is done).
+///
+/// Errors: `E_INVALID_ARG` (projectRoot not in git), `E_GIT`, `E_LOCK_TIMEOUT`,
+/// `E_REGISTRY_CORRUPT`.
+pub fn remove_provisioned(
+    project_root: &Path,
+    key: &KeyParts,
+    home: Option<&str>,
+    lock_timeout_ms: Option<u64>,
+) -> Result<Option<WorktreeEntry>, WorktreeError> {
+    let reg = Registry::open(home, lock_timeout_ms)?;
+    let _key_lock = lock_key(&reg, key, lock_timeout_ms)?;
+    let Some(entry) = reg.lookup(key)? else {
+        return Ok(None);
+    };
+    let repo = git::discover(project_root).ok_or_else(|| {
+        IdError::InvalidArg(format!(
+            "projectRoot {} is not inside a git repository",
+            project_root.display()
+        ))
+    })?;
+    let main = git::open_main(&repo)?;
+    let _repo_lock = lock_repo(&reg, &main, lock_timeout_ms)?;
+    let path = PathBuf::from(&entry.worktree_path);
+    // Only a directory git lists as a linked worktree of this repository is deleted: a row
+    // may name any path (`registryReserve` takes what it is given).
+    if let Some(name) = git::admin_name_at(&main, &path) {
+        git::remove_worktree(&main, &name, &path);
+    }
+    if let Ok(mut b) = main.find_branch(&entry.branch, git2::BranchType::Local) {
+        git::retry_locked(|| b.delete()).map_err(git_err("branch delete", main.path()))?;
+    }
+    Ok(reg.release(key)?)
+}

@@ -1,0 +1,156 @@
+//! The `copy` kind: a private, writable copy of a file or a directory tree, made
+//! copy-on-write where the filesystem can (FICLONE on Linux btrfs/xfs, clonefile on macOS)
+//! and byte for byte otherwise. Modes are kept; symlinks inside the tree are recreated as
+//! symlinks with the same target (never followed); files are copied in parallel.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+/// How an entry was copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// Every file shares its extents with the source (reflink); nothing was read or written.
+    Cloned,
+    /// At least one file was copied byte for byte (the filesystem cannot clone, or the
+    /// source lies on another filesystem).
+    Copied,
+}
+
+/// What copying one entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub how: How,
+    pub files: u64,
+    pub cloned_files: u64,
+    /// FIFOs, sockets and devices, which are not copied.
+    pub skipped_special: u64,
+}
+
+/// Removes a partly made copy unless defused: an entry is either fully copied or absent.
+struct PartialCopy<'a> {
+    dst: &'a Path,
+    armed: bool,
+}
+
+impl Drop for PartialCopy<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = make_writable_tree(self.dst);
+            let _ = match self.dst.symlink_metadata() {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(self.dst),
+                Ok(_) => fs::remove_file(self.dst),
+                Err(_) => Ok(()),
+            };
+        }
+    }
+}
+
+/// Gives the owner write access to every directory under `dir` so a rollback can delete
+/// read-only subtrees.
+fn make_writable_tree(dir: &Path) -> io::Result<()> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let m = d.symlink_metadata()?;
+        if !m.is_dir() {
+            continue;
+        }
+        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(m.mode() | 0o700));
+        for e in fs::read_dir(&d)?.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Clones `src` to the new file `dst`, falling back to a byte copy; keeps the mode.
+/// Returns whether it was cloned.
+fn copy_file(src: &Path, dst: &Path) -> io::Result<bool> {
+    match reflink_copy::reflink_or_copy(src, dst) {
+        Ok(how) => Ok(how.is_none()),
+        // `dst` was someone else's: leave it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(e) => {
+            // A byte copy cut short (a full disk) leaves no partial file.
+            let _ = fs::remove_file(dst);
+            Err(e)
+        }
+    }
+}
+
+/// Copies `src` (a file or directory, not a symlink) to `dst`, which must not exist.
+/// Directories are created first (owner-writable while filling), symlinks recreated, then
+/// the files are cloned or copied in parallel, then directory modes are restored deepest
+/// first. On any error nothing is left at `dst`.
+pub fn copy_entry(src: &Path, dst: &Path) -> io::Result<Copied> {
+    let meta = src.symlink_metadata()?;
+    if !meta.is_dir() {
+        // Creates `dst` exclusively (an existing path is an error, never overwritten) and
+        // removes it again when cloning and copying both fail.
+        let cloned = copy_file(src, dst)?;
+        return Ok(Copied {
+            how: if cloned { How::Cloned } else { How::Copied },
+            files: 1,
+            cloned_files: u64::from(cloned),
+            skipped_special: 0,
+        });
+    }
+    // Made exclusively before the guard is armed: an existing `dst` is an error and stays.
+    fs::create_dir(dst)?;
+    let mut guard = PartialCopy { dst, armed: true };
+    let result = copy_tree(src, dst)?;
+    guard.armed = false;
+    Ok(result)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> io::Result<Copied> {
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut skipped_special = 0;
+    let mut stack = vec![(src.to_path_buf(), dst.to_path_buf())];
+    while let Some((s, d)) = stack.pop() {
+        let m = s.symlink_metadata()?;
+        if d != dst {
+            fs::create_dir(&d)?;
+        }
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700))?;
+        dirs.push((d.clone(), m.mode() & 0o7777));
+        for e in fs::read_dir(&s)? {
+            let e = e?;
+            let t = e.file_type()?;
+            let (cs, cd) = (e.path(), d.join(e.file_name()));
+            if t.is_dir() {
+                stack.push((cs, cd));
+            } else if t.is_symlink() {
+                symlink(fs::read_link(&cs)?, &cd)?;
+            } else if t.is_file() {
+                files.push((cs, cd));
+            } else {
+                skipped_special += 1;
+            }
+        }
+    }
+    let cloned_files = files
+        .par_iter()
+        .map(|(s, d)| copy_file(s, d).map(u64::from))
+        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+    for (d, mode) in dirs.iter().rev() {
+        fs::set_permissions(d, fs::Permissions::from_mode(*mode))?;
+    }
+    let n = files.len() as u64;
+    Ok(Copied {
+        how: if cloned_files == n && n > 0 {
+            How::Cloned
+        } else {
+            How::Copied
+        },
+        files: n,
+        cloned_files,
+        skipped_special,
+    })
+}
