@@ -34,9 +34,9 @@ pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
 pub use project_json::upsert_project_json;
 pub use provision::{key_of, provision, ProvisionRequest, ProvisionStatus, Provisioned};
+pub use prune::{prune, Pruned};
 pub use release::release_worktree;
 pub use remove::remove_provisioned;
-pub use prune::{prune, Pruned};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
 use crate::error::Coded;
