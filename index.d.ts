@@ -9,12 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
- * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
- * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
- * `E_LOCK_TIMEOUT`.
- */
 export declare class Wizard {
   /**
    * A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
@@ -49,7 +43,20 @@ export declare class Wizard {
    * final-verification without an explicit stage.
    */
   renderArgs(): Record<string, string>
-  /** The human summary of the effective values shown before the final confirm. */
+  /**
+   * The human summary of the effective values shown before the final confirm.
+   * Returns to the question answered last, restoring the answers from before it (an
+   * edit or an abort is undone the same way). The history is saved with the state, so
+   * this works after a resume. `false` when there is nothing to go back to.
+   */
+  back(): boolean
+  /**
+   * Switches the prompt language (`ko` or `en`) keeping every answer. Throws
+   * `E_INVALID_ARG` for another language.
+   */
+  setLang(lang: 'ko' | 'en'): void
+  /** `'done'` or `'aborted'` once the run is over (start a new run then), else `null`. */
+  finished(): 'done' | 'aborted' | null
   confirmationBlock(): string
 }
 export type JsWizard = Wizard
@@ -89,7 +96,8 @@ export interface CliResult {
 
 /**
  * `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. Throws `E_INVALID_ARG` for
- * stage and group together or an empty taskId.
+ * stage and group together or a taskId/groupId a key would refuse (empty, blank, too long,
+ * holding `/`, `#` or control characters).
  */
 export declare function computeBranchName(o: BranchNameOptions): string
 
@@ -118,6 +126,17 @@ export interface DoctorReport {
   ok: boolean
   problems: Array<DoctorProblem>
 }
+
+/**
+ * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+ * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+ * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+ * `E_LOCK_TIMEOUT`.
+ * The project a wizard started in `dir` is about: the top of the git worktree holding
+ * `dir`; outside git the nearest ancestor with `.okstra/`; else `dir`. Throws
+ * `E_INVALID_ARG` when `dir` is not an existing directory.
+ */
+export declare function findProjectRoot(dir: string): string
 
 /**
  * For each stage whose last `done` `head_commit` differs from its stage branch's tip
@@ -229,7 +248,8 @@ export interface HandoffEligibleResult {
 
 /**
  * Records the PR a stage group was handed off in (idempotent per branch). Throws
- * `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+ * `E_INVALID_ARG` (also for a missing plan run root without `create`),
+ * `E_LOCK_TIMEOUT`, `E_IO`.
  */
 export declare function handoffRecordPr(o: HandoffRecordPrOptions): AppendResult
 
@@ -242,6 +262,8 @@ export interface HandoffRecordPrOptions {
   branch: string
   url: string
   lockTimeoutMs?: number
+  /** Create a missing plan run root (default `false`: `E_INVALID_ARG`). */
+  create?: boolean
 }
 
 /**
@@ -295,7 +317,8 @@ export interface KeyParts {
  * Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
  * unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
  * a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
- * key, `fields` setting `impl_task_key`/`stage`/`status`), `E_LOCK_TIMEOUT`, `E_IO`.
+ * key, `fields` setting `impl_task_key`/`stage`/`status`), `E_INVALID_ARG` (a missing
+ * plan run root without `create`), `E_LOCK_TIMEOUT`, `E_IO`.
  */
 export declare function ledgerAppend(planRunRoot: string, o: LedgerAppendOptions): AppendResult
 
@@ -312,6 +335,11 @@ export interface LedgerAppendOptions {
   /** Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`. */
   fields?: Record<string, unknown>
   lockTimeoutMs?: number
+  /**
+   * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+   * a mistyped path makes no new ledger).
+   */
+  create?: boolean
 }
 
 /**
@@ -330,6 +358,11 @@ export interface LedgerAppendPrOptions {
   branch: string
   url: string
   lockTimeoutMs?: number
+  /**
+   * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+   * a mistyped path makes no new ledger).
+   */
+  create?: boolean
 }
 
 /**
@@ -348,6 +381,11 @@ export interface LedgerAppendVerifiedOptions {
   verdict: string
   reportPath: string
   lockTimeoutMs?: number
+  /**
+   * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+   * a mistyped path makes no new ledger).
+   */
+  create?: boolean
 }
 
 /**
@@ -360,8 +398,9 @@ export declare function ledgerLatestDoneByStage(rows: Array<Record<string, unkno
 export declare function ledgerPrCoveredStages(rows: Array<Record<string, unknown>>): Array<number>
 
 /**
- * Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
- * skipped and listed in `skipped`, never fatal. Throws `E_IO`.
+ * Reads `<planRunRoot>/consumers.jsonl` (missing file = empty). A torn or invalid line is
+ * skipped and listed in `skipped`, never fatal. Throws `E_INVALID_ARG` when `planRunRoot`
+ * does not exist, `E_IO`.
  */
 export declare function ledgerRead(planRunRoot: string, o?: LedgerReadOptions | undefined | null): LedgerReadResult
 
@@ -450,6 +489,8 @@ export interface Prompt {
   echoTemplate: string
   /** The batched prompts of a `pick_group` (answer them with one JSON object step → value). */
   prompts?: Array<Prompt>
+  /** Whether `back()` has an earlier answer to return to (survives a resume). */
+  canGoBack: boolean
 }
 
 /** One choice of a pick prompt. */
@@ -538,6 +579,11 @@ export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: str
 export interface PruneOptions {
   /** Default `true`: report only. */
   dryRun?: boolean
+  /**
+   * A directory of the project's repository, to find released worktrees no other
+   * registry entry leads to (their git lock and record are removed).
+   */
+  projectRoot?: string
   home?: string
   lockTimeoutMs?: number
 }
@@ -545,6 +591,10 @@ export interface PruneOptions {
 /** What `registryPrune` released (or, in a dry run, would release). */
 export interface PruneResult {
   released: Array<WorktreeEntry>
+  /** Released worktrees whose okstra git lock and git record were removed. */
+  unlocked: Array<string>
+  /** Released worktrees whose repository was not found (pass `projectRoot`). */
+  unresolved: Array<string>
 }
 
 /** A stage whose recorded head went stale. */
@@ -587,7 +637,10 @@ export declare function registryLookup(p: KeyParts): WorktreeEntry | null
 
 /**
  * Releases active entries whose worktree directory is gone; a dry run unless
- * `dryRun: false`.
+ * `dryRun: false`. Applied, it also removes okstra's git lock on each released worktree
+ * and git's record of its gone directory (found through the repositories of the
+ * registry's existing worktrees and `projectRoot`). Throws `E_INVALID_ARG`,
+ * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_GIT`.
  */
 export declare function registryPrune(o?: PruneOptions | undefined | null): PruneResult
 
@@ -691,7 +744,8 @@ export declare function runCli(args: Array<string>): CliResult
 /**
  * Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
  * edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
- * digits of its FNV-1a hash so `버그` and `기능` stay apart.
+ * digits of its FNV-1a hash so `버그` and `기능` stay apart. Idempotent: a slug is returned
+ * unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`).
  */
 export declare function safeSegment(value: string): string
 

@@ -840,6 +840,7 @@ module.exports.JsWizard = nativeBinding.JsWizard
 module.exports.cleanGateExcludes = nativeBinding.cleanGateExcludes
 module.exports.computeBranchName = nativeBinding.computeBranchName
 module.exports.computeWorktreePath = nativeBinding.computeWorktreePath
+module.exports.findProjectRoot = nativeBinding.findProjectRoot
 module.exports.gitReconcile = nativeBinding.gitReconcile
 module.exports.gitReconcileAsync = nativeBinding.gitReconcileAsync
 module.exports.handoffAssemble = nativeBinding.handoffAssemble

@@ -127,7 +127,7 @@ test('ENOSPC during a ledger append leaves no partial row and says the disk is f
   try {
     const root = join(mnt, 'run')
     const ledger = (status, fields) =>
-      okstra(['ledger', 'append', '--plan-run-root', root, '--impl-task-key', 'p/g/t', '--stage', '1', '--status', status,
+      okstra(['ledger', 'append', '--plan-run-root', root, '--create', '--impl-task-key', 'p/g/t', '--stage', '1', '--status', status,
         ...(fields ? ['--fields', JSON.stringify(fields)] : [])])
     assert.equal(ledger('started').status, 0)
     const file = join(root, 'consumers.jsonl')

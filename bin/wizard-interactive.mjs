@@ -1,14 +1,16 @@
 // `okstra wizard` on a terminal: the interactive face of the same state machine the JSON
 // CLI drives. Arrow-key picks and text input come from @inquirer/prompts; every decision —
-// what to ask, validation, edits, abort — is the native `Wizard`'s. The state is saved after
-// every accepted answer, so Ctrl-C leaves a state file that `okstra wizard --state FILE`
-// resumes. At the end the worktree can be provisioned right away (SPEC §5).
+// what to ask, validation, edits, Back, abort — is the native `Wizard`'s. The state is
+// saved after every accepted answer (with its Back history), so Ctrl-C leaves a state file
+// that `okstra wizard` resumes, in the language `--lang` asks for. A finished or aborted run
+// never blocks the next one: it asks whether to start a new run (`--new` starts one
+// outright). At the end the worktree can be provisioned right away.
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { input, select } from '@inquirer/prompts'
-import { Wizard, provisionTaskWorktree } from '../index.js'
+import { Wizard, findProjectRoot, provisionTaskWorktree } from '../index.js'
 
 const BACK = '\u0000back'
 
@@ -29,48 +31,71 @@ function options(argv) {
       'project-id': { type: 'string' },
       lang: { type: 'string' },
       home: { type: 'string' },
+      new: { type: 'boolean' },
     },
   })
-  const projectRoot = resolve(values['project-root'] ?? process.env.OKSTRA_PROJECT_ROOT ?? process.cwd())
+  // The project is the repository root found from where the wizard starts (a
+  // subdirectory such as shop/src finds shop), so its tasks and state file are found.
+  const projectRoot = findProjectRoot(resolve(values['project-root'] ?? process.env.OKSTRA_PROJECT_ROOT ?? process.cwd()))
   const stateFile = resolve(values.state ?? process.env.OKSTRA_WIZARD_STATE ?? `${projectRoot}/.okstra/wizard-state.json`)
-  return { projectRoot, stateFile, projectId: values['project-id'], lang: values.lang, home: values.home }
+  return { projectRoot, stateFile, projectId: values['project-id'], lang: values.lang, home: values.home, fresh: values.new === true }
 }
 
-/** Asks one prompt; returns the value to submit, or BACK. Text prompts validate inline. */
-async function ask(prompt, t, canGoBack) {
+const langOf = (wizard) => JSON.parse(wizard.toJson()).lang
+
+/** Asks one prompt; returns the value to submit, or BACK. */
+async function ask(prompt, t) {
   const message = prompt.help ? `${prompt.label}\n${prompt.help}` : prompt.label
   if (prompt.kind === 'pick') {
     const choices = prompt.options.map((o) => ({ name: o.label, value: o.value }))
-    if (canGoBack) choices.push({ name: t('back'), value: BACK })
+    if (prompt.canGoBack) choices.push({ name: t('back'), value: BACK })
     return select({ message, choices, pageSize: 12, loop: false })
   }
-  return input({ message: canGoBack ? `${message} ${t('back_hint')}` : message })
+  const v = await input({ message: prompt.canGoBack ? `${message} ${t('back_hint')}` : message })
+  return prompt.canGoBack && v === '<' ? BACK : v
 }
 
 async function askGroup(prompt) {
   const answers = {}
   for (const p of prompt.prompts) {
     const v = await input({ message: p.label })
-    if (v === '<') return BACK
+    if (v === '<' && prompt.canGoBack) return BACK
     answers[p.step] = v
   }
   return JSON.stringify(answers)
 }
 
+/** The wizard to run: a new one, or the saved one (asking first when it is finished). */
+async function open(o) {
+  const fresh = () => Wizard.create({ projectRoot: o.projectRoot, projectId: o.projectId, lang: o.lang, home: o.home })
+  if (o.fresh || !existsSync(o.stateFile)) return { wizard: fresh(), resumed: false }
+  const saved = Wizard.load(o.stateFile)
+  if (o.lang) saved.setLang(o.lang)
+  const t = texts(langOf(saved))
+  const finished = saved.finished()
+  if (!finished) {
+    console.log(t('resumed', { file: o.stateFile }))
+    return { wizard: saved, resumed: true }
+  }
+  console.log(t(`finished_${finished}`, { file: o.stateFile }))
+  const again = await select({
+    message: t('new_run_ask'),
+    choices: [{ name: t('new_run_yes'), value: true }, { name: t(`new_run_no_${finished}`), value: false }],
+  })
+  if (!again) return { wizard: saved, resumed: true }
+  const wizard = Wizard.create({ projectRoot: o.projectRoot, projectId: o.projectId, lang: o.lang ?? langOf(saved), home: o.home })
+  console.log(texts(langOf(wizard))('started_new', { file: o.stateFile }))
+  return { wizard, resumed: false }
+}
+
 export async function main(argv) {
   const o = options(argv)
-  let wizard
-  const resumed = existsSync(o.stateFile)
-  if (resumed) {
-    wizard = Wizard.load(o.stateFile)
-  } else {
-    wizard = Wizard.create({ projectRoot: o.projectRoot, projectId: o.projectId, lang: o.lang, home: o.home })
-    wizard.save(o.stateFile)
-  }
-  const t = texts(JSON.parse(wizard.toJson()).lang)
-  if (resumed) console.log(t('resumed', { file: o.stateFile }))
-  const history = []
+  let t = texts(o.lang === 'en' ? 'en' : 'ko')
   try {
+    const { wizard } = await open(o)
+    t = texts(langOf(wizard))
+    // Saved from the first accepted answer on (and now, when --lang changed a resumed one).
+    if (existsSync(o.stateFile)) wizard.save(o.stateFile)
     for (;;) {
       const prompt = wizard.next()
       if (prompt.kind === 'aborted') {
@@ -78,23 +103,17 @@ export async function main(argv) {
         return 0
       }
       if (prompt.kind === 'done') break
-      const value = prompt.kind === 'pick_group' ? await askGroup(prompt) : await ask(prompt, t, history.length > 0)
-      if (value === BACK || (prompt.kind === 'text' && value === '<')) {
-        if (history.length === 0) {
-          console.log(t('nothing_back'))
-          continue
-        }
-        wizard = Wizard.fromJson(history.pop())
-        wizard.save(o.stateFile)
+      const value = prompt.kind === 'pick_group' ? await askGroup(prompt) : await ask(prompt, t)
+      if (value === BACK) {
+        if (!wizard.back()) console.log(t('nothing_back'))
+        else wizard.save(o.stateFile)
         continue
       }
-      const before = wizard.toJson()
       const r = wizard.submit(value)
       if (!r.ok) {
         console.log(`✗ ${r.error}`)
         continue
       }
-      history.push(before)
       wizard.save(o.stateFile)
       if (r.echo) console.log(`✓ ${r.echo}`)
     }
@@ -113,12 +132,13 @@ export async function main(argv) {
         stageNumber: /^\d+$/.test(args.stage) ? Number(args.stage) : undefined,
         home: o.home,
       })
-      console.log(t('provisioned', { status: p.status, path: p.path, branch: p.branch ? `(${p.branch})` : '' }))
+      const key = `provisioned_${p.status.replace(/-/g, '_')}`
+      console.log(t(key, { path: p.path, branch: p.branch, base: p.baseRef.slice(0, 12) }))
     }
     return 0
   } catch (e) {
     if (e && e.name === 'ExitPromptError') {
-      console.log(`\n${t('saved', { file: o.stateFile })}`)
+      console.log(existsSync(o.stateFile) ? `\n${t('saved', { file: o.stateFile })}` : '')
       return 130
     }
     throw e

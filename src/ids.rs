@@ -42,8 +42,15 @@ pub fn stable_hash8(value: &str) -> String {
 ///
 /// When the input held letters or digits outside ASCII (Korean task names are common), the
 /// slug alone would collide (`버그` and `기능` both become `_`), so `-` plus the 8 hex digits
-/// of the FNV-1a 32-bit hash of the original UTF-8 text is appended: `버그` → `_-5d8e7d77`.
+/// of the FNV-1a 32-bit hash of the original UTF-8 text is appended: `버그` → `_-f68f58ad`.
+///
+/// Idempotent: a value that already is a slug (see [`is_slug`]) is returned unchanged, so
+/// `safe_segment(safe_segment(x)) == safe_segment(x)` and slugging twice on the way from an
+/// answer to a branch cannot change the name.
 pub fn safe_segment(value: &str) -> String {
+    if is_slug(value) {
+        return value.to_string();
+    }
     let mut out = String::with_capacity(value.len());
     let mut in_run = false;
     for c in value.chars().flat_map(char::to_lowercase) {
@@ -67,6 +74,141 @@ pub fn safe_segment(value: &str) -> String {
     slug
 }
 
+/// Whether `value` is something [`safe_segment`] returns: `[a-z0-9-]` without a leading or
+/// trailing `-`, or the placeholder `_` alone or followed by a `-<8 hex>` hash suffix.
+pub fn is_slug(value: &str) -> bool {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match value.strip_prefix('_') {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('-').is_some_and(|h| {
+            h.len() == 8
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }),
+        None => plain(value),
+    }
+}
+
+/// The longest id segment accepted (characters): longer ones make file and branch names
+/// git and the file system refuse.
+pub const MAX_SEGMENT_CHARS: usize = 128;
+
+/// The longest path accepted (bytes), as the kernel's `PATH_MAX`.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// The first characters of `value` for a message (a 10 KB id is not echoed whole).
+pub fn excerpt(value: &str) -> String {
+    const SHOWN: usize = 40;
+    if value.chars().count() <= SHOWN {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(SHOWN).collect();
+        format!("{head:?}…")
+    }
+}
+
+/// The one check for an id segment (project, task group, task, stage-group id) from any
+/// door: the exports, the CLI and the wizard. Refuses an empty or blank value, `.` and
+/// `..`, `/`, `#`, NUL and other control characters, and more than [`MAX_SEGMENT_CHARS`]
+/// characters. `name` is the argument's name as the caller knows it (`taskId`).
+pub fn check_segment(name: &str, value: &str) -> Result<(), IdError> {
+    if value.trim().is_empty() {
+        return Err(invalid(format!("{name} is empty; give a non-empty value")));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_SEGMENT_CHARS {
+        return Err(invalid(format!(
+            "{name} is {chars} characters long; the limit is {MAX_SEGMENT_CHARS}"
+        )));
+    }
+    if value == "." || value == ".." {
+        return Err(invalid(format!(
+            "{name} {value:?} names a directory, not an id; give a name"
+        )));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| matches!(c, '/' | '#') || c.is_control())
+    {
+        return Err(invalid(format!(
+            "{name} {} contains {bad:?}, which would make task keys ambiguous; use letters, \
+             digits, `-` or spaces",
+            excerpt(value)
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_segment`], except that a slug may be up to 9 characters longer: the slug of an
+/// accepted id (its hash suffix `-<8 hex>` may push it over the limit).
+fn check_id_or_slug(name: &str, value: &str) -> Result<(), IdError> {
+    if is_slug(value) && value.len() <= MAX_SEGMENT_CHARS + 9 {
+        return Ok(());
+    }
+    check_segment(name, value)
+}
+
+/// The one check for a path argument: non-empty, no NUL, at most [`MAX_PATH_BYTES`] bytes.
+pub fn check_path(name: &str, value: &str) -> Result<(), IdError> {
+    if value.trim().is_empty() {
+        return Err(invalid(format!("{name} is empty; give a path")));
+    }
+    if value.len() > MAX_PATH_BYTES {
+        return Err(invalid(format!(
+            "{name} is {} bytes long; the limit is {MAX_PATH_BYTES}",
+            value.len()
+        )));
+    }
+    if value.contains('\0') {
+        return Err(invalid(format!("{name} {} contains NUL", excerpt(value))));
+    }
+    Ok(())
+}
+
+/// The one check for a directory argument a command reads or writes inside: a path
+/// ([`check_path`]) naming an existing directory. Nothing creates a missing one implicitly:
+/// a mistyped path must change nothing.
+pub fn check_dir(name: &str, dir: &Path) -> Result<(), IdError> {
+    check_path(name, &dir.to_string_lossy())?;
+    if dir.is_dir() {
+        Ok(())
+    } else if dir.exists() {
+        Err(invalid(format!(
+            "{name} {} is not a directory",
+            dir.display()
+        )))
+    } else {
+        Err(invalid(format!(
+            "{name} {} does not exist; check the path",
+            dir.display()
+        )))
+    }
+}
+
+/// The one check for a whole number from JS (where every number is a double): finite,
+/// whole, within `0..=max`. `name` is the argument's name.
+pub fn whole_number(name: &str, value: f64, max: u64) -> Result<u64, IdError> {
+    if value.is_finite() && value.fract() == 0.0 && value >= 0.0 && value <= max as f64 {
+        Ok(value as u64)
+    } else {
+        Err(invalid(format!(
+            "{name} {value} is not a whole number from 0 to {max}"
+        )))
+    }
+}
+
+/// A stage number from JS ([`whole_number`] up to `u32::MAX`).
+pub fn stage_number(name: &str, value: f64) -> Result<u32, IdError> {
+    let n = whole_number(name, value, u64::from(u32::MAX))?;
+    u32::try_from(n).map_err(|_| invalid(format!("{name} {value} is too large")))
+}
+
 /// The parts that name one registry entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyParts {
@@ -79,22 +221,9 @@ pub struct KeyParts {
     pub group_id: Option<String>,
 }
 
-fn check_key_segment(name: &str, value: &str) -> Result<(), IdError> {
-    if value.is_empty() {
-        return Err(invalid(format!("{name} is empty; give a non-empty value")));
-    }
-    if let Some(bad) = value.chars().find(|c| matches!(c, '/' | '#' | '\0')) {
-        return Err(invalid(format!(
-            "{name} {value:?} contains {bad:?}, which would make task keys ambiguous; \
-             pass the slugged segment (see safeSegment)"
-        )));
-    }
-    Ok(())
-}
-
 impl KeyParts {
-    /// Validates the parts: every segment non-empty and free of `/`, `#` and NUL; stage and
-    /// group are mutually exclusive.
+    /// Validates the parts ([`check_segment`] on every segment); stage and group are
+    /// mutually exclusive. The segments are kept as given.
     pub fn new(
         project_id: &str,
         task_group: &str,
@@ -102,11 +231,11 @@ impl KeyParts {
         stage: Option<u32>,
         group_id: Option<&str>,
     ) -> Result<KeyParts, IdError> {
-        check_key_segment("projectId", project_id)?;
-        check_key_segment("taskGroup", task_group)?;
-        check_key_segment("taskId", task_id)?;
+        check_segment("projectId", project_id)?;
+        check_segment("taskGroup", task_group)?;
+        check_segment("taskId", task_id)?;
         if let Some(g) = group_id {
-            check_key_segment("groupId", g)?;
+            check_segment("groupId", g)?;
         }
         if stage.is_some() && group_id.is_some() {
             return Err(invalid(
@@ -121,6 +250,19 @@ impl KeyParts {
             stage,
             group_id: group_id.map(str::to_string),
         })
+    }
+
+    /// The same key with every segment slugged ([`safe_segment`]). Built from a validated
+    /// key (`KeyParts::new(raw…)?.slugged()`), it is the key provisioning, handoff,
+    /// reconcile and the wizard use, so the path and branch they compute agree.
+    pub fn slugged(&self) -> KeyParts {
+        KeyParts {
+            project_id: safe_segment(&self.project_id),
+            task_group: safe_segment(&self.task_group),
+            task_id: safe_segment(&self.task_id),
+            stage: self.stage,
+            group_id: self.group_id.as_deref().map(safe_segment),
+        }
     }
 
     /// The same task without its stage or group suffix.
@@ -144,16 +286,29 @@ impl KeyParts {
 }
 
 /// `OKSTRA_HOME` (trimmed; empty or unset → `$HOME/.okstra`), unless `explicit` is given.
+/// An explicit or `OKSTRA_HOME` value must be an absolute path: a relative one would put
+/// the machine-global registry wherever the caller happens to stand.
 pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, IdError> {
+    let absolute = |name: &str, h: &str| {
+        check_path(name, h)?;
+        if Path::new(h).is_absolute() {
+            Ok(PathBuf::from(h))
+        } else {
+            Err(invalid(format!(
+                "{name} {} is relative; give an absolute path (the registry is machine-global)",
+                excerpt(h)
+            )))
+        }
+    };
     if let Some(h) = explicit.map(str::trim).filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(h));
+        return absolute("home", h);
     }
     if let Some(h) = std::env::var("OKSTRA_HOME")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
     {
-        return Ok(PathBuf::from(h));
+        return absolute("OKSTRA_HOME", &h);
     }
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -196,7 +351,8 @@ pub fn work_category_prefix(work_category: &str) -> &'static str {
     }
 }
 
-/// `<prefix>-<task>[-s<N>|.group-<ID>]`, task and group id slugged.
+/// `<prefix>-<task>[-s<N>|.group-<ID>]`, task and group id slugged. The ids are checked like
+/// key segments ([`check_segment`]).
 ///
 /// A stage-group collector's suffix starts with `.`, which no slugged segment, prefix or
 /// stage suffix contains, so no stage or task branch can ever equal a collector's branch
@@ -212,6 +368,10 @@ pub fn compute_branch_name(
         return Err(invalid(
             "stageNumber and groupId are mutually exclusive in a branch name",
         ));
+    }
+    check_id_or_slug("taskId", task_id)?;
+    if let Some(g) = group_id {
+        check_id_or_slug("groupId", g)?;
     }
     let mut name = format!(
         "{}-{}",
@@ -281,6 +441,79 @@ mod tests {
         );
         // Non-ASCII punctuation alone is not a letter: no suffix.
         assert_eq!(safe_segment("a—b"), "a-b");
+    }
+
+    #[test]
+    fn slugging_is_idempotent() {
+        for x in [
+            "버그",
+            "결제/환불",
+            "Fix Login/Page",
+            "",
+            "_",
+            "_-f68f58ad",
+            "a_b",
+            "로그인 bug",
+            "--a--",
+            "ÀÉ",
+            "_x",
+        ] {
+            let once = safe_segment(x);
+            assert_eq!(safe_segment(&once), once, "{x:?} → {once:?}");
+            assert!(is_slug(&once), "{once:?}");
+        }
+        // The one visible change: an all-non-ASCII slug no longer loses its `_`.
+        let k = safe_segment("버그");
+        assert_eq!(safe_segment(&k), k);
+        assert_eq!(
+            compute_branch_name("bugfix", &k, Some(2), None).unwrap(),
+            compute_branch_name("bugfix", "버그", Some(2), None).unwrap()
+        );
+        assert!(!is_slug("_-f68f58a") && !is_slug("-a") && !is_slug("A") && !is_slug(""));
+    }
+
+    #[test]
+    fn one_check_for_segments_paths_numbers() {
+        for bad in ["", "   ", ".", "..", "a/b", "a#b", "a\0b", "a\nb"] {
+            assert_eq!(
+                check_segment("taskId", bad).unwrap_err().code(),
+                "E_INVALID_ARG"
+            );
+        }
+        let long = "x".repeat(10_000);
+        let e = check_segment("taskId", &long).unwrap_err().to_string();
+        assert!(e.len() < 100 && e.contains("limit is 128"), "{e}");
+        check_segment("taskId", &"가".repeat(MAX_SEGMENT_CHARS)).unwrap();
+        assert!(compute_branch_name("", "", None, None).is_err());
+        assert!(compute_branch_name("", "  ", None, None).is_err());
+        assert!(compute_branch_name("", &long, None, None).is_err());
+        assert!(check_path("projectRoot", &"/a".repeat(3000)).is_err());
+        assert!(check_path("projectRoot", "").is_err());
+        assert_eq!(stage_number("stageNumber", 3.0).unwrap(), 3);
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
+            assert!(stage_number("stageNumber", bad).is_err(), "{bad}");
+        }
+        let k = KeyParts::new("Shop", "결제/환불", "버그", Some(1), None).map(|k| k.slugged());
+        assert!(
+            k.is_err(),
+            "a `/` in a raw segment is refused before slugging"
+        );
+        let k = KeyParts::new("Shop", "결제", "버그", Some(1), None)
+            .unwrap()
+            .slugged();
+        assert_eq!(k.project_id, "shop");
+        assert_eq!(k.task_id, safe_segment("버그"));
+        assert!(KeyParts::new("", "g", "t", None, None)
+            .map(|k| k.slugged())
+            .is_err());
+    }
+
+    #[test]
+    fn relative_home_is_refused() {
+        assert_eq!(
+            okstra_home(Some("rel/home")).unwrap_err().code(),
+            "E_INVALID_ARG"
+        );
     }
 
     #[test]

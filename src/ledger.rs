@@ -43,6 +43,12 @@ pub enum LedgerError {
     /// A caller passed a value the ledger cannot record.
     #[error("{0}")]
     InvalidArg(String),
+    /// The plan run root does not exist (a typo must not create a new ledger).
+    #[error(
+        "the plan run root {0} does not exist; check the path (an append creates it only when \
+         asked: `create: true` / `--create`)"
+    )]
+    NoRoot(PathBuf),
     /// Locking, reading or writing the files failed.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -52,6 +58,7 @@ impl Coded for LedgerError {
     fn code(&self) -> &'static str {
         match self {
             LedgerError::InvalidArg(_) => "E_INVALID_ARG",
+            LedgerError::NoRoot(_) => "E_INVALID_ARG",
             LedgerError::Fs(e) => e.code(),
         }
     }
@@ -81,6 +88,7 @@ pub const STAGE_STATUSES: [&str; 2] = ["started", "done"];
 pub struct Ledger {
     root: PathBuf,
     lock_timeout: Duration,
+    create: bool,
 }
 
 impl Ledger {
@@ -90,7 +98,27 @@ impl Ledger {
         Ledger {
             root: plan_run_root.into(),
             lock_timeout: lock_timeout(lock_ms),
+            create: false,
         }
+    }
+
+    /// Whether an append may create a missing plan run root (default: no — every call on a
+    /// missing root is refused with `E_NOT_FOUND`, so a mistyped path changes nothing).
+    pub fn creating(mut self, create: bool) -> Ledger {
+        self.create = create;
+        self
+    }
+
+    /// Refuses a missing root, or creates it for an append that was told to.
+    fn check_root(&self, append: bool) -> Result<(), LedgerError> {
+        if self.root.is_dir() {
+            return Ok(());
+        }
+        if append && self.create && self.root.symlink_metadata().is_err() {
+            std::fs::create_dir_all(&self.root).map_err(io_err("create directory", &self.root))?;
+            return Ok(());
+        }
+        Err(LedgerError::NoRoot(self.root.clone()))
     }
 
     /// Path of `consumers.jsonl`.
@@ -98,9 +126,11 @@ impl Ledger {
         self.root.join(LEDGER_FILE)
     }
 
-    /// Reads every row. A missing file is an empty ledger. Needs no lock: appends are
-    /// whole-line writes, so a reader sees whole rows plus at most one torn last line.
+    /// Reads every row. A missing file is an empty ledger; a missing plan run root is
+    /// `E_NOT_FOUND`. Needs no lock: appends are whole-line writes, so a reader sees whole
+    /// rows plus at most one torn last line.
     pub fn read(&self) -> Result<ReadResult, LedgerError> {
+        self.check_root(false)?;
         Ok(parse(&read_bytes(&self.path())?))
     }
 
@@ -219,6 +249,7 @@ impl Ledger {
         id: Identity,
         exists: impl Fn(&Probe) -> bool,
     ) -> Result<bool, LedgerError> {
+        self.check_root(true)?;
         let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
         let path = self.path();
         let existed = path.exists();

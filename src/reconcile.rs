@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Coded;
-use crate::ids::{safe_segment, IdError, KeyParts};
+use crate::ids::{IdError, KeyParts};
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
@@ -105,7 +105,10 @@ pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
         ))
     })?;
     let task = match (&req.project_id, &req.task_group, &req.task_id) {
-        (Some(p), Some(g), Some(t)) => Some((safe_segment(p), safe_segment(g), safe_segment(t))),
+        (Some(p), Some(g), Some(t)) => {
+            let k = KeyParts::new(p, g, t, None, None)?.slugged();
+            Some((k.project_id, k.task_group, k.task_id))
+        }
         _ => None,
     };
     let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;

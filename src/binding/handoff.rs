@@ -220,10 +220,13 @@ pub struct HandoffRecordPrOptions {
     pub branch: String,
     pub url: String,
     pub lock_timeout_ms: Option<f64>,
+    /// Create a missing plan run root (default `false`: `E_INVALID_ARG`).
+    pub create: Option<bool>,
 }
 
 /// Records the PR a stage group was handed off in (idempotent per branch). Throws
-/// `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
+/// `E_INVALID_ARG` (also for a missing plan run root without `create`),
+/// `E_LOCK_TIMEOUT`, `E_IO`.
 #[napi]
 pub fn handoff_record_pr(o: HandoffRecordPrOptions) -> Result<AppendResult> {
     let appended = handoff::record_pr(&handoff::RecordPrRequest {
@@ -233,6 +236,7 @@ pub fn handoff_record_pr(o: HandoffRecordPrOptions) -> Result<AppendResult> {
         branch: o.branch,
         url: o.url,
         lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+        create: o.create.unwrap_or(false),
     })
     .map_err(js_err)?;
     Ok(AppendResult { appended })

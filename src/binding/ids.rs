@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use super::{invalid_arg, js_err, stage_arg, Result};
+use super::{js_err, stage_arg, Result};
 use crate::ids;
 
 /// The parts that name one registry entry. `stageNumber` (an implementation stage
@@ -39,7 +39,8 @@ impl JsKeyParts {
 
 /// Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
 /// edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
-/// digits of its FNV-1a hash so `버그` and `기능` stay apart.
+/// digits of its FNV-1a hash so `버그` and `기능` stay apart. Idempotent: a slug is returned
+/// unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`).
 #[napi]
 pub fn safe_segment(value: String) -> String {
     ids::safe_segment(&value)
@@ -73,12 +74,10 @@ pub struct BranchNameOptions {
 }
 
 /// `<prefix>-<task>[-s<N>|-<ID>]`, task and group id slugged. Throws `E_INVALID_ARG` for
-/// stage and group together or an empty taskId.
+/// stage and group together or a taskId/groupId a key would refuse (empty, blank, too long,
+/// holding `/`, `#` or control characters).
 #[napi]
 pub fn compute_branch_name(o: BranchNameOptions) -> Result<String> {
-    if o.task_id.is_empty() {
-        return Err(invalid_arg("taskId is empty; give the task id"));
-    }
     ids::compute_branch_name(
         &o.work_category,
         &o.task_id,

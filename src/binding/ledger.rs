@@ -78,6 +78,9 @@ pub struct LedgerAppendOptions {
     #[napi(ts_type = "Record<string, unknown>")]
     pub fields: Option<Value>,
     pub lock_timeout_ms: Option<f64>,
+    /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+    /// a mistyped path makes no new ledger).
+    pub create: Option<bool>,
 }
 
 /// A single-stage final-verification result.
@@ -88,6 +91,9 @@ pub struct LedgerAppendVerifiedOptions {
     pub verdict: String,
     pub report_path: String,
     pub lock_timeout_ms: Option<f64>,
+    /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+    /// a mistyped path makes no new ledger).
+    pub create: Option<bool>,
 }
 
 /// The PR a stage group was handed off in.
@@ -98,21 +104,22 @@ pub struct LedgerAppendPrOptions {
     pub branch: String,
     pub url: String,
     pub lock_timeout_ms: Option<f64>,
+    /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
+    /// a mistyped path makes no new ledger).
+    pub create: Option<bool>,
 }
 
 fn stage(v: f64) -> Result<u32> {
     stage_arg(Some(v))?.ok_or_else(|| invalid_arg("a stage number is required"))
 }
 
-fn open(root: &str, lock_timeout_ms: Option<f64>) -> Result<Ledger> {
-    if root.trim().is_empty() {
-        return Err(invalid_arg("planRunRoot must not be empty"));
-    }
-    Ok(Ledger::new(root, ms_arg(lock_timeout_ms)?))
+fn open(root: &str, lock_timeout_ms: Option<f64>, create: Option<bool>) -> Result<Ledger> {
+    crate::ids::check_path("planRunRoot", root).map_err(js_err)?;
+    Ok(Ledger::new(root, ms_arg(lock_timeout_ms)?).creating(create.unwrap_or(false)))
 }
 
 fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> {
-    let r = open(&root, o.and_then(|o| o.lock_timeout_ms))?
+    let r = open(&root, o.and_then(|o| o.lock_timeout_ms), None)?
         .read_text()
         .map_err(js_err)?;
     Ok(LedgerReadResult {
@@ -128,8 +135,9 @@ fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> 
     })
 }
 
-/// Reads `<planRunRoot>/consumers.jsonl` (missing = empty). A torn or invalid line is
-/// skipped and listed in `skipped`, never fatal. Throws `E_IO`.
+/// Reads `<planRunRoot>/consumers.jsonl` (missing file = empty). A torn or invalid line is
+/// skipped and listed in `skipped`, never fatal. Throws `E_INVALID_ARG` when `planRunRoot`
+/// does not exist, `E_IO`.
 #[napi]
 pub fn ledger_read(
     plan_run_root: String,
@@ -153,7 +161,7 @@ fn append(root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
         Some(Value::Object(m)) => m,
         Some(_) => return Err(invalid_arg("fields must be an object")),
     };
-    let appended = open(&root, o.lock_timeout_ms)?
+    let appended = open(&root, o.lock_timeout_ms, o.create)?
         .append(
             &o.impl_task_key,
             stage(o.stage)?,
@@ -168,7 +176,8 @@ fn append(root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
 /// Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
 /// unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
 /// a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
-/// key, `fields` setting `impl_task_key`/`stage`/`status`), `E_LOCK_TIMEOUT`, `E_IO`.
+/// key, `fields` setting `impl_task_key`/`stage`/`status`), `E_INVALID_ARG` (a missing
+/// plan run root without `create`), `E_LOCK_TIMEOUT`, `E_IO`.
 #[napi]
 pub fn ledger_append(plan_run_root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
     append(plan_run_root, o)
@@ -184,7 +193,7 @@ pub fn ledger_append_async(
 }
 
 fn append_verified(root: String, o: LedgerAppendVerifiedOptions) -> Result<AppendResult> {
-    let appended = open(&root, o.lock_timeout_ms)?
+    let appended = open(&root, o.lock_timeout_ms, o.create)?
         .append_verified(
             &o.impl_task_key,
             stage(o.stage)?,
@@ -220,7 +229,7 @@ fn append_pr(root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
         .into_iter()
         .map(stage)
         .collect::<Result<Vec<_>>>()?;
-    let appended = open(&root, o.lock_timeout_ms)?
+    let appended = open(&root, o.lock_timeout_ms, o.create)?
         .append_pr(&o.impl_task_key, &stages, &o.branch, &o.url)
         .map_err(js_err)?;
     Ok(AppendResult { appended })

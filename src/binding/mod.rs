@@ -1,6 +1,7 @@
 //! The Node-API layer: converts JS objects to core types and core errors to JS `Error`s with
 //! a stable `code`. No behaviour lives here.
 
+mod arg_errors;
 mod cli;
 mod handoff;
 mod ids;
@@ -31,35 +32,49 @@ pub fn invalid_arg(msg: impl Into<String>) -> napi::Error<String> {
 /// Decodes an options object passed as JSON; a missing or mistyped field is
 /// `E_INVALID_ARG` naming it.
 pub fn from_js<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| invalid_arg(format!("invalid {what} options: {e}")))
+    serde_json::from_value(v).map_err(|e| {
+        invalid_arg(format!(
+            "invalid {what} options: {}",
+            js_terms(&e.to_string())
+        ))
+    })
 }
 
-/// A JS number that must be a whole stage number.
+/// A serde message in JS terms: `f64`/`u32` are numbers, `a sequence` an array, `a map`
+/// an object; the `at line … column …` suffix (meaningless for a JS value) is dropped.
+fn js_terms(message: &str) -> String {
+    let mut m = message.to_string();
+    if let Some(i) = m.find(" at line ") {
+        m.truncate(i);
+    }
+    for (rust, js) in [
+        ("expected f64", "expected a number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("struct ", "an object "),
+        ("invalid type: map", "invalid type: object"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: floating point", "invalid type: number"),
+        ("invalid type: integer", "invalid type: number"),
+        ("invalid type: unit value", "invalid type: null"),
+    ] {
+        m = m.replace(rust, js);
+    }
+    m
+}
+
+/// A JS number that must be a whole stage number (the core's one number check).
 pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
-    n.map(|v| {
-        if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
-            Ok(v as u32)
-        } else {
-            Err(invalid_arg(format!(
-                "stageNumber {v} is not a whole non-negative number"
-            )))
-        }
-    })
-    .transpose()
+    n.map(|v| crate::ids::stage_number("stageNumber", v).map_err(js_err))
+        .transpose()
 }
 
-/// A JS number of milliseconds for a lock bound.
+/// A JS number of milliseconds for a lock bound (the core's one number check).
 pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
-    n.map(|v| {
-        if v.fract() == 0.0 && (0.0..=9.0e15).contains(&v) {
-            Ok(v as u64)
-        } else {
-            Err(invalid_arg(format!(
-                "lockTimeoutMs {v} is not a whole non-negative number"
-            )))
-        }
-    })
-    .transpose()
+    n.map(|v| crate::ids::whole_number("lockTimeoutMs", v, 9_000_000_000_000_000).map_err(js_err))
+        .transpose()
 }
 
 type Work<T> = Box<dyn FnOnce() -> Result<T> + Send>;

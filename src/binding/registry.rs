@@ -249,6 +249,9 @@ pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
 pub struct PruneOptions {
     /// Default `true`: report only.
     pub dry_run: Option<bool>,
+    /// A directory of the project's repository, to find released worktrees no other
+    /// registry entry leads to (their git lock and record are removed).
+    pub project_root: Option<String>,
     pub home: Option<String>,
     pub lock_timeout_ms: Option<f64>,
 }
@@ -257,21 +260,36 @@ pub struct PruneOptions {
 #[napi(object)]
 pub struct PruneResult {
     pub released: Vec<JsWorktreeEntry>,
+    /// Released worktrees whose okstra git lock and git record were removed.
+    pub unlocked: Vec<String>,
+    /// Released worktrees whose repository was not found (pass `projectRoot`).
+    pub unresolved: Vec<String>,
 }
 
 fn prune(o: Option<PruneOptions>) -> Result<PruneResult> {
-    let (dry, home, ms) = o.map_or((true, None, None), |o| {
-        (o.dry_run.unwrap_or(true), o.home, o.lock_timeout_ms)
+    let (dry, root, home, ms) = o.map_or((true, None, None, None), |o| {
+        (
+            o.dry_run.unwrap_or(true),
+            o.project_root,
+            o.home,
+            o.lock_timeout_ms,
+        )
     });
     let reg = open(home.as_deref(), ms)?;
-    let released = reg.prune(dry).map_err(js_err)?;
+    let p = crate::worktree::prune(&reg, dry, root.as_deref().map(std::path::Path::new))
+        .map_err(js_err)?;
     Ok(PruneResult {
-        released: released.into_iter().map(Into::into).collect(),
+        released: p.released.into_iter().map(Into::into).collect(),
+        unlocked: p.unlocked,
+        unresolved: p.unresolved,
     })
 }
 
 /// Releases active entries whose worktree directory is gone; a dry run unless
-/// `dryRun: false`.
+/// `dryRun: false`. Applied, it also removes okstra's git lock on each released worktree
+/// and git's record of its gone directory (found through the repositories of the
+/// registry's existing worktrees and `projectRoot`). Throws `E_INVALID_ARG`,
+/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_GIT`.
 #[napi]
 pub fn registry_prune(o: Option<PruneOptions>) -> Result<PruneResult> {
     prune(o)

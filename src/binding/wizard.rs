@@ -39,6 +39,8 @@ pub struct JsPrompt {
     pub echo_template: String,
     /// The batched prompts of a `pick_group` (answer them with one JSON object step → value).
     pub prompts: Option<Vec<JsPrompt>>,
+    /// Whether `back()` has an earlier answer to return to (survives a resume).
+    pub can_go_back: bool,
 }
 
 fn kind_str(k: PromptKind) -> &'static str {
@@ -69,6 +71,7 @@ impl From<wizard::Prompt> for JsPrompt {
             echo_template: p.echo_template,
             prompts: (!p.prompts.is_empty())
                 .then(|| p.prompts.into_iter().map(Into::into).collect()),
+            can_go_back: p.can_go_back,
         }
     }
 }
@@ -110,6 +113,18 @@ pub struct WizardCreateOptions {
 /// `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
 /// `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
 /// `E_LOCK_TIMEOUT`.
+/// The project a wizard started in `dir` is about: the top of the git worktree holding
+/// `dir`; outside git the nearest ancestor with `.okstra/`; else `dir`. Throws
+/// `E_INVALID_ARG` when `dir` is not an existing directory.
+#[napi]
+pub fn find_project_root(dir: String) -> Result<String> {
+    let p = std::path::Path::new(&dir);
+    crate::ids::check_dir("dir", p).map_err(js_err)?;
+    let start = std::fs::canonicalize(p)
+        .map_err(|e| super::invalid_arg(format!("dir {dir} cannot be resolved ({e})")))?;
+    Ok(wizard::find_root(&start).to_string_lossy().into_owned())
+}
+
 #[napi(js_name = "Wizard")]
 pub struct JsWizard {
     /// Shared with the async methods' pool jobs; one call at a time changes the state.
@@ -228,6 +243,27 @@ impl JsWizard {
     }
 
     /// The human summary of the effective values shown before the final confirm.
+    /// Returns to the question answered last, restoring the answers from before it (an
+    /// edit or an abort is undone the same way). The history is saved with the state, so
+    /// this works after a resume. `false` when there is nothing to go back to.
+    #[napi]
+    pub fn back(&self) -> Result<bool> {
+        Ok(lock(&self.inner)?.back())
+    }
+
+    /// Switches the prompt language (`ko` or `en`) keeping every answer. Throws
+    /// `E_INVALID_ARG` for another language.
+    #[napi]
+    pub fn set_lang(&self, #[napi(ts_arg_type = "'ko' | 'en'")] lang: String) -> Result<()> {
+        lock(&self.inner)?.set_lang(&lang).map_err(js_err)
+    }
+
+    /// `'done'` or `'aborted'` once the run is over (start a new run then), else `null`.
+    #[napi(ts_return_type = "'done' | 'aborted' | null")]
+    pub fn finished(&self) -> Result<Option<String>> {
+        Ok(lock(&self.inner)?.finished().map(str::to_string))
+    }
+
     #[napi]
     pub fn confirmation_block(&self) -> Result<String> {
         lock(&self.inner)?.confirmation_block().map_err(js_err)

@@ -129,6 +129,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 branch: pr.branch,
                 url: pr.url,
                 lock_timeout_ms: pr.root.lock_timeout_ms,
+                create: pr.root.create,
             })?;
             Ok(json!({ "appended": appended }))
         }

@@ -15,11 +15,16 @@ pub struct RootArgs {
     /// How long to wait for consumers.lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
     #[arg(long)]
     pub lock_timeout_ms: Option<u64>,
+    /// Appends: create a missing plan run root (without it a missing root is refused, so a
+    /// mistyped path makes no new ledger).
+    #[arg(long)]
+    pub create: bool,
 }
 
 impl RootArgs {
-    fn open(&self) -> Ledger {
-        Ledger::new(&self.plan_run_root, self.lock_timeout_ms)
+    fn open(&self) -> Result<Ledger, CliError> {
+        crate::ids::check_path("--plan-run-root", &self.plan_run_root)?;
+        Ok(Ledger::new(&self.plan_run_root, self.lock_timeout_ms).creating(self.create))
     }
 }
 
@@ -92,7 +97,7 @@ fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
 /// Runs one `okstra ledger` command.
 pub fn run(cmd: LedgerCmd) -> CmdResult {
     match cmd {
-        LedgerCmd::Read(root) => to_json(root.open().read()?),
+        LedgerCmd::Read(root) => to_json(root.open()?.read()?),
         LedgerCmd::Append {
             root,
             impl_task_key,
@@ -103,7 +108,7 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
         } => {
             let fields = parse_fields(fields.as_deref())?;
             let appended =
-                root.open()
+                root.open()?
                     .append(&impl_task_key, stage, &status, force_reappend, fields)?;
             Ok(json!({ "appended": appended }))
         }
@@ -115,14 +120,14 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
             report_path,
         } => {
             let appended =
-                root.open()
+                root.open()?
                     .append_verified(&impl_task_key, stage, &verdict, &report_path)?;
             Ok(json!({ "appended": appended }))
         }
         LedgerCmd::AppendPr(pr) => {
             let appended =
                 pr.root
-                    .open()
+                    .open()?
                     .append_pr(&pr.impl_task_key, &pr.stages, &pr.branch, &pr.url)?;
             Ok(json!({ "appended": appended }))
         }

@@ -101,12 +101,69 @@ enum Command {
 }
 
 fn failure(code: &str, message: &str) -> CliOutcome {
-    let body = json!({ "ok": false, "code": code, "error": message });
+    failure_with(code, message, &[])
+}
+
+/// A failure; `flags` (the command-line flags at fault) are listed in the JSON as `flags`.
+fn failure_with(code: &str, message: &str, flags: &[String]) -> CliOutcome {
+    let mut body = json!({ "ok": false, "code": code, "error": message });
+    if !flags.is_empty() {
+        body["flags"] = json!(flags);
+    }
     CliOutcome {
         stdout: format!("{body}\n"),
         stderr: format!("okstra: {message} [{code}]\n"),
         exit_code: exit_code(code),
     }
+}
+
+/// One line saying what is wrong with the command line, naming the flags at fault (clap
+/// names them only in its multi-line rendering), and those flags.
+fn describe_parse_error(e: &clap::Error) -> (String, Vec<String>) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let strings = |kind: ContextKind| -> Vec<String> {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => vec![s.clone()],
+            Some(ContextValue::Strings(v)) => v.clone(),
+            _ => Vec::new(),
+        }
+    };
+    // `--task-id <TASK_ID>` → `--task-id`.
+    let flag = |s: &str| s.split_whitespace().next().unwrap_or(s).to_string();
+    let args: Vec<String> = strings(ContextKind::InvalidArg)
+        .iter()
+        .map(|a| flag(a))
+        .collect();
+    let msg = match e.kind() {
+        ErrorKind::MissingRequiredArgument => format!(
+            "missing required argument{} {}",
+            if args.len() == 1 { "" } else { "s" },
+            args.join(", ")
+        ),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let value = strings(ContextKind::InvalidValue).join(" ");
+            let reason = std::error::Error::source(e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            format!("invalid value {value:?} for {}{reason}", args.join(", "))
+        }
+        ErrorKind::UnknownArgument => format!("unknown argument {}", args.join(", ")),
+        ErrorKind::ArgumentConflict => {
+            let mut all = args.clone();
+            all.extend(strings(ContextKind::PriorArg).iter().map(|a| flag(a)));
+            format!("arguments {} cannot be used together", all.join(" and "))
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            first.trim_start_matches("error: ").to_string()
+        }
+    };
+    let mut flags = args;
+    if e.kind() == ErrorKind::ArgumentConflict {
+        flags.extend(strings(ContextKind::PriorArg).iter().map(|a| flag(a)));
+    }
+    (msg, flags)
 }
 
 /// Whether `args` (without the program name) parse as a command line; runs nothing.
@@ -140,10 +197,12 @@ where
                     exit_code: 1,
                 },
                 _ => {
-                    let first = text.lines().next().unwrap_or("invalid arguments");
-                    let msg = first.trim_start_matches("error: ").to_string();
-                    let mut out =
-                        failure("E_INVALID_ARG", &format!("{msg}; see `okstra … --help`"));
+                    let (msg, flags) = describe_parse_error(&e);
+                    let mut out = failure_with(
+                        "E_INVALID_ARG",
+                        &format!("{msg}; see `okstra … --help`"),
+                        &flags,
+                    );
                     out.stderr = text;
                     out
                 }

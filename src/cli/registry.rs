@@ -64,10 +64,14 @@ pub enum RegistryCmd {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Release entries whose worktree directory is gone (dry run unless --apply).
+    /// Release entries whose worktree directory is gone (dry run unless --apply); --apply
+    /// also removes okstra's git lock on those worktrees and git's record of them.
     Prune {
         #[arg(long)]
         apply: bool,
+        /// A directory of the project's repository, to find worktrees no other entry leads to.
+        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+        project_root: Option<std::path::PathBuf>,
         #[command(flatten)]
         home: HomeArgs,
     },
@@ -144,10 +148,15 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             home.open()?
                 .list(project_id.as_deref(), status.as_deref())?,
         ),
-        RegistryCmd::Prune { apply, home } => {
-            let released = home.open()?.prune(!apply)?;
-            to_json(serde_json::json!({ "released": released }))
-        }
+        RegistryCmd::Prune {
+            apply,
+            project_root,
+            home,
+        } => to_json(crate::worktree::prune(
+            &home.open()?,
+            !apply,
+            project_root.as_deref(),
+        )?),
         RegistryCmd::Doctor { home } => to_json(crate::worktree::doctor(&home.open()?)?),
         RegistryCmd::Repair { home } => to_json(crate::worktree::repair(
             &home.open()?,

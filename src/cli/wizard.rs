@@ -22,13 +22,16 @@ pub struct StateArg {
 
 #[derive(Debug, Subcommand)]
 pub enum WizardCmd {
-    /// Start a new wizard: writes the state file and prints the first prompt.
+    /// Start a new wizard: writes the state file and prints the first prompt. A state file
+    /// of a finished or aborted run is replaced (a new run starts); one in progress is kept
+    /// unless --force.
     Init {
         #[command(flatten)]
         state: StateArg,
-        /// The project's root directory.
+        /// Any directory of the project (default: the current one); the project is the
+        /// repository root found from it.
         #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
-        project_root: String,
+        project_root: Option<String>,
         /// Project id (default: .okstra/project.json's projectId, else the directory name).
         #[arg(long, env = "OKSTRA_PROJECT_ID")]
         project_id: Option<String>,
@@ -46,7 +49,15 @@ pub enum WizardCmd {
         force: bool,
     },
     /// Print the prompt to show now.
-    Next(StateArg),
+    Next {
+        #[command(flatten)]
+        state: StateArg,
+        /// Switch the prompt language (ko or en) and save it, e.g. on resume.
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Go back to the question answered last (its answer and what followed are undone).
+    Back(StateArg),
     /// Submit the answer to the current prompt.
     Submit {
         #[command(flatten)]
@@ -86,16 +97,31 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             groups,
             force,
         } => {
+            let mut replaced = None;
             if state.state.exists() && !force {
-                return Err(CliError {
-                    code: "E_PATH_EXISTS".into(),
-                    message: format!(
-                        "the state file {} already exists; resume it with `okstra wizard next \
-                         --state {0}`, or pass --force to start over",
-                        state.state.display()
-                    ),
-                });
+                // A finished or aborted run never blocks a new one.
+                replaced = Wizard::load(&state.state).ok().and_then(|w| w.finished());
+                if replaced.is_none() {
+                    return Err(CliError {
+                        code: "E_PATH_EXISTS".into(),
+                        message: format!(
+                            "the state file {} holds a run in progress; resume it with `okstra \
+                             wizard next --state {0}`, or pass --force to start over",
+                            state.state.display()
+                        ),
+                    });
+                }
             }
+            let project_root = match project_root {
+                Some(r) => r,
+                None => std::env::current_dir()
+                    .map_err(|e| CliError {
+                        code: "E_IO".into(),
+                        message: format!("cannot read the current directory: {e}"),
+                    })?
+                    .to_string_lossy()
+                    .into_owned(),
+            };
             let w = Wizard::create(CreateOptions {
                 project_root,
                 project_id,
@@ -104,11 +130,27 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                 groups,
             })?;
             w.save(&state.state)?;
-            Ok(json!({ "ok": true, "state": state.state, "next": to_json(w.next()?)? }))
+            let mut out = json!({ "ok": true, "state": state.state, "next": to_json(w.next()?)? });
+            if let Some(r) = replaced {
+                out["replaced"] = json!(r);
+            }
+            Ok(out)
         }
-        WizardCmd::Next(s) => {
-            let w = Wizard::load(&s.state)?;
+        WizardCmd::Next { state, lang } => {
+            let mut w = Wizard::load(&state.state)?;
+            if let Some(l) = lang {
+                w.set_lang(&l)?;
+                w.save(&state.state)?;
+            }
             Ok(json!({ "ok": true, "next": to_json(w.next()?)? }))
+        }
+        WizardCmd::Back(s) => {
+            let mut w = Wizard::load(&s.state)?;
+            let moved = w.back();
+            if moved {
+                w.save(&s.state)?;
+            }
+            Ok(json!({ "ok": true, "back": moved, "next": to_json(w.next()?)? }))
         }
         WizardCmd::Submit { state, value } => {
             let mut w = Wizard::load(&state.state)?;

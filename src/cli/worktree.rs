@@ -110,9 +110,11 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
             group_id.as_deref(),
         )?),
         WorktreeCmd::Excludes { project_root } => {
+            ids::check_dir("--project-root", &project_root)?;
             to_json(worktree::clean_gate_excludes(&project_root))
         }
         WorktreeCmd::SyncEntries { project_root } => {
+            ids::check_dir("--project-root", &project_root)?;
             to_json(worktree::resolve_sync_entries(&project_root))
         }
         WorktreeCmd::ProjectJson {

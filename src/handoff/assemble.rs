@@ -120,10 +120,12 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         });
     }
 
+    let task_key =
+        KeyParts::new(&req.project_id, &req.task_group, &req.task_id, None, None)?.slugged();
     let (project, group, task) = (
-        safe_segment(&req.project_id),
-        safe_segment(&req.task_group),
-        safe_segment(&req.task_id),
+        task_key.project_id.clone(),
+        task_key.task_group.clone(),
+        task_key.task_id.clone(),
     );
     let group_id = req
         .group_id
@@ -133,7 +135,6 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
             let parts: Vec<String> = order.iter().map(u32::to_string).collect();
             format!("s{}", parts.join("-"))
         });
-    let task_key = KeyParts::new(&project, &group, &task, None, None)?;
     let collector_key = KeyParts::new(
         &project,
         &group,

@@ -111,6 +111,8 @@ pub struct RecordPrRequest {
     pub branch: String,
     pub url: String,
     pub lock_timeout_ms: Option<u64>,
+    /// Create a missing plan run root (default: refused with `E_INVALID_ARG`).
+    pub create: bool,
 }
 
 /// Records the PR (idempotent per branch, so re-running after `gh pr create` reused a PR
@@ -119,12 +121,7 @@ pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
         return Err(HandoffError::InvalidArg("url must not be empty".into()));
     }
-    Ok(
-        Ledger::new(&req.plan_run_root, req.lock_timeout_ms).append_pr(
-            &req.impl_task_key,
-            &req.stages,
-            &req.branch,
-            &req.url,
-        )?,
-    )
+    Ok(Ledger::new(&req.plan_run_root, req.lock_timeout_ms)
+        .creating(req.create)
+        .append_pr(&req.impl_task_key, &req.stages, &req.branch, &req.url)?)
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use catalog::Lang;
-pub use project::WorktreeDecision;
+pub use project::{find_root, WorktreeDecision};
 pub use state::{WizardState, STATE_VERSION};
 
 use crate::error::Coded;
@@ -52,6 +52,8 @@ pub enum WizardError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Fs(#[from] FsError),
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
 }
 
 impl Coded for WizardError {
@@ -64,6 +66,7 @@ impl Coded for WizardError {
             WizardError::Id(e) => e.code(),
             WizardError::Registry(e) => e.code(),
             WizardError::Fs(e) => e.code(),
+            WizardError::Worktree(e) => e.code(),
         }
     }
 }
@@ -142,6 +145,9 @@ pub struct Prompt {
     /// The batched prompts of a `pick_group`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub prompts: Vec<Prompt>,
+    /// Whether [`Wizard::back`] has an earlier answer to return to (kept in the state, so
+    /// it survives a resume).
+    pub can_go_back: bool,
 }
 
 /// The result of [`Wizard::submit`].
@@ -166,7 +172,8 @@ pub struct SubmitOutcome {
 /// Options of [`Wizard::create`].
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
-    /// The project's root directory (must exist).
+    /// Any directory of the project (must exist): the project is the repository root
+    /// found from it ([`find_root`]).
     pub project_root: String,
     /// The project id; default: `projectId` of the project's project.json, else the root's
     /// directory name.
@@ -205,17 +212,17 @@ impl Wizard {
                 WizardError::InvalidArg(format!("lang {l:?} is not supported; use ko or en"))
             })?,
         };
-        let root = std::fs::canonicalize(&o.project_root).map_err(|e| {
+        crate::ids::check_dir("projectRoot", Path::new(&o.project_root))?;
+        let start = std::fs::canonicalize(&o.project_root).map_err(|e| {
             WizardError::InvalidArg(format!(
                 "projectRoot {} is not an existing directory ({e})",
                 o.project_root
             ))
         })?;
-        if !root.is_dir() {
-            return Err(WizardError::InvalidArg(format!(
-                "projectRoot {} is not a directory",
-                root.display()
-            )));
+        let root = find_root(&start);
+        let home = o.home.filter(|h| !h.trim().is_empty());
+        if let Some(h) = &home {
+            crate::ids::okstra_home(Some(h))?;
         }
         let project_id = match o.project_id.map(|s| s.trim().to_string()) {
             Some(id) if !id.is_empty() => id,
@@ -231,11 +238,12 @@ impl Wizard {
                 project_root: root.to_string_lossy().into_owned(),
                 project_id,
                 lang,
-                home: o.home.filter(|h| !h.trim().is_empty()),
+                home,
                 groups: o.groups,
                 answers: Default::default(),
                 values: Default::default(),
                 aborted: false,
+                history: Vec::new(),
             },
         })
     }
@@ -274,6 +282,42 @@ impl Wizard {
         steps::next(&self.state)
     }
 
+    /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
+    /// callers start a new one), else `None`.
+    pub fn finished(&self) -> Option<&'static str> {
+        if self.state.aborted {
+            Some("aborted")
+        } else if self.state.is("confirm", "proceed") {
+            Some("done")
+        } else {
+            None
+        }
+    }
+
+    /// Returns to the question answered last, restoring the answers as they were before
+    /// it (an edit and an abort are undone the same way). The history is part of the state,
+    /// so Back works after a resume. Returns `false` when there is nothing to go back to.
+    pub fn back(&mut self) -> bool {
+        match self.state.history.pop() {
+            Some(s) => {
+                self.state.answers = s.answers;
+                self.state.values = s.values;
+                self.state.aborted = s.aborted;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Switches the prompt language (`ko` or `en`), e.g. when a run is resumed with
+    /// `--lang`. Answers are kept.
+    pub fn set_lang(&mut self, lang: &str) -> Result<(), WizardError> {
+        self.state.lang = Lang::parse(lang.trim()).ok_or_else(|| {
+            WizardError::InvalidArg(format!("lang {lang:?} is not supported; use ko or en"))
+        })?;
+        Ok(())
+    }
+
     /// Submits the answer to the current prompt. A rejected answer returns `ok: false` and
     /// leaves the state exactly as it was.
     pub fn submit(&mut self, value: &str) -> Result<SubmitOutcome, WizardError> {
@@ -291,6 +335,7 @@ impl Wizard {
         let mut draft = self.state.clone();
         match steps::apply(&self.state, &mut draft, &current, value)? {
             Ok(echo) => {
+                draft.push_history(&self.state);
                 self.state = draft;
                 Ok(SubmitOutcome {
                     ok: true,

@@ -11,9 +11,10 @@ use serde_json::Value;
 use super::state::WizardState;
 use super::{Rejection, WizardError};
 use crate::fsio;
-use crate::ids::{self, KeyParts};
+use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
+use crate::worktree;
 
 /// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
 const TASK_ROOTS: [&str; 2] = [".okstra/tasks", ".project-docs/okstra/tasks"];
@@ -25,10 +26,37 @@ pub enum WorktreeDecision {
     NotGit,
     /// The project root is itself a linked worktree: it is used as is.
     InWorktree,
-    /// The registry holds an active worktree for the task key.
-    Reused { path: String, branch: String },
-    /// A new branch and worktree will be created.
-    New { path: String, branch: String },
+    /// The registry holds an active worktree for the task key (`base`: its recorded base,
+    /// 12 hex digits).
+    Reused {
+        path: String,
+        branch: String,
+        base: String,
+    },
+    /// A new branch and worktree will be created at `base` (`<ref> @ <12 hex>`).
+    New {
+        path: String,
+        branch: String,
+        base: String,
+    },
+}
+
+/// The project a wizard started in `start` is about: the top of the git worktree holding
+/// `start`; outside git, the nearest ancestor holding `.okstra/` (or the legacy
+/// `.project-docs/okstra/`); else `start` itself. Started from `shop/src`, the project is
+/// `shop`, so its tasks are found and its state file is `shop/.okstra/wizard-state.json`.
+pub fn find_root(start: &Path) -> PathBuf {
+    if let Ok(repo) = git2::Repository::discover(start) {
+        if let Some(w) = repo.workdir() {
+            let w = w.canonicalize().unwrap_or_else(|_| w.to_path_buf());
+            return w.components().as_path().to_path_buf();
+        }
+    }
+    start
+        .ancestors()
+        .find(|a| a.join(".okstra").is_dir() || a.join(".project-docs/okstra").is_dir())
+        .unwrap_or(start)
+        .to_path_buf()
 }
 
 /// One `next`/`submit` call's view of the project.
@@ -178,50 +206,64 @@ impl<'a> Project<'a> {
         Ok(commit.id().to_string())
     }
 
-    /// The registry key of the task's own worktree (segments slugged as provisioning does).
-    pub fn key_parts(
-        &self,
-        group: &str,
-        task: &str,
-        stage: Option<u32>,
-    ) -> Result<KeyParts, WizardError> {
-        Ok(KeyParts::new(
-            &ids::safe_segment(&self.state.project_id),
-            &ids::safe_segment(group),
-            &ids::safe_segment(task),
-            stage,
-            None,
-        )?)
-    }
-
     /// Where the worktree comes from for task `group/task` (its stage worktree when `stage`
-    /// is given, as provisioning does for an implementation stage).
+    /// is given, as provisioning does for an implementation stage), from `base_ref` (`None`:
+    /// the main worktree's HEAD, as provisioning without a base ref).
+    ///
+    /// This is the wizard's one preview of provisioning: key, path, branch and base come
+    /// from the functions `worktree::provision` itself calls (`key_of`,
+    /// `compute_worktree_path`, `compute_branch_name`, `base_label`), so what the wizard
+    /// confirms is what provisioning makes.
     pub fn worktree_decision(
         &self,
         group: &str,
         task: &str,
         stage: Option<u32>,
         work_category: &str,
+        base_ref: Option<&str>,
     ) -> Result<WorktreeDecision, WizardError> {
         match self.repo_kind() {
             None => return Ok(WorktreeDecision::NotGit),
             Some(true) => return Ok(WorktreeDecision::InWorktree),
             Some(false) => {}
         }
-        let parts = self.key_parts(group, task, stage)?;
+        let req = worktree::ProvisionRequest {
+            project_root: self.root().to_path_buf(),
+            project_id: self.state.project_id.clone(),
+            task_group: group.to_string(),
+            task_id: task.to_string(),
+            work_category: work_category.to_string(),
+            base_ref: base_ref.map(str::to_string),
+            stage,
+            home: self.state.home.clone(),
+            ..Default::default()
+        };
+        let key = worktree::key_of(&req)?;
         let reg = Registry::open(self.state.home.as_deref(), None)?;
-        if let Some(e) = reg.lookup(&parts)?.filter(|e| e.is_active()) {
+        if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
+            let base: String = e.base_ref.chars().take(12).collect();
             return Ok(WorktreeDecision::Reused {
                 path: e.worktree_path,
                 branch: e.branch,
+                base,
             });
         }
-        let root = ids::worktrees_root(self.state.home.as_deref())?;
+        let base = match worktree::base_label(self.root(), req.base_ref.as_deref()) {
+            Ok(label) => label.unwrap_or_default(),
+            // An unknown ref is refused when it is answered; one deleted since shows as is.
+            Err(_) => req.base_ref.clone().unwrap_or_default(),
+        };
         Ok(WorktreeDecision::New {
-            path: ids::compute_worktree_path(&root, &parts)
+            path: ids::compute_worktree_path(reg.root(), &key)
                 .to_string_lossy()
                 .into_owned(),
-            branch: ids::compute_branch_name(work_category, task, stage, None)?,
+            branch: ids::compute_branch_name(
+                &req.work_category,
+                &key.task_id,
+                key.stage,
+                key.group_id.as_deref(),
+            )?,
+            base,
         })
     }
 

@@ -131,17 +131,32 @@ pub fn confirmation_block(st: &WizardState) -> Result<String, WizardError> {
     rows.push(("task-key", format!("{group}/{task}")));
     rows.push(("work-category", or(&cx.work_category(), w("none"))));
     rows.push(("brief", or(st.value("brief"), w("none"))));
-    let base = if tt == FV {
-        w("fv_base")
+    // The exact worktree, branch and base provisioning will make or reuse.
+    if tt == FV {
+        rows.push(("base-ref", w("fv_base")));
     } else {
-        match cx.decision()? {
-            Some(WorktreeDecision::New { .. }) | None => or(st.value("baseRef"), w("none")),
-            Some(WorktreeDecision::Reused { .. }) => w("reused"),
-            Some(WorktreeDecision::InWorktree) => w("in_worktree"),
-            Some(WorktreeDecision::NotGit) => w("not_git"),
-        }
-    };
-    rows.push(("base-ref", base));
+        let root = st.project_root.clone();
+        let (path, branch, base) = match cx.decision()? {
+            Some(WorktreeDecision::New { path, branch, base }) => (path, branch, base),
+            Some(WorktreeDecision::Reused { path, branch, base }) => (
+                format!("{path} {}", w("reused")),
+                branch,
+                format!("{base} {}", w("reused")),
+            ),
+            Some(WorktreeDecision::InWorktree) => (
+                format!("{root} {}", w("in_worktree")),
+                w("none"),
+                w("in_worktree"),
+            ),
+            Some(WorktreeDecision::NotGit) => {
+                (format!("{root} {}", w("not_git")), w("none"), w("not_git"))
+            }
+            None => (w("none"), w("none"), or(st.value("baseRef"), w("none"))),
+        };
+        rows.push(("worktree", path));
+        rows.push(("branch", branch));
+        rows.push(("base-ref", base));
+    }
     if implementation {
         rows.push(("executor", st.text("executor_pick").to_string()));
         let critic = st.text("critic_pick");

@@ -40,7 +40,25 @@ pub struct WizardState {
     /// Terminal: the user aborted.
     #[serde(default)]
     pub aborted: bool,
+    /// The answers before each accepted answer, oldest first: what Back returns to. Saved
+    /// with the state, so a resumed run can still go back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Snapshot>,
 }
+
+/// The answers at one point of the run (an entry of [`WizardState::history`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    #[serde(default)]
+    pub aborted: bool,
+}
+
+/// How many answers Back can undo (a run has about thirty questions; edits add more).
+pub const HISTORY_LIMIT: usize = 200;
 
 impl WizardState {
     /// Parses a saved state, refusing other versions with a clear error.
@@ -71,6 +89,19 @@ impl WizardState {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
+    }
+
+    /// Records `before` (the state this one was made from) as the point Back returns to.
+    pub fn push_history(&mut self, before: &WizardState) {
+        self.history.push(Snapshot {
+            answers: before.answers.clone(),
+            values: before.values.clone(),
+            aborted: before.aborted,
+        });
+        if self.history.len() > HISTORY_LIMIT {
+            let extra = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..extra);
+        }
     }
 
     /// The answer to `step`, if given.

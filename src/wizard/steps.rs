@@ -5,6 +5,7 @@ use super::catalog::{catalog, fill, Catalog};
 use super::project::{self, Project, WorktreeDecision};
 use super::state::WizardState;
 use super::{Prompt, PromptKind, PromptOption, Rejection, WizardError};
+use crate::ids;
 
 /// Every step id, in the order they are asked.
 pub const STEPS: [&str; 30] = [
@@ -274,13 +275,18 @@ impl<'a> Ctx<'a> {
             .flatten()
     }
 
-    fn decision_for(&self, stage: Option<u32>) -> Result<Option<WorktreeDecision>, WizardError> {
+    fn decision_for(
+        &self,
+        stage: Option<u32>,
+        base_ref: Option<&str>,
+    ) -> Result<Option<WorktreeDecision>, WizardError> {
         match self.task() {
             Some((g, t)) => Ok(Some(self.proj.worktree_decision(
                 g,
                 t,
                 stage,
                 &self.work_category(),
+                base_ref,
             )?)),
             None => Ok(None),
         }
@@ -288,15 +294,23 @@ impl<'a> Ctx<'a> {
 
     /// Where the run's worktree comes from (the stage worktree of an implementation stage
     /// once picked); `None` until the task is known.
+    ///
+    /// The base is the one `renderArgs` passes on: the answered base ref when the run asks
+    /// for one, else none (provisioning then branches from the main worktree's HEAD).
     pub fn decision(&self) -> Result<Option<WorktreeDecision>, WizardError> {
-        self.decision_for(self.stage_number())
+        let base = self.st.value("baseRef");
+        let base = (self.base_ref_needed()? && !base.is_empty()).then_some(base);
+        self.decision_for(self.stage_number(), base)
     }
 
     /// Whether the run needs a base ref: outside final-verification, when the task's own
     /// worktree would be new (asked before the stage, so decided on the task key).
     pub fn base_ref_needed(&self) -> Result<bool, WizardError> {
         Ok(self.tt() != FV
-            && matches!(self.decision_for(None)?, Some(WorktreeDecision::New { .. })))
+            && matches!(
+                self.decision_for(None, None)?,
+                Some(WorktreeDecision::New { .. })
+            ))
     }
 
     fn latest_plan(&self) -> Option<String> {
@@ -436,7 +450,7 @@ impl<'a> Ctx<'a> {
                 }
                 for s in map.stages {
                     let deps = if s.depends_on.is_empty() {
-                        "(none)".to_string()
+                        self.cat.word("no_deps").to_string()
                     } else {
                         s.depends_on
                             .iter()
@@ -446,7 +460,14 @@ impl<'a> Ctx<'a> {
                     };
                     options.push(Self::raw_opt(
                         &s.number.to_string(),
-                        &format!("Stage {} — {} (depends: {deps})", s.number, s.title),
+                        &fill(
+                            &variant("stage_option"),
+                            &[
+                                ("number", &s.number.to_string()),
+                                ("title", &s.title),
+                                ("deps", &deps),
+                            ],
+                        ),
                     ));
                 }
             }
@@ -467,24 +488,23 @@ impl<'a> Ctx<'a> {
             }
             "branch_confirm" => {
                 let decision = self.decision()?;
-                let vars = |path: &str, branch: &str| {
+                let vars = |path: &str, branch: &str, base: &str| {
                     vec![
                         ("path".to_string(), path.to_string()),
                         ("branch".to_string(), branch.to_string()),
-                        ("base".to_string(), self.st.value("baseRef").to_string()),
+                        ("base".to_string(), base.to_string()),
                     ]
                 };
+                let root = &self.st.project_root;
                 let (name, vars) = match &decision {
-                    Some(WorktreeDecision::New { path, branch }) => ("label", vars(path, branch)),
-                    Some(WorktreeDecision::Reused { path, branch }) => {
-                        ("label_reused", vars(path, branch))
+                    Some(WorktreeDecision::New { path, branch, base }) => {
+                        ("label", vars(path, branch, base))
                     }
-                    Some(WorktreeDecision::InWorktree) => {
-                        ("label_in_worktree", vars(&self.st.project_root, ""))
+                    Some(WorktreeDecision::Reused { path, branch, base }) => {
+                        ("label_reused", vars(path, branch, base))
                     }
-                    Some(WorktreeDecision::NotGit) | None => {
-                        ("label_not_git", vars(&self.st.project_root, ""))
-                    }
+                    Some(WorktreeDecision::InWorktree) => ("label_in_worktree", vars(root, "", "")),
+                    Some(WorktreeDecision::NotGit) | None => ("label_not_git", vars(root, "", "")),
                 };
                 let refs: Vec<(&str, &str)> =
                     vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -510,6 +530,7 @@ impl<'a> Ctx<'a> {
                     help: super::render::confirmation_block(self.st)?,
                     echo_template,
                     prompts: Vec::new(),
+                    can_go_back: !self.st.history.is_empty(),
                 });
             }
             "edit_target" => {
@@ -543,6 +564,7 @@ impl<'a> Ctx<'a> {
             help,
             echo_template,
             prompts: Vec::new(),
+            can_go_back: !self.st.history.is_empty(),
         })
     }
 }
@@ -577,6 +599,7 @@ pub fn next(st: &WizardState) -> Result<Prompt, WizardError> {
                     help: text.map_or("", |t| t.help.as_str()).into(),
                     echo_template: text.map_or("", |t| t.echo.as_str()).into(),
                     prompts: members,
+                    can_go_back: !st.history.is_empty(),
                 });
             }
         }
@@ -589,11 +612,13 @@ fn reject(key: &'static str) -> Rejection {
     Rejection::new(key, "E_INVALID_ARG")
 }
 
+/// The core's one id check ([`ids::check_segment`]), with the catalog's message.
 fn check_segment(value: &str) -> Result<(), Rejection> {
-    if value.is_empty() || value == "." || value == ".." || value.contains(['/', '#', '\0']) {
-        return Err(reject("bad_segment").var("value", value));
-    }
-    Ok(())
+    ids::check_segment("name", value).map_err(|_| {
+        reject("bad_segment")
+            .var("value", &ids::excerpt(value))
+            .var("max", &ids::MAX_SEGMENT_CHARS.to_string())
+    })
 }
 
 fn csv(value: &str) -> Vec<String> {

@@ -191,7 +191,7 @@ fn error_analysis_existing_task_customized() {
         ],
     );
     let block = w.confirmation_block().unwrap();
-    assert!(block.contains("default"), "{block}");
+    assert!(block.contains("기본값"), "{block}");
     assert!(block.contains("gemini"), "{block}");
     walk(&mut w, &[("confirm", "proceed")]);
     let a = args(&w);
@@ -293,8 +293,8 @@ fn implementation_rules() {
         ],
     );
     let block = w.confirmation_block().unwrap();
-    assert!(block.contains("default (opus)"), "{block}");
-    assert!(block.contains("default (sonnet) ← verifier"), "{block}");
+    assert!(block.contains("기본값 (opus)"), "{block}");
+    assert!(block.contains("기본값 (sonnet) ← verifier"), "{block}");
     assert!(block.contains("gpt-5.5-high ← executor"), "{block}");
     walk(&mut w, &[("confirm", "proceed")]);
     let a = args(&w);
@@ -762,7 +762,7 @@ const ERROR_KEYS: [&str; 17] = [
 ];
 
 /// Every terminal text `bin/wizard-interactive.mjs` uses.
-const TERMINAL_KEYS: [&str; 11] = [
+const TERMINAL_KEYS: [&str; 21] = [
     "resumed",
     "saved",
     "back",
@@ -771,9 +771,19 @@ const TERMINAL_KEYS: [&str; 11] = [
     "provision_ask",
     "provision_yes",
     "provision_no",
-    "provisioned",
+    "provisioned_created",
+    "provisioned_reused",
+    "provisioned_skipped_in_worktree",
+    "provisioned_skipped_not_git",
     "args",
     "aborted",
+    "finished_done",
+    "finished_aborted",
+    "new_run_ask",
+    "new_run_yes",
+    "new_run_no_done",
+    "new_run_no_aborted",
+    "started_new",
 ];
 
 #[test]

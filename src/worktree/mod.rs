@@ -17,6 +17,7 @@ pub(crate) mod locks;
 mod preview;
 mod project_json;
 mod provision;
+mod prune;
 mod release;
 mod remove;
 mod sync;
@@ -32,12 +33,37 @@ pub use doctor::{doctor, repair, WorktreeRepair};
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
 pub use project_json::upsert_project_json;
-pub use provision::{provision, ProvisionRequest, ProvisionStatus, Provisioned};
+pub use provision::{key_of, provision, ProvisionRequest, ProvisionStatus, Provisioned};
+pub use prune::{prune, Pruned};
 pub use release::release_worktree;
 pub use remove::remove_provisioned;
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
 use crate::error::Coded;
+
+/// The commit provisioning would branch from (`base_ref`, or the main worktree's HEAD when
+/// `None`) in the repository of `project_root`, as `<name> @ <12 hex>`; `None` outside git.
+/// It resolves with the very function provisioning uses, so a preview cannot disagree.
+pub fn base_label(
+    project_root: &std::path::Path,
+    base_ref: Option<&str>,
+) -> Result<Option<String>, WorktreeError> {
+    let Some(repo) = git::discover(project_root) else {
+        return Ok(None);
+    };
+    let main = git::open_main(&repo)?;
+    let oid = git::resolve_base(&repo, &main, base_ref)?;
+    let name = match base_ref.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => r.to_string(),
+        None => main
+            .head()
+            .ok()
+            .and_then(|h| h.shorthand().ok().map(str::to_string))
+            .unwrap_or_else(|| "HEAD".into()),
+    };
+    let hex = oid.to_string();
+    Ok(Some(format!("{name} @ {}", &hex[..12])))
+}
 use crate::fsio::FsError;
 use crate::ids::IdError;
 use crate::registry::RegistryError;

@@ -61,9 +61,8 @@ pub fn upsert_project_json(
     project_root: &Path,
     project_id: &str,
 ) -> Result<Map<String, Value>, WorktreeError> {
-    if project_id.trim().is_empty() {
-        return Err(crate::ids::IdError::InvalidArg("projectId is empty".into()).into());
-    }
+    crate::ids::check_segment("projectId", project_id)?;
+    crate::ids::check_dir("projectRoot", project_root)?;
     let abs_root = std::path::absolute(project_root).map_err(io_err("resolve", project_root))?;
     let when = chrono::Local::now()
         .format("%Y-%m-%dT%H:%M:%S%z")

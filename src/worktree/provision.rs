@@ -12,7 +12,7 @@ use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
 use crate::fsio::{self, io_err};
-use crate::ids::{self, safe_segment, IdError, KeyParts};
+use crate::ids::{self, IdError, KeyParts};
 use crate::interrupt;
 use crate::registry::{Registry, Reservation, WorktreeEntry};
 
@@ -110,15 +110,16 @@ impl Provisioned {
     }
 }
 
-/// The slugged key of a request.
-pub(super) fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
+/// The slugged key of a request (raw segments checked first, like every other door).
+pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
     KeyParts::new(
-        &safe_segment(&req.project_id),
-        &safe_segment(&req.task_group),
-        &safe_segment(&req.task_id),
+        &req.project_id,
+        &req.task_group,
+        &req.task_id,
         req.stage,
-        req.group_id.as_deref().map(safe_segment).as_deref(),
+        req.group_id.as_deref(),
     )
+    .map(|k| k.slugged())
 }
 
 /// What kind of worktree a key names, for notes.
