@@ -4,7 +4,7 @@
 // project), falling back to the shim when the platform package is absent.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
@@ -140,13 +140,14 @@ test('installing the package swaps bin/okstra for the native executable; without
   assert.equal(api.stdout, 'a-b', api.stderr)
 
   // `okstra wizard` on a terminal is handed to Node's interactive wizard: its first prompt
-  // shows, and Ctrl-C leaves a resumable state (exit 130).
+  // shows, and Ctrl-C before the first answer exits 130 having written nothing.
   const project = makeOkstraProject(join(dir, 'shop')).root
   const state = join(dir, 'state.json')
   const tty = spawnSync('python3', [join(ROOT, '__test__', 'fixtures', 'pty_drive.py'), JSON.stringify([['Which phase', '\u0003']]), '--',
     bin, 'wizard', '--project-root', project, '--state', state, '--home', home, '--lang', 'en'], { encoding: 'utf8', timeout: 60_000 })
   assert.equal(tty.status, 130, tty.stdout + tty.stderr)
-  assert.match(tty.stdout, /resume with `okstra wizard --state/)
+  assert.match(tty.stdout, /Which phase do you want to run\?/)
+  assert.equal(existsSync(state), false, 'nothing is written before the first answer')
 
   // Without the platform package the JS shim stays and works.
   const shimOnly = install(dir, { '@okstra/native': main })

@@ -136,6 +136,7 @@ impl Ledger {
 
     /// [`Ledger::read`] as one JSON array text of the valid rows (validated, not decoded).
     pub fn read_text(&self) -> Result<ReadText, LedgerError> {
+        self.check_root(false)?;
         Ok(parse_text(&read_bytes(&self.path())?))
     }
 

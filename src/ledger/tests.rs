@@ -232,10 +232,16 @@ fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
         l.read_text().map(|t| t.rows_json).ok().as_deref(),
         Some(text.rows_json.as_str())
     );
-    let empty = Ledger::new(_d.path().join("none"), None)
-        .read_text()
-        .unwrap();
+    let root = _d.path().join("empty");
+    std::fs::create_dir(&root).unwrap();
+    let empty = Ledger::new(&root, None).read_text().unwrap();
     assert_eq!(empty.rows_json, "[]");
+    // A missing plan run root is refused the same way `read` refuses it.
+    let missing = Ledger::new(_d.path().join("none"), None);
+    assert_eq!(
+        missing.read_text().map(|_| ()).unwrap_err().code(),
+        missing.read().map(|_| ()).unwrap_err().code()
+    );
 }
 
 #[test]

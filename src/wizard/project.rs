@@ -210,9 +210,8 @@ impl<'a> Project<'a> {
     /// is given, as provisioning does for an implementation stage), from `base_ref` (`None`:
     /// the main worktree's HEAD, as provisioning without a base ref).
     ///
-    /// This is the wizard's one preview of provisioning: key, path, branch and base come
-    /// from the functions `worktree::provision` itself calls (`key_of`,
-    /// `compute_worktree_path`, `compute_branch_name`, `base_label`), so what the wizard
+    /// This is the wizard's one preview of provisioning: path, branch and outcome come from
+    /// `worktree::preview`, the plan `worktree::provision` itself runs, so what the wizard
     /// confirms is what provisioning makes.
     pub fn worktree_decision(
         &self,
@@ -238,6 +237,28 @@ impl<'a> Project<'a> {
             home: self.state.home.clone(),
             ..Default::default()
         };
+        let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
+            Ok(label) => label.unwrap_or_default(),
+            // An unknown ref is refused when it is answered; one deleted since shows as is.
+            Err(_) => req.base_ref.clone().unwrap_or_default(),
+        };
+        // Provisioning's own plan: the same path and branch (a group-qualified name when
+        // another key owns the computed one, a released key's recorded branch, …).
+        if let Ok(p) = worktree::preview(&req) {
+            return Ok(match p.status {
+                worktree::ProvisionStatus::Reused => WorktreeDecision::Reused {
+                    path: p.path,
+                    branch: p.branch,
+                    base: p.base_ref.chars().take(12).collect(),
+                },
+                _ => WorktreeDecision::New {
+                    path: p.path,
+                    branch: p.branch,
+                    base: base_label(),
+                },
+            });
+        }
+        // Provisioning would refuse (its error is reported then): show the computed names.
         let key = worktree::key_of(&req)?;
         let reg = Registry::open(self.state.home.as_deref(), None)?;
         if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
@@ -248,11 +269,6 @@ impl<'a> Project<'a> {
                 base,
             });
         }
-        let base = match worktree::base_label(self.root(), req.base_ref.as_deref()) {
-            Ok(label) => label.unwrap_or_default(),
-            // An unknown ref is refused when it is answered; one deleted since shows as is.
-            Err(_) => req.base_ref.clone().unwrap_or_default(),
-        };
         Ok(WorktreeDecision::New {
             path: ids::compute_worktree_path(reg.root(), &key)
                 .to_string_lossy()
@@ -263,7 +279,7 @@ impl<'a> Project<'a> {
                 key.stage,
                 key.group_id.as_deref(),
             )?,
-            base,
+            base: base_label(),
         })
     }
 
