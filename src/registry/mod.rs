@@ -463,14 +463,13 @@ impl Registry {
 
     /// A consistency report; changes nothing.
     pub fn doctor(&self) -> Result<DoctorReport> {
-        Ok(self.doctor_and_active()?.0)
+        Ok(self.doctor_and_entries()?.0)
     }
 
-    /// [`Registry::doctor`] plus the active entries it examined (file order), read once.
-    pub fn doctor_and_active(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
-        let (doc, mut entries) = Doc::load_typed(&self.file())?;
+    /// [`Registry::doctor`] plus every entry it examined (file order), read once.
+    pub fn doctor_and_entries(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
+        let (doc, entries) = Doc::load_typed(&self.file())?;
         let report = doctor::examine(&doc, &entries);
-        entries.retain(WorktreeEntry::is_active);
         Ok((report, entries))
     }
 

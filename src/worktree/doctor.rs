@@ -58,8 +58,7 @@ struct Survey {
     moves: Vec<(PathBuf, Result<Move, String>)>,
 }
 
-fn survey(reg: &Registry) -> Result<Survey, WorktreeError> {
-    let entries = reg.list(None, None)?;
+fn survey(reg: &Registry, entries: Vec<WorktreeEntry>) -> Result<Survey, WorktreeError> {
     let mut repos: BTreeMap<PathBuf, Repository> = BTreeMap::new();
     let mut add = |git_dir: &Path| {
         if let Ok(r) = Repository::open(git_dir) {
@@ -68,6 +67,10 @@ fn survey(reg: &Registry) -> Result<Survey, WorktreeError> {
     };
     for e in &entries {
         let path = Path::new(&e.worktree_path);
+        // A gone directory has no repository to find (and 100k of them must stay cheap).
+        if !path.exists() {
+            continue;
+        }
         if let Some(main) = git::discover(path).and_then(|r| git::open_main(&r).ok()) {
             add(main.path());
         }
@@ -336,8 +339,8 @@ fn stale_git_locks(git_dir: &Path) -> Vec<PathBuf> {
 /// `branch-unregistered`, `git-lock-stale`, each naming the command that clears it.
 /// Changes nothing.
 pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
-    let mut report = reg.doctor()?;
-    let s = survey(reg)?;
+    let (mut report, entries) = reg.doctor_and_entries()?;
+    let s = survey(reg, entries)?;
     let active: Vec<&WorktreeEntry> = s.entries.iter().filter(|e| e.status == ACTIVE).collect();
     for e in &active {
         let path = Path::new(&e.worktree_path);
@@ -443,7 +446,7 @@ pub fn repair(
     lock_timeout_ms: Option<u64>,
 ) -> Result<WorktreeRepair, WorktreeError> {
     let registry = reg.repair()?;
-    let s = survey(reg)?;
+    let s = survey(reg, reg.list(None, None)?)?;
     let mut cleared = Vec::new();
     for (d, p) in debris(&s) {
         let done = match d {
