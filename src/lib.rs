@@ -2,6 +2,7 @@
 //! `binding` module alone knows Node-API and only converts types and errors.
 
 pub mod cli;
+pub mod context;
 pub mod error;
 pub mod fsio;
 #[cfg(test)]
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+pub mod task_type;
 #[cfg(test)]
 mod testutil;
 pub mod wizard;

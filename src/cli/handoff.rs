@@ -7,6 +7,8 @@ use serde_json::json;
 
 use super::ledger::PrArgs;
 use super::{to_json, CmdResult};
+use crate::context::Context;
+use crate::fsio;
 use crate::handoff::{self, HandoffContext};
 use crate::reconcile::{self, ReconcileRequest};
 
@@ -34,7 +36,7 @@ impl CtxArgs {
             approved_plan: self.approved_plan,
             project_root: self.project_root,
             base: self.base,
-            lock_timeout_ms: self.lock_timeout_ms,
+            lock_timeout: fsio::lock_timeout(self.lock_timeout_ms),
         }
     }
 }
@@ -95,16 +97,21 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             work_category,
             group_id,
             home,
-        } => to_json(handoff::assemble(&handoff::AssembleRequest {
-            ctx: ctx.ctx(),
-            stages,
-            project_id,
-            task_group,
-            task_id,
-            work_category,
-            group_id,
-            home,
-        })?),
+        } => {
+            let context = Context::resolve(home.as_deref(), ctx.lock_timeout_ms)?;
+            to_json(handoff::assemble(
+                &context,
+                &handoff::AssembleRequest {
+                    ctx: ctx.ctx(),
+                    stages,
+                    project_id,
+                    task_group,
+                    task_id,
+                    work_category,
+                    group_id,
+                },
+            )?)
+        }
         HandoffCmd::RecordVerified {
             plan_run_root,
             impl_task_key,
@@ -117,18 +124,19 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 impl_task_key,
                 stage,
                 report_path,
-                lock_timeout_ms,
+                lock_timeout: fsio::lock_timeout(lock_timeout_ms),
             })?;
             Ok(json!({ "appended": appended }))
         }
         HandoffCmd::RecordPr(pr) => {
+            let lock_timeout = pr.root.lock_bound();
             let appended = handoff::record_pr(&handoff::RecordPrRequest {
                 plan_run_root: PathBuf::from(pr.root.plan_run_root),
                 impl_task_key: pr.impl_task_key,
                 stages: pr.stages,
                 branch: pr.branch,
                 url: pr.url,
-                lock_timeout_ms: pr.root.lock_timeout_ms,
+                lock_timeout,
                 create: pr.root.create,
             })?;
             Ok(json!({ "appended": appended }))
@@ -163,15 +171,17 @@ pub struct ReconcileArgs {
 
 /// Runs `okstra git-reconcile`.
 pub fn reconcile(a: ReconcileArgs) -> CmdResult {
-    to_json(reconcile::reconcile(&ReconcileRequest {
-        plan_run_root: a.plan_run_root,
-        project_root: a.project_root,
-        project_id: a.project_id,
-        task_group: a.task_group,
-        task_id: a.task_id,
-        apply: a.apply,
-        reset_anchor: a.reset_anchor,
-        home: a.home,
-        lock_timeout_ms: a.lock_timeout_ms,
-    })?)
+    let context = Context::resolve(a.home.as_deref(), a.lock_timeout_ms)?;
+    to_json(reconcile::reconcile(
+        &context,
+        &ReconcileRequest {
+            plan_run_root: a.plan_run_root,
+            project_root: a.project_root,
+            project_id: a.project_id,
+            task_group: a.task_group,
+            task_id: a.task_id,
+            apply: a.apply,
+            reset_anchor: a.reset_anchor,
+        },
+    )?)
 }

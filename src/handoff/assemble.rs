@@ -9,13 +9,15 @@ use serde::Serialize;
 
 use super::merge::{merge_chain, Item};
 use super::{git_err, HandoffContext, HandoffError};
+use crate::context::Context;
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
+use crate::task_type::TaskType;
 use crate::worktree::{self, journal, ProvisionRequest, ProvisionStatus};
 
 /// What to assemble: the stages to release together and the task they belong to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AssembleRequest {
     pub ctx: HandoffContext,
     /// The selected stage numbers (any order; merged in dependency order).
@@ -27,8 +29,6 @@ pub struct AssembleRequest {
     pub work_category: String,
     /// Collector id (`#group-<ID>`); default `s<a>-<b>-…` from the stages in merge order.
     pub group_id: Option<String>,
-    /// `OKSTRA_HOME` override.
-    pub home: Option<String>,
 }
 
 /// One stage merged into the collector.
@@ -64,7 +64,7 @@ pub struct Assembled {
 /// Errors: `E_INVALID_ARG`, `E_PLAN_INVALID`, `E_NOT_ELIGIBLE` (eligibility or closure),
 /// `E_NOT_FOUND` (no implementation base), `E_MERGE_CONFLICT`, `E_GIT`, and provisioning's
 /// and the registry's codes.
-pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
+pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
         return Err(HandoffError::InvalidArg(
             "select at least one stage to assemble".into(),
@@ -142,7 +142,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         None,
         Some(&safe_segment(&group_id)),
     )?;
-    let reg = Registry::open(req.home.as_deref(), req.ctx.lock_timeout_ms)?;
+    let reg = Registry::open(context);
     let base_hex = reg.get_implementation_base(&task_key)?.ok_or_else(|| {
         HandoffError::NotFound(format!(
             "task {} has no implementation base in the registry; it is pinned when the first \
@@ -176,21 +176,22 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     let made = merge_chain(repo, start, &items, &branch_name)?;
     let target = made.iter().rev().find_map(|m| m.merge).unwrap_or(start);
 
-    let prov = worktree::provision(&ProvisionRequest {
-        task_type: "release-handoff".into(),
-        project_root: req.ctx.project_root.clone(),
-        project_id: project.clone(),
-        task_group: group.clone(),
-        task_id: task.clone(),
-        work_category: req.work_category.clone(),
-        base_ref: Some(base.to_string()),
-        stage: None,
-        group_id: Some(group_id.clone()),
-        branch: None,
-        stages: Some(selection.iter().copied().collect()),
-        home: req.home.clone(),
-        lock_timeout_ms: req.ctx.lock_timeout_ms,
-    })?;
+    let prov = worktree::provision(
+        context,
+        &ProvisionRequest {
+            task_type: TaskType::ReleaseHandoff.as_str().into(),
+            project_root: req.ctx.project_root.clone(),
+            project_id: project.clone(),
+            task_group: group.clone(),
+            task_id: task.clone(),
+            work_category: req.work_category.clone(),
+            base_ref: Some(base.to_string()),
+            stage: None,
+            group_id: Some(group_id.clone()),
+            branch: None,
+            stages: Some(selection.iter().copied().collect()),
+        },
+    )?;
     let created = match prov.status {
         ProvisionStatus::Created => true,
         ProvisionStatus::Reused => false,
@@ -204,12 +205,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if let Err(e) = move_journaled(&reg, &collector_key, &prov, start, target, created) {
         if created {
             // Best effort: the error that matters is the one that made us roll back.
-            let _ = worktree::remove_provisioned(
-                &req.ctx.project_root,
-                &collector_key,
-                req.home.as_deref(),
-                req.ctx.lock_timeout_ms,
-            );
+            let _ = worktree::remove_provisioned(context, &req.ctx.project_root, &collector_key);
         }
         return Err(e);
     }
@@ -248,7 +244,7 @@ fn move_journaled(
     target: Oid,
     created: bool,
 ) -> Result<(), HandoffError> {
-    let _lock = worktree::locks::lock_key(reg, key, None)?;
+    let _lock = worktree::locks::lock_key(reg, key)?;
     let record = journal::file(reg, journal::Op::Assemble, &key.key());
     let interrupted = journal::read::<journal::Move>(&record)?.is_some();
     let path = Path::new(&prov.path);

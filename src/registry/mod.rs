@@ -22,9 +22,10 @@ pub use doctor::{DoctorReport, Problem};
 pub use entry::{WorktreeEntry, ACTIVE, RELEASED};
 use store::Doc;
 
+use crate::context::Context;
 use crate::error::Coded;
 use crate::fsio::{self, FsError, LockGuard};
-use crate::ids::{self, IdError, KeyParts};
+use crate::ids::{IdError, KeyParts};
 
 /// The registry file name inside the worktrees root.
 pub const REGISTRY_FILE: &str = "registry.json";
@@ -137,13 +138,9 @@ fn check_commit(commit: &str) -> Result<()> {
 }
 
 impl Registry {
-    /// The registry under `home` (or `OKSTRA_HOME`), waiting at most `lock_timeout_ms` (or
-    /// `OKSTRA_LOCK_TIMEOUT_MS`, or 30 s) for its lock.
-    pub fn open(home: Option<&str>, lock_timeout_ms: Option<u64>) -> Result<Registry> {
-        Ok(Registry::at(
-            ids::worktrees_root(home)?,
-            fsio::lock_timeout(lock_timeout_ms),
-        ))
+    /// The registry of a resolved context: under its home, waiting at most its lock bound.
+    pub fn open(ctx: &Context) -> Registry {
+        Registry::at(ctx.worktrees_root(), ctx.lock_timeout())
     }
 
     /// The registry in an explicit worktrees root.
@@ -154,6 +151,11 @@ impl Registry {
     /// The worktrees root (`<OKSTRA_HOME>/worktrees`).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// How long this handle waits for any lock (the context's bound).
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
     }
 
     /// Path of `registry.json`.

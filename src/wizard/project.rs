@@ -10,10 +10,12 @@ use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
+use crate::context::Context;
 use crate::fsio;
 use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
+use crate::task_type::TaskType;
 use crate::worktree;
 
 /// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
@@ -226,6 +228,7 @@ impl<'a> Project<'a> {
             Some(true) => return Ok(WorktreeDecision::InWorktree),
             Some(false) => {}
         }
+        let context = Context::resolve(self.state.home.as_deref(), None)?;
         let req = worktree::ProvisionRequest {
             project_root: self.root().to_path_buf(),
             project_id: self.state.project_id.clone(),
@@ -234,7 +237,6 @@ impl<'a> Project<'a> {
             work_category: work_category.to_string(),
             base_ref: base_ref.map(str::to_string),
             stage,
-            home: self.state.home.clone(),
             ..Default::default()
         };
         let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
@@ -244,7 +246,7 @@ impl<'a> Project<'a> {
         };
         // Provisioning's own plan: the same path and branch (a group-qualified name when
         // another key owns the computed one, a released key's recorded branch, …).
-        if let Ok(p) = worktree::preview(&req) {
+        if let Ok(p) = worktree::preview(&context, &req) {
             return Ok(match p.status {
                 worktree::ProvisionStatus::Reused => WorktreeDecision::Reused {
                     path: p.path,
@@ -260,7 +262,7 @@ impl<'a> Project<'a> {
         }
         // Provisioning would refuse (its error is reported then): show the computed names.
         let key = worktree::key_of(&req)?;
-        let reg = Registry::open(self.state.home.as_deref(), None)?;
+        let reg = Registry::open(&context);
         if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
             let base: String = e.base_ref.chars().take(12).collect();
             return Ok(WorktreeDecision::Reused {
@@ -392,7 +394,7 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
         .or_else(|| doc.get("meta").and_then(|m| m.get("taskType")))
         .and_then(Value::as_str);
     match task_type {
-        Some(t) if t != "implementation-planning" => {
+        Some(t) if t != TaskType::ImplementationPlanning.as_str() => {
             Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
                 .var("path", plan_md)
                 .var("value", t))

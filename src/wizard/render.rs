@@ -7,10 +7,11 @@ use super::project::WorktreeDecision;
 use super::state::WizardState;
 use super::steps::Ctx;
 use super::WizardError;
+use crate::task_type::TaskType;
 
-const IMPL: &str = "implementation";
-const FV: &str = "final-verification";
-const RH: &str = "release-handoff";
+const IMPL: &str = TaskType::Implementation.as_str();
+const FV: &str = TaskType::FinalVerification.as_str();
+const RH: &str = TaskType::ReleaseHandoff.as_str();
 
 /// Known defaults shown as `default (…)` (seed Step 6.5): lead and report writer, and the
 /// implementation verifiers.

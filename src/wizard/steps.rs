@@ -6,6 +6,7 @@ use super::project::{self, Project, WorktreeDecision};
 use super::state::WizardState;
 use super::{Prompt, PromptKind, PromptOption, Rejection, WizardError};
 use crate::ids;
+use crate::task_type::TaskType;
 
 /// Every step id, in the order they are asked.
 pub const STEPS: [&str; 30] = [
@@ -60,21 +61,14 @@ const GROUPABLE: [&str; 8] = [
 ];
 
 /// The six task types (phases).
-pub const TASK_TYPES: [&str; 6] = [
-    "requirements-discovery",
-    "error-analysis",
-    "implementation-planning",
-    "implementation",
-    "final-verification",
-    "release-handoff",
-];
+pub const TASK_TYPES: [&str; 6] = TaskType::NAMES;
 
 /// Known worker names for `workers`.
 pub const WORKERS: [&str; 4] = ["claude", "codex", "gemini", "report-writer"];
 
-const IMPL: &str = "implementation";
-const FV: &str = "final-verification";
-const RH: &str = "release-handoff";
+const IMPL: &str = TaskType::Implementation.as_str();
+const FV: &str = TaskType::FinalVerification.as_str();
+const RH: &str = TaskType::ReleaseHandoff.as_str();
 
 /// Edit targets: the field, the steps that ask it, and the later steps whose answers depend
 /// on it (cleared with it). `branch_confirm`, `confirm` and `edit_target` are always cleared.

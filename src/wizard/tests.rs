@@ -564,7 +564,7 @@ fn branch_confirm_edit_reasks_base_ref() {
 #[test]
 fn reused_worktree_skips_base_ref_and_renders_it_empty() {
     let fx = fixture();
-    let reg = Registry::open(Some(&fx.home), None).unwrap();
+    let reg = Registry::open(&crate::context::Context::resolve(Some(&fx.home), None).unwrap());
     let key = KeyParts::new("shop", "pay", "checkout", None, None).unwrap();
     reg.reserve(
         &key,

@@ -441,32 +441,29 @@ pub struct WorktreeRepair {
 /// active entry owns (directories kept), deletes branches okstra made that no entry owns
 /// while they still point where they were created and nothing has them checked out, and
 /// removes stale git lock files. Takes the key and repository locks provisioning takes.
-pub fn repair(
-    reg: &Registry,
-    lock_timeout_ms: Option<u64>,
-) -> Result<WorktreeRepair, WorktreeError> {
+pub fn repair(reg: &Registry) -> Result<WorktreeRepair, WorktreeError> {
     let registry = reg.repair()?;
     let s = survey(reg, reg.list(None, None)?)?;
     let mut cleared = Vec::new();
     for (d, p) in debris(&s) {
         let done = match d {
             Debris::Intent(file, intent) => {
-                let _k = lock_key_str(reg, &intent.task_key, lock_timeout_ms)?;
+                let _k = lock_key_str(reg, &intent.task_key)?;
                 let main = Repository::open(&intent.git_dir).ok();
                 let _r = match &main {
-                    Some(m) => Some(lock_repo(reg, m, lock_timeout_ms)?),
+                    Some(m) => Some(lock_repo(reg, m)?),
                     None => None,
                 };
                 match journal::read::<Intent>(&file)? {
                     Some(i) => {
-                        journal::recover(reg, &file, &i, fsio::lock_timeout(lock_timeout_ms))?;
+                        journal::recover(reg, &file, &i, reg.lock_timeout())?;
                         true
                     }
                     None => false,
                 }
             }
             Debris::Move(file, m) => {
-                let _k = lock_key_str(reg, &m.task_key, lock_timeout_ms)?;
+                let _k = lock_key_str(reg, &m.task_key)?;
                 journal::undo_move(&m);
                 journal::clear(&file)?;
                 true

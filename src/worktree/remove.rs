@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::git::{self, git_err};
 use super::locks::{lock_key, lock_repo};
 use super::WorktreeError;
+use crate::context::Context;
 use crate::ids::{IdError, KeyParts};
 use crate::registry::{Registry, WorktreeEntry};
 
@@ -18,13 +19,12 @@ use crate::registry::{Registry, WorktreeEntry};
 /// Errors: `E_INVALID_ARG` (projectRoot not in git), `E_GIT`, `E_LOCK_TIMEOUT`,
 /// `E_REGISTRY_CORRUPT`.
 pub fn remove_provisioned(
+    ctx: &Context,
     project_root: &Path,
     key: &KeyParts,
-    home: Option<&str>,
-    lock_timeout_ms: Option<u64>,
 ) -> Result<Option<WorktreeEntry>, WorktreeError> {
-    let reg = Registry::open(home, lock_timeout_ms)?;
-    let _key_lock = lock_key(&reg, key, lock_timeout_ms)?;
+    let reg = Registry::open(ctx);
+    let _key_lock = lock_key(&reg, key)?;
     let Some(entry) = reg.lookup(key)? else {
         return Ok(None);
     };
@@ -35,7 +35,7 @@ pub fn remove_provisioned(
         ))
     })?;
     let main = git::open_main(&repo)?;
-    let _repo_lock = lock_repo(&reg, &main, lock_timeout_ms)?;
+    let _repo_lock = lock_repo(&reg, &main)?;
     let path = PathBuf::from(&entry.worktree_path);
     // Only a directory git lists as a linked worktree of this repository is deleted: a row
     // may name any path (`registryReserve` takes what it is given).
