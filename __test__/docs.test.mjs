@@ -181,12 +181,12 @@ test('docs/formats.md: the ledger example is what the appends write, line for li
     const { impl_task_key: implTaskKey, stage, status, ...rest } = row
     let r
     if (status === 'verified') {
-      r = native.ledgerAppendVerified(root, { implTaskKey, stage, verdict: rest.verdict, reportPath: rest.report_path })
+      r = native.ledgerAppendVerified({ planRunRoot: root, implTaskKey, stage, verdict: rest.verdict, reportPath: rest.report_path })
     } else if (status === 'pr') {
-      r = native.ledgerAppendPr(root, { implTaskKey, stages: rest.stages, branch: rest.branch, url: rest.url })
+      r = native.ledgerAppendPr({ planRunRoot: root, implTaskKey, stages: rest.stages, branch: rest.branch, url: rest.url })
     } else {
       const again = done.some((d) => d.implTaskKey === implTaskKey && d.stage === stage && d.status === status)
-      r = native.ledgerAppend(root, { implTaskKey, stage, status, forceReappend: again, fields: rest })
+      r = native.ledgerAppend({ planRunRoot: root, implTaskKey, stage, status, forceReappend: again, fields: rest })
       done.push({ implTaskKey, stage, status })
     }
     assert.deepEqual(r, { appended: true }, line)
@@ -231,7 +231,7 @@ test('docs/formats.md: the project.json example is what upsertProjectJson writes
   mkdirSync(join(project, '.okstra'))
   const file = join(project, '.okstra', 'project.json')
   writeFileSync(file, JSON.stringify(given))
-  native.upsertProjectJson(project, given.projectId)
+  native.upsertProjectJson({ projectRoot: project, projectId: given.projectId })
   const written = readFileSync(file, 'utf8')
   const stamp = JSON.parse(written).updatedAt
   assert.match(stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$/)

@@ -1,6 +1,7 @@
 //! `okstra handoff …` and `okstra git-reconcile`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -30,13 +31,14 @@ pub struct CtxArgs {
 }
 
 impl CtxArgs {
-    fn ctx(self) -> HandoffContext {
+    /// The handoff context, with the lock bound the command resolved once.
+    fn ctx(self, lock_timeout: Duration) -> HandoffContext {
         HandoffContext {
             plan_run_root: self.plan_run_root,
             approved_plan: self.approved_plan,
             project_root: self.project_root,
             base: self.base,
-            lock_timeout: fsio::lock_timeout(self.lock_timeout_ms),
+            lock_timeout,
         }
     }
 }
@@ -87,7 +89,10 @@ pub enum HandoffCmd {
 /// Runs one `okstra handoff` command.
 pub fn run(cmd: HandoffCmd) -> CmdResult {
     match cmd {
-        HandoffCmd::Eligible(ctx) => to_json(json!({ "stages": handoff::eligible(&ctx.ctx())? })),
+        HandoffCmd::Eligible(ctx) => {
+            let bound = fsio::lock_timeout(ctx.lock_timeout_ms);
+            to_json(json!({ "stages": handoff::eligible(&ctx.ctx(bound))? }))
+        }
         HandoffCmd::Assemble {
             ctx,
             stages,
@@ -102,7 +107,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             to_json(handoff::assemble(
                 &context,
                 &handoff::AssembleRequest {
-                    ctx: ctx.ctx(),
+                    ctx: ctx.ctx(context.lock_timeout()),
                     stages,
                     project_id,
                     task_group,
