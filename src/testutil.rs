@@ -63,3 +63,18 @@ pub fn env_in_child(test: &str, vars: &[(&str, &str)]) -> bool {
     );
     false
 }
+
+/// `run_with_env!(test_fn, "VAR" => "value", …)` at the top of a test: the rest of the test
+/// runs only in a child process with those variables set ([`env_in_child`]); in the test
+/// process the macro returns once that child passed.
+macro_rules! run_with_env {
+    ($test:ident, $($var:expr => $val:expr),+ $(,)?) => {
+        if !$crate::testutil::env_in_child(
+            concat!(module_path!(), "::", stringify!($test)),
+            &[$(($var, $val)),+],
+        ) {
+            return;
+        }
+    };
+}
+pub(crate) use run_with_env;

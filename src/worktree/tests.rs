@@ -356,19 +356,11 @@ fn snapshots_are_read_only_and_unsafe_entries_are_noted() {
 
 #[test]
 fn the_env_wins_over_project_json_and_empty_disables() {
-    let vars = [
-        ("OKSTRA_WORKTREE_SYNC_FILES", " x.env : y.env "),
-        ("OKSTRA_WORKTREE_SYNC_DIRS", ""),
-    ];
-    if !crate::testutil::env_in_child(
-        concat!(
-            module_path!(),
-            "::the_env_wins_over_project_json_and_empty_disables"
-        ),
-        &vars,
-    ) {
-        return;
-    }
+    crate::testutil::run_with_env!(
+        the_env_wins_over_project_json_and_empty_disables,
+        "OKSTRA_WORKTREE_SYNC_FILES" => " x.env : y.env ",
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "",
+    );
     let f = fixture();
     std::fs::create_dir_all(f.repo.join(".okstra")).unwrap();
     std::fs::write(
@@ -634,20 +626,12 @@ fn legacy_nested_rows_keep_their_path_and_new_stages_go_beside_the_task() {
 
 #[test]
 fn a_tracked_symlink_on_the_way_lets_nothing_out() {
-    let vars = [
-        ("OKSTRA_WORKTREE_SYNC_DIRS", "a/b"),
-        ("OKSTRA_WORKTREE_SNAPSHOT_FILES", "a/s.db"),
-        ("OKSTRA_WORKTREE_COPY_ENTRIES", "a/c"),
-    ];
-    if !crate::testutil::env_in_child(
-        concat!(
-            module_path!(),
-            "::a_tracked_symlink_on_the_way_lets_nothing_out"
-        ),
-        &vars,
-    ) {
-        return;
-    }
+    crate::testutil::run_with_env!(
+        a_tracked_symlink_on_the_way_lets_nothing_out,
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "a/b",
+        "OKSTRA_WORKTREE_SNAPSHOT_FILES" => "a/s.db",
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => "a/c",
+    );
     let f = fixture();
     let outside = f.repo.parent().unwrap().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
@@ -706,22 +690,11 @@ fn a_source_leading_outside_the_main_worktree_is_skipped() {
 
 #[test]
 fn copies_are_private_listed_and_ignored_by_git() {
-    let vars = [
-        (
-            "OKSTRA_WORKTREE_COPY_ENTRIES",
-            "node_modules:conf/local.json",
-        ),
-        ("OKSTRA_WORKTREE_SYNC_DIRS", "node_modules:.project-docs"),
-    ];
-    if !crate::testutil::env_in_child(
-        concat!(
-            module_path!(),
-            "::copies_are_private_listed_and_ignored_by_git"
-        ),
-        &vars,
-    ) {
-        return;
-    }
+    crate::testutil::run_with_env!(
+        copies_are_private_listed_and_ignored_by_git,
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => "node_modules:conf/local.json",
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "node_modules:.project-docs",
+    );
     let f = fixture();
     crate::testutil::write(
         &f.repo.join("node_modules/pkg/index.js"),

@@ -33,22 +33,11 @@ fn resolution_is_linear_in_the_number_of_entries() {
 
 #[test]
 fn dependency_dirs_are_never_linked_and_copies_win() {
-    let vars = [
-        (
-            "OKSTRA_WORKTREE_SYNC_DIRS",
-            "node_modules:web/.venv:.claude:.scratch",
-        ),
-        ("OKSTRA_WORKTREE_COPY_ENTRIES", ".scratch:./build/"),
-    ];
-    if !crate::testutil::env_in_child(
-        concat!(
-            module_path!(),
-            "::dependency_dirs_are_never_linked_and_copies_win"
-        ),
-        &vars,
-    ) {
-        return;
-    }
+    crate::testutil::run_with_env!(
+        dependency_dirs_are_never_linked_and_copies_win,
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "node_modules:web/.venv:.claude:.scratch",
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => ".scratch:./build/",
+    );
     let dir = tempfile::tempdir().unwrap();
     let e = resolve_sync_entries(dir.path());
     assert_eq!(e.dirs, [".claude"]);
