@@ -1,4 +1,4 @@
-//! The `Wizard` class (SPEC §8, §10): a stateful handle over the core wizard, as node-rs
+//! The `Wizard` class: a stateful handle over the core wizard, as node-rs
 //! jieba exposes its stateful core. Only conversions live here.
 
 use std::sync::{Arc, Mutex, MutexGuard};
