@@ -296,7 +296,10 @@ fn refusals_change_nothing() {
     let mut both = f.req("t");
     both.stage = Some(1);
     both.group_id = Some("g".into());
-    assert_eq!(provision(&f.ctx(), &both).unwrap_err().code(), "E_INVALID_ARG");
+    assert_eq!(
+        provision(&f.ctx(), &both).unwrap_err().code(),
+        "E_INVALID_ARG"
+    );
 }
 
 #[test]
@@ -444,14 +447,15 @@ fn remove_provisioned_undoes_everything() {
     req.group_id = Some("g1".into());
     let r = provision(&f.ctx(), &req).unwrap();
     let k = key("col", None, Some("g1"));
-    let e = remove_provisioned(&f.ctx(), &f.repo, &k)
-        .unwrap()
-        .unwrap();
+    let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
     assert_eq!(e.status, "released");
     assert!(!Path::new(&r.path).exists());
     assert!(!f.worktree_list().contains(&r.path));
     assert_eq!(git(&f.repo, &["branch", "--list", "feat-col-g1"]), "");
-    assert_eq!(provision(&f.ctx(), &req).unwrap().status, ProvisionStatus::Created);
+    assert_eq!(
+        provision(&f.ctx(), &req).unwrap().status,
+        ProvisionStatus::Created
+    );
 }
 
 #[test]
@@ -538,9 +542,7 @@ fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
         stages: None,
     };
     f.reg().reserve(&k, &r).unwrap();
-    let e = remove_provisioned(&f.ctx(), &f.repo, &k)
-        .unwrap()
-        .unwrap();
+    let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
     assert_eq!(e.status, "released");
     assert!(f.repo.join("a.txt").exists());
     assert!(
