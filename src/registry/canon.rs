@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::entry::WorktreeEntry;
-use super::layout::{Layout, Member, Section};
+use super::layout::{decode_key, Layout, Member, Section};
 use super::store::Doc;
 use super::RegistryError;
 
@@ -75,24 +75,21 @@ impl Canon {
     /// index entry to a missing or released key, or to a row now on another branch, owns
     /// nothing). Decodes at most one row.
     pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
-        let token = serde_json::to_vec(branch).ok()?;
+        let branch_token = serde_json::to_vec(branch).ok()?;
+        let key_token = serde_json::to_vec(key).ok()?;
         let tasks = &self.layout.tasks;
         let on = |i: usize| {
             let r = &self.layout.rows[i];
-            tasks.members[i].key != key && r.active && self.bytes[r.branch.clone()] == token[..]
+            r.active
+                && self.bytes[r.branch.clone()] == branch_token[..]
+                && self.bytes[tasks.members[i].key.clone()] != key_token[..]
         };
-        if let Some(owner) = self.layout.branches.get(branch) {
-            let owner: Option<String> =
-                serde_json::from_slice(&self.bytes[owner.value.clone()]).ok();
-            if let Some(i) = owner.and_then(|o| tasks.index.get(&o).copied()) {
-                if on(i) {
-                    return Some(tasks.members[i].key.clone());
-                }
-            }
-        }
-        (0..tasks.members.len())
-            .find(|&i| on(i))
-            .map(|i| tasks.members[i].key.clone())
+        let indexed = self.layout.branches.get(branch).and_then(|m| {
+            let owner: String = serde_json::from_slice(&self.bytes[m.value.clone()]).ok()?;
+            tasks.index.get(&owner).copied().filter(|&i| on(i))
+        });
+        let i = indexed.or_else(|| (0..tasks.members.len()).find(|&i| on(i)))?;
+        decode_key(&self.bytes[tasks.members[i].key.clone()])
     }
 
     /// Sets the row of `key` (replacing its value in place, or appending a member).
@@ -143,6 +140,7 @@ impl Canon {
         };
         let empty = sec.members.is_empty();
         text.extend_from_slice(lead);
+        let key_at = range.start + text.len();
         text.extend_from_slice(&quoted);
         text.extend_from_slice(b": ");
         let start = range.start + text.len();
@@ -157,7 +155,7 @@ impl Canon {
         }
         sec.index.insert(key.to_string(), sec.members.len());
         sec.members.push(Member {
-            key: key.to_string(),
+            key: key_at..key_at + quoted.len(),
             value: start..start + value.len(),
         });
         start

@@ -15,11 +15,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use rustc_hash::FxBuildHasher;
+
 /// One member of the `tasks` or `branches` object.
 #[derive(Debug, Clone)]
 pub struct Member {
-    /// The decoded key.
-    pub key: String,
+    /// Byte range of the key's string token (quotes included).
+    pub key: Range<usize>,
     /// Byte range of the value.
     pub value: Range<usize>,
 }
@@ -32,8 +34,8 @@ pub struct Section {
     /// Offset of the matching `}`.
     pub close: usize,
     pub members: Vec<Member>,
-    /// key → index in `members`.
-    pub index: HashMap<String, usize>,
+    /// Decoded key → index in `members`.
+    pub index: HashMap<String, usize, FxBuildHasher>,
 }
 
 impl Section {
@@ -51,6 +53,8 @@ impl Section {
         mv(&mut self.open);
         mv(&mut self.close);
         for m in &mut self.members {
+            mv(&mut m.key.start);
+            mv(&mut m.key.end);
             mv(&mut m.value.start);
             mv(&mut m.value.end);
         }
@@ -156,6 +160,19 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -196,9 +213,7 @@ impl<'a> Scanner<'a> {
         self.eat(b"\"")?;
         loop {
             let rest = self.b.get(self.i..)?;
-            let n = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            let n = rest.iter().position(|&c| STOP[usize::from(c)])?;
             self.i += n;
             match self.b[self.i] {
                 b'"' => {
@@ -259,7 +274,7 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, depth: usize) -> Option<Range<usize>> {
         let start = self.i;
         match self.peek()? {
-            b'{' => self.object(depth, |s, _| s.value(depth + 1).map(drop))?,
+            b'{' => self.object(depth, true, |s, _| s.value(depth + 1).map(drop))?,
             b'[' => self.array(depth, |s| s.value(depth + 1).map(drop))?,
             b'"' => return self.string(),
             b't' => self.eat(b"true")?,
@@ -270,10 +285,13 @@ impl<'a> Scanner<'a> {
         Some(start..self.i)
     }
 
-    /// An object at `depth`; `member` reads each value (the key's raw token given).
+    /// An object at `depth`; `member` reads each value (the key's raw token given). With
+    /// `dedupe`, a repeated key fails the scan (callers that index the keys check that
+    /// themselves).
     fn object(
         &mut self,
         depth: usize,
+        dedupe: bool,
         mut member: impl FnMut(&mut Self, Range<usize>) -> Option<()>,
     ) -> Option<()> {
         self.eat(b"{")?;
@@ -284,7 +302,7 @@ impl<'a> Scanner<'a> {
         loop {
             self.newline(depth + 1)?;
             let k = self.string()?;
-            if !keys.add(&self.b[k.clone()]) {
+            if dedupe && !keys.add(&self.b[k.clone()]) {
                 return None;
             }
             self.eat(b": ")?;
@@ -317,7 +335,7 @@ impl<'a> Scanner<'a> {
         let mut tasks = None;
         let mut branches = None;
         let mut rows = Vec::new();
-        self.object(0, |s, k| {
+        self.object(0, true, |s, k| {
             match &s.b[k] {
                 b"\"tasks\"" => tasks = Some(s.section(|s| s.row(&mut rows))?),
                 b"\"branches\"" => branches = Some(s.section(|s| s.string().map(drop))?),
@@ -341,15 +359,15 @@ impl<'a> Scanner<'a> {
             open: self.i,
             ..Section::default()
         };
-        self.object(1, |s, k| {
-            let key = decode_key(&s.b[k])?;
+        self.object(1, false, |s, k| {
+            let key = decode_key(&s.b[k.clone()])?;
             let start = s.i;
             member(s)?;
-            if sec.index.insert(key.clone(), sec.members.len()).is_some() {
+            if sec.index.insert(key, sec.members.len()).is_some() {
                 return None;
             }
             sec.members.push(Member {
-                key,
+                key: k,
                 value: start..s.i,
             });
             Some(())
@@ -363,7 +381,7 @@ impl<'a> Scanner<'a> {
         let mut required = 0;
         let mut active = true;
         let mut branch = 0..0;
-        self.object(2, |s, k| {
+        self.object(2, true, |s, k| {
             let kind = field_of(&s.b[k.clone()]);
             let v = s.value(3)?;
             let val = &s.b[v.clone()];
@@ -413,7 +431,7 @@ fn is_stage_list(val: &[u8]) -> bool {
 }
 
 /// The key of a string token (escapes decoded).
-fn decode_key(raw: &[u8]) -> Option<String> {
+pub fn decode_key(raw: &[u8]) -> Option<String> {
     let inner = &raw[1..raw.len() - 1];
     if inner.contains(&b'\\') {
         serde_json::from_slice(raw).ok()
