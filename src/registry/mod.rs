@@ -8,8 +8,10 @@
 //! old or a whole new file, and a stuck lock holder cannot stall them.
 
 mod cache;
+mod canon;
 mod doctor;
 mod entry;
+mod layout;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use canon::Canon;
 pub use doctor::{DoctorReport, Problem};
 pub use entry::{WorktreeEntry, ACTIVE, RELEASED};
 use store::Doc;
@@ -136,6 +139,24 @@ fn check_commit(commit: &str) -> Result<()> {
     }
 }
 
+/// The fields a reservation writes, in the Python helper's order.
+fn fresh_row(parts: &KeyParts, r: &Reservation) -> Value {
+    json!({
+        "project_id": parts.project_id,
+        "task_group": parts.task_group,
+        "task_id": parts.task_id,
+        "worktree_path": r.worktree_path,
+        "branch": r.branch,
+        "base_ref": r.base_ref,
+        "created_at": now_stamp(),
+        "last_phase": r.phase,
+        "status": ACTIVE,
+        "stage": parts.stage,
+        "implementation_base_commit": "",
+        "stages": r.stages,
+    })
+}
+
 impl Registry {
     /// The registry under `home` (or `OKSTRA_HOME`), waiting at most `lock_timeout_ms` (or
     /// `OKSTRA_LOCK_TIMEOUT_MS`, or 30 s) for its lock.
@@ -166,6 +187,13 @@ impl Registry {
             &self.root.join(LOCK_FILE),
             self.lock_timeout,
         )?)
+    }
+
+    fn corrupt(&self, detail: String) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.file(),
+            detail,
+        }
     }
 
     fn typed(&self, doc: &Doc, key: &str) -> Result<Option<WorktreeEntry>> {
@@ -220,8 +248,8 @@ impl Registry {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(fsio::io_err("read registry", &file)(e).into()),
         };
-        let rows = match cache::get(&file, &stamp) {
-            Some(rows) => rows,
+        let canon = match cache::get(&file, &stamp) {
+            Some(canon) => canon,
             None => {
                 // Taken before the read: what is read is this version or a newer one, and a
                 // newer one has a fresh mtime, so it is not kept (see `cache::put`).
@@ -229,20 +257,15 @@ impl Registry {
                 let Some(bytes) = Doc::read_bytes(&file)? else {
                     return Ok(None);
                 };
-                let (_, entries) = Doc::from_bytes(&file, &bytes)?;
-                let rows: std::sync::Arc<cache::Rows> = std::sync::Arc::new(
-                    entries
-                        .into_iter()
-                        .map(|e| (e.task_key.clone(), e))
-                        .collect(),
-                );
-                if bytes.len() as u64 == stamp.size() {
-                    cache::put(&file, stamp, read_at, rows.clone());
+                let same = bytes.len() as u64 == stamp.size();
+                let canon = std::sync::Arc::new(Canon::of(&file, Some(bytes))?);
+                if same {
+                    cache::put(&file, stamp, read_at, canon.clone());
                 }
-                rows
+                canon
             }
         };
-        Ok(rows.get(&parts.key()).cloned())
+        Ok(canon.entry(&parts.key()))
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and
@@ -265,53 +288,44 @@ impl Registry {
             )));
         }
         let key = parts.key();
-        self.modify(|doc| {
-            if let Some(e) = self.typed(doc, &key)?.filter(WorktreeEntry::is_active) {
-                return Err(RegistryError::TaskKeyActive {
-                    key,
-                    path: e.worktree_path,
-                    branch: e.branch,
-                });
-            }
-            // Only an active row on the branch owns it: an index entry left pointing at a
-            // missing or released key (or one on another branch) is stale and replaced below.
-            if let Some(owner) = doc.active_owner(&r.branch, &key) {
-                return Err(RegistryError::BranchOwned {
-                    branch: r.branch.clone(),
-                    owner,
-                });
-            }
-            let fresh = json!({
-                "project_id": parts.project_id,
-                "task_group": parts.task_group,
-                "task_id": parts.task_id,
-                "worktree_path": r.worktree_path,
-                "branch": r.branch,
-                "base_ref": r.base_ref,
-                "created_at": now_stamp(),
-                "last_phase": r.phase,
-                "status": ACTIVE,
-                "stage": parts.stage,
-                "implementation_base_commit": "",
-                "stages": r.stages,
+        let _guard = self.lock()?;
+        let file = self.file();
+        let bytes = Doc::read_bytes(&file)?;
+        let mut canon = match cache::take_canon(&file, bytes.as_deref()) {
+            Some(canon) => canon,
+            None => Canon::of(&file, bytes)?,
+        };
+        if let Some(e) = canon.entry(&key).filter(WorktreeEntry::is_active) {
+            return Err(RegistryError::TaskKeyActive {
+                key,
+                path: e.worktree_path,
+                branch: e.branch,
             });
-            let row = doc
-                .tasks_mut()
-                .entry(key.clone())
-                .or_insert_with(|| json!({}));
-            if !row.is_object() {
-                *row = json!({});
-            }
-            if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh) {
-                row.extend(fresh);
-            }
-            doc.branches_mut()
-                .insert(r.branch.clone(), Value::String(key.clone()));
-            let entry = self
-                .typed(doc, &key)?
-                .ok_or(RegistryError::NotFound { key: key.clone() })?;
-            Ok((entry, true))
-        })
+        }
+        // Only an active row on the branch owns it: an index entry left pointing at a
+        // missing or released key (or one on another branch) is stale and replaced below.
+        if let Some(owner) = canon.active_owner(&r.branch, &key) {
+            return Err(RegistryError::BranchOwned {
+                branch: r.branch.clone(),
+                owner,
+            });
+        }
+        // A released row is reserved again in place: fields this module does not know stay.
+        let mut row = canon
+            .row(&key)
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh_row(parts, r)) {
+            row.extend(fresh);
+        }
+        let entry = WorktreeEntry::from_row(&key, &row).map_err(|d| self.corrupt(d))?;
+        canon.set_row(&key, &row).map_err(|d| self.corrupt(d))?;
+        canon
+            .set_branch(&r.branch, &key)
+            .map_err(|d| self.corrupt(d))?;
+        fsio::atomic_write(&file, &canon.bytes)?;
+        cache::put_canon(&file, canon);
+        Ok(entry)
     }
 
     /// Records the latest phase seen on the worktree; does nothing when the key is absent.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::entry::{WorktreeEntry, ACTIVE, RELEASED};
+use super::entry::{WorktreeEntry, RELEASED};
 use super::RegistryError;
 use crate::fsio;
 
@@ -174,30 +174,6 @@ impl Doc {
             }
         }
         (doc, dropped)
-    }
-
-    /// The active owner of `branch` other than `key`, if any: the indexed key when it is an
-    /// active row on that branch, else any active row on that branch (an index entry to a
-    /// missing or released key, or to a row now on another branch, owns nothing).
-    pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
-        let active_on = |k: &str, row: &Value| {
-            k != key
-                && row.get("branch").and_then(Value::as_str) == Some(branch)
-                && row.get("status").and_then(Value::as_str).unwrap_or(ACTIVE) == ACTIVE
-        };
-        if let Some(owner) = self.branches().get(branch).and_then(Value::as_str) {
-            if self
-                .tasks()
-                .get(owner)
-                .is_some_and(|row| active_on(owner, row))
-            {
-                return Some(owner.to_string());
-            }
-        }
-        self.tasks()
-            .iter()
-            .find(|(k, row)| active_on(k, row))
-            .map(|(k, _)| k.clone())
     }
 
     /// Restores the registry's invariants: one active row per branch (the newest is kept;
