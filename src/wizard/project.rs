@@ -329,10 +329,13 @@ pub fn plan_data_path(plan_md: &str) -> PathBuf {
 }
 
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
-/// data.json; does nothing when it already is.
-pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
+/// data.json; does nothing when it already is. A missing or malformed data.json is a
+/// rejected answer; failing to lock or write it is an error of the call (`E_LOCK_TIMEOUT`,
+/// `E_IO`), not a bad answer.
+pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, WizardError> {
     let data = plan_data_path(plan_md);
     let shown = data.to_string_lossy().into_owned();
+    let missing = || Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown);
     let invalid = |detail: String| {
         Rejection::new("plan_data_invalid", "E_INVALID_ARG")
             .var("path", &shown)
@@ -341,29 +344,33 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
     // Read-modify-write under a lock on the plan's directory, so a concurrent writer's
     // change is never lost.
     if !data.is_file() {
-        return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown));
+        return Ok(Err(missing()));
     }
-    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))
-        .map_err(|e| invalid(e.to_string()))?;
-    let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
-    let mut doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))?;
+    let Ok(bytes) = std::fs::read(&data) else {
+        return Ok(Err(missing()));
+    };
+    let mut doc: Value = match serde_json::from_slice(&bytes) {
+        Ok(doc) => doc,
+        Err(e) => return Ok(Err(invalid(e.to_string()))),
+    };
     let Some(obj) = doc.as_object_mut() else {
-        return Err(invalid("not a JSON object".into()));
+        return Ok(Err(invalid("not a JSON object".into())));
     };
     let meta = obj
         .entry("meta")
         .or_insert_with(|| Value::Object(serde_json::Map::new()));
     let Some(meta) = meta.as_object_mut() else {
-        return Err(invalid("meta is not an object".into()));
+        return Ok(Err(invalid("meta is not an object".into())));
     };
     if meta.get("approvalStatus").and_then(Value::as_str) == Some("approved") {
-        return Ok(());
+        return Ok(Ok(()));
     }
     meta.insert("approvalStatus".into(), Value::String("approved".into()));
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| invalid(e.to_string()))?;
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    fsio::atomic_write(&data, text.as_bytes()).map_err(|e| invalid(e.to_string()))
+    fsio::atomic_write(&data, text.as_bytes())?;
+    Ok(Ok(()))
 }
 
 /// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
