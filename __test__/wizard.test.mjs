@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Wizard } from '../index.js'
 import { tempDir, okstra, git } from './helpers.mjs'
-import { makeOkstraProject, driveWizard, provisionFromArgs, DEMO_ANSWERS } from '../demo/wizard.mjs'
+import { makeOkstraProject, driveWizard, DEMO_ANSWERS } from '../demo/wizard.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -156,17 +156,18 @@ test('okstra wizard CLI round trip: init, next, submit, confirmation, render-arg
   assert.equal(r.json.code, 'E_WIZARD_STATE_VERSION')
 })
 
-test('demo driver: wizard to done, provision with the rendered args, reuse afterwards', () => {
+test('demo driver: wizard to done, provision what it rendered, reuse afterwards', () => {
   const { root, home } = project()
-  const { args } = driveWizard({ projectRoot: root, home })
-  const p = provisionFromArgs(args, home)
+  const { args, wizard } = driveWizard({ projectRoot: root, home })
+  assert.equal(args.stage, '1')
+  const p = wizard.provision()
   assert.equal(p.status, 'created')
   assert.equal(p.branch, 'feat-refund-api-s1')
   assert.match(git(root, 'worktree', 'list'), /feat-refund-api-s1/)
   // With the stage worktree registered, a second run reuses it: base-ref renders empty.
   const again = driveWizard({ projectRoot: root, home, answers: { ...DEMO_ANSWERS } })
   assert.equal(again.args['base-ref'], '')
-  assert.equal(provisionFromArgs(again.args, home).status, 'reused')
+  assert.equal(again.wizard.provision().status, 'reused')
 })
 
 test('nextAsync / submitAsync give what next / submit give', async () => {

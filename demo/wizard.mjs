@@ -1,7 +1,7 @@
 // Demo part: the wizard. Builds a git repository with an okstra task layout, drives the
 // wizard to `done` with scripted answers (printing each prompt and echo), shows the
 // confirmation block and the rendered `okstra render-bundle` arguments, then provisions the
-// worktree with those arguments, shows the registry rows and `git worktree list`, and
+// worktree it confirmed (`wizard.provision()`), shows the registry rows and `git worktree list`, and
 // records the stage's `started` event in the plan run's ledger (`consumers.jsonl`) and shows
 // the plan's handoff eligibility (nothing is done yet, so no stage is eligible).
 //
@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { Wizard, handoffEligible, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
+import { Wizard, handoffEligible, ledgerAppend, ledgerRead, registryList, taskKey } from '../index.js'
 import { heading, step, table } from './show.mjs'
 
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
@@ -104,21 +104,6 @@ export function driveWizard({ projectRoot, home, projectId = 'shop', lang = 'ko'
   throw new Error('the wizard did not finish in 100 steps')
 }
 
-/** Provisions the worktree the rendered arguments describe (SPEC §5). */
-export function provisionFromArgs(args, home) {
-  return provisionTaskWorktree({
-    taskType: args['task-type'],
-    projectRoot: args['project-root'],
-    projectId: args['project-id'],
-    taskGroup: args['task-group'],
-    taskId: args['task-id'],
-    workCategory: args['work-category'],
-    baseRef: args['base-ref'] || undefined,
-    stageNumber: /^\d+$/.test(args.stage) ? Number(args.stage) : undefined,
-    home,
-  })
-}
-
 export async function run({ root, home }) {
   heading('wizard')
   const { root: projectRoot } = makeOkstraProject(join(root, 'wizard-shop'))
@@ -137,8 +122,8 @@ export async function run({ root, home }) {
   console.log(wizard.confirmationBlock().replace(/^/gm, '   '))
   step('renderArgs():')
   table(Object.entries(args).filter(([, v]) => v !== '').map(([k, v]) => ({ argument: k, value: v })), ['argument', 'value'])
-  const p = provisionFromArgs(args, home)
-  step(`provisionTaskWorktree → ${p.status} ${p.path} (branch ${p.branch})`)
+  const p = wizard.provision()
+  step(`wizard.provision() → ${p.status} ${p.path} (branch ${p.branch})`)
   table(registryList({ home }).filter((e) => e.taskId === args['task-id']).map((e) => ({ taskKey: e.taskKey, branch: e.branch, status: e.status, phase: e.lastPhase })),
     ['taskKey', 'branch', 'status', 'phase'])
   step('git worktree list:')

@@ -3,7 +3,7 @@
 //! render prints `{"ok": false, "code", "error"}` and exits 0 (it is data, not a failure);
 //! the state file is then left as it was.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -70,6 +70,85 @@ pub enum WizardCmd {
     RenderArgs(StateArg),
     /// Print the confirmation summary.
     Confirmation(StateArg),
+}
+
+/// The flags of the interactive `okstra wizard` (no subcommand; it needs a terminal).
+#[derive(Debug, Args)]
+pub struct InteractiveArgs {
+    /// The state file (default: <project>/.okstra/wizard-state.json); resumed when it holds
+    /// a run in progress.
+    #[arg(long, env = "OKSTRA_WIZARD_STATE")]
+    state: Option<PathBuf>,
+    /// Any directory of the project (default: the current one); the project is the
+    /// repository root found from it.
+    #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+    project_root: Option<PathBuf>,
+    /// Project id (default: .okstra/project.json's projectId, else the directory name).
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: Option<String>,
+    /// Prompt language: ko (default) or en; also switches a resumed run.
+    #[arg(long)]
+    lang: Option<String>,
+    /// OKSTRA_HOME override.
+    #[arg(long)]
+    home: Option<String>,
+    /// Start a new run even when the state file holds one.
+    #[arg(long)]
+    new: bool,
+}
+
+/// The interactive wizard's options, resolved: the project root found from the start
+/// directory, the state file made absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interactive {
+    /// The project root (the repository root found from `--project-root` or the current
+    /// directory).
+    pub project_root: String,
+    /// The absolute state file.
+    pub state_file: String,
+    /// `--project-id`.
+    pub project_id: Option<String>,
+    /// `--lang`.
+    pub lang: Option<String>,
+    /// `--home`.
+    pub home: Option<String>,
+    /// `--new`: start over.
+    pub fresh: bool,
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, CliError> {
+    std::path::absolute(p).map_err(|e| CliError {
+        code: "E_IO".into(),
+        message: format!(
+            "cannot resolve {} against the current directory: {e}",
+            p.display()
+        ),
+    })
+}
+
+impl InteractiveArgs {
+    /// Resolves the project root and the state file.
+    pub fn resolve(self) -> Result<Interactive, CliError> {
+        let start = absolute(self.project_root.as_deref().unwrap_or(Path::new(".")))?;
+        crate::ids::check_dir("projectRoot", &start).map_err(CliError::from)?;
+        let start = std::fs::canonicalize(&start).map_err(|e| CliError {
+            code: "E_INVALID_ARG".into(),
+            message: format!("projectRoot {} cannot be resolved ({e})", start.display()),
+        })?;
+        let root = crate::wizard::find_root(&start);
+        let state = match self.state {
+            Some(s) => absolute(&s)?,
+            None => root.join(".okstra/wizard-state.json"),
+        };
+        Ok(Interactive {
+            project_root: root.to_string_lossy().into_owned(),
+            state_file: state.to_string_lossy().into_owned(),
+            project_id: self.project_id,
+            lang: self.lang,
+            home: self.home,
+            fresh: self.new,
+        })
+    }
 }
 
 fn refused(e: &WizardError) -> Value {

@@ -134,6 +134,12 @@ impl Catalog {
         fill(self.errors.get(key).map_or(key, String::as_str), vars)
     }
 
+    /// The interactive terminal's text `key` with its placeholders filled, if the catalog
+    /// has it.
+    pub fn terminal_text(&self, key: &str, vars: &[(&str, &str)]) -> Option<String> {
+        self.terminal.get(key).map(|t| fill(t, vars))
+    }
+
     /// The summary word `key`.
     pub fn word<'s>(&'s self, key: &'s str) -> &'s str {
         self.summary.get(key).map_or(key, String::as_str)

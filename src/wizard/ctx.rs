@@ -3,11 +3,14 @@
 //! step table ([`super::steps`]) and the rendering ([`super::render`]) both read it; it knows
 //! neither of them.
 
+use std::path::PathBuf;
+
 use super::catalog::{catalog, Catalog};
 use super::project::{Project, WorktreeDecision};
 use super::state::WizardState;
 use super::step_id::StepId;
 use super::{PromptOption, WizardError};
+use crate::worktree::ProvisionRequest;
 
 /// The task type of an implementation run.
 pub const IMPL: &str = "implementation";
@@ -91,19 +94,36 @@ impl<'a> Ctx<'a> {
             .flatten()
     }
 
+    /// The run's provisioning request for `stage` from `base_ref` (`None`: the main
+    /// worktree's HEAD), once the task is known. The one mapping from the wizard's answers
+    /// to provisioning: the confirmation previews it, `Wizard::provision_request` returns it.
+    pub fn provision_request(
+        &self,
+        stage: Option<u32>,
+        base_ref: Option<&str>,
+    ) -> Option<ProvisionRequest> {
+        let (g, t) = self.task()?;
+        Some(ProvisionRequest {
+            task_type: self.tt().to_string(),
+            project_root: PathBuf::from(&self.st.project_root),
+            project_id: self.st.project_id.clone(),
+            task_group: g.to_string(),
+            task_id: t.to_string(),
+            work_category: self.work_category(),
+            base_ref: base_ref.map(str::to_string),
+            stage,
+            home: self.st.home.clone(),
+            ..Default::default()
+        })
+    }
+
     fn decision_for(
         &self,
         stage: Option<u32>,
         base_ref: Option<&str>,
     ) -> Result<Option<WorktreeDecision>, WizardError> {
-        match self.task() {
-            Some((g, t)) => Ok(Some(self.proj.worktree_decision(
-                g,
-                t,
-                stage,
-                &self.work_category(),
-                base_ref,
-            )?)),
+        match self.provision_request(stage, base_ref) {
+            Some(req) => Ok(Some(self.proj.worktree_decision(&req)?)),
             None => Ok(None),
         }
     }

@@ -379,6 +379,24 @@ impl Wizard {
         render::render_args(&ctx::Ctx::new(&self.state))
     }
 
+    /// The provisioning request of a finished run: the worktree its confirmation showed
+    /// (`renderArgs`' task, work category, base ref and implementation stage). Throws what
+    /// `render_args` throws.
+    pub fn provision_request(&self) -> Result<crate::worktree::ProvisionRequest, WizardError> {
+        let args = self.render_args()?;
+        let arg = |name: &str| {
+            args.iter()
+                .find(|(k, _)| *k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let cx = ctx::Ctx::new(&self.state);
+        let base = Some(arg("base-ref")).filter(|b| !b.is_empty());
+        let stage = arg("stage").parse().ok();
+        cx.provision_request(stage, base).ok_or_else(|| {
+            WizardError::InvalidArg("the wizard's run has no task to provision".into())
+        })
+    }
+
     /// The human summary shown before the final confirm (effective values, `default (…)`
     /// where an answer was left blank).
     pub fn confirmation_block(&self) -> Result<String, WizardError> {

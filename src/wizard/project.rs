@@ -206,37 +206,21 @@ impl<'a> Project<'a> {
         Ok(commit.id().to_string())
     }
 
-    /// Where the worktree comes from for task `group/task` (its stage worktree when `stage`
-    /// is given, as provisioning does for an implementation stage), from `base_ref` (`None`:
-    /// the main worktree's HEAD, as provisioning without a base ref).
+    /// Where the worktree comes from for `req` (the run's provisioning request,
+    /// [`super::ctx::Ctx::provision_request`]).
     ///
     /// This is the wizard's one preview of provisioning: path, branch and outcome come from
     /// `worktree::preview`, the plan `worktree::provision` itself runs, so what the wizard
     /// confirms is what provisioning makes.
     pub fn worktree_decision(
         &self,
-        group: &str,
-        task: &str,
-        stage: Option<u32>,
-        work_category: &str,
-        base_ref: Option<&str>,
+        req: &worktree::ProvisionRequest,
     ) -> Result<WorktreeDecision, WizardError> {
         match self.repo_kind() {
             None => return Ok(WorktreeDecision::NotGit),
             Some(true) => return Ok(WorktreeDecision::InWorktree),
             Some(false) => {}
         }
-        let req = worktree::ProvisionRequest {
-            project_root: self.root().to_path_buf(),
-            project_id: self.state.project_id.clone(),
-            task_group: group.to_string(),
-            task_id: task.to_string(),
-            work_category: work_category.to_string(),
-            base_ref: base_ref.map(str::to_string),
-            stage,
-            home: self.state.home.clone(),
-            ..Default::default()
-        };
         let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
             Ok(label) => label.unwrap_or_default(),
             // An unknown ref is refused when it is answered; one deleted since shows as is.
@@ -244,7 +228,7 @@ impl<'a> Project<'a> {
         };
         // Provisioning's own plan: the same path and branch (a group-qualified name when
         // another key owns the computed one, a released key's recorded branch, …).
-        if let Ok(p) = worktree::preview(&req) {
+        if let Ok(p) = worktree::preview(req) {
             return Ok(match p.status {
                 worktree::ProvisionStatus::Reused => WorktreeDecision::Reused {
                     path: p.path,
@@ -259,7 +243,7 @@ impl<'a> Project<'a> {
             });
         }
         // Provisioning would refuse (its error is reported then): show the computed names.
-        let key = worktree::key_of(&req)?;
+        let key = worktree::key_of(req)?;
         let reg = Registry::open(self.state.home.as_deref(), None)?;
         if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
             let base: String = e.base_ref.chars().take(12).collect();

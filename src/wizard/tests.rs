@@ -1,7 +1,7 @@
 //! Scripted walks of all six task types over real git repositories and task layouts in temp
 //! directories, plus the rules of SPEC §8.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::catalog::{catalog, Lang};
 use super::steps::{GROUP, STEPS, TERMINAL};
@@ -1105,4 +1105,128 @@ fn plan_checks_and_stage_map_errors() {
     let p = w.next().unwrap();
     assert_eq!(p.step, "stage_pick");
     assert!(p.help.to_lowercase().contains("cycl"), "{}", p.help);
+}
+
+/// The interactive wizard's flags are parsed by the CLI's own parser: its project is the
+/// repository root found from the start directory, its state file absolute; any other
+/// command line is not the interactive wizard (and `run` reports a bad flag).
+#[test]
+fn interactive_flags_are_parsed_by_the_cli() {
+    let fx = fixture();
+    let sub = fx.root.join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let sub_s = sub.to_string_lossy().into_owned();
+    let o = crate::cli::interactive_wizard(argv(&[
+        "wizard",
+        "--project-root",
+        &sub_s,
+        "--lang",
+        "en",
+        "--home",
+        &fx.home,
+        "--new",
+    ]))
+    .unwrap()
+    .unwrap();
+    assert_eq!(o.project_root, fx.root.to_string_lossy());
+    assert_eq!(
+        o.state_file,
+        fx.root.join(".okstra/wizard-state.json").to_string_lossy()
+    );
+    assert_eq!(
+        (o.lang.as_deref(), o.home.as_deref(), o.fresh),
+        (Some("en"), Some(fx.home.as_str()), true)
+    );
+    let o = crate::cli::interactive_wizard(argv(&["wizard", "--state", "rel/s.json"]))
+        .unwrap()
+        .unwrap();
+    assert!(Path::new(&o.state_file).is_absolute() && o.state_file.ends_with("rel/s.json"));
+    assert!(!o.fresh);
+    for other in [
+        &["wizard", "init", "--state", "x.json"][..],
+        &["wizard", "--help"],
+        &["wizard", "--bogus"],
+        &["wizard", "--state", "x.json", "next"],
+        &["registry", "list"],
+    ] {
+        assert_eq!(
+            crate::cli::interactive_wizard(argv(other)).unwrap(),
+            None,
+            "{other:?}"
+        );
+    }
+    let out = crate::cli::run(argv(&["wizard", "--bogus"]));
+    assert_eq!(out.exit_code, 1);
+    assert!(out.stdout.contains("--bogus"), "{}", out.stdout);
+    // Without a terminal the flags parse and the JSON CLI says what to do instead.
+    let out = crate::cli::run(argv(&["wizard", "--state", "x.json"]));
+    assert!(out.stdout.contains("needs a terminal"), "{}", out.stdout);
+    let missing = fx.root.join("no/such/dir").to_string_lossy().into_owned();
+    let e =
+        crate::cli::interactive_wizard(argv(&["wizard", "--project-root", &missing])).unwrap_err();
+    assert_eq!(e.code, "E_INVALID_ARG");
+}
+
+/// `{name}` filling is one pass: a value holding a placeholder is not filled again, an
+/// unknown placeholder and a lone brace stay, multibyte text around them is kept.
+#[test]
+fn fill_is_one_pass() {
+    use super::catalog::fill;
+    assert_eq!(fill("{a}-{b}", &[("a", "{b}"), ("b", "x")]), "{b}-x");
+    assert_eq!(
+        fill("경로 {path} {nope} { } {", &[("path", "p")]),
+        "경로 p {nope} { } {"
+    );
+    assert_eq!(fill("{a}{a}", &[("a", "1")]), "11");
+}
+
+/// The provisioning request of a finished run is the worktree its confirmation showed.
+#[test]
+fn provision_request_is_what_was_confirmed() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    assert_eq!(w.provision_request().unwrap_err().code(), "E_INVALID_ARG");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "develop"),
+            ("approved_plan_pick", "latest"),
+            ("approve_plan_confirm", "yes"),
+            ("stage_pick", "2"),
+            ("executor_pick", "codex"),
+            ("critic_pick", "off"),
+            ("customize_pick", "defaults"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    let req = w.provision_request().unwrap();
+    assert_eq!(
+        (
+            req.task_type.as_str(),
+            req.task_group.as_str(),
+            req.task_id.as_str(),
+            req.work_category.as_str(),
+            req.base_ref.as_deref(),
+            req.stage,
+            req.home.as_deref(),
+        ),
+        (
+            "implementation",
+            "pay",
+            "checkout",
+            "bugfix",
+            Some("develop"),
+            Some(2),
+            Some(fx.home.as_str()),
+        )
+    );
+    let made = crate::worktree::provision(&req).unwrap();
+    let block = w.confirmation_block().unwrap();
+    assert!(block.contains(&made.branch), "{block}\n{}", made.branch);
+    assert!(block.contains(&made.path), "{block}\n{}", made.path);
 }
