@@ -155,6 +155,49 @@ fn refused(e: &WizardError) -> Value {
     json!({ "ok": false, "code": e.code(), "error": e.to_string() })
 }
 
+/// `okstra wizard init`: a new state file (replacing a finished or aborted run's; one in
+/// progress only with `force`) for the project of `project_root` (default: the current
+/// directory).
+fn init(
+    state: &Path,
+    project_root: Option<String>,
+    mut o: CreateOptions,
+    force: bool,
+) -> CmdResult {
+    let mut replaced = None;
+    if state.exists() && !force {
+        // A finished or aborted run never blocks a new one.
+        replaced = Wizard::load(state).ok().and_then(|w| w.finished());
+        if replaced.is_none() {
+            return Err(CliError {
+                code: "E_PATH_EXISTS".into(),
+                message: format!(
+                    "the state file {} holds a run in progress; resume it with `okstra \
+                     wizard next --state {0}`, or pass --force to start over",
+                    state.display()
+                ),
+            });
+        }
+    }
+    o.project_root = match project_root {
+        Some(r) => r,
+        None => std::env::current_dir()
+            .map_err(|e| CliError {
+                code: "E_IO".into(),
+                message: format!("cannot read the current directory: {e}"),
+            })?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let w = Wizard::create(o)?;
+    w.save(state)?;
+    let mut out = json!({ "ok": true, "state": state, "next": to_json(w.next()?)? });
+    if let Some(r) = replaced {
+        out["replaced"] = json!(r);
+    }
+    Ok(out)
+}
+
 /// Runs one `okstra wizard` subcommand.
 pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     let Some(cmd) = cmd else {
@@ -175,46 +218,18 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             home,
             groups,
             force,
-        } => {
-            let mut replaced = None;
-            if state.state.exists() && !force {
-                // A finished or aborted run never blocks a new one.
-                replaced = Wizard::load(&state.state).ok().and_then(|w| w.finished());
-                if replaced.is_none() {
-                    return Err(CliError {
-                        code: "E_PATH_EXISTS".into(),
-                        message: format!(
-                            "the state file {} holds a run in progress; resume it with `okstra \
-                             wizard next --state {0}`, or pass --force to start over",
-                            state.state.display()
-                        ),
-                    });
-                }
-            }
-            let project_root = match project_root {
-                Some(r) => r,
-                None => std::env::current_dir()
-                    .map_err(|e| CliError {
-                        code: "E_IO".into(),
-                        message: format!("cannot read the current directory: {e}"),
-                    })?
-                    .to_string_lossy()
-                    .into_owned(),
-            };
-            let w = Wizard::create(CreateOptions {
-                project_root,
+        } => init(
+            &state.state,
+            project_root,
+            CreateOptions {
                 project_id,
                 lang,
                 home,
                 groups,
-            })?;
-            w.save(&state.state)?;
-            let mut out = json!({ "ok": true, "state": state.state, "next": to_json(w.next()?)? });
-            if let Some(r) = replaced {
-                out["replaced"] = json!(r);
-            }
-            Ok(out)
-        }
+                ..Default::default()
+            },
+            force,
+        ),
         WizardCmd::Next { state, lang } => {
             let mut w = Wizard::load(&state.state)?;
             if let Some(l) = lang {
