@@ -20,6 +20,24 @@ pub struct StateArg {
     state: PathBuf,
 }
 
+/// What a new run is for: the flags `init` and the interactive wizard share.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Any directory of the project (default: the current one); the project is the
+    /// repository root found from it.
+    #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+    project_root: Option<String>,
+    /// Project id (default: .okstra/project.json's projectId, else the directory name).
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: Option<String>,
+    /// Prompt language: ko (default) or en.
+    #[arg(long)]
+    lang: Option<String>,
+    /// OKSTRA_HOME override.
+    #[arg(long)]
+    home: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WizardCmd {
     /// Start a new wizard: writes the state file and prints the first prompt. A state file
@@ -28,19 +46,8 @@ pub enum WizardCmd {
     Init {
         #[command(flatten)]
         state: StateArg,
-        /// Any directory of the project (default: the current one); the project is the
-        /// repository root found from it.
-        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
-        project_root: Option<String>,
-        /// Project id (default: .okstra/project.json's projectId, else the directory name).
-        #[arg(long, env = "OKSTRA_PROJECT_ID")]
-        project_id: Option<String>,
-        /// Prompt language: ko (default) or en.
-        #[arg(long)]
-        lang: Option<String>,
-        /// OKSTRA_HOME override.
-        #[arg(long)]
-        home: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
         /// Batch independent prompts into pick_group prompts.
         #[arg(long)]
         groups: bool,
@@ -79,19 +86,8 @@ pub struct InteractiveArgs {
     /// a run in progress.
     #[arg(long, env = "OKSTRA_WIZARD_STATE")]
     state: Option<PathBuf>,
-    /// Any directory of the project (default: the current one); the project is the
-    /// repository root found from it.
-    #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
-    project_root: Option<PathBuf>,
-    /// Project id (default: .okstra/project.json's projectId, else the directory name).
-    #[arg(long, env = "OKSTRA_PROJECT_ID")]
-    project_id: Option<String>,
-    /// Prompt language: ko (default) or en; also switches a resumed run.
-    #[arg(long)]
-    lang: Option<String>,
-    /// OKSTRA_HOME override.
-    #[arg(long)]
-    home: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Start a new run even when the state file holds one.
     #[arg(long)]
     new: bool,
@@ -129,7 +125,7 @@ fn absolute(p: &Path) -> Result<PathBuf, CliError> {
 impl InteractiveArgs {
     /// Resolves the project root and the state file.
     pub fn resolve(self) -> Result<Interactive, CliError> {
-        let start = absolute(self.project_root.as_deref().unwrap_or(Path::new(".")))?;
+        let start = absolute(Path::new(self.run.project_root.as_deref().unwrap_or(".")))?;
         crate::ids::check_dir("projectRoot", &start).map_err(CliError::from)?;
         let start = std::fs::canonicalize(&start).map_err(|e| CliError {
             code: "E_INVALID_ARG".into(),
@@ -143,9 +139,9 @@ impl InteractiveArgs {
         Ok(Interactive {
             project_root: root.to_string_lossy().into_owned(),
             state_file: state.to_string_lossy().into_owned(),
-            project_id: self.project_id,
-            lang: self.lang,
-            home: self.home,
+            project_id: self.run.project_id,
+            lang: self.run.lang,
+            home: self.run.home,
             fresh: self.new,
         })
     }
@@ -212,19 +208,16 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     match cmd {
         WizardCmd::Init {
             state,
-            project_root,
-            project_id,
-            lang,
-            home,
+            run,
             groups,
             force,
         } => init(
             &state.state,
-            project_root,
+            run.project_root,
             CreateOptions {
-                project_id,
-                lang,
-                home,
+                project_id: run.project_id,
+                lang: run.lang,
+                home: run.home,
                 groups,
                 ..Default::default()
             },
