@@ -198,3 +198,37 @@ test('wizardText fills the terminal texts in the core; wizardInteractiveOptions 
   assert.equal(native.wizardInteractiveOptions(['wizard', '--no-such-flag']), null)
   assert.throws(() => native.wizardInteractiveOptions(['wizard', '--project-root', join(root, 'nope')]), { code: 'E_INVALID_ARG' })
 })
+
+test('approving the plan while another process holds its directory lock is E_LOCK_TIMEOUT, not a bad answer', async () => {
+  const { spawn, spawnSync } = await import('node:child_process')
+  const { dirname } = await import('node:path')
+  const { root, planPath, home, dir } = project()
+  const state = join(dir, 'state.json')
+  assert.equal(okstra(['wizard', 'init', '--state', state, '--project-root', root, '--home', home]).status, 0)
+  for (const v of ['implementation', 'payments/refund-api', 'keep', 'main', 'latest']) {
+    assert.equal(okstra(['wizard', 'submit', '--state', state, '--value', v]).json.ok, true, v)
+  }
+  const before = readFileSync(state, 'utf8')
+  const reports = dirname(planPath)
+  // -o: only flock itself holds the lock (not its sleep), so killing its group frees it.
+  const holder = spawn('flock', ['-o', reports, 'sleep', '20'], { stdio: 'ignore', detached: true })
+  const exited = new Promise((r) => holder.once('exit', r))
+  try {
+    // Wait until the holder has the lock.
+    for (let i = 0; i < 200 && spawnSync('flock', ['-n', reports, 'true']).status === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    const r = okstra(['wizard', 'submit', '--state', state, '--value', 'yes'],
+      { env: { ...process.env, OKSTRA_LOCK_TIMEOUT_MS: '300' } })
+    assert.equal(r.status, 1, r.stdout)
+    assert.equal(r.json.code, 'E_LOCK_TIMEOUT', r.stdout)
+    assert.equal(readFileSync(state, 'utf8'), before, 'the state is unchanged')
+  } finally {
+    process.kill(-holder.pid, 'SIGKILL')
+  }
+  // Once the lock is free the same answer is accepted and the plan approved.
+  await exited
+  assert.equal(okstra(['wizard', 'submit', '--state', state, '--value', 'yes']).json.ok, true)
+  const data = JSON.parse(readFileSync(planPath.replace(/\.md$/, '.data.json'), 'utf8'))
+  assert.equal(data.meta.approvalStatus, 'approved')
+})
