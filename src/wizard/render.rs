@@ -1,5 +1,5 @@
 //! `renderArgs` (the `okstra render-bundle` argument map) and the confirmation block, both
-//! from the state plus the project, following the seeds' rules: final-verification renders
+//! from the state plus the project, following the Python wizard's rules: final-verification renders
 //! an explicit stage and an empty base-ref; implementation renders `stage` as the number or
 //! `auto` and always empty `workers`; a reused worktree renders base-ref empty.
 
@@ -9,7 +9,8 @@ use super::project::WorktreeDecision;
 use super::step_id::StepId;
 use super::WizardError;
 
-/// Known defaults shown as `default (…)` (seed Step 6.5): lead and report writer, and the
+/// Known defaults shown as `default (…)` (as the Python wizard shows them): lead and report
+/// writer, and the
 /// implementation verifiers.
 fn known_default(id: StepId, implementation: bool) -> Option<&'static str> {
     match (id, implementation) {
