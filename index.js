@@ -891,3 +891,5 @@ module.exports.runCli = nativeBinding.runCli
 module.exports.safeSegment = nativeBinding.safeSegment
 module.exports.taskKey = nativeBinding.taskKey
 module.exports.upsertProjectJson = nativeBinding.upsertProjectJson
+module.exports.wizardInteractiveOptions = nativeBinding.wizardInteractiveOptions
+module.exports.wizardText = nativeBinding.wizardText

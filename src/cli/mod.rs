@@ -94,9 +94,12 @@ enum Command {
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
     /// The run set-up wizard (scripted; `okstra wizard` alone on a terminal is interactive).
+    #[command(args_conflicts_with_subcommands = true)]
     Wizard {
         #[command(subcommand)]
         cmd: Option<wizard::WizardCmd>,
+        #[command(flatten)]
+        interactive: wizard::InteractiveArgs,
     },
 }
 
@@ -172,6 +175,24 @@ pub(crate) fn parses(args: &[String]) -> bool {
     Cli::try_parse_from(std::iter::once("okstra").chain(args.iter().map(String::as_str))).is_ok()
 }
 
+/// The options of the interactive `okstra wizard` when `args` (without the program name)
+/// is that command line — `wizard` with no subcommand and no `--help` — parsed by the same
+/// parser as every other command; `None` for any other command line, or one that does not
+/// parse (`run` then reports it). Fails when the project directory does not exist.
+pub fn interactive_wizard(args: Vec<String>) -> Result<Option<wizard::Interactive>, CliError> {
+    let argv = std::iter::once("okstra".to_string()).chain(args);
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            command:
+                Command::Wizard {
+                    cmd: None,
+                    interactive,
+                },
+        }) => interactive.resolve().map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Runs one command line (`args` without the program name).
 pub fn run<I, S>(args: I) -> CliOutcome
 where
@@ -221,7 +242,7 @@ where
         Command::Handoff(cmd) => handoff::run(cmd),
         Command::GitReconcile(a) => handoff::reconcile(a),
         Command::Worktree(cmd) => worktree::run(cmd),
-        Command::Wizard { cmd } => wizard::run(cmd),
+        Command::Wizard { cmd, .. } => wizard::run(cmd),
     };
     match result {
         Ok(v) => {

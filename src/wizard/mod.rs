@@ -2,14 +2,20 @@
 //! itself. Callers ask [`Wizard::next`] for the next [`Prompt`], show it however they like
 //! (a terminal, an agent's multiple-choice tool), and [`Wizard::submit`] the answer.
 //!
-//! Layout: `state` (the versioned JSON), `steps` (which step applies when, validation,
-//! edits), `project` (what is read from the project), `render` (`renderArgs` and the
-//! confirmation block), `catalog` (prompt texts, `prompts/wizard/*.json`).
+//! Layout, each module using only those listed after it: `flow` (the engine: next prompt,
+//! applying an answer), `steps` (the step table: one record per step — see "Adding a wizard
+//! step" there and in `docs/wizard.md`), `render` (`renderArgs` and the confirmation block),
+//! `ctx` (what a call derives from the state plus the project), `project` (what is read from
+//! the project), `state` (the versioned JSON), `step_id` (the step ids), `catalog` (prompt
+//! texts, `prompts/wizard/*.json`).
 
 pub mod catalog;
+mod ctx;
+mod flow;
 mod project;
 mod render;
 pub mod state;
+pub mod step_id;
 pub mod steps;
 
 use std::path::Path;
@@ -19,6 +25,7 @@ use serde::Serialize;
 pub use catalog::Lang;
 pub use project::{find_root, WorktreeDecision};
 pub use state::{WizardState, STATE_VERSION};
+pub use step_id::StepId;
 
 use crate::error::Coded;
 use crate::fsio::{self, io_err, FsError};
@@ -279,7 +286,7 @@ impl Wizard {
 
     /// The prompt to show now.
     pub fn next(&self) -> Result<Prompt, WizardError> {
-        steps::next(&self.state)
+        flow::next(&self.state)
     }
 
     /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
@@ -287,7 +294,7 @@ impl Wizard {
     pub fn finished(&self) -> Option<&'static str> {
         if self.state.aborted {
             Some("aborted")
-        } else if self.state.is("confirm", "proceed") {
+        } else if self.state.is(StepId::Confirm, "proceed") {
             Some("done")
         } else {
             None
@@ -321,7 +328,7 @@ impl Wizard {
     /// Submits the answer to the current prompt. A rejected answer returns `ok: false` and
     /// leaves the state exactly as it was.
     pub fn submit(&mut self, value: &str) -> Result<SubmitOutcome, WizardError> {
-        let current = steps::next(&self.state)?;
+        let current = flow::next(&self.state)?;
         let cat = catalog::catalog(self.state.lang);
         if matches!(current.kind, PromptKind::Done | PromptKind::Aborted) {
             return Ok(SubmitOutcome {
@@ -333,7 +340,7 @@ impl Wizard {
             });
         }
         let mut draft = self.state.clone();
-        match steps::apply(&self.state, &mut draft, &current, value)? {
+        match flow::apply(&self.state, &mut draft, &current, value)? {
             Ok(echo) => {
                 draft.push_history(&self.state);
                 self.state = draft;
@@ -342,7 +349,7 @@ impl Wizard {
                     echo: Some(echo),
                     error: None,
                     code: None,
-                    next: steps::next(&self.state)?,
+                    next: flow::next(&self.state)?,
                 })
             }
             Err(r) => Ok(SubmitOutcome {
@@ -359,13 +366,41 @@ impl Wizard {
     /// after an abort, `E_INVALID_ARG` before the wizard is done or when final-verification
     /// has no explicit stage.
     pub fn render_args(&self) -> Result<Vec<(&'static str, String)>, WizardError> {
-        render::render_args(&self.state)
+        if self.state.aborted {
+            return Err(WizardError::Aborted);
+        }
+        if self.finished().is_none() {
+            let next = flow::next(&self.state)?;
+            return Err(WizardError::InvalidArg(format!(
+                "the wizard is not finished (next step: {}); answer it, then call render-args",
+                next.step
+            )));
+        }
+        render::render_args(&ctx::Ctx::new(&self.state))
+    }
+
+    /// The provisioning request of a finished run: the worktree its confirmation showed
+    /// (`renderArgs`' task, work category, base ref and implementation stage). Throws what
+    /// `render_args` throws.
+    pub fn provision_request(&self) -> Result<crate::worktree::ProvisionRequest, WizardError> {
+        let args = self.render_args()?;
+        let arg = |name: &str| {
+            args.iter()
+                .find(|(k, _)| *k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let cx = ctx::Ctx::new(&self.state);
+        let base = Some(arg("base-ref")).filter(|b| !b.is_empty());
+        let stage = arg("stage").parse().ok();
+        cx.provision_request(stage, base).ok_or_else(|| {
+            WizardError::InvalidArg("the wizard's run has no task to provision".into())
+        })
     }
 
     /// The human summary shown before the final confirm (effective values, `default (…)`
     /// where an answer was left blank).
     pub fn confirmation_block(&self) -> Result<String, WizardError> {
-        render::confirmation_block(&self.state)
+        render::confirmation_block(&ctx::Ctx::new(&self.state))
     }
 }
 
