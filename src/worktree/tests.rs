@@ -443,7 +443,11 @@ fn a_refused_reactivation_takes_its_git_lock_off_again() {
         .unwrap();
     let e = provision(&f.req("re")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED", "{e}");
-    assert!(!f.worktree_list().contains("locked"), "{}", f.worktree_list());
+    assert!(
+        !f.worktree_list().contains("locked"),
+        "{}",
+        f.worktree_list()
+    );
     assert_eq!(f.reg().lookup(&k).unwrap().unwrap().status, "released");
 }
 
