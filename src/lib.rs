@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+pub mod report;
 #[cfg(test)]
 mod testutil;
 pub mod wizard;

@@ -1,11 +1,12 @@
 //! `record_verified` and `record_pr`: the ledger rows of a handoff.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::HandoffError;
 use crate::ledger::Ledger;
+use crate::report::{self, field};
 
 /// A single-stage final verification to record.
 #[derive(Debug, Clone, Default)]
@@ -16,22 +17,6 @@ pub struct RecordVerifiedRequest {
     /// The final report (`….md`, whose `….data.json` sibling is read) or its data.json.
     pub report_path: PathBuf,
     pub lock_timeout_ms: Option<u64>,
-}
-
-/// The data.json beside a final report.
-fn data_json_of(report: &Path) -> PathBuf {
-    let s = report.to_string_lossy();
-    if s.ends_with(".json") {
-        report.to_path_buf()
-    } else {
-        PathBuf::from(format!("{}.data.json", s.strip_suffix(".md").unwrap_or(&s)))
-    }
-}
-
-/// `key` at the top level of the report data, else under `meta`.
-fn field<'a>(data: &'a Value, key: &str) -> Option<&'a Value> {
-    data.get(key)
-        .or_else(|| data.get("meta").and_then(|m| m.get(key)))
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -52,7 +37,7 @@ fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str
 /// given there must be this stage. Anything missing or different refuses without writing
 /// (`E_REPORT_REJECTED`). The same report recorded again is a no-op.
 pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
-    let path = data_json_of(&req.report_path);
+    let path = report::data_path(&req.report_path);
     let raw = std::fs::read_to_string(&path).map_err(|e| HandoffError::ReportRejected {
         reasons: vec![format!(
             "cannot read the final-report data {} ({e})",

@@ -12,17 +12,19 @@ mod canon;
 mod doctor;
 mod entry;
 mod layout;
+mod release;
+mod repair;
 mod store;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use canon::Canon;
 pub use doctor::{DoctorReport, Problem};
-pub use entry::{WorktreeEntry, ACTIVE, RELEASED};
+pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_FORMAT};
+pub use repair::RepairReport;
 use store::Doc;
 
 use crate::error::Coded;
@@ -95,21 +97,6 @@ pub struct Reservation {
     pub stages: Option<Vec<u32>>,
 }
 
-/// What `repair` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RepairReport {
-    /// Where the corrupt file was moved, or `None` when it was valid JSON.
-    pub moved_to: Option<String>,
-    pub salvaged: u32,
-    pub dropped: u32,
-    /// Keys that were a second active row on one branch and were released (the newest row
-    /// of each branch keeps it).
-    pub released: Vec<String>,
-    /// Branch index entries dropped (to missing, released or moved keys), fixed or added.
-    pub index_fixed: u32,
-}
-
 /// A handle on one registry (one `OKSTRA_HOME`).
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -119,12 +106,6 @@ pub struct Registry {
 
 fn invalid(msg: String) -> RegistryError {
     RegistryError::Id(IdError::InvalidArg(msg))
-}
-
-fn now_stamp() -> String {
-    chrono::Local::now()
-        .format("%Y-%m-%dT%H:%M:%S%z")
-        .to_string()
 }
 
 fn check_commit(commit: &str) -> Result<()> {
@@ -343,24 +324,6 @@ impl Registry {
         })
     }
 
-    /// Marks the entry `released` and frees its branch slot; the directory is kept.
-    /// Returns the released entry, or `None` when the key is absent.
-    pub fn release(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
-        let key = parts.key();
-        self.modify(|doc| {
-            let Some(entry) = self.typed(doc, &key)? else {
-                return Ok((None, false));
-            };
-            if let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) {
-                row.insert("status".into(), Value::String(RELEASED.into()));
-            }
-            if doc.branches().get(&entry.branch).and_then(Value::as_str) == Some(key.as_str()) {
-                doc.branches_mut().remove(&entry.branch);
-            }
-            Ok((self.typed(doc, &key)?, true))
-        })
-    }
-
     fn write_base(&self, parts: &KeyParts, commit: &str, overwrite: bool) -> Result<String> {
         check_commit(commit)?;
         let key = parts.key();
@@ -439,106 +402,6 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.task_key.cmp(&b.task_key));
         Ok(out)
-    }
-
-    /// Releases active entries whose worktree directory is gone. With `dry_run` (the
-    /// default everywhere it is exposed) nothing is written; the result is what would be
-    /// (or was) released.
-    pub fn prune(&self, dry_run: bool) -> Result<Vec<WorktreeEntry>> {
-        self.modify(|doc| {
-            let gone: Vec<WorktreeEntry> = self
-                .entries(doc)?
-                .into_iter()
-                .filter(|e| e.is_active() && !Path::new(&e.worktree_path).exists())
-                .collect();
-            if dry_run || gone.is_empty() {
-                return Ok((gone, false));
-            }
-            let mut released = Vec::with_capacity(gone.len());
-            for e in gone {
-                if let Some(row) = doc
-                    .tasks_mut()
-                    .get_mut(&e.task_key)
-                    .and_then(Value::as_object_mut)
-                {
-                    row.insert("status".into(), Value::String(RELEASED.into()));
-                }
-                if doc.branches().get(&e.branch).and_then(Value::as_str) == Some(&e.task_key) {
-                    doc.branches_mut().remove(&e.branch);
-                }
-                released.push(WorktreeEntry {
-                    status: RELEASED.into(),
-                    ..e
-                });
-            }
-            Ok((released, true))
-        })
-    }
-
-    /// A consistency report; changes nothing.
-    pub fn doctor(&self) -> Result<DoctorReport> {
-        Ok(self.doctor_and_entries()?.0)
-    }
-
-    /// [`Registry::doctor`] plus every entry it examined (file order), read once.
-    pub fn doctor_and_entries(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
-        let (doc, entries) = Doc::load_typed(&self.file())?;
-        let report = doctor::examine(&doc, &entries);
-        Ok((report, entries))
-    }
-
-    /// Recovers from a corrupt registry: copies it aside to
-    /// `registry.json.corrupt-<timestamp>` (fsynced) and then atomically replaces it with
-    /// the rows that are still valid, so a crash in between leaves the corrupt file in
-    /// place. Then (and for a valid registry too) restores the invariants: one active row
-    /// per branch (the newest; the others are released and listed) and a branch index that
-    /// maps exactly the active rows. A sound registry is left untouched. A file that cannot
-    /// be read is `E_IO` and is not touched.
-    pub fn repair(&self) -> Result<RepairReport> {
-        let _guard = self.lock()?;
-        let file = self.file();
-        let Some(bytes) = Doc::read_bytes(&file)? else {
-            return Ok(RepairReport {
-                moved_to: None,
-                salvaged: 0,
-                dropped: 0,
-                released: Vec::new(),
-                index_fixed: 0,
-            });
-        };
-        if let Ok((mut doc, _)) = Doc::from_bytes(&file, &bytes) {
-            let restored = doc.restore_invariants();
-            if !restored.released.is_empty() || restored.index_fixed > 0 {
-                doc.save(&file)?;
-            }
-            return Ok(RepairReport {
-                moved_to: None,
-                salvaged: doc.tasks().len() as u32,
-                dropped: 0,
-                released: restored.released,
-                index_fixed: restored.index_fixed,
-            });
-        }
-        let (mut doc, dropped) = Doc::salvage(&bytes);
-        let restored = doc.restore_invariants();
-        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
-        let mut aside = self.root.join(format!("{REGISTRY_FILE}.corrupt-{stamp}"));
-        let mut n = 1;
-        while aside.exists() {
-            aside = self
-                .root
-                .join(format!("{REGISTRY_FILE}.corrupt-{stamp}-{n}"));
-            n += 1;
-        }
-        fsio::atomic_write(&aside, &bytes)?;
-        doc.save(&file)?;
-        Ok(RepairReport {
-            moved_to: Some(aside.to_string_lossy().into_owned()),
-            salvaged: doc.tasks().len() as u32,
-            dropped: dropped as u32,
-            released: restored.released,
-            index_fixed: restored.index_fixed,
-        })
     }
 }
 

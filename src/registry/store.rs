@@ -268,7 +268,7 @@ impl<'a> BranchOwners<'a> {
 
 /// A row's creation time for ordering; rows without a readable one sort first.
 fn created(e: &WorktreeEntry) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    chrono::DateTime::parse_from_str(&e.created_at, "%Y-%m-%dT%H:%M:%S%z").ok()
+    super::entry::parse_stamp(&e.created_at)
 }
 
 /// Every `"<task key>": {` in a damaged text, with the object parsed from there if it

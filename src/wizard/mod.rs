@@ -199,17 +199,6 @@ pub struct Wizard {
     state: WizardState,
 }
 
-fn project_json_id(root: &Path) -> Option<String> {
-    [".okstra/project.json", ".project-docs/okstra/project.json"]
-        .iter()
-        .find_map(|rel| {
-            let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(root.join(rel)).ok()?).ok()?;
-            let id = v.get("projectId")?.as_str()?.trim().to_string();
-            (!id.is_empty()).then_some(id)
-        })
-}
-
 impl Wizard {
     /// A fresh wizard for the project at `o.project_root`.
     pub fn create(o: CreateOptions) -> Result<Wizard, WizardError> {
@@ -233,7 +222,7 @@ impl Wizard {
         }
         let project_id = match o.project_id.map(|s| s.trim().to_string()) {
             Some(id) if !id.is_empty() => id,
-            _ => project_json_id(&root).unwrap_or_else(|| {
+            _ => crate::worktree::project_id(&root).unwrap_or_else(|| {
                 root.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "project".into())

@@ -14,6 +14,7 @@ use crate::fsio;
 use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
+use crate::report;
 use crate::worktree;
 
 /// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
@@ -302,22 +303,12 @@ impl<'a> Project<'a> {
     }
 }
 
-/// The `.data.json` sibling of a report `.md`.
-pub fn plan_data_path(plan_md: &str) -> PathBuf {
-    let p = Path::new(plan_md);
-    let stem = p
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    p.with_file_name(format!("{stem}.data.json"))
-}
-
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
 /// data.json; does nothing when it already is. A missing or malformed data.json is a
 /// rejected answer; failing to lock or write it is an error of the call (`E_LOCK_TIMEOUT`,
 /// `E_IO`), not a bad answer.
 pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, WizardError> {
-    let data = plan_data_path(plan_md);
+    let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
     let missing = || Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown);
     let invalid = |detail: String| {
@@ -369,7 +360,7 @@ pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
 /// its task type (`taskType` at the top level or under `meta`) — is an
 /// implementation-planning report.
 pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
-    let data = plan_data_path(plan_md);
+    let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
     let bytes = std::fs::read(&data)
         .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
@@ -378,10 +369,7 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
             .var("path", &shown)
             .var("detail", &e.to_string())
     })?;
-    let task_type = doc
-        .get("taskType")
-        .or_else(|| doc.get("meta").and_then(|m| m.get("taskType")))
-        .and_then(Value::as_str);
+    let task_type = report::field(&doc, "taskType").and_then(Value::as_str);
     match task_type {
         Some(t) if t != "implementation-planning" => {
             Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")

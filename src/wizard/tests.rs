@@ -1230,3 +1230,35 @@ fn provision_request_is_what_was_confirmed() {
     assert!(block.contains(&made.branch), "{block}\n{}", made.branch);
     assert!(block.contains(&made.path), "{block}\n{}", made.path);
 }
+
+#[test]
+fn plan_data_is_the_reports_sibling_or_the_data_file_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir
+        .path()
+        .join("final-report-implementation-planning-001.md");
+    let data = dir
+        .path()
+        .join("final-report-implementation-planning-001.data.json");
+    write(&md, PLAN);
+    write(
+        &data,
+        r#"{"meta": {"taskType": "implementation-planning"}}"#,
+    );
+    for given in [&data, &md] {
+        let given = given.to_string_lossy();
+        assert!(project::check_plan(&given).is_ok(), "{given}");
+        project::ensure_plan_approved(&given).unwrap().unwrap();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    assert_eq!(v["meta"]["approvalStatus"], "approved");
+    // The data file given is the data file: no `….data.data.json` is looked for or made.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    // `taskType` at the top level wins over `meta`, as everywhere report data is read.
+    write(
+        &data,
+        r#"{"taskType": "final-verification", "meta": {"taskType": "implementation-planning"}}"#,
+    );
+    let e = project::check_plan(&md.to_string_lossy()).unwrap_err();
+    assert_eq!(e.code, "E_INVALID_ARG");
+}

@@ -9,6 +9,7 @@
 //! `created` and the rest `reused`; and one per repository, so creations in one repository
 //! never race on git's own lock files.
 
+mod debris;
 mod doctor;
 mod git;
 mod holders;
@@ -20,6 +21,7 @@ mod provision;
 mod prune;
 mod release;
 mod remove;
+mod repair;
 mod sync;
 
 #[cfg(test)]
@@ -29,14 +31,15 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use doctor::{doctor, repair, WorktreeRepair};
+pub use doctor::doctor;
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
-pub use project_json::upsert_project_json;
+pub use project_json::{project_id, upsert_project_json};
 pub use provision::{key_of, provision, ProvisionRequest, ProvisionStatus, Provisioned};
 pub use prune::{prune, Pruned};
 pub use release::release_worktree;
-pub use remove::remove_provisioned;
+pub use remove::{remove_provisioned, UndoCreation};
+pub use repair::{repair, WorktreeRepair};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
 use crate::error::Coded;

@@ -47,3 +47,49 @@ pub fn remove_provisioned(
     }
     Ok(reg.release(key)?)
 }
+
+/// A rollback guard over a worktree the caller just provisioned (`created`) and builds on:
+/// dropped while armed (an error, a panic), it undoes the creation with
+/// [`remove_provisioned`], best effort (the error that made it roll back is the one that
+/// matters); [`UndoCreation::keep`] ends it. Armed only when the provision created the
+/// worktree: a reused one is never removed.
+pub struct UndoCreation<'a> {
+    project_root: &'a Path,
+    key: &'a KeyParts,
+    home: Option<&'a str>,
+    lock_timeout_ms: Option<u64>,
+    armed: bool,
+}
+
+impl<'a> UndoCreation<'a> {
+    /// Guards the worktree of `key` when `created`; a no-op guard otherwise.
+    pub fn new(
+        created: bool,
+        project_root: &'a Path,
+        key: &'a KeyParts,
+        home: Option<&'a str>,
+        lock_timeout_ms: Option<u64>,
+    ) -> UndoCreation<'a> {
+        UndoCreation {
+            project_root,
+            key,
+            home,
+            lock_timeout_ms,
+            armed: created,
+        }
+    }
+
+    /// The work on the worktree succeeded: keep it.
+    pub fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for UndoCreation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ =
+                remove_provisioned(self.project_root, self.key, self.home, self.lock_timeout_ms);
+        }
+    }
+}
