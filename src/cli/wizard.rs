@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::{to_json, CliError, CmdResult};
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 use crate::wizard::{CreateOptions, Wizard, WizardError};
 
 /// The state file.
@@ -80,7 +80,7 @@ fn refused(e: &WizardError) -> Value {
 pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     let Some(cmd) = cmd else {
         return Err(CliError {
-            code: "E_INVALID_ARG".into(),
+            code: Code::InvalidArg,
             message: "the interactive `okstra wizard` needs a terminal on stdin and stdout; \
                       script it with `okstra wizard init|next|submit|render-args|confirmation \
                       --state FILE`"
@@ -103,7 +103,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                 replaced = Wizard::load(&state.state).ok().and_then(|w| w.finished());
                 if replaced.is_none() {
                     return Err(CliError {
-                        code: "E_PATH_EXISTS".into(),
+                        code: Code::PathExists,
                         message: format!(
                             "the state file {} holds a run in progress; resume it with `okstra \
                              wizard next --state {0}`, or pass --force to start over",
@@ -116,7 +116,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                 Some(r) => r,
                 None => std::env::current_dir()
                     .map_err(|e| CliError {
-                        code: "E_IO".into(),
+                        code: Code::Io,
                         message: format!("cannot read the current directory: {e}"),
                     })?
                     .to_string_lossy()
@@ -170,7 +170,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                         .collect();
                     Ok(json!({ "ok": true, "args": map }))
                 }
-                Err(e @ (WizardError::Aborted | WizardError::InvalidArg(_))) => Ok(refused(&e)),
+                Err(e @ (WizardError::Aborted | WizardError::NotReady(_))) => Ok(refused(&e)),
                 Err(e) => Err(CliError::from(e)),
             }
         }

@@ -8,7 +8,8 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 
 use super::merge::{merge_chain, Item};
-use super::{git_err, HandoffContext, HandoffError};
+use super::{HandoffContext, HandoffError};
+use crate::error::{git_err, GitCause, GitError, InvalidArg};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
@@ -66,9 +67,7 @@ pub struct Assembled {
 /// and the registry's codes.
 pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
-        return Err(HandoffError::InvalidArg(
-            "select at least one stage to assemble".into(),
-        ));
+        return Err(InvalidArg("select at least one stage to assemble".into()).into());
     }
     let loaded = req.ctx.load()?;
     let selection: BTreeSet<u32> = req.stages.iter().copied().collect();
@@ -79,10 +78,11 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
         .map(|s| s.number.to_string())
         .collect();
     if let Some(n) = selection.iter().find(|n| loaded.map.get(**n).is_none()) {
-        return Err(HandoffError::InvalidArg(format!(
+        return Err(InvalidArg(format!(
             "stage {n} is not in the approved plan's Stage Map (stages {})",
             known.join(", ")
-        )));
+        ))
+        .into());
     }
     let reasons: Vec<String> = loaded
         .eligibility(Some(&selection))
@@ -194,12 +194,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     let created = match prov.status {
         ProvisionStatus::Created => true,
         ProvisionStatus::Reused => false,
-        _ => {
-            return Err(HandoffError::InvalidArg(format!(
-                "cannot assemble a collector: {}",
-                prov.note
-            )))
-        }
+        _ => return Err(InvalidArg(format!("cannot assemble a collector: {}", prov.note)).into()),
     };
     if let Err(e) = move_journaled(&reg, &collector_key, &prov, start, target, created) {
         if created {
@@ -287,11 +282,14 @@ fn move_branch(
         return Ok(());
     }
     if !fresh && current != from {
-        return Err(HandoffError::Git {
-            op: "update collector",
-            repo: path.to_path_buf(),
-            message: format!("branch {branch} moved while assembling (now {current}); retry"),
-        });
+        return Err(GitError::new(
+            "update collector",
+            path,
+            GitCause::State(format!(
+                "branch {branch} moved while assembling (now {current}); retry"
+            )),
+        )
+        .into());
     }
     let target = wt
         .find_object(to, None)

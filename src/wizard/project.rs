@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
+use crate::error::{Code, Coded};
 use crate::fsio;
 use crate::ids;
 use crate::plan;
@@ -334,19 +335,25 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
     let data = plan_data_path(plan_md);
     let shown = data.to_string_lossy().into_owned();
     let invalid = |detail: String| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &detail)
+    };
+    // A lock that timed out or a write that failed is not a bad file: its own code.
+    let failed = |e: fsio::FsError| {
+        Rejection::new("plan_data_invalid", e.code())
+            .var("path", &shown)
+            .var("detail", &e.to_string())
     };
     // Read-modify-write under a lock on the plan's directory, so a concurrent writer's
     // change is never lost.
     if !data.is_file() {
-        return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown));
+        return Err(Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown));
     }
     let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(failed)?;
     let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+        .map_err(|_| Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown))?;
     let mut doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
     let Some(obj) = doc.as_object_mut() else {
         return Err(invalid("not a JSON object".into()));
@@ -363,7 +370,7 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
     meta.insert("approvalStatus".into(), Value::String("approved".into()));
     let mut text = serde_json::to_string_pretty(&doc).map_err(|e| invalid(e.to_string()))?;
     text.push('\n');
-    fsio::atomic_write(&data, text.as_bytes()).map_err(|e| invalid(e.to_string()))
+    fsio::atomic_write(&data, text.as_bytes()).map_err(failed)
 }
 
 /// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
@@ -381,9 +388,9 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
     let data = plan_data_path(plan_md);
     let shown = data.to_string_lossy().into_owned();
     let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+        .map_err(|_| Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown))?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &e.to_string())
     })?;
@@ -393,7 +400,7 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
         .and_then(Value::as_str);
     match task_type {
         Some(t) if t != "implementation-planning" => {
-            Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
+            Err(Rejection::new("plan_wrong_type", Code::InvalidArg)
                 .var("path", plan_md)
                 .var("value", t))
         }

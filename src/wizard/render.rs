@@ -43,7 +43,7 @@ pub fn render_args(st: &WizardState) -> Result<Vec<(&'static str, String)>, Wiza
     }
     if !st.is("confirm", "proceed") {
         let next = super::steps::next(st)?;
-        return Err(WizardError::InvalidArg(format!(
+        return Err(WizardError::NotReady(format!(
             "the wizard is not finished (next step: {}); answer it, then call render-args",
             next.step
         )));
@@ -58,7 +58,7 @@ pub fn render_args(st: &WizardState) -> Result<Vec<(&'static str, String)>, Wiza
         FV => {
             let s = st.text("stage_pick");
             if s.is_empty() || s == "auto" {
-                return Err(WizardError::InvalidArg(
+                return Err(WizardError::NotReady(
                     "final-verification requires an explicit stage number".into(),
                 ));
             }

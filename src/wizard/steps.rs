@@ -5,6 +5,7 @@ use super::catalog::{catalog, fill, Catalog};
 use super::project::{self, Project, WorktreeDecision};
 use super::state::WizardState;
 use super::{Prompt, PromptKind, PromptOption, Rejection, WizardError};
+use crate::error::Code;
 use crate::ids;
 
 /// Every step id, in the order they are asked.
@@ -609,7 +610,7 @@ pub fn next(st: &WizardState) -> Result<Prompt, WizardError> {
 }
 
 fn reject(key: &'static str) -> Rejection {
-    Rejection::new(key, "E_INVALID_ARG")
+    Rejection::new(key, Code::InvalidArg)
 }
 
 /// The core's one id check ([`ids::check_segment`]), with the catalog's message.
@@ -754,7 +755,7 @@ fn apply_one(
                     return Err(reject("required"));
                 }
                 let abs = cx.proj.resolve_file(value).ok_or_else(|| {
-                    Rejection::new("file_missing", "E_NOT_FOUND").var("path", value)
+                    Rejection::new("file_missing", Code::NotFound).var("path", value)
                 })?;
                 let key = match step {
                     "brief_path" => "brief",
@@ -815,7 +816,7 @@ fn apply_one(
             }
             "clarification_response" if !value.is_empty() => {
                 let abs = cx.proj.resolve_file(value).ok_or_else(|| {
-                    Rejection::new("file_missing", "E_NOT_FOUND").var("path", value)
+                    Rejection::new("file_missing", Code::NotFound).var("path", value)
                 })?;
                 shown = abs.clone();
                 draft.values.insert("clarification".into(), abs);
