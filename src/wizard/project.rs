@@ -407,3 +407,41 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::ensure_plan_approved;
+    use crate::error::Code;
+    use std::process::Command;
+
+    fn mount(args: &[&str]) -> bool {
+        Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Approving a plan whose data.json cannot be written is an I/O failure (`E_IO`, the
+    /// write's own code), not a bad file (`E_INVALID_ARG`, what it used to report).
+    #[test]
+    fn a_failed_write_keeps_its_own_code() {
+        let dir = std::env::temp_dir().join(format!("okstra-ro-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_string_lossy().into_owned();
+        if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs", &d]) {
+            eprintln!("skipped: cannot mount tmpfs (needs root)");
+            return;
+        }
+        std::fs::write(dir.join("plan.md"), "# plan\n").unwrap();
+        std::fs::write(dir.join("plan.data.json"), "{\"meta\": {}}\n").unwrap();
+        let remounted = mount(&["-o", "remount,ro", &d]);
+        let plan = dir.join("plan.md").to_string_lossy().into_owned();
+        let result = ensure_plan_approved(&plan);
+        mount(&["-o", "remount,rw", &d]);
+        let _ = Command::new("umount").arg(&d).status();
+        let _ = std::fs::remove_dir(&dir);
+        assert!(remounted, "remount read-only failed");
+        let r = result.expect_err("a read-only data.json cannot be approved");
+        assert_eq!(r.code, Code::Io, "{r:?}");
+    }
+}
