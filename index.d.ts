@@ -468,7 +468,7 @@ export interface PlanStage {
 export declare function previewTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
 
 /**
- * What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
+ * What the wizard asks next. `step` is a step id (`task_type` … `edit_target`,
  * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
  */
 export interface Prompt {

@@ -1,10 +1,12 @@
 // Keeps docs/ honest: every export and CLI command docs/migration.md names exists (with the
-// option fields and flags it shows), and every example docs/formats.md marks as checked is
-// reproduced byte for byte by the real module. A rename or a format change fails here.
+// option fields and flags it shows), every example docs/formats.md marks as checked is
+// reproduced byte for byte by the real module, every relative link leads somewhere, and no
+// file refers to documents outside the repository. A rename or a format change fails here.
+// (docs/cli.md is checked by the Rust test `cli::reference`, which generates it.)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { ROOT, tempDir, git } from './helpers.mjs'
@@ -119,13 +121,102 @@ test('every OKSTRA_* variable the docs name is one the module reads', () => {
   }
 })
 
-test('the docs stand alone and the README links them', () => {
-  for (const [name, text] of [['docs/migration.md', MIGRATION], ['docs/formats.md', FORMATS]]) {
-    assert.doesNotMatch(text, /\bSPEC\b|\.\.\/shared|\bseeds?\//, `${name} refers to documents outside the repository`)
+/** The repository's files (tracked, plus new ones not ignored), as paths from ROOT. */
+function repoFiles() {
+  const r = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  assert.equal(r.status, 0, r.stderr)
+  return [...new Set(r.stdout.split('\0').filter(Boolean))].filter((f) => existsSync(join(ROOT, f)))
+}
+
+// The design documents and the Python product's diffs the repository was built from are not
+// in it: naming them (a section of the specification by its short name, the folder beside
+// the repository that held them, the Python diffs by their nickname) sends a reader nowhere.
+// The patterns are built from pieces so this file does not match itself.
+const OUTSIDE = [
+  new RegExp('\\bSP' + 'EC\\b'),
+  new RegExp(['\\.\\./sha' + 'red\\b', '\\bsee' + 'ds\\b', '\\bsee' + 'd (?:step|\\d)'].join('|'), 'i'),
+]
+
+test('no file in the repository refers to documents outside it', () => {
+  const files = repoFiles().filter((f) => !/\.(node|png|lock)$|^fuzz\/corpus\//.test(f))
+  assert.ok(files.length > 100, `only ${files.length} files listed`)
+  const hits = []
+  for (const f of files) {
+    readFileSync(join(ROOT, f), 'utf8').split('\n').forEach((line, i) => {
+      if (OUTSIDE.some((re) => re.test(line))) hits.push(`${f}:${i + 1}: ${line.trim()}`)
+    })
   }
+  assert.deepEqual(hits, [])
+})
+
+/** GitHub's anchor for a heading text: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')
+
+/** The anchors a markdown text's headings get (a repeated one gets -1, -2, …). */
+function anchorsOf(md) {
+  const seen = new Map()
+  const out = new Set()
+  let fenced = false
+  for (const line of md.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced
+    const m = !fenced && line.match(/^#{1,6} (.*)$/)
+    if (!m) continue
+    const base = slug(m[1])
+    const n = seen.get(base) ?? 0
+    seen.set(base, n + 1)
+    out.add(n === 0 ? base : `${base}-${n}`)
+  }
+  return out
+}
+
+/** The relative link targets of a markdown text outside code: [text](target). */
+function linksOf(md) {
+  const out = []
+  let fenced = false
+  for (const line of md.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced
+    if (fenced) continue
+    for (const m of line.replace(/`[^`]*`/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (!/^[a-z]+:/i.test(m[1])) out.push(m[1])
+    }
+  }
+  return out
+}
+
+const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+
+// Written in this round by other branches (the error registry's table, the binding's API
+// reference, the wizard's steps, the benchmarks' method): a link to one of them is let pass
+// only while the file is absent. Once merged, its links and anchors are checked like the
+// rest; empty this list then.
+const FROM_OTHER_BRANCHES = ['docs/api.md', 'docs/errors.md', 'docs/wizard.md', 'docs/benchmarks.md']
+
+test('every relative link in README.md and docs/*.md leads to a file and a heading that exist', () => {
+  const broken = []
+  let count = 0
+  for (const doc of DOCS) {
+    for (const link of linksOf(read(doc))) {
+      count++
+      const [path, anchor] = link.split('#')
+      const target = path ? join(dirname(doc), path) : doc
+      if (!existsSync(join(ROOT, target))) {
+        if (FROM_OTHER_BRANCHES.includes(target)) continue
+        broken.push(`${doc}: (${link}): no file ${target}`)
+      } else if (anchor && target.endsWith('.md') && !anchorsOf(read(target)).has(anchor)) {
+        broken.push(`${doc}: (${link}): ${target} has no heading #${anchor}`)
+      }
+    }
+  }
+  assert.ok(count >= 20, `only ${count} links found`)
+  assert.deepEqual(broken, [])
+})
+
+test('the README links every document in docs/', () => {
   const readme = read('README.md')
-  assert.match(readme, /\(docs\/migration\.md\)/)
-  assert.match(readme, /\(docs\/formats\.md\)/)
+  for (const doc of DOCS.slice(1)) assert.ok(readme.includes(`](${doc})`), `README.md does not link ${doc}`)
+  for (const doc of ['cli', 'architecture', 'formats', 'migration', 'api', 'errors', 'wizard', 'benchmarks']) {
+    assert.ok(readme.includes(`](docs/${doc}.md)`), `README.md does not link docs/${doc}.md`)
+  }
 })
 
 /** The fenced block following `<!-- example: name -->` in docs/formats.md. */

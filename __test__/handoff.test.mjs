@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   handoffEligible, handoffEligibleAsync, handoffAssemble, handoffAssembleAsync, handoffRecordVerified,
@@ -167,10 +167,11 @@ test('gitReconcile finds amended stage branches, dry-run first, then re-records 
   assert.equal(done[3].branch, 'feat-t-s3')
   assert.equal(registryGetImplementationBase(task), heads[4])
   assert.deepEqual(gitReconcile({ planRunRoot: runs, projectRoot: repo, ...task, apply: true }).changes, [])
+  const settled = readFileSync(join(runs, 'consumers.jsonl'), 'utf8')
   const cli = okstra(['git-reconcile', '--plan-run-root', runs, '--project-root', repo, '--home', home])
   assert.equal(cli.status, 0, cli.stderr)
   assert.deepEqual(cli.json.changes, [])
-  assert.ok(existsSync(join(runs, 'consumers.jsonl')))
+  assert.equal(readFileSync(join(runs, 'consumers.jsonl'), 'utf8'), settled, 'a dry run with nothing to do writes nothing')
   assert.equal(handoffEligible(ctx).stages[2].eligible, true)
 })
 

@@ -78,3 +78,27 @@ export const NATIVE_CLI = join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
 export function okstraNative(args, opts = {}) {
   return spawnCli(NATIVE_CLI, args, opts)
 }
+
+/**
+ * Calls export `name` with `args` in a child Node process whose environment is this one's
+ * plus `env`, and returns its result (through JSON). Settings read from the environment
+ * (OKSTRA_WORKTREE_*, OKSTRA_HOME, …) are given per call this way: a test never changes
+ * this process's environment, which every other test in the file shares. A throw in the
+ * child is rethrown here with its `code`.
+ */
+export function callWithEnv(env, name, ...args) {
+  const script = `
+    const n = require(${JSON.stringify(ROOT)})
+    let out
+    try { out = { ok: n[${JSON.stringify(name)}](...JSON.parse(process.argv[1])) } }
+    catch (e) { out = { code: e.code, message: e.message } }
+    process.stdout.write(JSON.stringify(out))`
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(args)], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  })
+  if (r.status !== 0) throw new Error(`${name} in a child process exited ${r.status}: ${r.stderr}`)
+  const out = JSON.parse(r.stdout)
+  if (!('ok' in out)) throw Object.assign(new Error(out.message), { code: out.code })
+  return out.ok
+}

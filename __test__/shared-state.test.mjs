@@ -11,7 +11,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import * as native from '@okstra/native'
-import { git, makeRepo, tempDir } from './helpers.mjs'
+import { callWithEnv, git, makeRepo, tempDir } from './helpers.mjs'
 
 const { provisionTaskWorktree, resolveSyncEntries } = native
 
@@ -97,14 +97,9 @@ test('.worktreeinclude selections are listed by resolveSyncEntries and copied', 
   const repo = repoWithState(STYLES['no slash'])
   const e = resolveSyncEntries(repo)
   assert.deepEqual(e.copies, ['node_modules', 'config/local.json', '.env.local'])
-  process.env.OKSTRA_WORKTREE_SYNC_DIRS = '.venv:.scratch'
-  try {
-    const linked = resolveSyncEntries(repo)
-    assert.deepEqual(linked.dirs, ['.scratch'])
-    assert.match(linked.notes.join('\n'), /not linked .venv: .*copy entry/)
-  } finally {
-    delete process.env.OKSTRA_WORKTREE_SYNC_DIRS
-  }
+  const linked = callWithEnv({ OKSTRA_WORKTREE_SYNC_DIRS: '.venv:.scratch' }, 'resolveSyncEntries', repo)
+  assert.deepEqual(linked.dirs, ['.scratch'])
+  assert.match(linked.notes.join('\n'), /not linked .venv: .*copy entry/)
   const r = provisionTaskWorktree({ projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId: 'inc', taskType: 'x', home: tempDir() })
   assert.deepEqual([...r.cloned, ...r.copied].sort(), ['.env.local', 'config/local.json', 'node_modules'])
   assert.equal(readFileSync(join(r.path, '.env.local'), 'utf8'), 'LOCAL=1\n')
@@ -170,14 +165,10 @@ function repoOn(dir, dirs, per, size) {
   return repo
 }
 
-/** Provisions task `taskId` with `node_modules` as a copy entry (env, restored after). */
+/** Provisions task `taskId` with `node_modules` as a copy entry (given in a child's environment). */
 function provisionWithCopy(repo, home, taskId) {
-  process.env.OKSTRA_WORKTREE_COPY_ENTRIES = 'node_modules'
-  try {
-    return provisionTaskWorktree({ projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId, taskType: 'x', home })
-  } finally {
-    delete process.env.OKSTRA_WORKTREE_COPY_ENTRIES
-  }
+  return callWithEnv({ OKSTRA_WORKTREE_COPY_ENTRIES: 'node_modules' }, 'provisionTaskWorktree',
+    { projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId, taskType: 'x', home })
 }
 
 test('copy kind on xfs (reflink=1): 20,000-file node_modules cloned, extents shared, copy private', (t) => {

@@ -4,15 +4,12 @@
 // after a stage branch is amended.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import {
   parseStageMap, ledgerAppend, ledgerRead, handoffRecordVerified, handoffEligible, handoffAssemble, handoffRecordPr,
   gitReconcile, registryReserve, registrySetImplementationBase,
 } from '../index.js'
 import { heading, step, table } from './show.mjs'
-
-const env = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
-const git = (cwd, ...args) => spawnSync('git', args, { cwd, env, encoding: 'utf8' }).stdout.trim()
+import { git } from './repo.mjs'
 
 const PLAN = `# 구현 계획 보고서 — 주문 내보내기
 

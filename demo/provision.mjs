@@ -3,12 +3,9 @@
 // `git worktree list` beside the registry rows.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { provisionTaskWorktree, registryList, registryRelease, cleanGateExcludes } from '../index.js'
 import { heading, step, table } from './show.mjs'
-
-const env = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
-const git = (cwd, ...args) => spawnSync('git', args, { cwd, env, encoding: 'utf8' }).stdout.trim()
+import { git } from './repo.mjs'
 
 export async function run({ root, home }) {
   heading('worktree provisioning')

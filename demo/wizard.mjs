@@ -9,17 +9,9 @@
 // (and the tests): `driveWizard` returns the rendered arguments.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { Wizard, handoffEligible, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
 import { heading, step, table } from './show.mjs'
-
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@example.com' }
-
-function git(cwd, ...args) {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: GIT_ENV })
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+import { git } from './repo.mjs'
 
 function put(path, text) {
   mkdirSync(join(path, '..'), { recursive: true })
@@ -104,7 +96,7 @@ export function driveWizard({ projectRoot, home, projectId = 'shop', lang = 'ko'
   throw new Error('the wizard did not finish in 100 steps')
 }
 
-/** Provisions the worktree the rendered arguments describe (SPEC §5). */
+/** Provisions the worktree the rendered arguments describe. */
 export function provisionFromArgs(args, home) {
   return provisionTaskWorktree({
     taskType: args['task-type'],

@@ -3,7 +3,7 @@
 # module. Shared by `npm test` and `npm run demo` so both work from a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Prerequisites for building from source (README, "Building from source"): say which one is
+# Prerequisites for building from source (README, "Prerequisites"): say which one is
 # missing instead of failing later inside the napi CLI (`cargo metadata failed` + a stack).
 missing=()
 need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1 ($2)"); }

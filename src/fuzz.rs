@@ -4,7 +4,7 @@
 //! for every input (no panic, no stack overflow, bounded output, the same verdict from every
 //! reader, repair always reaching a sound registry, a rejected answer changing nothing).
 //!
-//! `npm test` runs a fixed budget per suite. A longer run (see the README's "Fuzzing"):
+//! `npm test` runs a fixed budget per suite. A longer run (docs/architecture.md, "Tests and fuzzing"):
 //! `OKSTRA_FUZZ_CASES=200000 OKSTRA_FUZZ_SEED=$RANDOM cargo test --release --target
 //! x86_64-unknown-linux-gnu fuzz::`. A failure prints the seed, the case number and the
 //! input; add the input to the corpus once fixed.

@@ -1,4 +1,4 @@
-//! Identifiers and paths (SPEC §3): the slugifier, task keys, worktree paths, branch names
+//! Identifiers and paths: the slugifier, task keys, worktree paths, branch names
 //! and where `OKSTRA_HOME` is.
 
 use std::path::{Component, Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The per-plan-run ledger `consumers.jsonl` (SPEC §6): an append-only log of stage
+//! The per-plan-run ledger `consumers.jsonl`: an append-only log of stage
 //! events (`started`, `done`, `verified`, `pr`), one JSON object per line.
 //!
 //! Compatibility with the Python helper (`consumers.py`), which may run side by side:
@@ -34,7 +34,7 @@ mod index;
 pub const LEDGER_FILE: &str = "consumers.jsonl";
 /// The lock file name inside a plan run root (shared with the Python helper).
 pub const LOCK_FILE: &str = "consumers.lock";
-/// The idempotency index beside the ledger (a cache; see [`index`]).
+/// The idempotency index beside the ledger (a cache; see the `ledger::index` module).
 pub const INDEX_FILE: &str = "consumers.idx";
 
 /// Ledger failures.

@@ -1,4 +1,4 @@
-//! The `## 5.5 Stage Map` of an approved implementation-planning report (SPEC §7): which
+//! The `## 5.5 Stage Map` of an approved implementation-planning report: which
 //! stages the plan has, their titles, and which stages each depends on.
 //!
 //! Two forms are read, as plan writers use both:

@@ -1,4 +1,4 @@
-//! Git reconcile (SPEC §7): recovers `done` rows whose recorded `head_commit` went stale
+//! Git reconcile: recovers `done` rows whose recorded `head_commit` went stale
 //! because the stage branch was rebased or amended after it was recorded.
 //!
 //! For each stage's last `done` row, the stage branch is the row's `branch` field, else the

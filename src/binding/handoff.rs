@@ -1,4 +1,4 @@
-//! Exports of the stage-group handoff and git reconcile (SPEC §7, §10).
+//! Exports of the stage-group handoff and git reconcile.
 
 use std::path::PathBuf;
 

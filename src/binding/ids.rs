@@ -1,4 +1,4 @@
-//! Exports of the identifier helpers (SPEC §3).
+//! Exports of the identifier helpers.
 
 use napi_derive::napi;
 

@@ -1,4 +1,4 @@
-//! Exports of the `consumers.jsonl` ledger (SPEC §6, §10). Rows cross as they are stored:
+//! Exports of the `consumers.jsonl` ledger. Rows cross as they are stored:
 //! snake_case keys and any extra fields.
 
 use napi::bindgen_prelude::{

@@ -1,4 +1,4 @@
-//! The stage-map export (SPEC §7, §10).
+//! The stage-map export.
 
 use napi_derive::napi;
 

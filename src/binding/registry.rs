@@ -1,4 +1,4 @@
-//! Exports of the worktree registry (SPEC §4, §10).
+//! Exports of the worktree registry.
 
 use napi::bindgen_prelude::{AsyncTask, Either, Null};
 use napi_derive::napi;

@@ -1,4 +1,4 @@
-//! The `Wizard` class (SPEC §8, §10): a stateful handle over the core wizard, as node-rs
+//! The `Wizard` class: a stateful handle over the core wizard, as node-rs
 //! jieba exposes its stateful core. Only conversions live here.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,7 +20,7 @@ pub struct JsPromptOption {
     pub label: String,
 }
 
-/// What the wizard asks next. `step` is a step id of SPEC §8 (`task_type` … `edit_target`,
+/// What the wizard asks next. `step` is a step id (`task_type` … `edit_target`,
 /// `done`, `aborted`) or `customize_group` for a batched `pick_group`.
 #[napi(object, js_name = "Prompt")]
 pub struct JsPrompt {

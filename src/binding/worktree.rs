@@ -1,4 +1,4 @@
-//! Exports of worktree provisioning (SPEC §5, §10).
+//! Exports of worktree provisioning.
 
 use std::path::{Path, PathBuf};
 

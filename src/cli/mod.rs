@@ -1,4 +1,4 @@
-//! The `okstra` command line (SPEC §9), as a pure function from arguments to what to print
+//! The `okstra` command line, as a pure function from arguments to what to print
 //! and the exit code, so it is tested without spawning anything. `bin/okstra.cjs` feeds it
 //! `process.argv` through the `runCli` export.
 //!
@@ -231,5 +231,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

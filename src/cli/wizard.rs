@@ -1,4 +1,4 @@
-//! `okstra wizard init|next|submit|render-args|confirmation --state FILE` (SPEC §8): each
+//! `okstra wizard init|next|submit|render-args|confirmation --state FILE`: each
 //! call loads the state file, does one step and saves it. A rejected answer or a refused
 //! render prints `{"ok": false, "code", "error"}` and exits 0 (it is data, not a failure);
 //! the state file is then left as it was.

@@ -1,4 +1,4 @@
-//! Stage-group handoff (SPEC §7): which stages of an approved plan may be released
+//! Stage-group handoff: which stages of an approved plan may be released
 //! together (`eligible`), building their collector branch (`assemble`), and recording the
 //! single-stage verification and the PR in the ledger (`record_verified`, `record_pr`).
 //!

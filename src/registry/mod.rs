@@ -1,4 +1,4 @@
-//! The machine-global worktree registry (SPEC §4): `<OKSTRA_HOME>/worktrees/registry.json`
+//! The machine-global worktree registry: `<OKSTRA_HOME>/worktrees/registry.json`
 //! guarded by an exclusive `flock` on `registry.lock`, the same two files the Python helper
 //! used, so both can run side by side on one machine.
 //!
@@ -212,7 +212,7 @@ impl Registry {
     /// It reads the registry the way every other call does, so it refuses exactly what they
     /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`). The typed rows of that read are kept in this
     /// process and reused while the file's (device, inode, size, mtime) are unchanged (see
-    /// [`cache`]), so a repeated lookup costs one `stat`.
+    /// the `registry::cache` module), so a repeated lookup costs one `stat`.
     pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
         let file = self.file();
         let stamp = match std::fs::metadata(&file) {

@@ -1,4 +1,4 @@
-//! Prompt texts (SPEC §8): `prompts/wizard/ko.json` (the default) and `en.json`, compiled in
+//! Prompt texts: `prompts/wizard/ko.json` (the default) and `en.json`, compiled in
 //! with `include_str!` and parsed once. Keys are step ids; every step and every fixed option
 //! value has text in every catalog (checked by a test).
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
-    /// Korean, the default (the seeds' language).
+    /// Korean, the default (the Python wizard's language).
     #[default]
     Ko,
     /// English.

@@ -1,4 +1,4 @@
-//! The run set-up wizard (SPEC §8): a resumable state machine that never prints anything
+//! The run set-up wizard: a resumable state machine that never prints anything
 //! itself. Callers ask [`Wizard::next`] for the next [`Prompt`], show it however they like
 //! (a terminal, an agent's multiple-choice tool), and [`Wizard::submit`] the answer.
 //!
@@ -187,7 +187,7 @@ pub struct CreateOptions {
     pub groups: bool,
 }
 
-/// The wizard: a state plus the operations of SPEC §8.
+/// The wizard: a state plus its operations (next, submit, back, render).
 #[derive(Debug, Clone)]
 pub struct Wizard {
     state: WizardState,

@@ -1,5 +1,5 @@
 //! `renderArgs` (the `okstra render-bundle` argument map) and the confirmation block, both
-//! from the state plus the project, following the seeds' rules: final-verification renders
+//! from the state plus the project, following the Python wizard's rules: final-verification renders
 //! an explicit stage and an empty base-ref; implementation renders `stage` as the number or
 //! `auto` and always empty `workers`; a reused worktree renders base-ref empty.
 
@@ -12,7 +12,7 @@ const IMPL: &str = "implementation";
 const FV: &str = "final-verification";
 const RH: &str = "release-handoff";
 
-/// Known defaults shown as `default (…)` (seed Step 6.5): lead and report writer, and the
+/// Known defaults shown as `default (…)` (as the Python wizard shows them): lead and report writer, and the
 /// implementation verifiers.
 fn known_default(field: &str, implementation: bool) -> Option<&'static str> {
     match (field, implementation) {

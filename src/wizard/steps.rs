@@ -1,4 +1,4 @@
-//! The steps of SPEC §8 in order, when each applies, what it offers and how its answer is
+//! The wizard's steps in order, when each applies, what it offers and how its answer is
 //! validated and applied. `next` is the first step that applies and is not answered yet.
 
 use super::catalog::{catalog, fill, Catalog};

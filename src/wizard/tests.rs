@@ -1,5 +1,5 @@
 //! Scripted walks of all six task types over real git repositories and task layouts in temp
-//! directories, plus the rules of SPEC §8.
+//! directories, plus the wizard's rules (what each task type asks and renders).
 
 use std::path::PathBuf;
 
@@ -274,7 +274,7 @@ fn implementation_rules() {
             ("customize_pick", "customize"),
         ],
     );
-    // Seed Step 6a: no workers, only the lead, executor and report-writer models.
+    // Implementation: no workers, only the lead, executor and report-writer models.
     let p = w.next().unwrap();
     assert_eq!(p.step, "lead_model");
     walk(&mut w, &[("lead_model", "")]);

@@ -1,4 +1,4 @@
-//! Worktree provisioning (SPEC §5): create or reuse the git worktree of a task, an
+//! Worktree provisioning: create or reuse the git worktree of a task, an
 //! implementation stage (`#stage-<N>`) or a stage-group collector (`#group-<ID>`), link the
 //! main worktree's shared state into it, and keep git's own view (`git worktree list`,
 //! locks) in step with the registry.

@@ -48,7 +48,7 @@ pub struct ProvisionRequest {
     pub lock_timeout_ms: Option<u64>,
 }
 
-/// The four outcomes of SPEC §5.
+/// The four outcomes of provisioning: skipped (not git / in a worktree), reused, created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProvisionStatus {

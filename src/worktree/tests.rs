@@ -355,6 +355,25 @@ fn snapshots_are_read_only_and_unsafe_entries_are_noted() {
 }
 
 #[test]
+fn the_env_wins_over_project_json_and_empty_disables() {
+    crate::testutil::run_with_env!(
+        the_env_wins_over_project_json_and_empty_disables,
+        "OKSTRA_WORKTREE_SYNC_FILES" => " x.env : y.env ",
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "",
+    );
+    let f = fixture();
+    std::fs::create_dir_all(f.repo.join(".okstra")).unwrap();
+    std::fs::write(
+        f.repo.join(".okstra/project.json"),
+        r#"{"worktreeSyncFiles": ["a.env"], "worktreeSyncDirs": [".scratch"]}"#,
+    )
+    .unwrap();
+    let e = resolve_sync_entries(&f.repo);
+    assert_eq!(e.files, ["x.env", "y.env"]);
+    assert!(e.dirs.is_empty());
+}
+
+#[test]
 fn precedence_env_then_project_json_then_default() {
     let _g = serial();
     let f = fixture();
@@ -382,13 +401,6 @@ fn precedence_env_then_project_json_then_default() {
     let p = resolve_sync_entries(&f.repo);
     assert_eq!(p.files, ["a.env", "b.env"]);
     assert!(p.dirs.is_empty());
-    std::env::set_var("OKSTRA_WORKTREE_SYNC_FILES", " x.env : y.env ");
-    std::env::set_var("OKSTRA_WORKTREE_SYNC_DIRS", "");
-    let e = resolve_sync_entries(&f.repo);
-    std::env::remove_var("OKSTRA_WORKTREE_SYNC_FILES");
-    std::env::remove_var("OKSTRA_WORKTREE_SYNC_DIRS");
-    assert_eq!(e.files, ["x.env", "y.env"]);
-    assert!(e.dirs.is_empty());
     assert_eq!(clean_gate_excludes(&f.repo), [".okstra", "a.env", "b.env"]);
     std::fs::write(f.repo.join(".okstra/project.json"), "{not json").unwrap();
     let bad = resolve_sync_entries(&f.repo);
@@ -614,7 +626,12 @@ fn legacy_nested_rows_keep_their_path_and_new_stages_go_beside_the_task() {
 
 #[test]
 fn a_tracked_symlink_on_the_way_lets_nothing_out() {
-    let _g = serial();
+    crate::testutil::run_with_env!(
+        a_tracked_symlink_on_the_way_lets_nothing_out,
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "a/b",
+        "OKSTRA_WORKTREE_SNAPSHOT_FILES" => "a/s.db",
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => "a/c",
+    );
     let f = fixture();
     let outside = f.repo.parent().unwrap().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
@@ -629,20 +646,9 @@ fn a_tracked_symlink_on_the_way_lets_nothing_out() {
         crate::testutil::write(&f.repo.join(p), "state");
     }
     std::fs::write(f.repo.join(".git/info/exclude"), "/a/\n").unwrap();
-    std::env::set_var("OKSTRA_WORKTREE_SYNC_DIRS", "a/b");
-    std::env::set_var("OKSTRA_WORKTREE_SNAPSHOT_FILES", "a/s.db");
-    std::env::set_var("OKSTRA_WORKTREE_COPY_ENTRIES", "a/c");
     let mut req = f.req("esc");
     req.base_ref = Some(base);
-    let r = provision(&req);
-    for v in [
-        "OKSTRA_WORKTREE_SYNC_DIRS",
-        "OKSTRA_WORKTREE_SNAPSHOT_FILES",
-        "OKSTRA_WORKTREE_COPY_ENTRIES",
-    ] {
-        std::env::remove_var(v);
-    }
-    let r = r.unwrap();
+    let r = provision(&req).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created);
     assert_eq!(
         std::fs::read_dir(&outside).unwrap().count(),
@@ -684,22 +690,18 @@ fn a_source_leading_outside_the_main_worktree_is_skipped() {
 
 #[test]
 fn copies_are_private_listed_and_ignored_by_git() {
-    let _g = serial();
+    crate::testutil::run_with_env!(
+        copies_are_private_listed_and_ignored_by_git,
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => "node_modules:conf/local.json",
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "node_modules:.project-docs",
+    );
     let f = fixture();
     crate::testutil::write(
         &f.repo.join("node_modules/pkg/index.js"),
         "module.exports = 1\n",
     );
     crate::testutil::write(&f.repo.join("conf/local.json"), "{}");
-    std::env::set_var(
-        "OKSTRA_WORKTREE_COPY_ENTRIES",
-        "node_modules:conf/local.json",
-    );
-    std::env::set_var("OKSTRA_WORKTREE_SYNC_DIRS", "node_modules:.project-docs");
-    let r = provision(&f.req("cp"));
-    std::env::remove_var("OKSTRA_WORKTREE_COPY_ENTRIES");
-    std::env::remove_var("OKSTRA_WORKTREE_SYNC_DIRS");
-    let r = r.unwrap();
+    let r = provision(&f.req("cp")).unwrap();
     let mut all: Vec<String> = r.cloned.iter().chain(&r.copied).cloned().collect();
     all.sort();
     assert_eq!(all, ["conf/local.json", "node_modules"], "{}", r.note);

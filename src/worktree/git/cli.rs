@@ -25,8 +25,8 @@ pub const MIN_VERSION: (u32, u32, u32) = (2, 36, 0);
 /// a disk and the repository's configuration does not set `checkout.workers` itself. 0 =
 /// one per CPU; git still checks out sequentially below `checkout.thresholdForParallelism`
 /// (100) files. On tmpfs git's default (one worker) is kept: there writes never wait for a
-/// device and the workers only add contention. See the README ("Worktree provisioning →
-/// Performance") for the measurements behind both.
+/// device and the workers only add contention. docs/benchmarks.md has the measurements behind
+/// both.
 const CHECKOUT_WORKERS: &str = "0";
 
 /// Whether `dir` lies on a RAM file system (tmpfs, ramfs).

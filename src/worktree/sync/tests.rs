@@ -33,16 +33,13 @@ fn resolution_is_linear_in_the_number_of_entries() {
 
 #[test]
 fn dependency_dirs_are_never_linked_and_copies_win() {
-    let _g = serial();
-    let dir = tempfile::tempdir().unwrap();
-    std::env::set_var(
-        "OKSTRA_WORKTREE_SYNC_DIRS",
-        "node_modules:web/.venv:.claude:.scratch",
+    crate::testutil::run_with_env!(
+        dependency_dirs_are_never_linked_and_copies_win,
+        "OKSTRA_WORKTREE_SYNC_DIRS" => "node_modules:web/.venv:.claude:.scratch",
+        "OKSTRA_WORKTREE_COPY_ENTRIES" => ".scratch:./build/",
     );
-    std::env::set_var("OKSTRA_WORKTREE_COPY_ENTRIES", ".scratch:./build/");
+    let dir = tempfile::tempdir().unwrap();
     let e = resolve_sync_entries(dir.path());
-    std::env::remove_var("OKSTRA_WORKTREE_SYNC_DIRS");
-    std::env::remove_var("OKSTRA_WORKTREE_COPY_ENTRIES");
     assert_eq!(e.dirs, [".claude"]);
     assert_eq!(e.copies, [".scratch", "build"]);
     let notes = e.notes.join("\n");
