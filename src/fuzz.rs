@@ -269,9 +269,9 @@ fn fuzz_registry_json() {
     fuzz("registry_json", 600, |input| {
         std::fs::write(reg.file(), input).map_err(|e| e.to_string())?;
         let verdicts = [
-            reg.lookup(&key).err().map(|e| e.code()),
-            reg.list(None, None).err().map(|e| e.code()),
-            reg.doctor().err().map(|e| e.code()),
+            reg.lookup(&key).err().map(|e| e.code().as_str()),
+            reg.list(None, None).err().map(|e| e.code().as_str()),
+            reg.doctor().err().map(|e| e.code().as_str()),
         ];
         ensure(verdicts.iter().all(|v| *v == verdicts[0]), || {
             format!("readers disagree: {verdicts:?}")

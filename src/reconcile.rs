@@ -14,18 +14,16 @@ use git2::Repository;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::Coded;
-use crate::ids::{IdError, KeyParts};
+use crate::error::{Code, Coded, InvalidArg};
+use crate::ids::KeyParts;
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
 /// Reconcile failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("{0}")]
-    InvalidArg(String),
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -33,10 +31,9 @@ pub enum ReconcileError {
 }
 
 impl Coded for ReconcileError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ReconcileError::InvalidArg(_) => "E_INVALID_ARG",
-            ReconcileError::Id(e) => e.code(),
+            ReconcileError::InvalidArg(e) => e.code(),
             ReconcileError::Ledger(e) => e.code(),
             ReconcileError::Registry(e) => e.code(),
         }
@@ -102,7 +99,7 @@ type Task = (String, String, String);
 /// task is not in the registry), `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
 pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
     let repo = Repository::discover(&req.project_root).map_err(|_| {
-        ReconcileError::InvalidArg(format!(
+        InvalidArg(format!(
             "projectRoot {} is not inside a git repository",
             req.project_root.display()
         ))
@@ -235,17 +232,17 @@ fn reset_anchor(
     sha: &str,
 ) -> Result<AnchorChange, ReconcileError> {
     let Some((p, g, t)) = task else {
-        return Err(ReconcileError::InvalidArg(
+        return Err(ReconcileError::InvalidArg(InvalidArg(
             "resetAnchor needs projectId, taskGroup and taskId".into(),
-        ));
+        )));
     };
     let commit = repo
         .revparse_single(sha)
         .and_then(|o| o.peel_to_commit())
         .map_err(|_| {
-            ReconcileError::InvalidArg(format!(
+            ReconcileError::InvalidArg(InvalidArg(format!(
                 "resetAnchor {sha:?} is not a commit in the repository"
-            ))
+            )))
         })?;
     let key = KeyParts::new(p, g, t, None, None)?;
     let from = reg.get_implementation_base(&key)?;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::worktree::ProvisionResult;
 use super::{job, js_err, Job, Result};
+use crate::error::Code;
 use crate::wizard::{self, CreateOptions, PromptKind};
 
 /// One choice of a pick prompt.
@@ -189,9 +190,9 @@ pub struct JsWizard {
 
 fn lock(inner: &Mutex<wizard::Wizard>) -> Result<MutexGuard<'_, wizard::Wizard>> {
     inner.lock().map_err(|_| {
-        napi::Error::new(
-            "E_INTERNAL".to_string(),
-            "an earlier wizard call panicked; create or load the wizard again".to_string(),
+        super::code_err(
+            Code::Internal,
+            "an earlier wizard call panicked; create or load the wizard again",
         )
     })
 }

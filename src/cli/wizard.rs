@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::{to_json, CliError, CmdResult};
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 use crate::wizard::{CreateOptions, Wizard, WizardError};
 
 /// The state file.
@@ -114,7 +114,7 @@ pub struct Interactive {
 
 fn absolute(p: &Path) -> Result<PathBuf, CliError> {
     std::path::absolute(p).map_err(|e| CliError {
-        code: "E_IO".into(),
+        code: Code::Io,
         message: format!(
             "cannot resolve {} against the current directory: {e}",
             p.display()
@@ -128,7 +128,7 @@ impl InteractiveArgs {
         let start = absolute(Path::new(self.run.project_root.as_deref().unwrap_or(".")))?;
         crate::ids::check_dir("projectRoot", &start).map_err(CliError::from)?;
         let start = std::fs::canonicalize(&start).map_err(|e| CliError {
-            code: "E_INVALID_ARG".into(),
+            code: Code::InvalidArg,
             message: format!("projectRoot {} cannot be resolved ({e})", start.display()),
         })?;
         let root = crate::wizard::find_root(&start);
@@ -166,7 +166,7 @@ fn init(
         replaced = Wizard::load(state).ok().and_then(|w| w.finished());
         if replaced.is_none() {
             return Err(CliError {
-                code: "E_PATH_EXISTS".into(),
+                code: Code::PathExists,
                 message: format!(
                     "the state file {} holds a run in progress; resume it with `okstra \
                      wizard next --state {0}`, or pass --force to start over",
@@ -179,7 +179,7 @@ fn init(
         Some(r) => r,
         None => std::env::current_dir()
             .map_err(|e| CliError {
-                code: "E_IO".into(),
+                code: Code::Io,
                 message: format!("cannot read the current directory: {e}"),
             })?
             .to_string_lossy()
@@ -198,7 +198,7 @@ fn init(
 pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     let Some(cmd) = cmd else {
         return Err(CliError {
-            code: "E_INVALID_ARG".into(),
+            code: Code::InvalidArg,
             message: "the interactive `okstra wizard` needs a terminal on stdin and stdout; \
                       script it with `okstra wizard init|next|submit|render-args|confirmation \
                       --state FILE`"
@@ -257,7 +257,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                         .collect();
                     Ok(json!({ "ok": true, "args": map }))
                 }
-                Err(e @ (WizardError::Aborted | WizardError::InvalidArg(_))) => Ok(refused(&e)),
+                Err(e @ (WizardError::Aborted | WizardError::NotReady(_))) => Ok(refused(&e)),
                 Err(e) => Err(CliError::from(e)),
             }
         }

@@ -8,7 +8,8 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 
 use super::merge::{merge_chain, Item};
-use super::{git_err, HandoffContext, HandoffError, Loaded};
+use super::{HandoffContext, HandoffError, Loaded};
+use crate::error::{git_err, GitCause, GitError, InvalidArg};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
@@ -66,9 +67,7 @@ pub struct Assembled {
 /// and the registry's codes.
 pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
-        return Err(HandoffError::InvalidArg(
-            "select at least one stage to assemble".into(),
-        ));
+        return Err(InvalidArg("select at least one stage to assemble".into()).into());
     }
     let loaded = req.ctx.load()?;
     let selection: BTreeSet<u32> = req.stages.iter().copied().collect();
@@ -141,10 +140,10 @@ fn merge_order(
             .iter()
             .map(|s| s.number.to_string())
             .collect();
-        return Err(HandoffError::InvalidArg(format!(
+        return Err(HandoffError::InvalidArg(InvalidArg(format!(
             "stage {n} is not in the approved plan's Stage Map (stages {})",
             known.join(", ")
-        )));
+        ))));
     }
     let reasons: Vec<String> = loaded
         .eligibility(Some(selection))
@@ -274,10 +273,10 @@ fn provision_collector(
         ProvisionStatus::Created => true,
         ProvisionStatus::Reused => false,
         _ => {
-            return Err(HandoffError::InvalidArg(format!(
+            return Err(HandoffError::InvalidArg(InvalidArg(format!(
                 "cannot assemble a collector: {}",
                 prov.note
-            )))
+            ))))
         }
     };
     Ok((prov, created))
@@ -334,11 +333,14 @@ fn move_branch(
         return Ok(());
     }
     if !fresh && current != from {
-        return Err(HandoffError::Git {
-            op: "update collector",
-            repo: path.to_path_buf(),
-            message: format!("branch {branch} moved while assembling (now {current}); retry"),
-        });
+        return Err(GitError::new(
+            "update collector",
+            path,
+            GitCause::State(format!(
+                "branch {branch} moved while assembling (now {current}); retry"
+            )),
+        )
+        .into());
     }
     let target = wt
         .find_object(to, None)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::HandoffError;
+use crate::error::InvalidArg;
 use crate::ledger::Ledger;
 use crate::report::{self, field};
 
@@ -104,7 +105,7 @@ pub struct RecordPrRequest {
 /// converges on one row). Errors: `E_INVALID_ARG` (no stages, empty branch or url).
 pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
-        return Err(HandoffError::InvalidArg("url must not be empty".into()));
+        return Err(InvalidArg("url must not be empty".into()).into());
     }
     Ok(Ledger::new(&req.plan_run_root, req.lock_timeout_ms)
         .creating(req.create)

@@ -27,9 +27,9 @@ pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_F
 pub use repair::RepairReport;
 use store::Doc;
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, FsError, LockGuard};
-use crate::ids::{self, IdError, KeyParts};
+use crate::ids::{self, KeyParts};
 
 /// The registry file name inside the worktrees root.
 pub const REGISTRY_FILE: &str = "registry.json";
@@ -40,7 +40,7 @@ pub const LOCK_FILE: &str = "registry.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Fs(#[from] FsError),
     /// The registry file cannot be trusted; it was not changed.
@@ -73,14 +73,14 @@ pub enum RegistryError {
 }
 
 impl Coded for RegistryError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            RegistryError::Id(e) => e.code(),
+            RegistryError::InvalidArg(e) => e.code(),
             RegistryError::Fs(e) => e.code(),
-            RegistryError::Corrupt { .. } => "E_REGISTRY_CORRUPT",
-            RegistryError::TaskKeyActive { .. } => "E_TASK_KEY_ACTIVE",
-            RegistryError::BranchOwned { .. } => "E_BRANCH_OWNED",
-            RegistryError::NotFound { .. } => "E_NOT_FOUND",
+            RegistryError::Corrupt { .. } => Code::RegistryCorrupt,
+            RegistryError::TaskKeyActive { .. } => Code::TaskKeyActive,
+            RegistryError::BranchOwned { .. } => Code::BranchOwned,
+            RegistryError::NotFound { .. } => Code::NotFound,
         }
     }
 }
@@ -105,7 +105,7 @@ pub struct Registry {
 }
 
 fn invalid(msg: String) -> RegistryError {
-    RegistryError::Id(IdError::InvalidArg(msg))
+    InvalidArg(msg).into()
 }
 
 fn check_commit(commit: &str) -> Result<()> {

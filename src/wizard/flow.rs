@@ -8,6 +8,7 @@ use super::state::WizardState;
 use super::step_id::StepId;
 use super::steps::{reject, Answer, Options, Refusal, Step, GROUP, STEPS};
 use super::{Prompt, PromptKind, Rejection, WizardError};
+use crate::error::InvalidArg;
 
 /// A prompt of `kind` with the catalog's texts of `id` (the id itself when it has none).
 fn text_prompt(cx: &Ctx<'_>, id: &str, kind: PromptKind) -> Prompt {
@@ -161,7 +162,9 @@ fn apply_one(
 ) -> Result<Result<String, Rejection>, WizardError> {
     let step = StepId::parse(&prompt.step)
         .and_then(|id| STEPS.iter().find(|s| s.id == id))
-        .ok_or_else(|| WizardError::InvalidArg(format!("{} is not a step", prompt.step)))?;
+        .ok_or_else(|| {
+            WizardError::InvalidArg(InvalidArg(format!("{} is not a step", prompt.step)))
+        })?;
     let value = raw.trim();
     let mut a = Answer {
         draft,

@@ -27,9 +27,8 @@ pub use project::{find_root, WorktreeDecision};
 pub use state::{WizardState, STATE_VERSION};
 pub use step_id::StepId;
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, io_err, FsError};
-use crate::ids::IdError;
 use crate::registry::RegistryError;
 
 /// Wizard failures (a rejected answer is not one: it is [`SubmitOutcome`] with `ok: false`).
@@ -50,11 +49,13 @@ pub enum WizardError {
          `okstra wizard init`"
     )]
     Aborted,
-    /// A bad argument, or `renderArgs` before the wizard is done.
+    /// `renderArgs` before the wizard is done (or without what it needs): answer the
+    /// remaining steps first.
     #[error("{0}")]
-    InvalidArg(String),
+    NotReady(String),
+    /// A bad argument.
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -64,13 +65,13 @@ pub enum WizardError {
 }
 
 impl Coded for WizardError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WizardError::StateVersion(_) => "E_WIZARD_STATE_VERSION",
-            WizardError::StateInvalid(_) => "E_WIZARD_STATE_INVALID",
-            WizardError::Aborted => "E_WIZARD_ABORTED",
-            WizardError::InvalidArg(_) => "E_INVALID_ARG",
-            WizardError::Id(e) => e.code(),
+            WizardError::StateVersion(_) => Code::WizardStateVersion,
+            WizardError::StateInvalid(_) => Code::WizardStateInvalid,
+            WizardError::Aborted => Code::WizardAborted,
+            WizardError::NotReady(_) => Code::InvalidArg,
+            WizardError::InvalidArg(e) => e.code(),
             WizardError::Registry(e) => e.code(),
             WizardError::Fs(e) => e.code(),
             WizardError::Worktree(e) => e.code(),
@@ -82,13 +83,13 @@ impl Coded for WizardError {
 #[derive(Debug, Clone)]
 pub struct Rejection {
     key: &'static str,
-    code: &'static str,
+    code: Code,
     vars: Vec<(&'static str, String)>,
 }
 
 impl Rejection {
     /// A rejection with catalog message `key` and stable `code`.
-    pub fn new(key: &'static str, code: &'static str) -> Rejection {
+    pub fn new(key: &'static str, code: Code) -> Rejection {
         Rejection {
             key,
             code,
@@ -204,13 +205,12 @@ impl Wizard {
     pub fn create(o: CreateOptions) -> Result<Wizard, WizardError> {
         let lang = match o.lang.as_deref().map(str::trim) {
             None | Some("") => Lang::Ko,
-            Some(l) => Lang::parse(l).ok_or_else(|| {
-                WizardError::InvalidArg(format!("lang {l:?} is not supported; use ko or en"))
-            })?,
+            Some(l) => Lang::parse(l)
+                .ok_or_else(|| InvalidArg(format!("lang {l:?} is not supported; use ko or en")))?,
         };
         crate::ids::check_dir("projectRoot", Path::new(&o.project_root))?;
         let start = std::fs::canonicalize(&o.project_root).map_err(|e| {
-            WizardError::InvalidArg(format!(
+            InvalidArg(format!(
                 "projectRoot {} is not an existing directory ({e})",
                 o.project_root
             ))
@@ -308,9 +308,8 @@ impl Wizard {
     /// Switches the prompt language (`ko` or `en`), e.g. when a run is resumed with
     /// `--lang`. Answers are kept.
     pub fn set_lang(&mut self, lang: &str) -> Result<(), WizardError> {
-        self.state.lang = Lang::parse(lang.trim()).ok_or_else(|| {
-            WizardError::InvalidArg(format!("lang {lang:?} is not supported; use ko or en"))
-        })?;
+        self.state.lang = Lang::parse(lang.trim())
+            .ok_or_else(|| InvalidArg(format!("lang {lang:?} is not supported; use ko or en")))?;
         Ok(())
     }
 
@@ -360,10 +359,10 @@ impl Wizard {
         }
         if self.finished().is_none() {
             let next = flow::next(&self.state)?;
-            return Err(WizardError::InvalidArg(format!(
+            return Err(WizardError::InvalidArg(InvalidArg(format!(
                 "the wizard is not finished (next step: {}); answer it, then call render-args",
                 next.step
-            )));
+            ))));
         }
         render::render_args(&ctx::Ctx::new(&self.state))
     }
@@ -382,7 +381,9 @@ impl Wizard {
         let base = Some(arg("base-ref")).filter(|b| !b.is_empty());
         let stage = arg("stage").parse().ok();
         cx.provision_request(stage, base).ok_or_else(|| {
-            WizardError::InvalidArg("the wizard's run has no task to provision".into())
+            WizardError::InvalidArg(InvalidArg(
+                "the wizard's run has no task to provision".into(),
+            ))
         })
     }
 

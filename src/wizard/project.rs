@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
+use crate::error::Code;
 use crate::fsio;
 use crate::ids;
 use crate::plan;
@@ -310,9 +311,9 @@ impl<'a> Project<'a> {
 pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, WizardError> {
     let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
-    let missing = || Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown);
+    let missing = || Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown);
     let invalid = |detail: String| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &detail)
     };
@@ -363,19 +364,57 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
     let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
     let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+        .map_err(|_| Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown))?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &e.to_string())
     })?;
     let task_type = report::field(&doc, "taskType").and_then(Value::as_str);
     match task_type {
         Some(t) if t != "implementation-planning" => {
-            Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
+            Err(Rejection::new("plan_wrong_type", Code::InvalidArg)
                 .var("path", plan_md)
                 .var("value", t))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::ensure_plan_approved;
+    use crate::error::{Code, Coded};
+    use std::process::Command;
+
+    fn mount(args: &[&str]) -> bool {
+        Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Approving a plan whose data.json cannot be written is an I/O failure (`E_IO`, the
+    /// write's own code), not a bad file (`E_INVALID_ARG`, what it used to report).
+    #[test]
+    fn a_failed_write_keeps_its_own_code() {
+        let dir = std::env::temp_dir().join(format!("okstra-ro-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_string_lossy().into_owned();
+        if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs", &d]) {
+            eprintln!("skipped: cannot mount tmpfs (needs root)");
+            return;
+        }
+        std::fs::write(dir.join("plan.md"), "# plan\n").unwrap();
+        std::fs::write(dir.join("plan.data.json"), "{\"meta\": {}}\n").unwrap();
+        let remounted = mount(&["-o", "remount,ro", &d]);
+        let plan = dir.join("plan.md").to_string_lossy().into_owned();
+        let result = ensure_plan_approved(&plan);
+        mount(&["-o", "remount,rw", &d]);
+        let _ = Command::new("umount").arg(&d).status();
+        let _ = std::fs::remove_dir(&dir);
+        assert!(remounted, "remount read-only failed");
+        let r = result.expect_err("a read-only data.json cannot be approved");
+        assert_eq!(r.code(), Code::Io, "{r:?}");
     }
 }

@@ -21,6 +21,7 @@ use super::project::{self, WorktreeDecision};
 use super::state::WizardState;
 use super::step_id::StepId;
 use super::{Prompt, Rejection, WizardError};
+use crate::error::Code;
 use crate::ids;
 
 /// Terminal prompt ids (not steps: nothing is asked).
@@ -657,7 +658,7 @@ pub fn clear(st: &mut WizardState, id: StepId) {
 
 /// A rejection with the usual code of a bad answer.
 pub fn reject(key: &'static str) -> Rejection {
-    Rejection::new(key, "E_INVALID_ARG")
+    Rejection::new(key, Code::InvalidArg)
 }
 
 fn not_an_option(_: &Ctx<'_>, value: &str, allowed: &str) -> Rejection {
@@ -696,7 +697,7 @@ fn accept_task_id(cx: &Ctx<'_>, a: &mut Answer<'_>) -> Result<(), Refusal> {
 fn existing_file(cx: &Ctx<'_>, value: &str) -> Result<String, Rejection> {
     cx.proj
         .resolve_file(value)
-        .ok_or_else(|| Rejection::new("file_missing", "E_NOT_FOUND").var("path", value))
+        .ok_or_else(|| Rejection::new("file_missing", Code::NotFound).var("path", value))
 }
 
 /// A required path of an existing file, written as `key` (absolute); a plan is checked.

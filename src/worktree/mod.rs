@@ -42,7 +42,7 @@ pub use remove::{remove_provisioned, UndoCreation};
 pub use repair::{repair, WorktreeRepair};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, GitError, InvalidArg};
 
 /// The commit provisioning would branch from (`base_ref`, or the main worktree's HEAD when
 /// `None`) in the repository of `project_root`, as `<name> @ <12 hex>`; `None` outside git.
@@ -68,7 +68,6 @@ pub fn base_label(
     Ok(Some(format!("{name} @ {}", &hex[..12])))
 }
 use crate::fsio::FsError;
-use crate::ids::IdError;
 use crate::registry::RegistryError;
 
 /// Provisioning failures. Every refusal is raised before anything changes, or after the
@@ -76,7 +75,7 @@ use crate::registry::RegistryError;
 #[derive(Debug, thiserror::Error)]
 pub enum WorktreeError {
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error(transparent)]
@@ -119,12 +118,8 @@ pub enum WorktreeError {
     )]
     UnknownRef { reference: String, repo: PathBuf },
     /// A git operation failed.
-    #[error("git {op} failed in {repo}: {message}")]
-    Git {
-        op: &'static str,
-        repo: PathBuf,
-        message: String,
-    },
+    #[error(transparent)]
+    Git(#[from] GitError),
     /// No usable git on `PATH` and the checkout needs what libgit2 cannot do.
     #[error(
         "the checkout of {repo} needs git: {needs}; libgit2 (used because {why}) would write \
@@ -152,21 +147,21 @@ pub enum WorktreeError {
 }
 
 impl Coded for WorktreeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WorktreeError::Id(e) => e.code(),
+            WorktreeError::InvalidArg(e) => e.code(),
             WorktreeError::Fs(e) => e.code(),
             WorktreeError::Registry(e) => e.code(),
-            WorktreeError::PathExists { .. } => "E_PATH_EXISTS",
-            WorktreeError::BranchExists { .. } => "E_BRANCH_EXISTS",
-            WorktreeError::BranchTaken { .. } => "E_BRANCH_OWNED",
+            WorktreeError::PathExists { .. } => Code::PathExists,
+            WorktreeError::BranchExists { .. } => Code::BranchExists,
+            WorktreeError::BranchTaken { .. } => Code::BranchOwned,
             WorktreeError::Interrupted(e) => e.code(),
-            WorktreeError::StaleWorktree { .. } => "E_WORKTREE_STALE",
-            WorktreeError::UnknownRef { .. } => "E_UNKNOWN_REF",
-            WorktreeError::Git { .. } => "E_GIT",
-            WorktreeError::GitRequired { .. } => "E_GIT_REQUIRED",
-            WorktreeError::ProjectJsonInvalid { .. } => "E_PROJECT_JSON_INVALID",
-            WorktreeError::ProjectIdMismatch { .. } => "E_PROJECT_ID_MISMATCH",
+            WorktreeError::StaleWorktree { .. } => Code::WorktreeStale,
+            WorktreeError::UnknownRef { .. } => Code::UnknownRef,
+            WorktreeError::Git(e) => e.code(),
+            WorktreeError::GitRequired { .. } => Code::GitRequired,
+            WorktreeError::ProjectJsonInvalid { .. } => Code::ProjectJsonInvalid,
+            WorktreeError::ProjectIdMismatch { .. } => Code::ProjectIdMismatch,
         }
     }
 }

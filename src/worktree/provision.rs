@@ -11,8 +11,9 @@ use super::locks::{lock_key, lock_repo};
 use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
+use crate::error::InvalidArg;
 use crate::fsio::{self, io_err};
-use crate::ids::{self, IdError, KeyParts};
+use crate::ids::{self, KeyParts};
 use crate::interrupt;
 use crate::registry::{Registry, Reservation, WorktreeEntry};
 
@@ -111,7 +112,7 @@ impl Provisioned {
 }
 
 /// The slugged key of a request (raw segments checked first, like every other door).
-pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
+pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, InvalidArg> {
     KeyParts::new(
         &req.project_id,
         &req.task_group,

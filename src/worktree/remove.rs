@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::git::{self, git_err};
+use super::git;
 use super::locks::{lock_key, lock_repo};
 use super::WorktreeError;
-use crate::ids::{IdError, KeyParts};
+use crate::error::{git_err, InvalidArg};
+use crate::ids::KeyParts;
 use crate::registry::{Registry, WorktreeEntry};
 
 /// Undoes a `created` provision completely, for rollbacks (e.g. a stage-group collector
@@ -29,7 +30,7 @@ pub fn remove_provisioned(
         return Ok(None);
     };
     let repo = git::discover(project_root).ok_or_else(|| {
-        IdError::InvalidArg(format!(
+        InvalidArg(format!(
             "projectRoot {} is not inside a git repository",
             project_root.display()
         ))

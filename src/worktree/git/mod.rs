@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use git2::{BranchType, ErrorCode, Oid, Repository, WorktreeLockStatus};
 
 use super::WorktreeError;
+use crate::error::git_err;
 
 /// Prefix of the lock reason okstra writes; `release` only removes locks it wrote.
 pub const LOCK_REASON_PREFIX: &str = "okstra task ";
@@ -24,17 +25,6 @@ pub const LOCK_REASON_PREFIX: &str = "okstra task ";
 /// How long a git call is retried while one of git's lock files (`config.lock`,
 /// `index.lock`, a ref's `.lock`) is held by another process.
 const GIT_LOCK_RETRY: Duration = Duration::from_secs(10);
-
-pub fn git_err<'a>(
-    op: &'static str,
-    repo: &'a Path,
-) -> impl FnOnce(git2::Error) -> WorktreeError + 'a {
-    move |e| WorktreeError::Git {
-        op,
-        repo: repo.to_path_buf(),
-        message: e.message().to_string(),
-    }
-}
 
 /// The repository containing `path`, or `None` when `path` is not inside one.
 pub fn discover(path: &Path) -> Option<Repository> {
@@ -44,9 +34,9 @@ pub fn discover(path: &Path) -> Option<Repository> {
 /// The main repository (the one owning the common git dir) of `repo`.
 pub fn open_main(repo: &Repository) -> Result<Repository, WorktreeError> {
     if !repo.is_worktree() {
-        return Repository::open(repo.path()).map_err(git_err("open", repo.path()));
+        return Ok(Repository::open(repo.path()).map_err(git_err("open", repo.path()))?);
     }
-    Repository::open(repo.commondir()).map_err(git_err("open", repo.commondir()))
+    Ok(Repository::open(repo.commondir()).map_err(git_err("open", repo.commondir()))?)
 }
 
 /// The main worktree's directory (the common git dir itself for a bare repository).
