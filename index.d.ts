@@ -60,6 +60,13 @@ export declare class Wizard {
    * `E_INVALID_ARG` for another language.
    */
   setLang(lang: 'ko' | 'en'): void
+  /**
+   * Provisions the worktree of a finished run — the one its confirmation showed — as
+   * `provisionTaskWorktree` would with `renderArgs()`' task, work category, base ref and
+   * implementation stage (and the wizard's `home`). Throws what `renderArgs()` and
+   * `provisionTaskWorktree` throw.
+   */
+  provision(): ProvisionResult
   /** `'done'` or `'aborted'` once the run is over (start a new run then), else `null`. */
   finished(): WizardOutcome | null
   /**
@@ -952,8 +959,42 @@ export interface WizardCreateOptions {
   groups?: boolean
 }
 
+/**
+ * The options of the interactive wizard when `args` (an `okstra` command line without the
+ * program name) is `wizard` with no subcommand and no `--help`; `null` for any other
+ * command line or one that does not parse (`runCli` reports that). Throws `E_INVALID_ARG`
+ * when the project directory does not exist.
+ */
+export declare function wizardInteractiveOptions(args: Array<string>): WizardInteractiveOptions | null
+
+/** The interactive `okstra wizard`'s options, parsed by the CLI's own parser. */
+export interface WizardInteractiveOptions {
+  /**
+   * The project root (the repository root found from `--project-root` or the current
+   * directory).
+   */
+  projectRoot: string
+  /** The absolute state file (`--state`, default `<project>/.okstra/wizard-state.json`). */
+  stateFile: string
+  /** `--project-id`. */
+  projectId?: string
+  /** `--lang`. */
+  lang?: string
+  /** `--home`. */
+  home?: string
+  /** `--new`: start a new run even when the state file holds one. */
+  fresh: boolean
+}
+
 /** How a wizard run ended. */
 export type WizardOutcome = 'done' | 'aborted'
+
+/**
+ * The interactive terminal's text `key` of the wizard catalog in `lang`, each `{name}`
+ * replaced by `vars[name]` (the same filling as every prompt text). Throws `E_INVALID_ARG`
+ * for an unknown language or key.
+ */
+export declare function wizardText(lang: 'ko' | 'en', key: string, vars?: Record<string, string> | undefined | null): string
 
 /**
  * A registered worktree, field for field as `registry.json` stores it. `stage` is `null`

@@ -895,4 +895,6 @@ module.exports.safeSegment = nativeBinding.safeSegment
 module.exports.taskKey = nativeBinding.taskKey
 module.exports.TaskType = nativeBinding.TaskType
 module.exports.upsertProjectJson = nativeBinding.upsertProjectJson
+module.exports.wizardInteractiveOptions = nativeBinding.wizardInteractiveOptions
 module.exports.WizardOutcome = nativeBinding.WizardOutcome
+module.exports.wizardText = nativeBinding.wizardText

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Wizard } from '../index.js'
 import { tempDir, okstra, git } from './helpers.mjs'
-import { makeOkstraProject, driveWizard, provisionFromArgs, DEMO_ANSWERS } from '../demo/wizard.mjs'
+import { makeOkstraProject, driveWizard, DEMO_ANSWERS } from '../demo/wizard.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -156,17 +156,18 @@ test('okstra wizard CLI round trip: init, next, submit, confirmation, render-arg
   assert.equal(r.json.code, 'E_WIZARD_STATE_VERSION')
 })
 
-test('demo driver: wizard to done, provision with the rendered args, reuse afterwards', () => {
+test('demo driver: wizard to done, provision what it rendered, reuse afterwards', () => {
   const { root, home } = project()
-  const { args } = driveWizard({ projectRoot: root, home })
-  const p = provisionFromArgs(args, home)
+  const { args, wizard } = driveWizard({ projectRoot: root, home })
+  assert.equal(args.stage, '1')
+  const p = wizard.provision()
   assert.equal(p.status, 'created')
   assert.equal(p.branch, 'feat-refund-api-s1')
   assert.match(git(root, 'worktree', 'list'), /feat-refund-api-s1/)
   // With the stage worktree registered, a second run reuses it: base-ref renders empty.
   const again = driveWizard({ projectRoot: root, home, answers: { ...DEMO_ANSWERS } })
   assert.equal(again.args['base-ref'], '')
-  assert.equal(provisionFromArgs(again.args, home).status, 'reused')
+  assert.equal(again.wizard.provision().status, 'reused')
 })
 
 test('nextAsync / submitAsync give what next / submit give', async () => {
@@ -179,4 +180,55 @@ test('nextAsync / submitAsync give what next / submit give', async () => {
   }
   assert.equal(b.toJson(), a.toJson())
   assert.equal((await b.nextAsync()).step, 'branch_confirm')
+})
+
+test('wizardText fills the terminal texts in the core; wizardInteractiveOptions is the CLI parser', () => {
+  const native = createRequire(import.meta.url)('../index.js')
+  assert.equal(native.wizardText('en', 'saved', { file: '/x/{file}.json' }).includes('/x/{file}.json'), true)
+  assert.match(native.wizardText('ko', 'saved', { file: '/s.json' }), /\/s\.json/)
+  assert.throws(() => native.wizardText('en', 'no_such_text'), { code: 'E_INVALID_ARG' })
+  assert.throws(() => native.wizardText('fr', 'saved'), { code: 'E_INVALID_ARG' })
+  const { root } = project()
+  const sub = join(root, 'briefs')
+  const o = native.wizardInteractiveOptions(['wizard', '--project-root', sub, '--lang', 'en', '--new'])
+  assert.equal(o.projectRoot, root)
+  assert.equal(o.stateFile, join(root, '.okstra', 'wizard-state.json'))
+  assert.deepEqual([o.lang, o.fresh], ['en', true])
+  assert.equal(native.wizardInteractiveOptions(['wizard', 'next', '--state', 'x']), null)
+  assert.equal(native.wizardInteractiveOptions(['wizard', '--no-such-flag']), null)
+  assert.throws(() => native.wizardInteractiveOptions(['wizard', '--project-root', join(root, 'nope')]), { code: 'E_INVALID_ARG' })
+})
+
+test('approving the plan while another process holds its directory lock is E_LOCK_TIMEOUT, not a bad answer', async () => {
+  const { spawn, spawnSync } = await import('node:child_process')
+  const { dirname } = await import('node:path')
+  const { root, planPath, home, dir } = project()
+  const state = join(dir, 'state.json')
+  assert.equal(okstra(['wizard', 'init', '--state', state, '--project-root', root, '--home', home]).status, 0)
+  for (const v of ['implementation', 'payments/refund-api', 'keep', 'main', 'latest']) {
+    assert.equal(okstra(['wizard', 'submit', '--state', state, '--value', v]).json.ok, true, v)
+  }
+  const before = readFileSync(state, 'utf8')
+  const reports = dirname(planPath)
+  // -o: only flock itself holds the lock (not its sleep), so killing its group frees it.
+  const holder = spawn('flock', ['-o', reports, 'sleep', '20'], { stdio: 'ignore', detached: true })
+  const exited = new Promise((r) => holder.once('exit', r))
+  try {
+    // Wait until the holder has the lock.
+    for (let i = 0; i < 200 && spawnSync('flock', ['-n', reports, 'true']).status === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    const r = okstra(['wizard', 'submit', '--state', state, '--value', 'yes'],
+      { env: { ...process.env, OKSTRA_LOCK_TIMEOUT_MS: '300' } })
+    assert.equal(r.status, 1, r.stdout)
+    assert.equal(r.json.code, 'E_LOCK_TIMEOUT', r.stdout)
+    assert.equal(readFileSync(state, 'utf8'), before, 'the state is unchanged')
+  } finally {
+    process.kill(-holder.pid, 'SIGKILL')
+  }
+  // Once the lock is free the same answer is accepted and the plan approved.
+  await exited
+  assert.equal(okstra(['wizard', 'submit', '--state', state, '--value', 'yes']).json.ok, true)
+  const data = JSON.parse(readFileSync(planPath.replace(/\.md$/, '.data.json'), 'utf8'))
+  assert.equal(data.meta.approvalStatus, 'approved')
 })

@@ -5,7 +5,7 @@
 // (sys.executable, resolved once) running the old helper's algorithm. `--quick` takes fewer
 // samples. Benchmarks report figures; they assert nothing (the tests do that).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PYTHON, floors, fmtMs, fmtRatio } from './lib.mjs'
@@ -26,6 +26,7 @@ function add(r) {
   lines.push(`| ${r.op} | ${cell(r.inproc)} | ${cell(r.native)} | ${cell(r.cli)} | ${cell(old)}${old != null && r.oldLabel ? ` (${r.oldLabel})` : ''} | ${ratio(old, r.native)} | ${ratio(old, r.inproc)} |`)
   console.error(`done: ${r.op}`)
 }
+const loadBefore = loadavg()
 const floorDir = mkdtempSync(join(tmpdir(), 'okstra-bench-floor-'))
 try {
   for (const r of floors(floorDir, { quick })) add(r)
@@ -38,8 +39,11 @@ for (const name of parts.filter((p) => !only || only.includes(p))) {
 }
 const carry = !only || only.includes('carry') ? await (await import('./carry.mjs')).table({ quick }) : []
 if (carry.length) console.error('done: carry')
-const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, ` +
-  `old path = ${PYTHON}, ${quick ? 'quick' : 'full'} run.\n\n`
+// The machine's load during the run: figures from a shared machine are read as ratios.
+const load = (l) => l.map((x) => x.toFixed(1)).join(' / ')
+const header = `Measured ${new Date().toISOString().slice(0, 16)}Z on ${process.platform}/${process.arch} (${cpus().length} CPUs), ` +
+  `Node ${process.version}, old path = ${PYTHON}, ${quick ? 'quick' : 'full'} run` +
+  `${only ? ` of ${only.join(', ')}` : ''}. Load average (1 / 5 / 15 min) at the start ${load(loadBefore)}, at the end ${load(loadavg())}.\n\n`
 const tables = [lines.join('\n'), ...(carry.length ? [carry.join('\n')] : [])].join('\n\n')
 writeFileSync(join(here, 'RESULTS.md'), `# Benchmark results\n\n${header}${tables}\n`)
 console.log(tables)

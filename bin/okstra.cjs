@@ -3,7 +3,7 @@
 // The `okstra` CLI: argument parsing, JSON output and exit codes live in the native core
 // (`runCli`); this file only connects it to the process. Interactive commands that need a
 // terminal are dispatched to their own modules before that.
-const { runCli } = require('../index.js')
+const { runCli, wizardInteractiveOptions } = require('../index.js')
 
 function main(argv) {
   const out = runCli(argv)
@@ -13,19 +13,29 @@ function main(argv) {
 }
 
 const argv = process.argv.slice(2)
-// `okstra wizard` (optionally with --state/--project-root/… flags) on a terminal is the
-// interactive wizard; with a subcommand, or without a terminal, it is the JSON CLI.
-const interactive =
-  argv[0] === 'wizard' && (argv.length === 1 || argv[1].startsWith('--')) &&
-  !argv.includes('--help') && process.stdin.isTTY && process.stdout.isTTY
-if (interactive) {
+// `okstra wizard` (with its flags, no subcommand, no --help) on a terminal is the interactive
+// wizard; the CLI's own parser says whether it is and resolves its flags. Anything else, or
+// no terminal, is the JSON CLI (which also reports bad flags).
+function interactiveOptions() {
+  if (argv[0] !== 'wizard' || !process.stdin.isTTY || !process.stdout.isTTY) return null
+  return wizardInteractiveOptions(argv)
+}
+
+let options = null
+try {
+  options = interactiveOptions()
+} catch (e) {
+  process.stderr.write(`okstra: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`)
+  process.exitCode = 1
+}
+if (options) {
   import('./wizard-interactive.mjs')
-    .then((m) => m.main(argv.slice(1)))
+    .then((m) => m.main(options))
     .then((code) => { process.exitCode = code })
     .catch((e) => {
       process.stderr.write(`okstra: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`)
       process.exitCode = 1
     })
-} else {
+} else if (process.exitCode !== 1) {
   main(argv)
 }

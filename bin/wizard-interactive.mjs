@@ -5,40 +5,15 @@
 // that `okstra wizard` resumes, in the language `--lang` asks for. A finished or aborted run
 // never blocks the next one: it asks whether to start a new run (`--new` starts one
 // outright). At the end the worktree can be provisioned right away.
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { existsSync } from 'node:fs'
 import { input, select } from '@inquirer/prompts'
-import { Wizard, findProjectRoot, provisionTaskWorktree } from '../index.js'
+import { Wizard, wizardText } from '../index.js'
 
 const BACK = '\u0000back'
 
-const here = dirname(fileURLToPath(import.meta.url))
-
-/** The terminal texts of the wizard's catalog (`prompts/wizard/<lang>.json`, `terminal`). */
+/** The terminal texts of the wizard's catalog in `lang`, filled by the core. */
 function texts(lang) {
-  const cat = JSON.parse(readFileSync(join(here, '..', 'prompts', 'wizard', `${lang}.json`), 'utf8'))
-  return (key, vars = {}) => cat.terminal[key].replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m))
-}
-
-function options(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      state: { type: 'string' },
-      'project-root': { type: 'string' },
-      'project-id': { type: 'string' },
-      lang: { type: 'string' },
-      home: { type: 'string' },
-      new: { type: 'boolean' },
-    },
-  })
-  // The project is the repository root found from where the wizard starts (a
-  // subdirectory such as shop/src finds shop), so its tasks and state file are found.
-  const projectRoot = findProjectRoot(resolve(values['project-root'] ?? process.env.OKSTRA_PROJECT_ROOT ?? process.cwd()))
-  const stateFile = resolve(values.state ?? process.env.OKSTRA_WIZARD_STATE ?? `${projectRoot}/.okstra/wizard-state.json`)
-  return { projectRoot, stateFile, projectId: values['project-id'], lang: values.lang, home: values.home, fresh: values.new === true }
+  return (key, vars = {}) => wizardText(lang, key, vars)
 }
 
 const langOf = (wizard) => JSON.parse(wizard.toJson()).lang
@@ -88,8 +63,11 @@ async function open(o) {
   return { wizard, resumed: false }
 }
 
-export async function main(argv) {
-  const o = options(argv)
+/**
+ * Runs the interactive wizard with the options `wizardInteractiveOptions` parsed (the
+ * project root found from the start directory, the absolute state file, `fresh` for --new).
+ */
+export async function main(o) {
   let t = texts(o.lang === 'en' ? 'en' : 'ko')
   try {
     const { wizard } = await open(o)
@@ -125,13 +103,7 @@ export async function main(argv) {
       choices: [{ name: t('provision_yes'), value: true }, { name: t('provision_no'), value: false }],
     })
     if (go) {
-      const p = provisionTaskWorktree({
-        taskType: args['task-type'], projectRoot: args['project-root'], projectId: args['project-id'],
-        taskGroup: args['task-group'], taskId: args['task-id'], workCategory: args['work-category'],
-        baseRef: args['base-ref'] || undefined,
-        stageNumber: /^\d+$/.test(args.stage) ? Number(args.stage) : undefined,
-        home: o.home,
-      })
+      const p = wizard.provision()
       const key = `provisioned_${p.status.replace(/-/g, '_')}`
       console.log(t(key, { path: p.path, branch: p.branch, base: p.baseRef.slice(0, 12) }))
     }

@@ -1,7 +1,7 @@
 // Demo part: the wizard. Builds a git repository with an okstra task layout, drives the
 // wizard to `done` with scripted answers (printing each prompt and echo), shows the
 // confirmation block and the rendered `okstra render-bundle` arguments, then provisions the
-// worktree with those arguments, shows the registry rows and `git worktree list`, and
+// worktree it confirmed (`wizard.provision()`), shows the registry rows and `git worktree list`, and
 // records the stage's `started` event in the plan run's ledger (`consumers.jsonl`) and shows
 // the plan's handoff eligibility (nothing is done yet, so no stage is eligible).
 //
@@ -9,7 +9,7 @@
 // (and the tests): `driveWizard` returns the rendered arguments.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { Wizard, handoffEligible, ledgerAppend, ledgerRead, provisionTaskWorktree, registryList, taskKey } from '../index.js'
+import { Wizard, handoffEligible, ledgerAppend, ledgerRead, registryList, taskKey } from '../index.js'
 import { heading, step, table } from './show.mjs'
 import { git } from './repo.mjs'
 
@@ -96,21 +96,6 @@ export function driveWizard({ projectRoot, home, projectId = 'shop', lang = 'ko'
   throw new Error('the wizard did not finish in 100 steps')
 }
 
-/** Provisions the worktree the rendered arguments describe. */
-export function provisionFromArgs(args, home) {
-  return provisionTaskWorktree({
-    taskType: args['task-type'],
-    projectRoot: args['project-root'],
-    projectId: args['project-id'],
-    taskGroup: args['task-group'],
-    taskId: args['task-id'],
-    workCategory: args['work-category'],
-    baseRef: args['base-ref'] || undefined,
-    stageNumber: /^\d+$/.test(args.stage) ? Number(args.stage) : undefined,
-    home,
-  })
-}
-
 export async function run({ root, home }) {
   heading('wizard')
   const { root: projectRoot } = makeOkstraProject(join(root, 'wizard-shop'))
@@ -129,8 +114,8 @@ export async function run({ root, home }) {
   console.log(wizard.confirmationBlock().replace(/^/gm, '   '))
   step('renderArgs():')
   table(Object.entries(args).filter(([, v]) => v !== '').map(([k, v]) => ({ argument: k, value: v })), ['argument', 'value'])
-  const p = provisionFromArgs(args, home)
-  step(`provisionTaskWorktree → ${p.status} ${p.path} (branch ${p.branch})`)
+  const p = wizard.provision()
+  step(`wizard.provision() → ${p.status} ${p.path} (branch ${p.branch})`)
   table(registryList({ home }).filter((e) => e.taskId === args['task-id']).map((e) => ({ taskKey: e.taskKey, branch: e.branch, status: e.status, phase: e.lastPhase })),
     ['taskKey', 'branch', 'status', 'phase'])
   step('git worktree list:')

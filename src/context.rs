@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error::InvalidArg;
 use crate::fsio;
-use crate::ids::{self, IdError};
+use crate::ids;
 
 /// Where one call works and how long it waits for locks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,10 @@ impl Context {
     /// Resolves `home` (else `OKSTRA_HOME`, else `~/.okstra`; validated, absolute) and the
     /// lock bound (else `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s). Fails with `E_INVALID_ARG` for
     /// a relative or malformed home, or when neither `OKSTRA_HOME` nor `HOME` is set.
-    pub fn resolve(home: Option<&str>, lock_timeout_ms: Option<u64>) -> Result<Context, IdError> {
+    pub fn resolve(
+        home: Option<&str>,
+        lock_timeout_ms: Option<u64>,
+    ) -> Result<Context, InvalidArg> {
         Ok(Context {
             home: ids::okstra_home(home)?,
             lock_timeout: fsio::lock_timeout(lock_timeout_ms),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fs2::FileExt;
 
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 
 /// Default bound on how long any lock is waited for.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,10 +41,10 @@ pub enum FsError {
 }
 
 impl Coded for FsError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            FsError::LockTimeout { .. } => "E_LOCK_TIMEOUT",
-            FsError::Io { .. } => "E_IO",
+            FsError::LockTimeout { .. } => Code::LockTimeout,
+            FsError::Io { .. } => Code::Io,
         }
     }
 }

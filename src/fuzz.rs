@@ -20,26 +20,26 @@ use serde_json::Value;
 use crate::error::Coded;
 
 /// xorshift64*: small, fast, and the same sequence for a seed on every machine.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
             (self.next() % n as u64) as usize
         }
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
@@ -269,9 +269,9 @@ fn fuzz_registry_json() {
     fuzz("registry_json", 600, |input| {
         std::fs::write(reg.file(), input).map_err(|e| e.to_string())?;
         let verdicts = [
-            reg.lookup(&key).err().map(|e| e.code()),
-            reg.list(None, None).err().map(|e| e.code()),
-            reg.doctor().err().map(|e| e.code()),
+            reg.lookup(&key).err().map(|e| e.code().as_str()),
+            reg.list(None, None).err().map(|e| e.code().as_str()),
+            reg.doctor().err().map(|e| e.code().as_str()),
         ];
         ensure(verdicts.iter().all(|v| *v == verdicts[0]), || {
             format!("readers disagree: {verdicts:?}")

@@ -3,25 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::Coded;
-
-/// Bad identifiers or paths built from user input.
-#[derive(Debug, thiserror::Error)]
-pub enum IdError {
-    /// An argument that cannot be used as given.
-    #[error("{0}")]
-    InvalidArg(String),
-}
-
-impl Coded for IdError {
-    fn code(&self) -> &'static str {
-        "E_INVALID_ARG"
-    }
-}
-
-fn invalid(msg: impl Into<String>) -> IdError {
-    IdError::InvalidArg(msg.into())
-}
+use crate::error::{invalid, InvalidArg};
 
 /// FNV-1a, 32 bit: a fixed, documented hash (never `DefaultHasher`, whose output may change
 /// between Rust releases), so slugs stay the same across versions and machines.
@@ -117,7 +99,7 @@ pub fn excerpt(value: &str) -> String {
 /// door: the exports, the CLI and the wizard. Refuses an empty or blank value, `.` and
 /// `..`, `/`, `#`, NUL and other control characters, and more than [`MAX_SEGMENT_CHARS`]
 /// characters. `name` is the argument's name as the caller knows it (`taskId`).
-pub fn check_segment(name: &str, value: &str) -> Result<(), IdError> {
+pub fn check_segment(name: &str, value: &str) -> Result<(), InvalidArg> {
     if value.trim().is_empty() {
         return Err(invalid(format!("{name} is empty; give a non-empty value")));
     }
@@ -147,7 +129,7 @@ pub fn check_segment(name: &str, value: &str) -> Result<(), IdError> {
 
 /// [`check_segment`], except that a slug may be up to 9 characters longer: the slug of an
 /// accepted id (its hash suffix `-<8 hex>` may push it over the limit).
-fn check_id_or_slug(name: &str, value: &str) -> Result<(), IdError> {
+fn check_id_or_slug(name: &str, value: &str) -> Result<(), InvalidArg> {
     if is_slug(value) && value.len() <= MAX_SEGMENT_CHARS + 9 {
         return Ok(());
     }
@@ -155,7 +137,7 @@ fn check_id_or_slug(name: &str, value: &str) -> Result<(), IdError> {
 }
 
 /// The one check for a path argument: non-empty, no NUL, at most [`MAX_PATH_BYTES`] bytes.
-pub fn check_path(name: &str, value: &str) -> Result<(), IdError> {
+pub fn check_path(name: &str, value: &str) -> Result<(), InvalidArg> {
     if value.trim().is_empty() {
         return Err(invalid(format!("{name} is empty; give a path")));
     }
@@ -174,7 +156,7 @@ pub fn check_path(name: &str, value: &str) -> Result<(), IdError> {
 /// The one check for a directory argument a command reads or writes inside: a path
 /// ([`check_path`]) naming an existing directory. Nothing creates a missing one implicitly:
 /// a mistyped path must change nothing.
-pub fn check_dir(name: &str, dir: &Path) -> Result<(), IdError> {
+pub fn check_dir(name: &str, dir: &Path) -> Result<(), InvalidArg> {
     check_path(name, &dir.to_string_lossy())?;
     if dir.is_dir() {
         Ok(())
@@ -193,7 +175,7 @@ pub fn check_dir(name: &str, dir: &Path) -> Result<(), IdError> {
 
 /// The one check for a whole number from JS (where every number is a double): finite,
 /// whole, within `0..=max`. `name` is the argument's name.
-pub fn whole_number(name: &str, value: f64, max: u64) -> Result<u64, IdError> {
+pub fn whole_number(name: &str, value: f64, max: u64) -> Result<u64, InvalidArg> {
     if value.is_finite() && value.fract() == 0.0 && value >= 0.0 && value <= max as f64 {
         Ok(value as u64)
     } else {
@@ -204,7 +186,7 @@ pub fn whole_number(name: &str, value: f64, max: u64) -> Result<u64, IdError> {
 }
 
 /// A stage number from JS ([`whole_number`] up to `u32::MAX`).
-pub fn stage_number(name: &str, value: f64) -> Result<u32, IdError> {
+pub fn stage_number(name: &str, value: f64) -> Result<u32, InvalidArg> {
     let n = whole_number(name, value, u64::from(u32::MAX))?;
     u32::try_from(n).map_err(|_| invalid(format!("{name} {value} is too large")))
 }
@@ -230,7 +212,7 @@ impl KeyParts {
         task_id: &str,
         stage: Option<u32>,
         group_id: Option<&str>,
-    ) -> Result<KeyParts, IdError> {
+    ) -> Result<KeyParts, InvalidArg> {
         check_segment("projectId", project_id)?;
         check_segment("taskGroup", task_group)?;
         check_segment("taskId", task_id)?;
@@ -288,7 +270,7 @@ impl KeyParts {
 /// `OKSTRA_HOME` (trimmed; empty or unset → `$HOME/.okstra`), unless `explicit` is given.
 /// An explicit or `OKSTRA_HOME` value must be an absolute path: a relative one would put
 /// the machine-global registry wherever the caller happens to stand.
-pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, IdError> {
+pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, InvalidArg> {
     let absolute = |name: &str, h: &str| {
         check_path(name, h)?;
         if Path::new(h).is_absolute() {
@@ -358,7 +340,7 @@ pub fn compute_branch_name(
     task_id: &str,
     stage: Option<u32>,
     group_id: Option<&str>,
-) -> Result<String, IdError> {
+) -> Result<String, InvalidArg> {
     if stage.is_some() && group_id.is_some() {
         return Err(invalid(
             "stageNumber and groupId are mutually exclusive in a branch name",
@@ -384,7 +366,7 @@ pub fn compute_branch_name(
 
 /// Joins a relative path from user input under `root`, refusing anything that would escape
 /// it: absolute paths, `..`, NUL, or an empty path.
-pub fn join_within(root: &Path, rel: &str) -> Result<PathBuf, IdError> {
+pub fn join_within(root: &Path, rel: &str) -> Result<PathBuf, InvalidArg> {
     if rel.is_empty() || rel.contains('\0') {
         return Err(invalid(format!(
             "path {rel:?} is empty or contains NUL; give a relative path inside {}",
@@ -410,6 +392,7 @@ pub fn join_within(root: &Path, rel: &str) -> Result<PathBuf, IdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Coded;
 
     #[test]
     fn ascii_slugs() {

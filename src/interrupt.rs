@@ -24,8 +24,8 @@ pub struct Interrupted {
 }
 
 impl crate::error::Coded for Interrupted {
-    fn code(&self) -> &'static str {
-        "E_INTERRUPTED"
+    fn code(&self) -> crate::error::Code {
+        crate::error::Code::Interrupted
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, io_err, FsError, LockGuard};
 use index::{Identity, Index};
 
@@ -41,8 +41,8 @@ pub const INDEX_FILE: &str = "consumers.idx";
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// A caller passed a value the ledger cannot record.
-    #[error("{0}")]
-    InvalidArg(String),
+    #[error(transparent)]
+    InvalidArg(#[from] InvalidArg),
     /// The plan run root does not exist (a typo must not create a new ledger).
     #[error(
         "the plan run root {0} does not exist; check the path (an append creates it only when \
@@ -55,10 +55,10 @@ pub enum LedgerError {
 }
 
 impl Coded for LedgerError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            LedgerError::InvalidArg(_) => "E_INVALID_ARG",
-            LedgerError::NoRoot(_) => "E_INVALID_ARG",
+            LedgerError::InvalidArg(e) => e.code(),
+            LedgerError::NoRoot(_) => Code::InvalidArg,
             LedgerError::Fs(e) => e.code(),
         }
     }
@@ -103,7 +103,7 @@ impl Ledger {
     }
 
     /// Whether an append may create a missing plan run root (default: no — every call on a
-    /// missing root is refused with `E_NOT_FOUND`, so a mistyped path changes nothing).
+    /// missing root is refused with `E_INVALID_ARG`, so a mistyped path changes nothing).
     pub fn creating(mut self, create: bool) -> Ledger {
         self.create = create;
         self
@@ -127,7 +127,7 @@ impl Ledger {
     }
 
     /// Reads every row. A missing file is an empty ledger; a missing plan run root is
-    /// `E_NOT_FOUND`. Needs no lock: appends are whole-line writes, so a reader sees whole
+    /// `E_INVALID_ARG`. Needs no lock: appends are whole-line writes, so a reader sees whole
     /// rows plus at most one torn last line.
     pub fn read(&self) -> Result<ReadResult, LedgerError> {
         self.check_root(false)?;
@@ -154,19 +154,21 @@ impl Ledger {
         fields: Map<String, Value>,
     ) -> Result<bool, LedgerError> {
         if !STAGE_STATUSES.contains(&status) {
-            return Err(LedgerError::InvalidArg(format!(
+            return Err(InvalidArg(format!(
                 "status must be 'started' or 'done', got: '{status}'; `verified` and `pr` \
                  rows have their own appends"
-            )));
+            ))
+            .into());
         }
         require("impl_task_key", impl_task_key)?;
         if let Some(k) = ["impl_task_key", "stage", "status"]
             .iter()
             .find(|k| fields.contains_key(**k))
         {
-            return Err(LedgerError::InvalidArg(format!(
+            return Err(InvalidArg(format!(
                 "fields may not set `{k}`; it is given by its own argument"
-            )));
+            ))
+            .into());
         }
         // As in Python, a missing and a null head_commit are equal.
         let head = fields.get("head_commit").filter(|v| !v.is_null()).cloned();
@@ -222,9 +224,7 @@ impl Ledger {
         require("impl_task_key", impl_task_key)?;
         require("branch", branch)?;
         if stages.is_empty() {
-            return Err(LedgerError::InvalidArg(
-                "a pr row needs at least one stage".into(),
-            ));
+            return Err(InvalidArg("a pr row needs at least one stage".into()).into());
         }
         let sorted: BTreeSet<u32> = stages.iter().copied().collect();
         let mut row = Map::new();
@@ -280,7 +280,7 @@ impl Ledger {
         }
         let start = line.len();
         write_python_json(&mut line, &Value::Object(row))
-            .map_err(|e| LedgerError::InvalidArg(format!("cannot encode the row: {e}")))?;
+            .map_err(|e| InvalidArg(format!("cannot encode the row: {e}")))?;
         line.push(b'\n');
         append_whole(&mut f, &path, &line)?;
         if !existed {
@@ -351,7 +351,7 @@ fn append_whole(f: &mut std::fs::File, path: &Path, line: &[u8]) -> Result<(), L
 
 fn require(name: &str, value: &str) -> Result<(), LedgerError> {
     if value.trim().is_empty() {
-        Err(LedgerError::InvalidArg(format!("{name} must not be empty")))
+        Err(InvalidArg(format!("{name} must not be empty")).into())
     } else {
         Ok(())
     }

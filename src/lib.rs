@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+pub mod report;
 pub mod task_type;
 #[cfg(test)]
 mod testutil;

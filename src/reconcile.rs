@@ -15,18 +15,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::context::Context;
-use crate::error::Coded;
-use crate::ids::{IdError, KeyParts};
+use crate::error::{Code, Coded, InvalidArg};
+use crate::ids::KeyParts;
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::registry::{Registry, RegistryError};
 
 /// Reconcile failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("{0}")]
-    InvalidArg(String),
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -34,10 +32,9 @@ pub enum ReconcileError {
 }
 
 impl Coded for ReconcileError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ReconcileError::InvalidArg(_) => "E_INVALID_ARG",
-            ReconcileError::Id(e) => e.code(),
+            ReconcileError::InvalidArg(e) => e.code(),
             ReconcileError::Ledger(e) => e.code(),
             ReconcileError::Registry(e) => e.code(),
         }
@@ -92,13 +89,16 @@ fn str_field<'a>(row: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     row.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// The task's slugged `(project, group, task)` when all three are given.
+type Task = (String, String, String);
+
 /// Compares each stage's last `done` head with its branch tip; with `apply`, appends the
 /// reconciled rows and re-pins the anchor. Errors: `E_INVALID_ARG` (projectRoot not in git,
 /// an anchor that is not a commit, `resetAnchor` without the task), `E_NOT_FOUND` (the
 /// task is not in the registry), `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
 pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
     let repo = Repository::discover(&req.project_root).map_err(|_| {
-        ReconcileError::InvalidArg(format!(
+        InvalidArg(format!(
             "projectRoot {} is not inside a git repository",
             req.project_root.display()
         ))
@@ -113,40 +113,95 @@ pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, Re
     let reg = Registry::open(ctx);
     let ledger = Ledger::new(&req.plan_run_root, ctx.lock_timeout());
     let rows = ledger.read()?.rows;
-    let mut changes = Vec::new();
-    let mut skipped = Vec::new();
-    let mut appends = Vec::new();
+    let mut scan = Scan::default();
     for (stage, row) in ledger::latest_done_by_stage(&rows) {
         let Some(row) = row.as_object() else { continue };
-        let started_branch = rows
-            .iter()
-            .filter_map(Value::as_object)
-            .filter(|r| {
-                r.get("status").and_then(Value::as_str) == Some("started")
-                    && ledger::stage_of(r) == Some(stage)
-            })
-            .find_map(|r| str_field(r, "branch").map(str::to_string));
-        let registry_branch = match &task {
-            Some((p, g, t)) => reg
-                .lookup(&KeyParts::new(p, g, t, Some(stage), None)?)?
-                .map(|e| e.branch),
-            None => None,
-        };
-        let Some(branch) = str_field(row, "branch")
-            .map(str::to_string)
-            .or(started_branch)
-            .or(registry_branch)
-        else {
-            skipped.push(format!("stage {stage}: no branch is recorded for it"));
-            continue;
+        scan.stage(
+            &repo,
+            stage,
+            row,
+            stage_branch(&rows, row, stage, &reg, task.as_ref())?,
+        );
+    }
+    let anchor = match &req.reset_anchor {
+        None => None,
+        Some(sha) => Some(reset_anchor(req, &repo, &reg, task.as_ref(), sha)?),
+    };
+    if req.apply {
+        for (key, stage, fields) in scan.appends {
+            ledger.append(&key, stage, "done", true, fields)?;
+        }
+    }
+    Ok(Reconciled {
+        changes: scan.changes,
+        applied: req.apply,
+        skipped: scan.skipped,
+        anchor,
+    })
+}
+
+/// The stage branch of a `done` row: its own `branch`, else the `branch` of the stage's
+/// `started` row, else the registry's `#stage-<N>` entry of the task.
+fn stage_branch(
+    rows: &[Value],
+    row: &Map<String, Value>,
+    stage: u32,
+    reg: &Registry,
+    task: Option<&Task>,
+) -> Result<Option<String>, ReconcileError> {
+    if let Some(b) = str_field(row, "branch") {
+        return Ok(Some(b.to_string()));
+    }
+    let started_branch = rows
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|r| {
+            r.get("status").and_then(Value::as_str) == Some("started")
+                && ledger::stage_of(r) == Some(stage)
+        })
+        .find_map(|r| str_field(r, "branch").map(str::to_string));
+    if started_branch.is_some() {
+        return Ok(started_branch);
+    }
+    Ok(match task {
+        Some((p, g, t)) => reg
+            .lookup(&KeyParts::new(p, g, t, Some(stage), None)?)?
+            .map(|e| e.branch),
+        None => None,
+    })
+}
+
+/// What the stage scan found: the stale stages, the rows that reconcile them, and the
+/// stages that could not be checked.
+#[derive(Default)]
+struct Scan {
+    changes: Vec<Change>,
+    appends: Vec<(String, u32, Map<String, Value>)>,
+    skipped: Vec<String>,
+}
+
+impl Scan {
+    /// Checks one stage's last `done` row against its branch tip.
+    fn stage(
+        &mut self,
+        repo: &Repository,
+        stage: u32,
+        row: &Map<String, Value>,
+        branch: Option<String>,
+    ) {
+        let Some(branch) = branch else {
+            self.skipped
+                .push(format!("stage {stage}: no branch is recorded for it"));
+            return;
         };
         let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{branch}")) else {
-            skipped.push(format!("stage {stage}: branch {branch} does not exist"));
-            continue;
+            self.skipped
+                .push(format!("stage {stage}: branch {branch} does not exist"));
+            return;
         };
         let from = str_field(row, "head_commit").unwrap_or("").to_string();
         if from == tip.to_string() {
-            continue;
+            return;
         }
         let mut fields = row.clone();
         for k in ["impl_task_key", "stage", "status"] {
@@ -156,50 +211,45 @@ pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, Re
         fields.insert("reconciled".into(), true.into());
         fields.insert("reconciled_from".into(), from.clone().into());
         let key = str_field(row, "impl_task_key").unwrap_or("").to_string();
-        appends.push((key, stage, fields));
-        changes.push(Change {
+        self.appends.push((key, stage, fields));
+        self.changes.push(Change {
             stage,
             branch,
             from,
             to: tip.to_string(),
         });
     }
-    let anchor = match &req.reset_anchor {
-        None => None,
-        Some(sha) => {
-            let Some((p, g, t)) = &task else {
-                return Err(ReconcileError::InvalidArg(
-                    "resetAnchor needs projectId, taskGroup and taskId".into(),
-                ));
-            };
-            let commit = repo
-                .revparse_single(sha)
-                .and_then(|o| o.peel_to_commit())
-                .map_err(|_| {
-                    ReconcileError::InvalidArg(format!(
-                        "resetAnchor {sha:?} is not a commit in the repository"
-                    ))
-                })?;
-            let key = KeyParts::new(p, g, t, None, None)?;
-            let from = reg.get_implementation_base(&key)?;
-            let to = commit.id().to_string();
-            if req.apply {
-                reg.reset_implementation_base(&key, &to)?;
-            }
-            Some(AnchorChange { from, to })
-        }
+}
+
+/// Resolves `sha` to a commit and, with `apply`, re-pins it as the task's implementation
+/// base; returns the old and the new anchor.
+fn reset_anchor(
+    req: &ReconcileRequest,
+    repo: &Repository,
+    reg: &Registry,
+    task: Option<&Task>,
+    sha: &str,
+) -> Result<AnchorChange, ReconcileError> {
+    let Some((p, g, t)) = task else {
+        return Err(ReconcileError::InvalidArg(InvalidArg(
+            "resetAnchor needs projectId, taskGroup and taskId".into(),
+        )));
     };
+    let commit = repo
+        .revparse_single(sha)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|_| {
+            ReconcileError::InvalidArg(InvalidArg(format!(
+                "resetAnchor {sha:?} is not a commit in the repository"
+            )))
+        })?;
+    let key = KeyParts::new(p, g, t, None, None)?;
+    let from = reg.get_implementation_base(&key)?;
+    let to = commit.id().to_string();
     if req.apply {
-        for (key, stage, fields) in appends {
-            ledger.append(&key, stage, "done", true, fields)?;
-        }
+        reg.reset_implementation_base(&key, &to)?;
     }
-    Ok(Reconciled {
-        changes,
-        applied: req.apply,
-        skipped,
-        anchor,
-    })
+    Ok(AnchorChange { from, to })
 }
 
 #[cfg(test)]

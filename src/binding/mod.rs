@@ -17,19 +17,24 @@ use napi::{Env, JsError, Task};
 use std::time::Duration;
 
 use crate::context::Context;
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 
 /// The error every export throws: `code` is the core's stable code, `message` its text.
 pub type Result<T> = napi::Result<T, String>;
 
+/// A JS error whose `err.code` is `code` (from the registry, `crate::error::code`).
+pub fn code_err(code: Code, msg: impl Into<String>) -> napi::Error<String> {
+    napi::Error::new(code.as_str().to_string(), msg.into())
+}
+
 /// Converts any core error to a JS error carrying its code.
 pub fn js_err<E: Coded>(e: E) -> napi::Error<String> {
-    napi::Error::new(e.code().to_string(), e.to_string())
+    code_err(e.code(), e.to_string())
 }
 
 /// An `E_INVALID_ARG` error for a value a JS caller passed.
 pub fn invalid_arg(msg: impl Into<String>) -> napi::Error<String> {
-    napi::Error::new("E_INVALID_ARG".to_string(), msg.into())
+    code_err(Code::InvalidArg, msg)
 }
 
 /// Decodes an options object passed as JSON; a missing or mistyped field is

@@ -7,7 +7,9 @@ use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
+use super::worktree::ProvisionResult;
 use super::{js_err, task, Result};
+use crate::error::Code;
 use crate::wizard::{self, CreateOptions};
 
 /// One choice of a pick prompt.
@@ -160,6 +162,60 @@ pub fn find_project_root(dir: String) -> Result<String> {
     Ok(wizard::find_root(&start).to_string_lossy().into_owned())
 }
 
+/// The interactive `okstra wizard`'s options, parsed by the CLI's own parser.
+#[napi(object)]
+pub struct WizardInteractiveOptions {
+    /// The project root (the repository root found from `--project-root` or the current
+    /// directory).
+    pub project_root: String,
+    /// The absolute state file (`--state`, default `<project>/.okstra/wizard-state.json`).
+    pub state_file: String,
+    /// `--project-id`.
+    pub project_id: Option<String>,
+    /// `--lang`.
+    pub lang: Option<String>,
+    /// `--home`.
+    pub home: Option<String>,
+    /// `--new`: start a new run even when the state file holds one.
+    pub fresh: bool,
+}
+
+/// The options of the interactive wizard when `args` (an `okstra` command line without the
+/// program name) is `wizard` with no subcommand and no `--help`; `null` for any other
+/// command line or one that does not parse (`runCli` reports that). Throws `E_INVALID_ARG`
+/// when the project directory does not exist.
+#[napi]
+pub fn wizard_interactive_options(args: Vec<String>) -> Result<Option<WizardInteractiveOptions>> {
+    let o = crate::cli::interactive_wizard(args).map_err(|e| super::code_err(e.code, e.message))?;
+    Ok(o.map(|o| WizardInteractiveOptions {
+        project_root: o.project_root,
+        state_file: o.state_file,
+        project_id: o.project_id,
+        lang: o.lang,
+        home: o.home,
+        fresh: o.fresh,
+    }))
+}
+
+/// The interactive terminal's text `key` of the wizard catalog in `lang`, each `{name}`
+/// replaced by `vars[name]` (the same filling as every prompt text). Throws `E_INVALID_ARG`
+/// for an unknown language or key.
+#[napi]
+pub fn wizard_text(
+    #[napi(ts_arg_type = "'ko' | 'en'")] lang: String,
+    key: String,
+    vars: Option<std::collections::HashMap<String, String>>,
+) -> Result<String> {
+    let l = wizard::Lang::parse(&lang).ok_or_else(|| {
+        super::invalid_arg(format!("lang {lang:?} is not supported; use ko or en"))
+    })?;
+    let vars = vars.unwrap_or_default();
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    wizard::catalog::catalog(l)
+        .terminal_text(&key, &refs)
+        .ok_or_else(|| super::invalid_arg(format!("{key:?} is not a terminal text of the wizard")))
+}
+
 /// The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
 /// `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
 /// `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
@@ -172,9 +228,9 @@ pub struct Wizard {
 
 fn lock(inner: &Mutex<wizard::Wizard>) -> Result<MutexGuard<'_, wizard::Wizard>> {
     inner.lock().map_err(|_| {
-        napi::Error::new(
-            "E_INTERNAL".to_string(),
-            "an earlier wizard call panicked; create or load the wizard again".to_string(),
+        super::code_err(
+            Code::Internal,
+            "an earlier wizard call panicked; create or load the wizard again",
         )
     })
 }
@@ -305,6 +361,17 @@ impl Wizard {
     #[napi]
     pub fn set_lang(&self, #[napi(ts_arg_type = "'ko' | 'en'")] lang: String) -> Result<()> {
         lock(&self.inner)?.set_lang(&lang).map_err(js_err)
+    }
+
+    /// Provisions the worktree of a finished run — the one its confirmation showed — as
+    /// `provisionTaskWorktree` would with `renderArgs()`' task, work category, base ref and
+    /// implementation stage (and the wizard's `home`). Throws what `renderArgs()` and
+    /// `provisionTaskWorktree` throw.
+    #[napi]
+    pub fn provision(&self) -> Result<ProvisionResult> {
+        let (ctx, req) = lock(&self.inner)?.provision_request().map_err(js_err)?;
+        let r = crate::worktree::provision(&ctx, &req).map_err(js_err)?;
+        Ok(r.into())
     }
 
     /// `'done'` or `'aborted'` once the run is over (start a new run then), else `null`.

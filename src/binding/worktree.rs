@@ -132,21 +132,27 @@ fn request(what: &str, o: Value) -> Result<(Context, ProvisionRequest)> {
     Ok((ctx, req))
 }
 
+impl From<worktree::Provisioned> for ProvisionResult {
+    fn from(r: worktree::Provisioned) -> Self {
+        ProvisionResult {
+            status: r.status.into(),
+            path: r.path,
+            branch: r.branch,
+            base_ref: r.base_ref,
+            note: r.note,
+            linked: r.linked,
+            linked_files: r.linked_files,
+            snapshots: r.snapshots,
+            cloned: r.cloned,
+            copied: r.copied,
+        }
+    }
+}
+
 fn provision(o: Value) -> Result<ProvisionResult> {
     let (ctx, req) = request("provisionTaskWorktree", o)?;
     let r = worktree::provision(&ctx, &req).map_err(js_err)?;
-    Ok(ProvisionResult {
-        status: r.status.into(),
-        path: r.path,
-        branch: r.branch,
-        base_ref: r.base_ref,
-        note: r.note,
-        linked: r.linked,
-        linked_files: r.linked_files,
-        snapshots: r.snapshots,
-        cloned: r.cloned,
-        copied: r.copied,
-    })
+    Ok(r.into())
 }
 
 /// Creates or reuses the git worktree of a task key (segments are slugged first):

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use super::{to_json, CliError, CmdResult};
+use crate::error::Code;
 use crate::ledger::Ledger;
 
 /// Which ledger.
@@ -93,7 +94,7 @@ fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
         None => Ok(Map::new()),
         Some(Ok(Value::Object(m))) => Ok(m),
         Some(_) => Err(CliError {
-            code: "E_INVALID_ARG".into(),
+            code: Code::InvalidArg,
             message: "--fields must be a JSON object, e.g. '{\"head_commit\": \"abc\"}'".into(),
         }),
     }

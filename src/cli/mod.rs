@@ -4,7 +4,8 @@
 //!
 //! Every command prints its result as JSON on stdout: the same object the export returns.
 //! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
-//! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state (see [`exit_code`]).
+//! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state, 130 interrupted (each
+//! code's [`crate::error::ExitClass`]).
 
 mod args;
 mod handoff;
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 
 /// What one CLI invocation prints and returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +31,14 @@ pub struct CliOutcome {
 /// A failed command: its stable code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
-    pub code: String,
+    pub code: Code,
     pub message: String,
 }
 
 impl<E: Coded> From<E> for CliError {
     fn from(e: E) -> Self {
         CliError {
-            code: e.code().to_string(),
+            code: e.code(),
             message: e.to_string(),
         }
     }
@@ -49,20 +50,9 @@ pub type CmdResult = Result<Value, CliError>;
 /// Serializes a command's result.
 pub fn to_json<T: Serialize>(v: T) -> CmdResult {
     serde_json::to_value(v).map_err(|e| CliError {
-        code: "E_INTERNAL".into(),
+        code: Code::Internal,
         message: format!("cannot serialize the result: {e}"),
     })
-}
-
-/// Codes that mean "conflicts with existing state" exit with 2, an interruption by SIGINT /
-/// SIGTERM (rolled back) with 130; every other error with 1.
-pub fn exit_code(code: &str) -> i32 {
-    match code {
-        "E_TASK_KEY_ACTIVE" | "E_BRANCH_OWNED" | "E_BRANCH_EXISTS" | "E_PATH_EXISTS"
-        | "E_MERGE_CONFLICT" => 2,
-        "E_INTERRUPTED" => 130,
-        _ => 1,
-    }
 }
 
 #[derive(Debug, Parser)]
@@ -94,18 +84,22 @@ enum Command {
     #[command(subcommand)]
     Worktree(worktree::WorktreeCmd),
     /// The run set-up wizard (scripted; `okstra wizard` alone on a terminal is interactive).
+    #[command(args_conflicts_with_subcommands = true)]
     Wizard {
         #[command(subcommand)]
         cmd: Option<wizard::WizardCmd>,
+        #[command(flatten)]
+        interactive: wizard::InteractiveArgs,
     },
 }
 
-fn failure(code: &str, message: &str) -> CliOutcome {
+fn failure(code: Code, message: &str) -> CliOutcome {
     failure_with(code, message, &[])
 }
 
 /// A failure; `flags` (the command-line flags at fault) are listed in the JSON as `flags`.
-fn failure_with(code: &str, message: &str, flags: &[String]) -> CliOutcome {
+/// The exit code is the code's [`crate::error::ExitClass`].
+fn failure_with(code: Code, message: &str, flags: &[String]) -> CliOutcome {
     let mut body = json!({ "ok": false, "code": code, "error": message });
     if !flags.is_empty() {
         body["flags"] = json!(flags);
@@ -113,7 +107,7 @@ fn failure_with(code: &str, message: &str, flags: &[String]) -> CliOutcome {
     CliOutcome {
         stdout: format!("{body}\n"),
         stderr: format!("okstra: {message} [{code}]\n"),
-        exit_code: exit_code(code),
+        exit_code: code.exit_class().exit_code(),
     }
 }
 
@@ -172,6 +166,24 @@ pub(crate) fn parses(args: &[String]) -> bool {
     Cli::try_parse_from(std::iter::once("okstra").chain(args.iter().map(String::as_str))).is_ok()
 }
 
+/// The options of the interactive `okstra wizard` when `args` (without the program name)
+/// is that command line — `wizard` with no subcommand and no `--help` — parsed by the same
+/// parser as every other command; `None` for any other command line, or one that does not
+/// parse (`run` then reports it). Fails when the project directory does not exist.
+pub fn interactive_wizard(args: Vec<String>) -> Result<Option<wizard::Interactive>, CliError> {
+    let argv = std::iter::once("okstra".to_string()).chain(args);
+    match Cli::try_parse_from(argv) {
+        Ok(Cli {
+            command:
+                Command::Wizard {
+                    cmd: None,
+                    interactive,
+                },
+        }) => interactive.resolve().map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Runs one command line (`args` without the program name).
 pub fn run<I, S>(args: I) -> CliOutcome
 where
@@ -199,7 +211,7 @@ where
                 _ => {
                     let (msg, flags) = describe_parse_error(&e);
                     let mut out = failure_with(
-                        "E_INVALID_ARG",
+                        Code::InvalidArg,
                         &format!("{msg}; see `okstra … --help`"),
                         &flags,
                     );
@@ -221,7 +233,7 @@ where
         Command::Handoff(cmd) => handoff::run(cmd),
         Command::GitReconcile(a) => handoff::reconcile(a),
         Command::Worktree(cmd) => worktree::run(cmd),
-        Command::Wizard { cmd } => wizard::run(cmd),
+        Command::Wizard { cmd, .. } => wizard::run(cmd),
     };
     match result {
         Ok(v) => {
@@ -236,7 +248,7 @@ where
                 exit_code: i32::from(failed),
             }
         }
-        Err(e) => failure(&e.code, &e.message),
+        Err(e) => failure(e.code, &e.message),
     }
 }
 

@@ -3,13 +3,13 @@
 //! render prints `{"ok": false, "code", "error"}` and exits 0 (it is data, not a failure);
 //! the state file is then left as it was.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::{to_json, CliError, CmdResult};
-use crate::error::Coded;
+use crate::error::{Code, Coded};
 use crate::wizard::{CreateOptions, Wizard, WizardError};
 
 /// The state file.
@@ -20,6 +20,24 @@ pub struct StateArg {
     state: PathBuf,
 }
 
+/// What a new run is for: the flags `init` and the interactive wizard share.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Any directory of the project (default: the current one); the project is the
+    /// repository root found from it.
+    #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
+    project_root: Option<String>,
+    /// Project id (default: .okstra/project.json's projectId, else the directory name).
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: Option<String>,
+    /// Prompt language: ko (default) or en.
+    #[arg(long)]
+    lang: Option<String>,
+    /// OKSTRA_HOME override.
+    #[arg(long)]
+    home: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WizardCmd {
     /// Start a new wizard: writes the state file and prints the first prompt. A state file
@@ -28,19 +46,8 @@ pub enum WizardCmd {
     Init {
         #[command(flatten)]
         state: StateArg,
-        /// Any directory of the project (default: the current one); the project is the
-        /// repository root found from it.
-        #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
-        project_root: Option<String>,
-        /// Project id (default: .okstra/project.json's projectId, else the directory name).
-        #[arg(long, env = "OKSTRA_PROJECT_ID")]
-        project_id: Option<String>,
-        /// Prompt language: ko (default) or en.
-        #[arg(long)]
-        lang: Option<String>,
-        /// OKSTRA_HOME override.
-        #[arg(long)]
-        home: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
         /// Batch independent prompts into pick_group prompts.
         #[arg(long)]
         groups: bool,
@@ -72,15 +79,126 @@ pub enum WizardCmd {
     Confirmation(StateArg),
 }
 
+/// The flags of the interactive `okstra wizard` (no subcommand; it needs a terminal).
+#[derive(Debug, Args)]
+pub struct InteractiveArgs {
+    /// The state file (default: <project>/.okstra/wizard-state.json); resumed when it holds
+    /// a run in progress.
+    #[arg(long, env = "OKSTRA_WIZARD_STATE")]
+    state: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Start a new run even when the state file holds one.
+    #[arg(long)]
+    new: bool,
+}
+
+/// The interactive wizard's options, resolved: the project root found from the start
+/// directory, the state file made absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interactive {
+    /// The project root (the repository root found from `--project-root` or the current
+    /// directory).
+    pub project_root: String,
+    /// The absolute state file.
+    pub state_file: String,
+    /// `--project-id`.
+    pub project_id: Option<String>,
+    /// `--lang`.
+    pub lang: Option<String>,
+    /// `--home`.
+    pub home: Option<String>,
+    /// `--new`: start over.
+    pub fresh: bool,
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, CliError> {
+    std::path::absolute(p).map_err(|e| CliError {
+        code: Code::Io,
+        message: format!(
+            "cannot resolve {} against the current directory: {e}",
+            p.display()
+        ),
+    })
+}
+
+impl InteractiveArgs {
+    /// Resolves the project root and the state file.
+    pub fn resolve(self) -> Result<Interactive, CliError> {
+        let start = absolute(Path::new(self.run.project_root.as_deref().unwrap_or(".")))?;
+        crate::ids::check_dir("projectRoot", &start).map_err(CliError::from)?;
+        let start = std::fs::canonicalize(&start).map_err(|e| CliError {
+            code: Code::InvalidArg,
+            message: format!("projectRoot {} cannot be resolved ({e})", start.display()),
+        })?;
+        let root = crate::wizard::find_root(&start);
+        let state = match self.state {
+            Some(s) => absolute(&s)?,
+            None => root.join(".okstra/wizard-state.json"),
+        };
+        Ok(Interactive {
+            project_root: root.to_string_lossy().into_owned(),
+            state_file: state.to_string_lossy().into_owned(),
+            project_id: self.run.project_id,
+            lang: self.run.lang,
+            home: self.run.home,
+            fresh: self.new,
+        })
+    }
+}
+
 fn refused(e: &WizardError) -> Value {
     json!({ "ok": false, "code": e.code(), "error": e.to_string() })
+}
+
+/// `okstra wizard init`: a new state file (replacing a finished or aborted run's; one in
+/// progress only with `force`) for the project of `project_root` (default: the current
+/// directory).
+fn init(
+    state: &Path,
+    project_root: Option<String>,
+    mut o: CreateOptions,
+    force: bool,
+) -> CmdResult {
+    let mut replaced = None;
+    if state.exists() && !force {
+        // A finished or aborted run never blocks a new one.
+        replaced = Wizard::load(state).ok().and_then(|w| w.finished());
+        if replaced.is_none() {
+            return Err(CliError {
+                code: Code::PathExists,
+                message: format!(
+                    "the state file {} holds a run in progress; resume it with `okstra \
+                     wizard next --state {0}`, or pass --force to start over",
+                    state.display()
+                ),
+            });
+        }
+    }
+    o.project_root = match project_root {
+        Some(r) => r,
+        None => std::env::current_dir()
+            .map_err(|e| CliError {
+                code: Code::Io,
+                message: format!("cannot read the current directory: {e}"),
+            })?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let w = Wizard::create(o)?;
+    w.save(state)?;
+    let mut out = json!({ "ok": true, "state": state, "next": to_json(w.next()?)? });
+    if let Some(r) = replaced {
+        out["replaced"] = json!(r);
+    }
+    Ok(out)
 }
 
 /// Runs one `okstra wizard` subcommand.
 pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     let Some(cmd) = cmd else {
         return Err(CliError {
-            code: "E_INVALID_ARG".into(),
+            code: Code::InvalidArg,
             message: "the interactive `okstra wizard` needs a terminal on stdin and stdout; \
                       script it with `okstra wizard init|next|submit|render-args|confirmation \
                       --state FILE`"
@@ -90,52 +208,21 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     match cmd {
         WizardCmd::Init {
             state,
-            project_root,
-            project_id,
-            lang,
-            home,
+            run,
             groups,
             force,
-        } => {
-            let mut replaced = None;
-            if state.state.exists() && !force {
-                // A finished or aborted run never blocks a new one.
-                replaced = Wizard::load(&state.state).ok().and_then(|w| w.finished());
-                if replaced.is_none() {
-                    return Err(CliError {
-                        code: "E_PATH_EXISTS".into(),
-                        message: format!(
-                            "the state file {} holds a run in progress; resume it with `okstra \
-                             wizard next --state {0}`, or pass --force to start over",
-                            state.state.display()
-                        ),
-                    });
-                }
-            }
-            let project_root = match project_root {
-                Some(r) => r,
-                None => std::env::current_dir()
-                    .map_err(|e| CliError {
-                        code: "E_IO".into(),
-                        message: format!("cannot read the current directory: {e}"),
-                    })?
-                    .to_string_lossy()
-                    .into_owned(),
-            };
-            let w = Wizard::create(CreateOptions {
-                project_root,
-                project_id,
-                lang,
-                home,
+        } => init(
+            &state.state,
+            run.project_root,
+            CreateOptions {
+                project_id: run.project_id,
+                lang: run.lang,
+                home: run.home,
                 groups,
-            })?;
-            w.save(&state.state)?;
-            let mut out = json!({ "ok": true, "state": state.state, "next": to_json(w.next()?)? });
-            if let Some(r) = replaced {
-                out["replaced"] = json!(r);
-            }
-            Ok(out)
-        }
+                ..Default::default()
+            },
+            force,
+        ),
         WizardCmd::Next { state, lang } => {
             let mut w = Wizard::load(&state.state)?;
             if let Some(l) = lang {
@@ -170,7 +257,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                         .collect();
                     Ok(json!({ "ok": true, "args": map }))
                 }
-                Err(e @ (WizardError::Aborted | WizardError::InvalidArg(_))) => Ok(refused(&e)),
+                Err(e @ (WizardError::Aborted | WizardError::NotReady(_))) => Ok(refused(&e)),
                 Err(e) => Err(CliError::from(e)),
             }
         }

@@ -8,8 +8,9 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 
 use super::merge::{merge_chain, Item};
-use super::{git_err, HandoffContext, HandoffError};
+use super::{HandoffContext, HandoffError, Loaded};
 use crate::context::Context;
+use crate::error::{git_err, GitCause, GitError, InvalidArg};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
@@ -66,149 +67,37 @@ pub struct Assembled {
 /// and the registry's codes.
 pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
-        return Err(HandoffError::InvalidArg(
-            "select at least one stage to assemble".into(),
-        ));
+        return Err(InvalidArg("select at least one stage to assemble".into()).into());
     }
     let loaded = req.ctx.load()?;
     let selection: BTreeSet<u32> = req.stages.iter().copied().collect();
-    let known: Vec<String> = loaded
-        .map
-        .stages
-        .iter()
-        .map(|s| s.number.to_string())
-        .collect();
-    if let Some(n) = selection.iter().find(|n| loaded.map.get(**n).is_none()) {
-        return Err(HandoffError::InvalidArg(format!(
-            "stage {n} is not in the approved plan's Stage Map (stages {})",
-            known.join(", ")
-        )));
-    }
-    let reasons: Vec<String> = loaded
-        .eligibility(Some(&selection))
-        .into_iter()
-        .filter(|s| selection.contains(&s.number))
-        .flat_map(|s| s.reasons)
-        .collect();
-    if !reasons.is_empty() {
-        return Err(HandoffError::NotEligible { reasons });
-    }
-    let selected: Vec<plan::Stage> = loaded
-        .map
-        .stages
-        .iter()
-        .filter(|s| selection.contains(&s.number))
-        .cloned()
-        .collect();
-    let order = plan::dependency_order(&selected).map_err(|cycle| HandoffError::PlanInvalid {
-        path: req.ctx.approved_plan.clone(),
-        problems: vec![format!("stages {cycle:?} depend on each other")],
-    })?;
-    let heads = loaded.done_heads();
+    let order = merge_order(req, &loaded, &selection)?;
+    let items = merge_items(&loaded, &order)?;
     let repo = &loaded.repo;
-    let mut items = Vec::with_capacity(order.len());
-    for n in &order {
-        let head = heads.get(n).map(String::as_str).unwrap_or("");
-        let commit = Oid::from_str(head).map_err(|_| HandoffError::NotEligible {
-            reasons: vec![format!("Stage {n} has no valid head_commit.")],
-        })?;
-        let title = loaded.map.get(*n).map_or("", |s| s.title.as_str());
-        items.push(Item {
-            stage: *n,
-            commit,
-            title,
-        });
-    }
-
-    let task_key =
-        KeyParts::new(&req.project_id, &req.task_group, &req.task_id, None, None)?.slugged();
-    let (project, group, task) = (
-        task_key.project_id.clone(),
-        task_key.task_group.clone(),
-        task_key.task_id.clone(),
-    );
-    let group_id = req
-        .group_id
-        .clone()
-        .filter(|g| !g.trim().is_empty())
-        .unwrap_or_else(|| {
-            let parts: Vec<String> = order.iter().map(u32::to_string).collect();
-            format!("s{}", parts.join("-"))
-        });
-    let collector_key = KeyParts::new(
-        &project,
-        &group,
-        &task,
-        None,
-        Some(&safe_segment(&group_id)),
-    )?;
+    let keys = Keys::of(req, &order)?;
     let reg = Registry::open(context);
-    let base_hex = reg.get_implementation_base(&task_key)?.ok_or_else(|| {
-        HandoffError::NotFound(format!(
-            "task {} has no implementation base in the registry; it is pinned when the first \
-             implementation stage runs (or with `okstra registry set-implementation-base`)",
-            task_key.key()
-        ))
-    })?;
-    let base = Oid::from_str(&base_hex)
-        .ok()
-        .filter(|o| repo.find_commit(*o).is_ok())
-        .ok_or_else(|| {
-            HandoffError::NotFound(format!(
-                "the implementation base {base_hex} of task {} is not a commit in the \
-                 repository; re-pin it with `okstra git-reconcile --reset-anchor <sha> --apply`",
-                task_key.key()
-            ))
-        })?;
+    let base = implementation_base(&reg, &keys.task, repo)?;
 
     // A re-run continues from the existing collector's tip.
     let existing = reg
-        .lookup(&collector_key)?
+        .lookup(&keys.collector)?
         .filter(|e| e.status == ACTIVE)
         .and_then(|e| repo.refname_to_id(&format!("refs/heads/{}", e.branch)).ok());
     let start = existing.unwrap_or(base);
     let branch_name = crate::ids::compute_branch_name(
         &req.work_category,
-        &task,
+        &keys.task.task_id,
         None,
-        Some(&safe_segment(&group_id)),
+        Some(&safe_segment(&keys.group_id)),
     )?;
     let made = merge_chain(repo, start, &items, &branch_name)?;
     let target = made.iter().rev().find_map(|m| m.merge).unwrap_or(start);
 
-    let prov = worktree::provision(
-        context,
-        &ProvisionRequest {
-            task_type: TaskType::ReleaseHandoff.as_str().into(),
-            project_root: req.ctx.project_root.clone(),
-            project_id: project.clone(),
-            task_group: group.clone(),
-            task_id: task.clone(),
-            work_category: req.work_category.clone(),
-            base_ref: Some(base.to_string()),
-            stage: None,
-            group_id: Some(group_id.clone()),
-            branch: None,
-            stages: Some(selection.iter().copied().collect()),
-        },
-    )?;
-    let created = match prov.status {
-        ProvisionStatus::Created => true,
-        ProvisionStatus::Reused => false,
-        _ => {
-            return Err(HandoffError::InvalidArg(format!(
-                "cannot assemble a collector: {}",
-                prov.note
-            )))
-        }
-    };
-    if let Err(e) = move_journaled(&reg, &collector_key, &prov, start, target, created) {
-        if created {
-            // Best effort: the error that matters is the one that made us roll back.
-            let _ = worktree::remove_provisioned(context, &req.ctx.project_root, &collector_key);
-        }
-        return Err(e);
-    }
+    let (prov, created) = provision_collector(context, req, &keys, base, &selection)?;
+    let undo =
+        worktree::UndoCreation::new(created, context, &req.ctx.project_root, &keys.collector);
+    move_journaled(&reg, &keys.collector, &prov, start, target, created)?;
+    undo.keep();
     let tip = repo
         .find_commit(target)
         .map_err(git_err("find commit", repo.path()))?;
@@ -230,6 +119,164 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
         merges,
         status: if created { "created" } else { "reused" }.into(),
     })
+}
+
+/// The selected stages in merge (dependency) order, after checking that each is in the
+/// plan and eligible with this selection.
+fn merge_order(
+    req: &AssembleRequest,
+    loaded: &Loaded,
+    selection: &BTreeSet<u32>,
+) -> Result<Vec<u32>, HandoffError> {
+    if let Some(n) = selection.iter().find(|n| loaded.map.get(**n).is_none()) {
+        let known: Vec<String> = loaded
+            .map
+            .stages
+            .iter()
+            .map(|s| s.number.to_string())
+            .collect();
+        return Err(HandoffError::InvalidArg(InvalidArg(format!(
+            "stage {n} is not in the approved plan's Stage Map (stages {})",
+            known.join(", ")
+        ))));
+    }
+    let reasons: Vec<String> = loaded
+        .eligibility(Some(selection))
+        .into_iter()
+        .filter(|s| selection.contains(&s.number))
+        .flat_map(|s| s.reasons)
+        .collect();
+    if !reasons.is_empty() {
+        return Err(HandoffError::NotEligible { reasons });
+    }
+    let selected: Vec<plan::Stage> = loaded
+        .map
+        .stages
+        .iter()
+        .filter(|s| selection.contains(&s.number))
+        .cloned()
+        .collect();
+    plan::dependency_order(&selected).map_err(|cycle| HandoffError::PlanInvalid {
+        path: req.ctx.approved_plan.clone(),
+        problems: vec![format!("stages {cycle:?} depend on each other")],
+    })
+}
+
+/// Each stage in `order` with its recorded head commit and title.
+fn merge_items<'a>(loaded: &'a Loaded, order: &[u32]) -> Result<Vec<Item<'a>>, HandoffError> {
+    let heads = loaded.done_heads();
+    order
+        .iter()
+        .map(|n| {
+            let head = heads.get(n).map(String::as_str).unwrap_or("");
+            let commit = Oid::from_str(head).map_err(|_| HandoffError::NotEligible {
+                reasons: vec![format!("Stage {n} has no valid head_commit.")],
+            })?;
+            let title = loaded.map.get(*n).map_or("", |s| s.title.as_str());
+            Ok(Item {
+                stage: *n,
+                commit,
+                title,
+            })
+        })
+        .collect()
+}
+
+/// The task's key, the collector's id (default `s<a>-<b>-…` in merge order) and key.
+struct Keys {
+    task: KeyParts,
+    group_id: String,
+    collector: KeyParts,
+}
+
+impl Keys {
+    fn of(req: &AssembleRequest, order: &[u32]) -> Result<Keys, HandoffError> {
+        let task =
+            KeyParts::new(&req.project_id, &req.task_group, &req.task_id, None, None)?.slugged();
+        let group_id = req
+            .group_id
+            .clone()
+            .filter(|g| !g.trim().is_empty())
+            .unwrap_or_else(|| {
+                let parts: Vec<String> = order.iter().map(u32::to_string).collect();
+                format!("s{}", parts.join("-"))
+            });
+        let collector = KeyParts::new(
+            &task.project_id,
+            &task.task_group,
+            &task.task_id,
+            None,
+            Some(&safe_segment(&group_id)),
+        )?;
+        Ok(Keys {
+            task,
+            group_id,
+            collector,
+        })
+    }
+}
+
+/// The task's implementation base from the registry, which must be a commit of `repo`.
+fn implementation_base(
+    reg: &Registry,
+    task: &KeyParts,
+    repo: &Repository,
+) -> Result<Oid, HandoffError> {
+    let base_hex = reg.get_implementation_base(task)?.ok_or_else(|| {
+        HandoffError::NotFound(format!(
+            "task {} has no implementation base in the registry; it is pinned when the first \
+             implementation stage runs (or with `okstra registry set-implementation-base`)",
+            task.key()
+        ))
+    })?;
+    Oid::from_str(&base_hex)
+        .ok()
+        .filter(|o| repo.find_commit(*o).is_ok())
+        .ok_or_else(|| {
+            HandoffError::NotFound(format!(
+                "the implementation base {base_hex} of task {} is not a commit in the \
+                 repository; re-pin it with `okstra git-reconcile --reset-anchor <sha> --apply`",
+                task.key()
+            ))
+        })
+}
+
+/// Provisions (or reuses) the collector worktree, branched from the implementation base;
+/// returns it and whether it was created now.
+fn provision_collector(
+    context: &Context,
+    req: &AssembleRequest,
+    keys: &Keys,
+    base: Oid,
+    selection: &BTreeSet<u32>,
+) -> Result<(worktree::Provisioned, bool), HandoffError> {
+    let prov = worktree::provision(
+        context,
+        &ProvisionRequest {
+            task_type: TaskType::ReleaseHandoff.as_str().into(),
+            project_root: req.ctx.project_root.clone(),
+            project_id: keys.task.project_id.clone(),
+            task_group: keys.task.task_group.clone(),
+            task_id: keys.task.task_id.clone(),
+            work_category: req.work_category.clone(),
+            base_ref: Some(base.to_string()),
+            stage: None,
+            group_id: Some(keys.group_id.clone()),
+            branch: None,
+            stages: Some(selection.iter().copied().collect()),
+        },
+    )?;
+    let created = match prov.status {
+        ProvisionStatus::Created => true,
+        ProvisionStatus::Reused => false,
+        _ => {
+            return Err(HandoffError::InvalidArg(InvalidArg(format!(
+                "cannot assemble a collector: {}",
+                prov.note
+            ))))
+        }
+    };
+    Ok((prov, created))
 }
 
 /// [`move_branch`] under a journal record (`pending/assemble-<fnv1a(key)>.json`), holding the
@@ -283,11 +330,14 @@ fn move_branch(
         return Ok(());
     }
     if !fresh && current != from {
-        return Err(HandoffError::Git {
-            op: "update collector",
-            repo: path.to_path_buf(),
-            message: format!("branch {branch} moved while assembling (now {current}); retry"),
-        });
+        return Err(GitError::new(
+            "update collector",
+            path,
+            GitCause::State(format!(
+                "branch {branch} moved while assembling (now {current}); retry"
+            )),
+        )
+        .into());
     }
     let target = wt
         .find_object(to, None)

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use git2::{Commit, Index, MergeOptions, Oid, Repository, Signature};
 
-use super::{git_err, HandoffError};
+use super::HandoffError;
+use crate::error::git_err;
 
 /// A conflict found in the preflight: merging `stage` conflicts with the stages in `with`
 /// (pairwise), or, when `with` is empty, only with the merge of all earlier stages.

@@ -13,7 +13,7 @@ mod merge;
 mod verified;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use git2::{Oid, Repository};
@@ -24,9 +24,8 @@ pub use assemble::{assemble, AssembleRequest, Assembled, MergeRecord};
 pub use merge::StageConflict;
 pub use verified::{record_pr, record_verified, RecordPrRequest, RecordVerifiedRequest};
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, GitError, InvalidArg};
 use crate::fsio::FsError;
-use crate::ids::IdError;
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::plan::{self, StageMap};
 use crate::registry::RegistryError;
@@ -36,8 +35,8 @@ use crate::worktree::WorktreeError;
 #[derive(Debug, thiserror::Error)]
 pub enum HandoffError {
     /// A caller passed a value that cannot be used.
-    #[error("{0}")]
-    InvalidArg(String),
+    #[error(transparent)]
+    InvalidArg(#[from] InvalidArg),
     /// The approved plan cannot be read or its Stage Map has problems.
     #[error("the approved plan {path} cannot be used: {}", .problems.join("; "))]
     PlanInvalid {
@@ -61,14 +60,8 @@ pub enum HandoffError {
     #[error("{0}")]
     NotFound(String),
     /// A git operation failed.
-    #[error("git {op} failed in {repo}: {message}")]
-    Git {
-        op: &'static str,
-        repo: PathBuf,
-        message: String,
-    },
     #[error(transparent)]
-    Id(#[from] IdError),
+    Git(#[from] GitError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -80,33 +73,20 @@ pub enum HandoffError {
 }
 
 impl Coded for HandoffError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            HandoffError::InvalidArg(_) => "E_INVALID_ARG",
-            HandoffError::PlanInvalid { .. } => "E_PLAN_INVALID",
-            HandoffError::NotEligible { .. } => "E_NOT_ELIGIBLE",
-            HandoffError::MergeConflict { .. } => "E_MERGE_CONFLICT",
-            HandoffError::ReportRejected { .. } => "E_REPORT_REJECTED",
-            HandoffError::NotFound(_) => "E_NOT_FOUND",
-            HandoffError::Git { .. } => "E_GIT",
-            HandoffError::Id(e) => e.code(),
+            HandoffError::InvalidArg(e) => e.code(),
+            HandoffError::PlanInvalid { .. } => Code::PlanInvalid,
+            HandoffError::NotEligible { .. } => Code::NotEligible,
+            HandoffError::MergeConflict { .. } => Code::MergeConflict,
+            HandoffError::ReportRejected { .. } => Code::ReportRejected,
+            HandoffError::NotFound(_) => Code::NotFound,
+            HandoffError::Git(e) => e.code(),
             HandoffError::Ledger(e) => e.code(),
             HandoffError::Worktree(e) => e.code(),
             HandoffError::Registry(e) => e.code(),
             HandoffError::Fs(e) => e.code(),
         }
-    }
-}
-
-/// Builds a [`HandoffError::Git`] for `op` in `repo`.
-pub(crate) fn git_err<'a>(
-    op: &'static str,
-    repo: &'a Path,
-) -> impl FnOnce(git2::Error) -> HandoffError + 'a {
-    move |e| HandoffError::Git {
-        op,
-        repo: repo.to_path_buf(),
-        message: e.message().to_string(),
     }
 }
 
@@ -165,7 +145,7 @@ impl HandoffContext {
         }
         let rows = self.ledger().read()?.rows;
         let repo = Repository::discover(&self.project_root).map_err(|_| {
-            HandoffError::InvalidArg(format!(
+            InvalidArg(format!(
                 "projectRoot {} is not inside a git repository",
                 self.project_root.display()
             ))

@@ -220,3 +220,27 @@ fn record_verified_reads_top_level_or_meta_fields() {
         "{e}"
     );
 }
+
+#[test]
+fn record_verified_reads_the_data_beside_the_report_or_the_data_file_given() {
+    let f = fixture();
+    let root = &f.ctx.plan_run_root;
+    std::fs::write(
+        root.join("fv-7.data.json"),
+        json!({"taskType": "final-verification", "verificationScope": "single-stage", "verdictToken": "accepted"}).to_string(),
+    )
+    .unwrap();
+    let req = |report: &str, stage: u32| RecordVerifiedRequest {
+        plan_run_root: root.clone(),
+        impl_task_key: "p/g/t".into(),
+        stage,
+        report_path: root.join(report),
+        lock_timeout: T,
+    };
+    assert!(record_verified(&req("fv-7.md", 1)).unwrap());
+    assert!(record_verified(&req("fv-7.data.json", 2)).unwrap());
+    assert!(record_verified(&req("fv-7", 3)).unwrap());
+    let e = record_verified(&req("fv-8.md", 1)).unwrap_err();
+    assert_eq!(e.code(), "E_REPORT_REJECTED");
+    assert!(e.to_string().contains("fv-8.data.json"), "{e}");
+}

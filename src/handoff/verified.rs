@@ -1,12 +1,14 @@
 //! `record_verified` and `record_pr`: the ledger rows of a handoff.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::HandoffError;
+use crate::error::InvalidArg;
 use crate::ledger::Ledger;
+use crate::report::{self, field};
 use crate::task_type::TaskType;
 
 /// A single-stage final verification to record.
@@ -19,22 +21,6 @@ pub struct RecordVerifiedRequest {
     pub report_path: PathBuf,
     /// Bound on the ledger lock wait (resolved at the boundary).
     pub lock_timeout: Duration,
-}
-
-/// The data.json beside a final report.
-fn data_json_of(report: &Path) -> PathBuf {
-    let s = report.to_string_lossy();
-    if s.ends_with(".json") {
-        report.to_path_buf()
-    } else {
-        PathBuf::from(format!("{}.data.json", s.strip_suffix(".md").unwrap_or(&s)))
-    }
-}
-
-/// `key` at the top level of the report data, else under `meta`.
-fn field<'a>(data: &'a Value, key: &str) -> Option<&'a Value> {
-    data.get(key)
-        .or_else(|| data.get("meta").and_then(|m| m.get(key)))
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -55,7 +41,7 @@ fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str
 /// given there must be this stage. Anything missing or different refuses without writing
 /// (`E_REPORT_REJECTED`). The same report recorded again is a no-op.
 pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
-    let path = data_json_of(&req.report_path);
+    let path = report::data_path(&req.report_path);
     let raw = std::fs::read_to_string(&path).map_err(|e| HandoffError::ReportRejected {
         reasons: vec![format!(
             "cannot read the final-report data {} ({e})",
@@ -123,7 +109,7 @@ pub struct RecordPrRequest {
 /// converges on one row). Errors: `E_INVALID_ARG` (no stages, empty branch or url).
 pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
-        return Err(HandoffError::InvalidArg("url must not be empty".into()));
+        return Err(InvalidArg("url must not be empty".into()).into());
     }
     Ok(Ledger::new(&req.plan_run_root, req.lock_timeout)
         .creating(req.create)

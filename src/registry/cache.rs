@@ -1,5 +1,5 @@
-//! Lookups served from a parsed, validated copy of `registry.json` (its typed rows, after
-//! the same validating read every call makes), kept per file in this process and
+//! Lookups served from a validated copy of `registry.json` (its bytes in the writers'
+//! layout and where each row sits, see [`Canon`]), kept per file in this process and
 //! revalidated on every call by one `stat`: the copy is used while the file's (device,
 //! inode, size, mtime) are the ones it was read at. Every writer (this module and the Python
 //! helper) replaces the file by rename, which gives it a new inode, so a replaced file is
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::entry::WorktreeEntry;
+use super::canon::Canon;
 use super::store::Doc;
 
 /// How old a file's mtime must be before its (dev, inode, size, mtime) identify its content.
@@ -61,12 +61,9 @@ impl Stamp {
     }
 }
 
-/// The typed rows of one registry version, by task key.
-pub type Rows = HashMap<String, WorktreeEntry>;
-
 struct Copy {
     stamp: Stamp,
-    rows: Arc<Rows>,
+    canon: Arc<Canon>,
 }
 
 fn copies() -> &'static Mutex<HashMap<PathBuf, Copy>> {
@@ -74,18 +71,18 @@ fn copies() -> &'static Mutex<HashMap<PathBuf, Copy>> {
     COPIES.get_or_init(Default::default)
 }
 
-/// The cached rows of `path` when `stamp` is the one they were read at.
-pub fn get(path: &Path, stamp: &Stamp) -> Option<Arc<Rows>> {
+/// The cached copy of `path` when `stamp` is the one it was read at.
+pub fn get(path: &Path, stamp: &Stamp) -> Option<Arc<Canon>> {
     let copies = copies().lock().ok()?;
     copies
         .get(path)
         .filter(|c| c.stamp == *stamp)
-        .map(|c| c.rows.clone())
+        .map(|c| c.canon.clone())
 }
 
-/// Remembers `rows` as the content of `path` at `stamp`, if that version had settled when
+/// Remembers `canon` as the content of `path` at `stamp`, if that version had settled when
 /// it was read (`read_at`, taken before the read); otherwise forgets any copy.
-pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, rows: Arc<Rows>) {
+pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, canon: Arc<Canon>) {
     let Ok(mut copies) = copies().lock() else {
         return;
     };
@@ -96,7 +93,7 @@ pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, rows: Arc<Rows>) {
     if copies.len() >= MAX_FILES && !copies.contains_key(path) {
         copies.clear();
     }
-    copies.insert(path.to_path_buf(), Copy { stamp, rows });
+    copies.insert(path.to_path_buf(), Copy { stamp, canon });
 }
 
 /// The last version of a registry file this process read or wrote for a change, parsed and
@@ -129,4 +126,29 @@ pub fn put_doc(path: &Path, bytes: Option<Vec<u8>>, doc: Doc) {
         docs.clear();
     }
     docs.insert(path.to_path_buf(), DocCopy { bytes, doc });
+}
+
+fn canons() -> &'static Mutex<HashMap<PathBuf, Canon>> {
+    static CANONS: OnceLock<Mutex<HashMap<PathBuf, Canon>>> = OnceLock::new();
+    CANONS.get_or_init(Default::default)
+}
+
+/// Takes the copy of `path` a reservation of this process last wrote, when `bytes` (the
+/// file as just read under the lock) are still its bytes: the next reservation skips the
+/// scan. Matching is by content, so no timestamp question arises.
+pub fn take_canon(path: &Path, bytes: Option<&[u8]>) -> Option<Canon> {
+    let mut canons = canons().lock().ok()?;
+    let canon = canons.remove(path)?;
+    (Some(canon.bytes.as_slice()) == bytes).then_some(canon)
+}
+
+/// Keeps `canon`, whose bytes are what `path` now holds (written under the lock).
+pub fn put_canon(path: &Path, canon: Canon) {
+    let Ok(mut canons) = canons().lock() else {
+        return;
+    };
+    if canons.len() >= MAX_FILES && !canons.contains_key(path) {
+        canons.clear();
+    }
+    canons.insert(path.to_path_buf(), canon);
 }

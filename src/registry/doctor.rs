@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::entry::WorktreeEntry;
 use super::store::{BranchOwners, Doc};
+use super::{Registry, Result};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,11 +31,15 @@ pub struct DoctorReport {
     pub problems: Vec<Problem>,
 }
 
-fn problem(code: &str, key: Option<&str>, detail: String) -> Problem {
-    Problem {
-        code: code.into(),
-        task_key: key.map(str::to_string),
-        detail,
+impl Problem {
+    /// A finding with its code, the task key it concerns (if any) and a readable detail
+    /// naming what clears it.
+    pub fn new(code: &str, key: Option<&str>, detail: String) -> Problem {
+        Problem {
+            code: code.into(),
+            task_key: key.map(str::to_string),
+            detail,
+        }
     }
 }
 
@@ -45,7 +50,7 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
     let repo = match git2::Repository::open(path) {
         Ok(r) => r,
         Err(err) => {
-            return Some(problem(
+            return Some(Problem::new(
                 "worktree-unknown-to-git",
                 key,
                 format!(
@@ -63,7 +68,7 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
         .zip(path.canonicalize().ok())
         .is_some_and(|(w, p)| w == p);
     (!same_dir).then(|| {
-        problem(
+        Problem::new(
             "not-a-worktree",
             key,
             format!(
@@ -90,7 +95,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
             Some(e) if e.branch != *branch => "which is on another branch",
             Some(_) => continue,
         };
-        problems.push(problem(
+        problems.push(Problem::new(
             "branch-index-dangling",
             Some(owner),
             format!(
@@ -102,7 +107,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
     for (branch, (kept, others)) in &owners.by_branch {
         let e = &entries[*kept];
         if doc.branches().get(*branch).and_then(Value::as_str) != Some(e.task_key.as_str()) {
-            problems.push(problem(
+            problems.push(Problem::new(
                 "branch-index-missing",
                 Some(&e.task_key),
                 format!(
@@ -112,7 +117,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
             ));
         }
         for &i in others {
-            problems.push(problem(
+            problems.push(Problem::new(
                 "branch-active-twice",
                 Some(&entries[i].task_key),
                 format!(
@@ -126,7 +131,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
     for e in entries.iter().filter(|e| e.is_active()) {
         let key = Some(e.task_key.as_str());
         if !Path::new(&e.worktree_path).exists() {
-            problems.push(problem(
+            problems.push(Problem::new(
                 "worktree-missing",
                 key,
                 format!(
@@ -141,5 +146,19 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
     DoctorReport {
         ok: problems.is_empty(),
         problems,
+    }
+}
+
+impl Registry {
+    /// A consistency report; changes nothing.
+    pub fn doctor(&self) -> Result<DoctorReport> {
+        Ok(self.doctor_and_entries()?.0)
+    }
+
+    /// [`Registry::doctor`] plus every entry it examined (file order), read once.
+    pub fn doctor_and_entries(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
+        let (doc, entries) = Doc::load_typed(&self.file())?;
+        let report = examine(&doc, &entries);
+        Ok((report, entries))
     }
 }

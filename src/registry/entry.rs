@@ -24,6 +24,20 @@ pub struct WorktreeEntry {
     pub stages: Option<Vec<u32>>,
 }
 
+/// The time format of `created_at` (and of project.json's `createdAt` / `updatedAt`): local
+/// time with its UTC offset, `2026-11-20T10:00:00+0900`, as the Python helper wrote it.
+pub const STAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%z";
+
+/// The current local time in [`STAMP_FORMAT`].
+pub fn now_stamp() -> String {
+    chrono::Local::now().format(STAMP_FORMAT).to_string()
+}
+
+/// A time written in [`STAMP_FORMAT`]; `None` when it is not one.
+pub fn parse_stamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_str(s, STAMP_FORMAT).ok()
+}
+
 /// Row status of a reserved entry.
 pub const ACTIVE: &str = "active";
 /// Row status after `release`.

@@ -8,24 +8,29 @@
 //! old or a whole new file, and a stuck lock holder cannot stall them.
 
 mod cache;
+mod canon;
 mod doctor;
 mod entry;
+mod layout;
+mod release;
+mod repair;
 mod store;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 
+use canon::Canon;
 pub use doctor::{DoctorReport, Problem};
-pub use entry::{WorktreeEntry, ACTIVE, RELEASED};
+pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_FORMAT};
+pub use repair::RepairReport;
 use store::Doc;
 
 use crate::context::Context;
-use crate::error::Coded;
+use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, FsError, LockGuard};
-use crate::ids::{IdError, KeyParts};
+use crate::ids::KeyParts;
 
 /// The registry file name inside the worktrees root.
 pub const REGISTRY_FILE: &str = "registry.json";
@@ -36,7 +41,7 @@ pub const LOCK_FILE: &str = "registry.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Fs(#[from] FsError),
     /// The registry file cannot be trusted; it was not changed.
@@ -69,14 +74,14 @@ pub enum RegistryError {
 }
 
 impl Coded for RegistryError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            RegistryError::Id(e) => e.code(),
+            RegistryError::InvalidArg(e) => e.code(),
             RegistryError::Fs(e) => e.code(),
-            RegistryError::Corrupt { .. } => "E_REGISTRY_CORRUPT",
-            RegistryError::TaskKeyActive { .. } => "E_TASK_KEY_ACTIVE",
-            RegistryError::BranchOwned { .. } => "E_BRANCH_OWNED",
-            RegistryError::NotFound { .. } => "E_NOT_FOUND",
+            RegistryError::Corrupt { .. } => Code::RegistryCorrupt,
+            RegistryError::TaskKeyActive { .. } => Code::TaskKeyActive,
+            RegistryError::BranchOwned { .. } => Code::BranchOwned,
+            RegistryError::NotFound { .. } => Code::NotFound,
         }
     }
 }
@@ -93,21 +98,6 @@ pub struct Reservation {
     pub stages: Option<Vec<u32>>,
 }
 
-/// What `repair` did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RepairReport {
-    /// Where the corrupt file was moved, or `None` when it was valid JSON.
-    pub moved_to: Option<String>,
-    pub salvaged: u32,
-    pub dropped: u32,
-    /// Keys that were a second active row on one branch and were released (the newest row
-    /// of each branch keeps it).
-    pub released: Vec<String>,
-    /// Branch index entries dropped (to missing, released or moved keys), fixed or added.
-    pub index_fixed: u32,
-}
-
 /// A handle on one registry (one `OKSTRA_HOME`).
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -116,13 +106,7 @@ pub struct Registry {
 }
 
 fn invalid(msg: String) -> RegistryError {
-    RegistryError::Id(IdError::InvalidArg(msg))
-}
-
-fn now_stamp() -> String {
-    chrono::Local::now()
-        .format("%Y-%m-%dT%H:%M:%S%z")
-        .to_string()
+    InvalidArg(msg).into()
 }
 
 fn check_commit(commit: &str) -> Result<()> {
@@ -135,6 +119,24 @@ fn check_commit(commit: &str) -> Result<()> {
              e.g. `git rev-parse <ref>`"
         )))
     }
+}
+
+/// The fields a reservation writes, in the Python helper's order.
+fn fresh_row(parts: &KeyParts, r: &Reservation) -> Value {
+    json!({
+        "project_id": parts.project_id,
+        "task_group": parts.task_group,
+        "task_id": parts.task_id,
+        "worktree_path": r.worktree_path,
+        "branch": r.branch,
+        "base_ref": r.base_ref,
+        "created_at": now_stamp(),
+        "last_phase": r.phase,
+        "status": ACTIVE,
+        "stage": parts.stage,
+        "implementation_base_commit": "",
+        "stages": r.stages,
+    })
 }
 
 impl Registry {
@@ -168,6 +170,13 @@ impl Registry {
             &self.root.join(LOCK_FILE),
             self.lock_timeout,
         )?)
+    }
+
+    fn corrupt(&self, detail: String) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.file(),
+            detail,
+        }
     }
 
     fn typed(&self, doc: &Doc, key: &str) -> Result<Option<WorktreeEntry>> {
@@ -222,8 +231,8 @@ impl Registry {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(fsio::io_err("read registry", &file)(e).into()),
         };
-        let rows = match cache::get(&file, &stamp) {
-            Some(rows) => rows,
+        let canon = match cache::get(&file, &stamp) {
+            Some(canon) => canon,
             None => {
                 // Taken before the read: what is read is this version or a newer one, and a
                 // newer one has a fresh mtime, so it is not kept (see `cache::put`).
@@ -231,20 +240,15 @@ impl Registry {
                 let Some(bytes) = Doc::read_bytes(&file)? else {
                     return Ok(None);
                 };
-                let (_, entries) = Doc::from_bytes(&file, &bytes)?;
-                let rows: std::sync::Arc<cache::Rows> = std::sync::Arc::new(
-                    entries
-                        .into_iter()
-                        .map(|e| (e.task_key.clone(), e))
-                        .collect(),
-                );
-                if bytes.len() as u64 == stamp.size() {
-                    cache::put(&file, stamp, read_at, rows.clone());
+                let same = bytes.len() as u64 == stamp.size();
+                let canon = std::sync::Arc::new(Canon::of(&file, Some(bytes))?);
+                if same {
+                    cache::put(&file, stamp, read_at, canon.clone());
                 }
-                rows
+                canon
             }
         };
-        Ok(rows.get(&parts.key()).cloned())
+        Ok(canon.entry(&parts.key()))
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and
@@ -267,53 +271,44 @@ impl Registry {
             )));
         }
         let key = parts.key();
-        self.modify(|doc| {
-            if let Some(e) = self.typed(doc, &key)?.filter(WorktreeEntry::is_active) {
-                return Err(RegistryError::TaskKeyActive {
-                    key,
-                    path: e.worktree_path,
-                    branch: e.branch,
-                });
-            }
-            // Only an active row on the branch owns it: an index entry left pointing at a
-            // missing or released key (or one on another branch) is stale and replaced below.
-            if let Some(owner) = doc.active_owner(&r.branch, &key) {
-                return Err(RegistryError::BranchOwned {
-                    branch: r.branch.clone(),
-                    owner,
-                });
-            }
-            let fresh = json!({
-                "project_id": parts.project_id,
-                "task_group": parts.task_group,
-                "task_id": parts.task_id,
-                "worktree_path": r.worktree_path,
-                "branch": r.branch,
-                "base_ref": r.base_ref,
-                "created_at": now_stamp(),
-                "last_phase": r.phase,
-                "status": ACTIVE,
-                "stage": parts.stage,
-                "implementation_base_commit": "",
-                "stages": r.stages,
+        let _guard = self.lock()?;
+        let file = self.file();
+        let bytes = Doc::read_bytes(&file)?;
+        let mut canon = match cache::take_canon(&file, bytes.as_deref()) {
+            Some(canon) => canon,
+            None => Canon::of(&file, bytes)?,
+        };
+        if let Some(e) = canon.entry(&key).filter(WorktreeEntry::is_active) {
+            return Err(RegistryError::TaskKeyActive {
+                key,
+                path: e.worktree_path,
+                branch: e.branch,
             });
-            let row = doc
-                .tasks_mut()
-                .entry(key.clone())
-                .or_insert_with(|| json!({}));
-            if !row.is_object() {
-                *row = json!({});
-            }
-            if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh) {
-                row.extend(fresh);
-            }
-            doc.branches_mut()
-                .insert(r.branch.clone(), Value::String(key.clone()));
-            let entry = self
-                .typed(doc, &key)?
-                .ok_or(RegistryError::NotFound { key: key.clone() })?;
-            Ok((entry, true))
-        })
+        }
+        // Only an active row on the branch owns it: an index entry left pointing at a
+        // missing or released key (or one on another branch) is stale and replaced below.
+        if let Some(owner) = canon.active_owner(&r.branch, &key) {
+            return Err(RegistryError::BranchOwned {
+                branch: r.branch.clone(),
+                owner,
+            });
+        }
+        // A released row is reserved again in place: fields this module does not know stay.
+        let mut row = canon
+            .row(&key)
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh_row(parts, r)) {
+            row.extend(fresh);
+        }
+        let entry = WorktreeEntry::from_row(&key, &row).map_err(|d| self.corrupt(d))?;
+        canon.set_row(&key, &row).map_err(|d| self.corrupt(d))?;
+        canon
+            .set_branch(&r.branch, &key)
+            .map_err(|d| self.corrupt(d))?;
+        fsio::atomic_write(&file, &canon.bytes)?;
+        cache::put_canon(&file, canon);
+        Ok(entry)
     }
 
     /// Records the latest phase seen on the worktree; does nothing when the key is absent.
@@ -328,24 +323,6 @@ impl Registry {
             }
             row.insert("last_phase".into(), Value::String(phase.to_string()));
             Ok(((), true))
-        })
-    }
-
-    /// Marks the entry `released` and frees its branch slot; the directory is kept.
-    /// Returns the released entry, or `None` when the key is absent.
-    pub fn release(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
-        let key = parts.key();
-        self.modify(|doc| {
-            let Some(entry) = self.typed(doc, &key)? else {
-                return Ok((None, false));
-            };
-            if let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) {
-                row.insert("status".into(), Value::String(RELEASED.into()));
-            }
-            if doc.branches().get(&entry.branch).and_then(Value::as_str) == Some(key.as_str()) {
-                doc.branches_mut().remove(&entry.branch);
-            }
-            Ok((self.typed(doc, &key)?, true))
         })
     }
 
@@ -427,106 +404,6 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.task_key.cmp(&b.task_key));
         Ok(out)
-    }
-
-    /// Releases active entries whose worktree directory is gone. With `dry_run` (the
-    /// default everywhere it is exposed) nothing is written; the result is what would be
-    /// (or was) released.
-    pub fn prune(&self, dry_run: bool) -> Result<Vec<WorktreeEntry>> {
-        self.modify(|doc| {
-            let gone: Vec<WorktreeEntry> = self
-                .entries(doc)?
-                .into_iter()
-                .filter(|e| e.is_active() && !Path::new(&e.worktree_path).exists())
-                .collect();
-            if dry_run || gone.is_empty() {
-                return Ok((gone, false));
-            }
-            let mut released = Vec::with_capacity(gone.len());
-            for e in gone {
-                if let Some(row) = doc
-                    .tasks_mut()
-                    .get_mut(&e.task_key)
-                    .and_then(Value::as_object_mut)
-                {
-                    row.insert("status".into(), Value::String(RELEASED.into()));
-                }
-                if doc.branches().get(&e.branch).and_then(Value::as_str) == Some(&e.task_key) {
-                    doc.branches_mut().remove(&e.branch);
-                }
-                released.push(WorktreeEntry {
-                    status: RELEASED.into(),
-                    ..e
-                });
-            }
-            Ok((released, true))
-        })
-    }
-
-    /// A consistency report; changes nothing.
-    pub fn doctor(&self) -> Result<DoctorReport> {
-        Ok(self.doctor_and_entries()?.0)
-    }
-
-    /// [`Registry::doctor`] plus every entry it examined (file order), read once.
-    pub fn doctor_and_entries(&self) -> Result<(DoctorReport, Vec<WorktreeEntry>)> {
-        let (doc, entries) = Doc::load_typed(&self.file())?;
-        let report = doctor::examine(&doc, &entries);
-        Ok((report, entries))
-    }
-
-    /// Recovers from a corrupt registry: copies it aside to
-    /// `registry.json.corrupt-<timestamp>` (fsynced) and then atomically replaces it with
-    /// the rows that are still valid, so a crash in between leaves the corrupt file in
-    /// place. Then (and for a valid registry too) restores the invariants: one active row
-    /// per branch (the newest; the others are released and listed) and a branch index that
-    /// maps exactly the active rows. A sound registry is left untouched. A file that cannot
-    /// be read is `E_IO` and is not touched.
-    pub fn repair(&self) -> Result<RepairReport> {
-        let _guard = self.lock()?;
-        let file = self.file();
-        let Some(bytes) = Doc::read_bytes(&file)? else {
-            return Ok(RepairReport {
-                moved_to: None,
-                salvaged: 0,
-                dropped: 0,
-                released: Vec::new(),
-                index_fixed: 0,
-            });
-        };
-        if let Ok((mut doc, _)) = Doc::from_bytes(&file, &bytes) {
-            let restored = doc.restore_invariants();
-            if !restored.released.is_empty() || restored.index_fixed > 0 {
-                doc.save(&file)?;
-            }
-            return Ok(RepairReport {
-                moved_to: None,
-                salvaged: doc.tasks().len() as u32,
-                dropped: 0,
-                released: restored.released,
-                index_fixed: restored.index_fixed,
-            });
-        }
-        let (mut doc, dropped) = Doc::salvage(&bytes);
-        let restored = doc.restore_invariants();
-        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
-        let mut aside = self.root.join(format!("{REGISTRY_FILE}.corrupt-{stamp}"));
-        let mut n = 1;
-        while aside.exists() {
-            aside = self
-                .root
-                .join(format!("{REGISTRY_FILE}.corrupt-{stamp}-{n}"));
-            n += 1;
-        }
-        fsio::atomic_write(&aside, &bytes)?;
-        doc.save(&file)?;
-        Ok(RepairReport {
-            moved_to: Some(aside.to_string_lossy().into_owned()),
-            salvaged: doc.tasks().len() as u32,
-            dropped: dropped as u32,
-            released: restored.released,
-            index_fixed: restored.index_fixed,
-        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::entry::{WorktreeEntry, ACTIVE, RELEASED};
+use super::entry::{WorktreeEntry, RELEASED};
 use super::RegistryError;
 use crate::fsio;
 
@@ -176,30 +176,6 @@ impl Doc {
         (doc, dropped)
     }
 
-    /// The active owner of `branch` other than `key`, if any: the indexed key when it is an
-    /// active row on that branch, else any active row on that branch (an index entry to a
-    /// missing or released key, or to a row now on another branch, owns nothing).
-    pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
-        let active_on = |k: &str, row: &Value| {
-            k != key
-                && row.get("branch").and_then(Value::as_str) == Some(branch)
-                && row.get("status").and_then(Value::as_str).unwrap_or(ACTIVE) == ACTIVE
-        };
-        if let Some(owner) = self.branches().get(branch).and_then(Value::as_str) {
-            if self
-                .tasks()
-                .get(owner)
-                .is_some_and(|row| active_on(owner, row))
-            {
-                return Some(owner.to_string());
-            }
-        }
-        self.tasks()
-            .iter()
-            .find(|(k, row)| active_on(k, row))
-            .map(|(k, _)| k.clone())
-    }
-
     /// Restores the registry's invariants: one active row per branch (the newest is kept;
     /// the others are marked released) and a branch index that maps exactly each active
     /// row's branch to it (entries to missing, released or moved keys dropped, missing ones
@@ -292,7 +268,7 @@ impl<'a> BranchOwners<'a> {
 
 /// A row's creation time for ordering; rows without a readable one sort first.
 fn created(e: &WorktreeEntry) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    chrono::DateTime::parse_from_str(&e.created_at, "%Y-%m-%dT%H:%M:%S%z").ok()
+    super::entry::parse_stamp(&e.created_at)
 }
 
 /// Every `"<task key>": {` in a damaged text, with the object parsed from there if it

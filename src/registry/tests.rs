@@ -447,11 +447,13 @@ fn writes_reuse_the_parsed_copy_only_while_the_file_holds_the_same_bytes() {
 fn verdicts(r: &Registry) -> Vec<Option<&'static str>> {
     let k = key("a", None);
     vec![
-        r.lookup(&k).err().map(|e| e.code()),
-        r.list(None, None).err().map(|e| e.code()),
-        r.doctor().err().map(|e| e.code()),
-        r.get_implementation_base(&k).err().map(|e| e.code()),
-        r.touch_phase(&k, "x").err().map(|e| e.code()),
+        r.lookup(&k).err().map(|e| e.code().as_str()),
+        r.list(None, None).err().map(|e| e.code().as_str()),
+        r.doctor().err().map(|e| e.code().as_str()),
+        r.get_implementation_base(&k)
+            .err()
+            .map(|e| e.code().as_str()),
+        r.touch_phase(&k, "x").err().map(|e| e.code().as_str()),
     ]
 }
 

@@ -92,12 +92,33 @@ pub fn catalog(lang: Lang) -> &'static Catalog {
     }
 }
 
-/// Replaces each `{name}` in `template` by its value.
+/// Replaces each `{name}` in `template` by its value in one pass (a value holding `{…}` is
+/// not filled again); a placeholder without a value is left as is. The one template filler
+/// of the wizard's texts: the interactive terminal uses it too (`wizardText`).
 pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in vars {
-        out = out.replace(&format!("{{{k}}}"), v);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let value = (after[name_len..].starts_with('}'))
+            .then(|| vars.iter().find(|(k, _)| *k == &after[..name_len]))
+            .flatten();
+        match value {
+            Some((_, v)) => {
+                out.push_str(v);
+                rest = &after[name_len + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -111,6 +132,12 @@ impl Catalog {
     /// The message `key` with its placeholders filled.
     pub fn error(&self, key: &str, vars: &[(&str, &str)]) -> String {
         fill(self.errors.get(key).map_or(key, String::as_str), vars)
+    }
+
+    /// The interactive terminal's text `key` with its placeholders filled, if the catalog
+    /// has it.
+    pub fn terminal_text(&self, key: &str, vars: &[(&str, &str)]) -> Option<String> {
+        self.terminal.get(key).map(|t| fill(t, vars))
     }
 
     /// The summary word `key`.

@@ -2,14 +2,20 @@
 //! itself. Callers ask [`Wizard::next`] for the next [`Prompt`], show it however they like
 //! (a terminal, an agent's multiple-choice tool), and [`Wizard::submit`] the answer.
 //!
-//! Layout: `state` (the versioned JSON), `steps` (which step applies when, validation,
-//! edits), `project` (what is read from the project), `render` (`renderArgs` and the
-//! confirmation block), `catalog` (prompt texts, `prompts/wizard/*.json`).
+//! Layout, each module using only those listed after it: `flow` (the engine: next prompt,
+//! applying an answer), `steps` (the step table: one record per step — see "Adding a wizard
+//! step" there and in `docs/wizard.md`), `render` (`renderArgs` and the confirmation block),
+//! `ctx` (what a call derives from the state plus the project), `project` (what is read from
+//! the project), `state` (the versioned JSON), `step_id` (the step ids), `catalog` (prompt
+//! texts, `prompts/wizard/*.json`).
 
 pub mod catalog;
+mod ctx;
+mod flow;
 mod project;
 mod render;
 pub mod state;
+pub mod step_id;
 pub mod steps;
 
 use std::path::Path;
@@ -19,10 +25,10 @@ use serde::Serialize;
 pub use catalog::Lang;
 pub use project::{find_root, WorktreeDecision};
 pub use state::{WizardState, STATE_VERSION};
+pub use step_id::StepId;
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, io_err, FsError};
-use crate::ids::IdError;
 use crate::registry::RegistryError;
 
 /// Wizard failures (a rejected answer is not one: it is [`SubmitOutcome`] with `ok: false`).
@@ -43,11 +49,13 @@ pub enum WizardError {
          `okstra wizard init`"
     )]
     Aborted,
-    /// A bad argument, or `renderArgs` before the wizard is done.
+    /// `renderArgs` before the wizard is done (or without what it needs): answer the
+    /// remaining steps first.
     #[error("{0}")]
-    InvalidArg(String),
+    NotReady(String),
+    /// A bad argument.
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -57,13 +65,13 @@ pub enum WizardError {
 }
 
 impl Coded for WizardError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WizardError::StateVersion(_) => "E_WIZARD_STATE_VERSION",
-            WizardError::StateInvalid(_) => "E_WIZARD_STATE_INVALID",
-            WizardError::Aborted => "E_WIZARD_ABORTED",
-            WizardError::InvalidArg(_) => "E_INVALID_ARG",
-            WizardError::Id(e) => e.code(),
+            WizardError::StateVersion(_) => Code::WizardStateVersion,
+            WizardError::StateInvalid(_) => Code::WizardStateInvalid,
+            WizardError::Aborted => Code::WizardAborted,
+            WizardError::NotReady(_) => Code::InvalidArg,
+            WizardError::InvalidArg(e) => e.code(),
             WizardError::Registry(e) => e.code(),
             WizardError::Fs(e) => e.code(),
             WizardError::Worktree(e) => e.code(),
@@ -75,13 +83,13 @@ impl Coded for WizardError {
 #[derive(Debug, Clone)]
 pub struct Rejection {
     key: &'static str,
-    code: &'static str,
+    code: Code,
     vars: Vec<(&'static str, String)>,
 }
 
 impl Rejection {
     /// A rejection with catalog message `key` and stable `code`.
-    pub fn new(key: &'static str, code: &'static str) -> Rejection {
+    pub fn new(key: &'static str, code: Code) -> Rejection {
         Rejection {
             key,
             code,
@@ -192,29 +200,17 @@ pub struct Wizard {
     state: WizardState,
 }
 
-fn project_json_id(root: &Path) -> Option<String> {
-    [".okstra/project.json", ".project-docs/okstra/project.json"]
-        .iter()
-        .find_map(|rel| {
-            let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(root.join(rel)).ok()?).ok()?;
-            let id = v.get("projectId")?.as_str()?.trim().to_string();
-            (!id.is_empty()).then_some(id)
-        })
-}
-
 impl Wizard {
     /// A fresh wizard for the project at `o.project_root`.
     pub fn create(o: CreateOptions) -> Result<Wizard, WizardError> {
         let lang = match o.lang.as_deref().map(str::trim) {
             None | Some("") => Lang::Ko,
-            Some(l) => Lang::parse(l).ok_or_else(|| {
-                WizardError::InvalidArg(format!("lang {l:?} is not supported; use ko or en"))
-            })?,
+            Some(l) => Lang::parse(l)
+                .ok_or_else(|| InvalidArg(format!("lang {l:?} is not supported; use ko or en")))?,
         };
         crate::ids::check_dir("projectRoot", Path::new(&o.project_root))?;
         let start = std::fs::canonicalize(&o.project_root).map_err(|e| {
-            WizardError::InvalidArg(format!(
+            InvalidArg(format!(
                 "projectRoot {} is not an existing directory ({e})",
                 o.project_root
             ))
@@ -226,7 +222,7 @@ impl Wizard {
         }
         let project_id = match o.project_id.map(|s| s.trim().to_string()) {
             Some(id) if !id.is_empty() => id,
-            _ => project_json_id(&root).unwrap_or_else(|| {
+            _ => crate::worktree::project_id(&root).unwrap_or_else(|| {
                 root.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "project".into())
@@ -279,7 +275,7 @@ impl Wizard {
 
     /// The prompt to show now.
     pub fn next(&self) -> Result<Prompt, WizardError> {
-        steps::next(&self.state)
+        flow::next(&self.state)
     }
 
     /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
@@ -287,7 +283,7 @@ impl Wizard {
     pub fn finished(&self) -> Option<&'static str> {
         if self.state.aborted {
             Some("aborted")
-        } else if self.state.is("confirm", "proceed") {
+        } else if self.state.is(StepId::Confirm, "proceed") {
             Some("done")
         } else {
             None
@@ -312,16 +308,15 @@ impl Wizard {
     /// Switches the prompt language (`ko` or `en`), e.g. when a run is resumed with
     /// `--lang`. Answers are kept.
     pub fn set_lang(&mut self, lang: &str) -> Result<(), WizardError> {
-        self.state.lang = Lang::parse(lang.trim()).ok_or_else(|| {
-            WizardError::InvalidArg(format!("lang {lang:?} is not supported; use ko or en"))
-        })?;
+        self.state.lang = Lang::parse(lang.trim())
+            .ok_or_else(|| InvalidArg(format!("lang {lang:?} is not supported; use ko or en")))?;
         Ok(())
     }
 
     /// Submits the answer to the current prompt. A rejected answer returns `ok: false` and
     /// leaves the state exactly as it was.
     pub fn submit(&mut self, value: &str) -> Result<SubmitOutcome, WizardError> {
-        let current = steps::next(&self.state)?;
+        let current = flow::next(&self.state)?;
         let cat = catalog::catalog(self.state.lang);
         if matches!(current.kind, PromptKind::Done | PromptKind::Aborted) {
             return Ok(SubmitOutcome {
@@ -333,7 +328,7 @@ impl Wizard {
             });
         }
         let mut draft = self.state.clone();
-        match steps::apply(&self.state, &mut draft, &current, value)? {
+        match flow::apply(&self.state, &mut draft, &current, value)? {
             Ok(echo) => {
                 draft.push_history(&self.state);
                 self.state = draft;
@@ -342,7 +337,7 @@ impl Wizard {
                     echo: Some(echo),
                     error: None,
                     code: None,
-                    next: steps::next(&self.state)?,
+                    next: flow::next(&self.state)?,
                 })
             }
             Err(r) => Ok(SubmitOutcome {
@@ -359,13 +354,47 @@ impl Wizard {
     /// after an abort, `E_INVALID_ARG` before the wizard is done or when final-verification
     /// has no explicit stage.
     pub fn render_args(&self) -> Result<Vec<(&'static str, String)>, WizardError> {
-        render::render_args(&self.state)
+        if self.state.aborted {
+            return Err(WizardError::Aborted);
+        }
+        if self.finished().is_none() {
+            let next = flow::next(&self.state)?;
+            return Err(WizardError::InvalidArg(InvalidArg(format!(
+                "the wizard is not finished (next step: {}); answer it, then call render-args",
+                next.step
+            ))));
+        }
+        render::render_args(&ctx::Ctx::new(&self.state))
+    }
+
+    /// The provisioning request of a finished run: the worktree its confirmation showed
+    /// (`renderArgs`' task, work category, base ref and implementation stage). Throws what
+    /// `render_args` throws; with the context of the wizard's `home`.
+    pub fn provision_request(
+        &self,
+    ) -> Result<(crate::context::Context, crate::worktree::ProvisionRequest), WizardError> {
+        let args = self.render_args()?;
+        let arg = |name: &str| {
+            args.iter()
+                .find(|(k, _)| *k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let cx = ctx::Ctx::new(&self.state);
+        let base = Some(arg("base-ref")).filter(|b| !b.is_empty());
+        let stage = arg("stage").parse().ok();
+        let req = cx.provision_request(stage, base).ok_or_else(|| {
+            WizardError::InvalidArg(InvalidArg(
+                "the wizard's run has no task to provision".into(),
+            ))
+        })?;
+        let context = crate::context::Context::resolve(self.state.home.as_deref(), None)?;
+        Ok((context, req))
     }
 
     /// The human summary shown before the final confirm (effective values, `default (…)`
     /// where an answer was left blank).
     pub fn confirmation_block(&self) -> Result<String, WizardError> {
-        render::confirmation_block(&self.state)
+        render::confirmation_block(&ctx::Ctx::new(&self.state))
     }
 }
 

@@ -11,10 +11,12 @@ use serde_json::Value;
 use super::state::WizardState;
 use super::{Rejection, WizardError};
 use crate::context::Context;
+use crate::error::Code;
 use crate::fsio;
 use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
+use crate::report;
 use crate::task_type::TaskType;
 use crate::worktree;
 
@@ -208,20 +210,15 @@ impl<'a> Project<'a> {
         Ok(commit.id().to_string())
     }
 
-    /// Where the worktree comes from for task `group/task` (its stage worktree when `stage`
-    /// is given, as provisioning does for an implementation stage), from `base_ref` (`None`:
-    /// the main worktree's HEAD, as provisioning without a base ref).
+    /// Where the worktree comes from for `req` (the run's provisioning request,
+    /// [`super::ctx::Ctx::provision_request`]).
     ///
     /// This is the wizard's one preview of provisioning: path, branch and outcome come from
     /// `worktree::preview`, the plan `worktree::provision` itself runs, so what the wizard
     /// confirms is what provisioning makes.
     pub fn worktree_decision(
         &self,
-        group: &str,
-        task: &str,
-        stage: Option<u32>,
-        work_category: &str,
-        base_ref: Option<&str>,
+        req: &worktree::ProvisionRequest,
     ) -> Result<WorktreeDecision, WizardError> {
         match self.repo_kind() {
             None => return Ok(WorktreeDecision::NotGit),
@@ -229,16 +226,6 @@ impl<'a> Project<'a> {
             Some(false) => {}
         }
         let context = Context::resolve(self.state.home.as_deref(), None)?;
-        let req = worktree::ProvisionRequest {
-            project_root: self.root().to_path_buf(),
-            project_id: self.state.project_id.clone(),
-            task_group: group.to_string(),
-            task_id: task.to_string(),
-            work_category: work_category.to_string(),
-            base_ref: base_ref.map(str::to_string),
-            stage,
-            ..Default::default()
-        };
         let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
             Ok(label) => label.unwrap_or_default(),
             // An unknown ref is refused when it is answered; one deleted since shows as is.
@@ -246,7 +233,7 @@ impl<'a> Project<'a> {
         };
         // Provisioning's own plan: the same path and branch (a group-qualified name when
         // another key owns the computed one, a released key's recorded branch, …).
-        if let Ok(p) = worktree::preview(&context, &req) {
+        if let Ok(p) = worktree::preview(&context, req) {
             return Ok(match p.status {
                 worktree::ProvisionStatus::Reused => WorktreeDecision::Reused {
                     path: p.path,
@@ -261,7 +248,7 @@ impl<'a> Project<'a> {
             });
         }
         // Provisioning would refuse (its error is reported then): show the computed names.
-        let key = worktree::key_of(&req)?;
+        let key = worktree::key_of(req)?;
         let reg = Registry::open(&context);
         if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
             let base: String = e.base_ref.chars().take(12).collect();
@@ -320,52 +307,49 @@ impl<'a> Project<'a> {
     }
 }
 
-/// The `.data.json` sibling of a report `.md`.
-pub fn plan_data_path(plan_md: &str) -> PathBuf {
-    let p = Path::new(plan_md);
-    let stem = p
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    p.with_file_name(format!("{stem}.data.json"))
-}
-
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
-/// data.json; does nothing when it already is.
-pub fn ensure_plan_approved(plan_md: &str) -> Result<(), Rejection> {
-    let data = plan_data_path(plan_md);
+/// data.json; does nothing when it already is. A missing or malformed data.json is a
+/// rejected answer; failing to lock or write it is an error of the call (`E_LOCK_TIMEOUT`,
+/// `E_IO`), not a bad answer.
+pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, WizardError> {
+    let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
+    let missing = || Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown);
     let invalid = |detail: String| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &detail)
     };
     // Read-modify-write under a lock on the plan's directory, so a concurrent writer's
     // change is never lost.
     if !data.is_file() {
-        return Err(Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown));
+        return Ok(Err(missing()));
     }
-    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))
-        .map_err(|e| invalid(e.to_string()))?;
-    let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
-    let mut doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))?;
+    let Ok(bytes) = std::fs::read(&data) else {
+        return Ok(Err(missing()));
+    };
+    let mut doc: Value = match serde_json::from_slice(&bytes) {
+        Ok(doc) => doc,
+        Err(e) => return Ok(Err(invalid(e.to_string()))),
+    };
     let Some(obj) = doc.as_object_mut() else {
-        return Err(invalid("not a JSON object".into()));
+        return Ok(Err(invalid("not a JSON object".into())));
     };
     let meta = obj
         .entry("meta")
         .or_insert_with(|| Value::Object(serde_json::Map::new()));
     let Some(meta) = meta.as_object_mut() else {
-        return Err(invalid("meta is not an object".into()));
+        return Ok(Err(invalid("meta is not an object".into())));
     };
     if meta.get("approvalStatus").and_then(Value::as_str) == Some("approved") {
-        return Ok(());
+        return Ok(Ok(()));
     }
     meta.insert("approvalStatus".into(), Value::String("approved".into()));
-    let mut text = serde_json::to_string_pretty(&doc).map_err(|e| invalid(e.to_string()))?;
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
-    fsio::atomic_write(&data, text.as_bytes()).map_err(|e| invalid(e.to_string()))
+    fsio::atomic_write(&data, text.as_bytes())?;
+    Ok(Ok(()))
 }
 
 /// The plan's Stage Map (stages and what is wrong with it); empty when the plan cannot be
@@ -380,25 +364,60 @@ pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
 /// its task type (`taskType` at the top level or under `meta`) — is an
 /// implementation-planning report.
 pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
-    let data = plan_data_path(plan_md);
+    let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
     let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", "E_NOT_FOUND").var("path", &shown))?;
+        .map_err(|_| Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown))?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        Rejection::new("plan_data_invalid", "E_INVALID_ARG")
+        Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)
             .var("detail", &e.to_string())
     })?;
-    let task_type = doc
-        .get("taskType")
-        .or_else(|| doc.get("meta").and_then(|m| m.get("taskType")))
-        .and_then(Value::as_str);
+    let task_type = report::field(&doc, "taskType").and_then(Value::as_str);
     match task_type {
         Some(t) if t != TaskType::ImplementationPlanning.as_str() => {
-            Err(Rejection::new("plan_wrong_type", "E_INVALID_ARG")
+            Err(Rejection::new("plan_wrong_type", Code::InvalidArg)
                 .var("path", plan_md)
                 .var("value", t))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::ensure_plan_approved;
+    use crate::error::{Code, Coded};
+    use std::process::Command;
+
+    fn mount(args: &[&str]) -> bool {
+        Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Approving a plan whose data.json cannot be written is an I/O failure (`E_IO`, the
+    /// write's own code), not a bad file (`E_INVALID_ARG`, what it used to report).
+    #[test]
+    fn a_failed_write_keeps_its_own_code() {
+        let dir = std::env::temp_dir().join(format!("okstra-ro-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_string_lossy().into_owned();
+        if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs", &d]) {
+            eprintln!("skipped: cannot mount tmpfs (needs root)");
+            return;
+        }
+        std::fs::write(dir.join("plan.md"), "# plan\n").unwrap();
+        std::fs::write(dir.join("plan.data.json"), "{\"meta\": {}}\n").unwrap();
+        let remounted = mount(&["-o", "remount,ro", &d]);
+        let plan = dir.join("plan.md").to_string_lossy().into_owned();
+        let result = ensure_plan_approved(&plan);
+        mount(&["-o", "remount,rw", &d]);
+        let _ = Command::new("umount").arg(&d).status();
+        let _ = std::fs::remove_dir(&dir);
+        assert!(remounted, "remount read-only failed");
+        let r = result.expect_err("a read-only data.json cannot be approved");
+        assert_eq!(r.code(), Code::Io, "{r:?}");
     }
 }

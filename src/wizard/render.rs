@@ -3,30 +3,29 @@
 //! an explicit stage and an empty base-ref; implementation renders `stage` as the number or
 //! `auto` and always empty `workers`; a reused worktree renders base-ref empty.
 
+use super::catalog::fill;
+use super::ctx::{Ctx, FV, IMPL, RH};
 use super::project::WorktreeDecision;
-use super::state::WizardState;
-use super::steps::Ctx;
+use super::step_id::StepId;
 use super::WizardError;
-use crate::task_type::TaskType;
 
-const IMPL: &str = TaskType::Implementation.as_str();
-const FV: &str = TaskType::FinalVerification.as_str();
-const RH: &str = TaskType::ReleaseHandoff.as_str();
+use crate::error::InvalidArg;
 
-/// Known defaults shown as `default (…)` (as the Python wizard shows them): lead and report writer, and the
+/// Known defaults shown as `default (…)` (as the Python wizard shows them): lead and report
+/// writer, and the
 /// implementation verifiers.
-fn known_default(field: &str, implementation: bool) -> Option<&'static str> {
-    match (field, implementation) {
-        ("lead_model" | "report_writer_model", _) => Some("opus"),
-        ("claude_model", true) => Some("sonnet"),
-        ("codex_model", true) => Some("gpt-5.5"),
-        ("gemini_model", true) => Some("auto"),
+fn known_default(id: StepId, implementation: bool) -> Option<&'static str> {
+    match (id, implementation) {
+        (StepId::LeadModel | StepId::ReportWriterModel, _) => Some("opus"),
+        (StepId::ClaudeModel, true) => Some("sonnet"),
+        (StepId::CodexModel, true) => Some("gpt-5.5"),
+        (StepId::GeminiModel, true) => Some("auto"),
         _ => None,
     }
 }
 
 fn base_ref(cx: &Ctx<'_>) -> Result<String, WizardError> {
-    if cx.st.task_type() == FV {
+    if cx.tt() == FV {
         return Ok(String::new());
     }
     Ok(match cx.decision()? {
@@ -37,38 +36,29 @@ fn base_ref(cx: &Ctx<'_>) -> Result<String, WizardError> {
     })
 }
 
-/// The argument map, in a fixed order.
-pub fn render_args(st: &WizardState) -> Result<Vec<(&'static str, String)>, WizardError> {
-    if st.aborted {
-        return Err(WizardError::Aborted);
-    }
-    if !st.is("confirm", "proceed") {
-        let next = super::steps::next(st)?;
-        return Err(WizardError::InvalidArg(format!(
-            "the wizard is not finished (next step: {}); answer it, then call render-args",
-            next.step
-        )));
-    }
-    let cx = Ctx::new(st);
-    let tt = st.task_type();
-    let stage = match tt {
-        IMPL => {
-            let s = st.text("stage_pick");
-            if s.is_empty() { "auto" } else { s }.to_string()
+/// The `stage` argument: the number or `auto` for an implementation, the explicit number
+/// for a final-verification, else empty.
+fn stage(cx: &Ctx<'_>) -> Result<String, WizardError> {
+    let s = cx.st.text(StepId::StagePick);
+    Ok(match cx.tt() {
+        IMPL => if s.is_empty() { "auto" } else { s }.to_string(),
+        FV if s.is_empty() || s == "auto" => {
+            return Err(WizardError::InvalidArg(InvalidArg(
+                "final-verification requires an explicit stage number".into(),
+            )))
         }
-        FV => {
-            let s = st.text("stage_pick");
-            if s.is_empty() || s == "auto" {
-                return Err(WizardError::InvalidArg(
-                    "final-verification requires an explicit stage number".into(),
-                ));
-            }
-            s.to_string()
-        }
+        FV => s.to_string(),
         _ => String::new(),
-    };
-    let stage_scoped = matches!(tt, IMPL | FV);
-    let critic = st.text("critic_pick");
+    })
+}
+
+/// The argument map of a finished run, in a fixed order (the caller checks it is done).
+pub fn render_args(cx: &Ctx<'_>) -> Result<Vec<(&'static str, String)>, WizardError> {
+    let st = cx.st;
+    let tt = cx.tt();
+    let text = |id: StepId| st.text(id).to_string();
+    let only = |yes: bool, v: &str| if yes { v } else { "" }.to_string();
+    let critic = st.text(StepId::CriticPick);
     let (group, task) = cx.task().unwrap_or(("", ""));
     Ok(vec![
         ("project-root", st.project_root.clone()),
@@ -78,160 +68,166 @@ pub fn render_args(st: &WizardState) -> Result<Vec<(&'static str, String)>, Wiza
         ("task-id", task.to_string()),
         ("work-category", cx.work_category()),
         ("brief", st.value("brief").to_string()),
-        ("base-ref", base_ref(&cx)?),
-        ("executor", st.text("executor_pick").to_string()),
-        (
-            "critic",
-            if critic == "off" { "" } else { critic }.to_string(),
-        ),
+        ("base-ref", base_ref(cx)?),
+        ("executor", text(StepId::ExecutorPick)),
+        ("critic", only(critic != "off", critic)),
         (
             "approved-plan",
-            if stage_scoped {
-                st.value("approvedPlan")
-            } else {
-                ""
-            }
-            .to_string(),
+            only(cx.stage_scoped(), st.value("approvedPlan")),
         ),
-        ("stage", stage),
-        (
-            "workers",
-            if tt == IMPL { "" } else { st.text("workers") }.to_string(),
-        ),
-        ("lead-model", st.text("lead_model").to_string()),
-        ("claude-model", st.text("claude_model").to_string()),
-        ("codex-model", st.text("codex_model").to_string()),
-        ("gemini-model", st.text("gemini_model").to_string()),
-        (
-            "report-writer-model",
-            st.text("report_writer_model").to_string(),
-        ),
-        ("directive", st.text("directive").to_string()),
-        ("related-tasks", st.text("related_tasks").to_string()),
+        ("stage", stage(cx)?),
+        ("workers", only(tt != IMPL, st.text(StepId::Workers))),
+        ("lead-model", text(StepId::LeadModel)),
+        ("claude-model", text(StepId::ClaudeModel)),
+        ("codex-model", text(StepId::CodexModel)),
+        ("gemini-model", text(StepId::GeminiModel)),
+        ("report-writer-model", text(StepId::ReportWriterModel)),
+        ("directive", text(StepId::Directive)),
+        ("related-tasks", text(StepId::RelatedTasks)),
         (
             "clarification-response",
             st.value("clarification").to_string(),
         ),
-        (
-            "pr-template",
-            if tt == RH { st.value("prTemplate") } else { "" }.to_string(),
-        ),
+        ("pr-template", only(tt == RH, st.value("prTemplate"))),
     ])
 }
 
-/// The human summary of the effective values.
-pub fn confirmation_block(st: &WizardState) -> Result<String, WizardError> {
-    let cx = Ctx::new(st);
-    let w = |k: &str| cx.cat.word(k).to_string();
-    let tt = st.task_type();
-    let implementation = tt == IMPL;
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    let or = |v: &str, empty: String| if v.is_empty() { empty } else { v.to_string() };
-    let (group, task) = cx.task().unwrap_or(("", ""));
-    rows.push(("task-type", tt.to_string()));
-    rows.push(("task-key", format!("{group}/{task}")));
-    rows.push(("work-category", or(&cx.work_category(), w("none"))));
-    rows.push(("brief", or(st.value("brief"), w("none"))));
-    // The exact worktree, branch and base provisioning will make or reuse.
-    if tt == FV {
-        rows.push(("base-ref", w("fv_base")));
+type Rows = Vec<(&'static str, String)>;
+
+/// `v`, or the summary word `empty` when blank.
+fn or(cx: &Ctx<'_>, v: &str, empty: &str) -> String {
+    if v.is_empty() {
+        cx.cat.word(empty).to_string()
     } else {
-        let root = st.project_root.clone();
-        let (path, branch, base) = match cx.decision()? {
-            Some(WorktreeDecision::New { path, branch, base }) => (path, branch, base),
-            Some(WorktreeDecision::Reused { path, branch, base }) => (
-                format!("{path} {}", w("reused")),
-                branch,
-                format!("{base} {}", w("reused")),
-            ),
-            Some(WorktreeDecision::InWorktree) => (
-                format!("{root} {}", w("in_worktree")),
-                w("none"),
-                w("in_worktree"),
-            ),
-            Some(WorktreeDecision::NotGit) => {
-                (format!("{root} {}", w("not_git")), w("none"), w("not_git"))
-            }
-            None => (w("none"), w("none"), or(st.value("baseRef"), w("none"))),
-        };
-        rows.push(("worktree", path));
-        rows.push(("branch", branch));
-        rows.push(("base-ref", base));
+        v.to_string()
     }
+}
+
+/// The exact worktree, branch and base provisioning will make or reuse.
+fn worktree_rows(cx: &Ctx<'_>, rows: &mut Rows) -> Result<(), WizardError> {
+    let w = |k: &str| cx.cat.word(k).to_string();
+    if cx.tt() == FV {
+        rows.push(("base-ref", w("fv_base")));
+        return Ok(());
+    }
+    let root = cx.st.project_root.clone();
+    let (path, branch, base) = match cx.decision()? {
+        Some(WorktreeDecision::New { path, branch, base }) => (path, branch, base),
+        Some(WorktreeDecision::Reused { path, branch, base }) => (
+            format!("{path} {}", w("reused")),
+            branch,
+            format!("{base} {}", w("reused")),
+        ),
+        Some(WorktreeDecision::InWorktree) => (
+            format!("{root} {}", w("in_worktree")),
+            w("none"),
+            w("in_worktree"),
+        ),
+        Some(WorktreeDecision::NotGit) => {
+            (format!("{root} {}", w("not_git")), w("none"), w("not_git"))
+        }
+        None => (w("none"), w("none"), or(cx, cx.st.value("baseRef"), "none")),
+    };
+    rows.push(("worktree", path));
+    rows.push(("branch", branch));
+    rows.push(("base-ref", base));
+    Ok(())
+}
+
+/// The model of `id`: the answer, else `default` with the known default.
+fn model(cx: &Ctx<'_>, id: StepId) -> String {
+    let v = cx.st.text(id);
+    if !v.is_empty() {
+        return v.to_string();
+    }
+    let w = cx.cat.word("default");
+    match known_default(id, cx.tt() == IMPL) {
+        Some(d) => format!("{w} ({d})"),
+        None => w.to_string(),
+    }
+}
+
+/// Executor, critic and workers; then every model (an implementation's as executor or
+/// verifier, otherwise skipped when its worker is not selected).
+fn worker_rows(cx: &Ctx<'_>, rows: &mut Rows) {
+    let st = cx.st;
+    let w = |k: &str| cx.cat.word(k).to_string();
+    let implementation = cx.tt() == IMPL;
     if implementation {
-        rows.push(("executor", st.text("executor_pick").to_string()));
-        let critic = st.text("critic_pick");
-        rows.push((
-            "critic",
-            if critic.is_empty() || critic == "off" {
-                w("off")
-            } else {
-                critic.to_string()
-            },
-        ));
+        rows.push(("executor", st.text(StepId::ExecutorPick).to_string()));
+        let critic = st.text(StepId::CriticPick);
+        let critic = if critic == "off" { "" } else { critic };
+        rows.push(("critic", or(cx, critic, "off")));
         rows.push(("workers", w("impl_workers")));
     } else {
-        rows.push(("workers", or(st.text("workers"), w("profile_default"))));
+        rows.push((
+            "workers",
+            or(cx, st.text(StepId::Workers), "profile_default"),
+        ));
     }
-    let model = |field: &str| {
-        let v = st.text(field);
-        if !v.is_empty() {
-            return v.to_string();
-        }
-        match known_default(field, implementation) {
-            Some(d) => format!("{} ({d})", w("default")),
-            None => w("default"),
-        }
-    };
-    rows.push(("lead-model", model("lead_model")));
-    for (provider, field, name) in [
-        ("claude", "claude_model", "claude-model"),
-        ("codex", "codex_model", "codex-model"),
-        ("gemini", "gemini_model", "gemini-model"),
+    rows.push(("lead-model", model(cx, StepId::LeadModel)));
+    for (provider, id, name) in [
+        ("claude", StepId::ClaudeModel, "claude-model"),
+        ("codex", StepId::CodexModel, "codex-model"),
+        ("gemini", StepId::GeminiModel, "gemini-model"),
     ] {
+        let executor = st.is(StepId::ExecutorPick, provider);
         let line = if implementation {
-            let role = if st.is("executor_pick", provider) {
-                w("executor_model")
+            let role = w(if executor {
+                "executor_model"
             } else {
-                w("verifier")
-            };
-            let v = if st.is("executor_pick", provider) && st.text(field).is_empty() {
+                "verifier"
+            });
+            let v = if executor && st.text(id).is_empty() {
                 w("default")
             } else {
-                model(field)
+                model(cx, id)
             };
             format!("{v} {role}")
         } else if cx.worker_selected(provider) {
-            model(field)
+            model(cx, id)
         } else {
-            cx.cat.word("skipped").replace("{worker}", provider)
+            fill(cx.cat.word("skipped"), &[("worker", provider)])
         };
         rows.push((name, line));
     }
-    rows.push(("report-writer-model", model("report_writer_model")));
-    rows.push(("directive", or(st.text("directive"), w("none"))));
-    rows.push(("related-tasks", or(st.text("related_tasks"), w("none"))));
-    if matches!(tt, IMPL | FV) {
+    rows.push(("report-writer-model", model(cx, StepId::ReportWriterModel)));
+}
+
+/// The human summary of the effective values.
+pub fn confirmation_block(cx: &Ctx<'_>) -> Result<String, WizardError> {
+    let st = cx.st;
+    let tt = cx.tt();
+    let mut rows: Rows = Vec::new();
+    let (group, task) = cx.task().unwrap_or(("", ""));
+    rows.push(("task-type", tt.to_string()));
+    rows.push(("task-key", format!("{group}/{task}")));
+    rows.push(("work-category", or(cx, &cx.work_category(), "none")));
+    rows.push(("brief", or(cx, st.value("brief"), "none")));
+    worktree_rows(cx, &mut rows)?;
+    worker_rows(cx, &mut rows);
+    rows.push(("directive", or(cx, st.text(StepId::Directive), "none")));
+    rows.push((
+        "related-tasks",
+        or(cx, st.text(StepId::RelatedTasks), "none"),
+    ));
+    if cx.stage_scoped() {
         rows.push((
             "approved-plan",
-            or(st.value("approvedPlan"), w("not_selected")),
+            or(cx, st.value("approvedPlan"), "not_selected"),
         ));
-        let stage = st.text("stage_pick");
-        let stage = if !stage.is_empty() {
-            stage.to_string()
-        } else if implementation {
-            "auto".to_string()
-        } else {
-            w("not_selected")
+        let stage = match st.text(StepId::StagePick) {
+            "" if tt == IMPL => "auto",
+            s => s,
         };
-        rows.push(("stage", stage));
+        rows.push(("stage", or(cx, stage, "not_selected")));
     }
-    rows.push(("clarification", or(st.value("clarification"), w("none"))));
+    rows.push(("clarification", or(cx, st.value("clarification"), "none")));
     if tt == RH {
-        rows.push(("pr-template", or(st.value("prTemplate"), w("none"))));
+        rows.push(("pr-template", or(cx, st.value("prTemplate"), "none")));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut out = w("title");
+    let mut out = cx.cat.word("title").to_string();
     for (k, v) in rows {
         out.push_str(&format!("\n  {k:<width$} : {v}"));
     }

@@ -1,12 +1,14 @@
 //! `WizardState`: the plain, versioned JSON saved between calls. It holds the raw answers by
 //! step id and the values resolved when an answer was accepted (absolute paths, the task key
-//! of a picked task); everything else is derived from these plus the project.
+//! of a picked task); everything else is derived from these plus the project. Answers are
+//! keyed by [`StepId::as_str`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Lang;
+use super::step_id::StepId;
 use super::WizardError;
 
 /// The state format written by this version. Version 1 is the first Rust format; the Python
@@ -104,18 +106,18 @@ impl WizardState {
         }
     }
 
-    /// The answer to `step`, if given.
-    pub fn answer(&self, step: &str) -> Option<&str> {
-        self.answers.get(step).map(String::as_str)
+    /// The answer to `step` (a [`StepId`] or its string), if given.
+    pub fn answer(&self, step: impl AsRef<str>) -> Option<&str> {
+        self.answers.get(step.as_ref()).map(String::as_str)
     }
 
     /// The answer to `step`, or empty.
-    pub fn text(&self, step: &str) -> &str {
+    pub fn text(&self, step: impl AsRef<str>) -> &str {
         self.answer(step).unwrap_or("")
     }
 
     /// Whether `step` was answered with `value`.
-    pub fn is(&self, step: &str, value: &str) -> bool {
+    pub fn is(&self, step: impl AsRef<str>, value: &str) -> bool {
         self.answer(step) == Some(value)
     }
 
@@ -126,6 +128,14 @@ impl WizardState {
 
     /// The chosen task type, or empty.
     pub fn task_type(&self) -> &str {
-        self.text("task_type")
+        self.text(StepId::TaskType)
+    }
+
+    /// Forgets the answer to `step` and the values it resolved (`writes`).
+    pub fn clear(&mut self, step: StepId, writes: &[&str]) {
+        self.answers.remove(step.as_str());
+        for k in writes {
+            self.values.remove(*k);
+        }
     }
 }

@@ -1,64 +1,35 @@
-//! The wizard's steps in order, when each applies, what it offers and how its answer is
-//! validated and applied. `next` is the first step that applies and is not answered yet.
+//! The wizard's steps as one table, [`STEPS`]: each step is one [`Step`] record saying when
+//! it is asked, what it offers, how its prompt is shaped, how its answer is validated, which
+//! resolved values it writes and what an edit of it clears. The engine ([`super::flow`])
+//! only walks this table; nothing else knows a step by name.
+//!
+//! # Adding a wizard step
+//!
+//! 1. Add its id to [`StepId`] (`step_id.rs`), at the position it is asked.
+//! 2. Add its record to [`STEPS`], at the same position; start from [`BASE`] and set what
+//!    differs (condition, options, prompt and accept hooks, written values, edit field).
+//! 3. Add its texts to both catalogs, `prompts/wizard/ko.json` and `en.json`: `steps.<id>`
+//!    with `label`, `help`, `echo`, a label for every fixed option and every label variant
+//!    the record names, and any new error message under `errors`.
+//!
+//! The test `the_step_table_is_the_only_home` fails until the three agree. `docs/wizard.md`
+//! describes each record field.
 
-use super::catalog::{catalog, fill, Catalog};
-use super::project::{self, Project, WorktreeDecision};
+use super::catalog::fill;
+use super::ctx::{raw_opt, Ctx, FV, IMPL, RH};
+use super::project::{self, WorktreeDecision};
 use super::state::WizardState;
-use super::{Prompt, PromptKind, PromptOption, Rejection, WizardError};
+use super::step_id::StepId;
+use super::{Prompt, Rejection, WizardError};
+use crate::error::Code;
 use crate::ids;
 use crate::task_type::TaskType;
 
-/// Every step id, in the order they are asked.
-pub const STEPS: [&str; 30] = [
-    "task_type",
-    "task_pick",
-    "task_group",
-    "task_id",
-    "work_category",
-    "brief_pick",
-    "brief_path",
-    "base_ref_pick",
-    "base_ref_text",
-    "approved_plan_pick",
-    "approved_plan_text",
-    "approve_plan_confirm",
-    "stage_pick",
-    "executor_pick",
-    "critic_pick",
-    "customize_pick",
-    "workers",
-    "lead_model",
-    "claude_model",
-    "codex_model",
-    "gemini_model",
-    "report_writer_model",
-    "directive",
-    "related_tasks",
-    "clarification_response",
-    "pr_template_pick",
-    "pr_template_text",
-    "branch_confirm",
-    "confirm",
-    "edit_target",
-];
-
-/// Terminal step ids.
+/// Terminal prompt ids (not steps: nothing is asked).
 pub const TERMINAL: [&str; 2] = ["done", "aborted"];
 
-/// The id of the batched prompt of the customize answers.
+/// The id of the batched prompt of the [`Step::groupable`] steps.
 pub const GROUP: &str = "customize_group";
-
-/// Steps that are independent of each other and can be batched into [`GROUP`].
-const GROUPABLE: [&str; 8] = [
-    "lead_model",
-    "claude_model",
-    "codex_model",
-    "gemini_model",
-    "report_writer_model",
-    "directive",
-    "related_tasks",
-    "clarification_response",
-];
 
 /// The six task types (phases).
 pub const TASK_TYPES: [&str; 6] = TaskType::NAMES;
@@ -66,544 +37,635 @@ pub const TASK_TYPES: [&str; 6] = TaskType::NAMES;
 /// Known worker names for `workers`.
 pub const WORKERS: [&str; 4] = ["claude", "codex", "gemini", "report-writer"];
 
-const IMPL: &str = TaskType::Implementation.as_str();
-const FV: &str = TaskType::FinalVerification.as_str();
-const RH: &str = TaskType::ReleaseHandoff.as_str();
+/// What a step offers.
+#[derive(Debug, Clone, Copy)]
+pub enum Options {
+    /// Free text (a `text` prompt).
+    Text,
+    /// These fixed values (a `pick` prompt), each labelled by the catalog under
+    /// `steps.<id>.options`; a prompt hook may add dynamic ones (tasks, branches, stages).
+    Pick(&'static [&'static str]),
+    /// The edit fields of [`STEPS`] (a `pick` prompt of `edit_target`).
+    EditFields,
+}
 
-/// Edit targets: the field, the steps that ask it, and the later steps whose answers depend
-/// on it (cleared with it). `branch_confirm`, `confirm` and `edit_target` are always cleared.
-const EDIT_FIELDS: [(&str, &[&str], &[&str]); 20] = [
-    ("task_type", &["task_type"], &STEPS),
-    (
-        "task_key",
-        &["task_pick", "task_group", "task_id"],
-        &[
-            "work_category",
-            "brief_pick",
-            "brief_path",
-            "base_ref_pick",
-            "base_ref_text",
-            "approved_plan_pick",
-            "approved_plan_text",
-            "approve_plan_confirm",
-            "stage_pick",
-        ],
-    ),
-    ("work_category", &["work_category"], &[]),
-    ("brief", &["brief_pick", "brief_path"], &[]),
-    ("base_ref", &["base_ref_pick", "base_ref_text"], &[]),
-    (
-        "approved_plan",
-        &[
-            "approved_plan_pick",
-            "approved_plan_text",
-            "approve_plan_confirm",
-        ],
-        &["stage_pick"],
-    ),
-    ("stage", &["stage_pick"], &[]),
-    (
-        "executor",
-        &["executor_pick"],
-        &["claude_model", "codex_model", "gemini_model"],
-    ),
-    ("critic", &["critic_pick"], &[]),
-    ("customize", &["customize_pick"], &GROUPABLE_AND_WORKERS),
-    (
-        "workers",
-        &["workers"],
-        &[
-            "claude_model",
-            "codex_model",
-            "gemini_model",
-            "report_writer_model",
-        ],
-    ),
-    ("lead_model", &["lead_model"], &[]),
-    ("claude_model", &["claude_model"], &[]),
-    ("codex_model", &["codex_model"], &[]),
-    ("gemini_model", &["gemini_model"], &[]),
-    ("report_writer_model", &["report_writer_model"], &[]),
-    ("directive", &["directive"], &[]),
-    ("related_tasks", &["related_tasks"], &[]),
-    ("clarification_response", &["clarification_response"], &[]),
-    (
-        "pr_template",
-        &["pr_template_pick", "pr_template_text"],
-        &[],
-    ),
-];
+impl Options {
+    /// The fixed option values (every one has a label in every catalog).
+    pub fn values(self) -> Vec<&'static str> {
+        match self {
+            Options::Text => Vec::new(),
+            Options::Pick(v) => v.to_vec(),
+            Options::EditFields => edit_fields(),
+        }
+    }
+}
 
-const GROUPABLE_AND_WORKERS: [&str; 9] = [
-    "workers",
-    "lead_model",
-    "claude_model",
-    "codex_model",
-    "gemini_model",
-    "report_writer_model",
-    "directive",
-    "related_tasks",
-    "clarification_response",
-];
+/// What an edit of a step re-asks: the field offered by `edit_target` and the later steps
+/// whose answers depend on it. A field asked by several steps (the task key: pick, group,
+/// id) shares one `Edit`. `branch_confirm`, `confirm` and `edit_target` are always cleared.
+#[derive(Debug, Clone, Copy)]
+pub struct Edit {
+    /// The `edit_target` option value (labelled under `steps.edit_target.options`).
+    pub field: &'static str,
+    /// The steps cleared with the field's own steps.
+    pub clears: &'static [StepId],
+}
 
-/// The fixed option values of `step` (dynamic ones — tasks, branches, stages — excluded).
-/// Every one of them has a label in every catalog.
-pub fn fixed_options(step: &str) -> Vec<&'static str> {
-    match step {
-        "task_type" => TASK_TYPES.to_vec(),
-        "task_pick" => vec!["new"],
-        "work_category" => vec![
+/// An answer being accepted: accept hooks validate `value` and write to `draft`.
+pub struct Answer<'a> {
+    /// The state the answer is applied to (a copy: dropped when the answer is rejected).
+    pub draft: &'a mut WizardState,
+    /// The answer, trimmed.
+    pub value: &'a str,
+    /// What is recorded and echoed (e.g. the absolute path of a file answer).
+    pub shown: String,
+    /// Whether the answer is recorded (`false` for `edit`-like answers that only clear).
+    pub record: bool,
+}
+
+impl Answer<'_> {
+    fn set(&mut self, key: &str, value: &str) {
+        self.draft.values.insert(key.into(), value.into());
+    }
+}
+
+/// Why an answer was not applied: rejected (shown to the user, state unchanged), or the
+/// project could not be read or written (an error of the call).
+#[derive(Debug)]
+pub enum Refusal {
+    /// A rejected answer.
+    Rejected(Rejection),
+    /// A failure of the call.
+    Failed(WizardError),
+}
+
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Self {
+        Refusal::Rejected(r)
+    }
+}
+
+impl From<WizardError> for Refusal {
+    fn from(e: WizardError) -> Self {
+        Refusal::Failed(e)
+    }
+}
+
+/// Whether a step is part of this run, given the answers so far.
+pub type When = fn(&Ctx<'_>) -> Result<bool, WizardError>;
+/// Shapes a prompt built from the catalog texts and the fixed options.
+pub type PromptHook = fn(&Ctx<'_>, &mut Prompt) -> Result<(), WizardError>;
+/// Validates an answer and writes the values it resolves.
+pub type AcceptHook = fn(&Ctx<'_>, &mut Answer<'_>) -> Result<(), Refusal>;
+/// The rejection of a pick answer that is not one of the options (`value`, `allowed`).
+pub type Unknown = fn(&Ctx<'_>, &str, &str) -> Rejection;
+
+/// One step.
+#[derive(Clone, Copy)]
+pub struct Step {
+    /// Its id.
+    pub id: StepId,
+    /// When it is asked (it is also skipped once answered).
+    pub when: When,
+    /// What it offers; free text unless it has options.
+    pub options: Options,
+    /// The label variants its prompt hook uses (`steps.<id>.<name>` in every catalog).
+    pub variants: &'static [&'static str],
+    /// Shapes the prompt (dynamic options, filled labels, label variants).
+    pub prompt: Option<PromptHook>,
+    /// The rejection of an answer that is not an option (pick steps).
+    pub unknown: Unknown,
+    /// Validates the answer and writes what it resolves (after the pick check).
+    pub accept: Option<AcceptHook>,
+    /// The keys of `WizardState::values` it writes (cleared with its answer).
+    pub writes: &'static [&'static str],
+    /// What `edit_target` offers for it and what an edit clears (`None`: not editable).
+    pub edit: Option<Edit>,
+    /// Independent of its neighbours: batched into [`GROUP`] when the wizard groups.
+    pub groupable: bool,
+}
+
+/// The defaults every record starts from (`..BASE`): always asked, free text, no hooks,
+/// writes nothing, not editable, not grouped.
+pub const BASE: Step = Step {
+    id: StepId::TaskType,
+    when: |_| Ok(true),
+    options: Options::Text,
+    variants: &[],
+    prompt: None,
+    unknown: not_an_option,
+    accept: None,
+    writes: &[],
+    edit: None,
+    groupable: false,
+};
+
+const TASK_KEY: Edit = Edit {
+    field: "task_key",
+    clears: &[
+        StepId::WorkCategory,
+        StepId::BriefPick,
+        StepId::BriefPath,
+        StepId::BaseRefPick,
+        StepId::BaseRefText,
+        StepId::ApprovedPlanPick,
+        StepId::ApprovedPlanText,
+        StepId::ApprovePlanConfirm,
+        StepId::StagePick,
+    ],
+};
+const BRIEF: Edit = only("brief");
+const BASE_REF: Edit = only("base_ref");
+const APPROVED_PLAN: Edit = Edit {
+    field: "approved_plan",
+    clears: &[StepId::StagePick],
+};
+const PR_TEMPLATE: Edit = only("pr_template");
+const MODELS: &[StepId] = &[StepId::ClaudeModel, StepId::CodexModel, StepId::GeminiModel];
+
+/// An edit field that clears nothing else.
+const fn only(field: &'static str) -> Edit {
+    Edit { field, clears: &[] }
+}
+
+/// Every step, in the order they are asked.
+pub static STEPS: &[Step] = &[
+    Step {
+        id: StepId::TaskType,
+        options: Options::Pick(&TASK_TYPES),
+        edit: Some(Edit {
+            field: "task_type",
+            clears: StepId::ALL,
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::TaskPick,
+        when: |cx| Ok(cx.task_pick_needed()),
+        options: Options::Pick(&["new"]),
+        prompt: Some(|cx, p| {
+            p.options = cx.proj.tasks().iter().map(|k| raw_opt(k, k)).collect();
+            p.options.push(cx.opt(StepId::TaskPick, "new"));
+            Ok(())
+        }),
+        accept: Some(|_, a| {
+            if a.value != "new" {
+                let (g, t) = a.value.split_once('/').unwrap_or((a.value, ""));
+                a.set("taskGroup", g);
+                a.set("taskId", t);
+            }
+            Ok(())
+        }),
+        writes: &["taskGroup", "taskId"],
+        edit: Some(TASK_KEY),
+        ..BASE
+    },
+    Step {
+        id: StepId::TaskGroup,
+        when: |cx| Ok(cx.is_new_task()),
+        accept: Some(|_, a| {
+            check_segment(a.value)?;
+            a.set("taskGroup", a.value);
+            Ok(())
+        }),
+        writes: &["taskGroup"],
+        edit: Some(TASK_KEY),
+        ..BASE
+    },
+    Step {
+        id: StepId::TaskId,
+        when: |cx| Ok(cx.is_new_task()),
+        accept: Some(accept_task_id),
+        writes: &["taskId"],
+        edit: Some(TASK_KEY),
+        ..BASE
+    },
+    Step {
+        id: StepId::WorkCategory,
+        when: |cx| Ok(cx.is_new_task() || (cx.task().is_some() && cx.work_category().is_empty())),
+        options: Options::Pick(&[
             "feature",
             "bugfix",
             "refactor",
             "improvement",
             "ops",
             "other",
-        ],
-        "brief_pick" => vec!["keep", "path"],
-        "base_ref_pick" => vec!["text"],
-        "approved_plan_pick" => vec!["latest", "path"],
-        "approve_plan_confirm" => vec!["yes", "no"],
-        "stage_pick" => vec!["auto"],
-        "executor_pick" => vec!["claude", "codex", "gemini"],
-        "critic_pick" => vec!["off", "claude", "codex", "gemini"],
-        "customize_pick" => vec!["defaults", "customize"],
-        "pr_template_pick" => vec!["repo", "none", "path"],
-        "branch_confirm" => vec!["proceed", "edit", "abort"],
-        "confirm" => vec!["proceed", "edit"],
-        "edit_target" => EDIT_FIELDS.iter().map(|f| f.0).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The value keys a step resolves into `WizardState::values` (cleared with the step).
-fn owned_values(step: &str) -> &'static [&'static str] {
-    match step {
-        "task_pick" => &["taskGroup", "taskId"],
-        "task_group" => &["taskGroup"],
-        "task_id" => &["taskId"],
-        "brief_pick" | "brief_path" => &["brief"],
-        "base_ref_pick" | "base_ref_text" => &["baseRef"],
-        "approved_plan_pick" | "approved_plan_text" => &["approvedPlan"],
-        "clarification_response" => &["clarification"],
-        "pr_template_pick" | "pr_template_text" => &["prTemplate"],
-        _ => &[],
-    }
-}
-
-fn clear(st: &mut WizardState, step: &str) {
-    st.answers.remove(step);
-    for k in owned_values(step) {
-        st.values.remove(*k);
-    }
-}
-
-/// One call's reasoning over a state and its project.
-pub struct Ctx<'a> {
-    /// The state being looked at.
-    pub st: &'a WizardState,
-    /// The project it reads from.
-    pub proj: Project<'a>,
-    /// The texts.
-    pub cat: &'static Catalog,
-}
-
-impl<'a> Ctx<'a> {
-    /// A context over `st`.
-    pub fn new(st: &'a WizardState) -> Ctx<'a> {
-        Ctx {
-            st,
-            proj: Project::new(st),
-            cat: catalog(st.lang),
-        }
-    }
-
-    fn tt(&self) -> &str {
-        self.st.task_type()
-    }
-
-    fn stage_scoped(&self) -> bool {
-        matches!(self.tt(), IMPL | FV)
-    }
-
-    fn task_pick_needed(&self) -> bool {
-        // A task typed in while no task existed stays typed in even if tasks appear later.
-        let typed_in =
-            self.st.answer("task_group").is_some() && self.st.answer("task_pick").is_none();
-        !self.proj.tasks().is_empty() && !typed_in
-    }
-
-    /// Whether the run creates a new task (not known until the task is picked).
-    pub fn is_new_task(&self) -> bool {
-        !self.task_pick_needed() || self.st.is("task_pick", "new")
-    }
-
-    /// The task group and id, once both are known.
-    pub fn task(&self) -> Option<(&str, &str)> {
-        let (g, t) = (self.st.value("taskGroup"), self.st.value("taskId"));
-        (!g.is_empty() && !t.is_empty()).then_some((g, t))
-    }
-
-    /// The effective work category: the answer, else the existing task's manifest.
-    pub fn work_category(&self) -> String {
-        if let Some(c) = self.st.answer("work_category") {
-            return c.to_string();
-        }
-        self.task()
-            .and_then(|(g, t)| self.proj.existing_work_category(g, t))
-            .unwrap_or_default()
-    }
-
-    fn existing_brief(&self) -> Option<String> {
-        if self.is_new_task() {
-            return None;
-        }
-        let (g, t) = self.task()?;
-        self.proj.existing_brief(g, t)
-    }
-
-    /// The implementation stage whose worktree the run uses, once a number is picked.
-    fn stage_number(&self) -> Option<u32> {
-        (self.tt() == IMPL)
-            .then(|| self.st.text("stage_pick").parse().ok())
-            .flatten()
-    }
-
-    fn decision_for(
-        &self,
-        stage: Option<u32>,
-        base_ref: Option<&str>,
-    ) -> Result<Option<WorktreeDecision>, WizardError> {
-        match self.task() {
-            Some((g, t)) => Ok(Some(self.proj.worktree_decision(
-                g,
-                t,
-                stage,
-                &self.work_category(),
-                base_ref,
-            )?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Where the run's worktree comes from (the stage worktree of an implementation stage
-    /// once picked); `None` until the task is known.
-    ///
-    /// The base is the one `renderArgs` passes on: the answered base ref when the run asks
-    /// for one, else none (provisioning then branches from the main worktree's HEAD).
-    pub fn decision(&self) -> Result<Option<WorktreeDecision>, WizardError> {
-        let base = self.st.value("baseRef");
-        let base = (self.base_ref_needed()? && !base.is_empty()).then_some(base);
-        self.decision_for(self.stage_number(), base)
-    }
-
-    /// Whether the run needs a base ref: outside final-verification, when the task's own
-    /// worktree would be new (asked before the stage, so decided on the task key).
-    pub fn base_ref_needed(&self) -> Result<bool, WizardError> {
-        Ok(self.tt() != FV
-            && matches!(
-                self.decision_for(None, None)?,
-                Some(WorktreeDecision::New { .. })
-            ))
-    }
-
-    fn latest_plan(&self) -> Option<String> {
-        let (g, t) = self.task()?;
-        self.proj.latest_plan(g, t)
-    }
-
-    fn customize(&self) -> bool {
-        self.st.is("customize_pick", "customize")
-    }
-
-    /// Whether `worker` takes part given the `workers` answer (blank = every worker).
-    pub fn worker_selected(&self, worker: &str) -> bool {
-        let ws = self.st.text("workers");
-        ws.is_empty() || ws.split(',').any(|w| w == worker)
-    }
-
-    fn model_needed(&self, provider: &str) -> bool {
-        self.customize()
-            && if self.tt() == IMPL {
-                self.st.is("executor_pick", provider)
-            } else {
-                self.worker_selected(provider)
+        ]),
+        edit: Some(only("work_category")),
+        ..BASE
+    },
+    Step {
+        id: StepId::BriefPick,
+        when: |cx| Ok(cx.existing_brief().is_some()),
+        options: Options::Pick(&["keep", "path"]),
+        prompt: Some(|cx, p| {
+            p.label = fill(
+                &p.label,
+                &[("path", &cx.existing_brief().unwrap_or_default())],
+            );
+            Ok(())
+        }),
+        accept: Some(|cx, a| {
+            if a.value == "keep" {
+                a.set("brief", &cx.existing_brief().unwrap_or_default());
             }
-    }
-
-    /// Whether `step` is part of this run.
-    pub fn needed(&self, step: &str) -> Result<bool, WizardError> {
-        let st = self.st;
-        Ok(match step {
-            "task_type" | "customize_pick" | "confirm" => true,
-            "task_pick" => self.task_pick_needed(),
-            "task_group" | "task_id" => self.is_new_task(),
-            "work_category" => {
-                self.is_new_task() || (self.task().is_some() && self.work_category().is_empty())
+            Ok(())
+        }),
+        writes: &["brief"],
+        edit: Some(BRIEF),
+        ..BASE
+    },
+    Step {
+        id: StepId::BriefPath,
+        when: |cx| Ok(cx.existing_brief().is_none() || cx.st.is(StepId::BriefPick, "path")),
+        accept: Some(|cx, a| accept_file(cx, a, "brief", false)),
+        writes: &["brief"],
+        edit: Some(BRIEF),
+        ..BASE
+    },
+    Step {
+        id: StepId::BaseRefPick,
+        when: |cx| cx.base_ref_needed(),
+        options: Options::Pick(&["text"]),
+        prompt: Some(|cx, p| {
+            p.options = cx.proj.branches().iter().map(|b| raw_opt(b, b)).collect();
+            p.options.push(cx.opt(StepId::BaseRefPick, "text"));
+            Ok(())
+        }),
+        accept: Some(|_, a| {
+            if a.value != "text" {
+                a.set("baseRef", a.value);
             }
-            "brief_pick" => self.existing_brief().is_some(),
-            "brief_path" => self.existing_brief().is_none() || st.is("brief_pick", "path"),
-            "base_ref_pick" => self.base_ref_needed()?,
-            "base_ref_text" => st.is("base_ref_pick", "text") && self.base_ref_needed()?,
-            "approved_plan_pick" => self.stage_scoped() && self.latest_plan().is_some(),
-            "approved_plan_text" => {
-                self.stage_scoped()
-                    && (self.latest_plan().is_none() || st.is("approved_plan_pick", "path"))
+            Ok(())
+        }),
+        writes: &["baseRef"],
+        edit: Some(BASE_REF),
+        ..BASE
+    },
+    Step {
+        id: StepId::BaseRefText,
+        when: |cx| Ok(cx.st.is(StepId::BaseRefPick, "text") && cx.base_ref_needed()?),
+        accept: Some(|cx, a| {
+            required(a.value)?;
+            cx.proj.resolve_ref(a.value).map_err(|detail| {
+                reject("bad_ref")
+                    .var("value", a.value)
+                    .var("detail", &detail)
+            })?;
+            a.set("baseRef", a.value);
+            Ok(())
+        }),
+        writes: &["baseRef"],
+        edit: Some(BASE_REF),
+        ..BASE
+    },
+    Step {
+        id: StepId::ApprovedPlanPick,
+        when: |cx| Ok(cx.stage_scoped() && cx.latest_plan().is_some()),
+        options: Options::Pick(&["latest", "path"]),
+        prompt: Some(|cx, p| {
+            p.label = fill(&p.label, &[("path", &cx.latest_plan().unwrap_or_default())]);
+            Ok(())
+        }),
+        accept: Some(|cx, a| {
+            if a.value == "latest" {
+                let latest = cx.latest_plan().unwrap_or_default();
+                project::check_plan(&latest)?;
+                a.set("approvedPlan", &latest);
             }
-            "approve_plan_confirm" | "stage_pick" => self.stage_scoped(),
-            "executor_pick" | "critic_pick" => self.tt() == IMPL,
-            "workers" => self.customize() && self.tt() != IMPL,
-            "lead_model" | "directive" | "related_tasks" | "clarification_response" => {
-                self.customize()
+            Ok(())
+        }),
+        writes: &["approvedPlan"],
+        edit: Some(APPROVED_PLAN),
+        ..BASE
+    },
+    Step {
+        id: StepId::ApprovedPlanText,
+        when: |cx| {
+            Ok(cx.stage_scoped()
+                && (cx.latest_plan().is_none() || cx.st.is(StepId::ApprovedPlanPick, "path")))
+        },
+        accept: Some(|cx, a| accept_file(cx, a, "approvedPlan", true)),
+        writes: &["approvedPlan"],
+        edit: Some(APPROVED_PLAN),
+        ..BASE
+    },
+    Step {
+        id: StepId::ApprovePlanConfirm,
+        when: |cx| Ok(cx.stage_scoped()),
+        options: Options::Pick(&["yes", "no"]),
+        prompt: Some(|cx, p| {
+            p.label = fill(&p.label, &[("path", cx.st.value("approvedPlan"))]);
+            Ok(())
+        }),
+        accept: Some(|_, a| {
+            if a.value == "no" {
+                return Err(reject("declined").into());
             }
-            "claude_model" => self.model_needed("claude"),
-            "codex_model" => self.model_needed("codex"),
-            "gemini_model" => self.model_needed("gemini"),
-            "report_writer_model" => {
-                self.customize() && (self.tt() == IMPL || self.worker_selected("report-writer"))
+            project::ensure_plan_approved(a.draft.value("approvedPlan"))?.map_err(Refusal::Rejected)
+        }),
+        edit: Some(APPROVED_PLAN),
+        ..BASE
+    },
+    Step {
+        id: StepId::StagePick,
+        when: |cx| Ok(cx.stage_scoped()),
+        options: Options::Pick(&["auto"]),
+        variants: &["label_final_verification", "stage_option"],
+        prompt: Some(stage_prompt),
+        unknown: |cx, value, allowed| {
+            if value == "auto" && cx.tt() != IMPL {
+                return reject("stage_auto_fv");
             }
-            "pr_template_pick" => self.tt() == RH,
-            "pr_template_text" => self.tt() == RH && st.is("pr_template_pick", "path"),
-            "branch_confirm" => self.tt() != FV,
-            "edit_target" => st.is("confirm", "edit"),
-            _ => false,
-        })
-    }
-
-    fn opt(&self, step: &str, value: &str) -> PromptOption {
-        let label = self
-            .cat
-            .step(step)
-            .and_then(|t| t.options.get(value))
-            .cloned()
-            .unwrap_or_else(|| value.to_string());
-        PromptOption {
-            value: value.to_string(),
-            label,
-        }
-    }
-
-    fn raw_opt(value: &str, label: &str) -> PromptOption {
-        PromptOption {
-            value: value.to_string(),
-            label: label.to_string(),
-        }
-    }
-
-    /// The prompt of `step`.
-    pub fn build(&self, step: &str) -> Result<Prompt, WizardError> {
-        let text = self.cat.step(step);
-        let mut label = text.map_or(step, |t| t.label.as_str()).to_string();
-        let mut help = text.map_or("", |t| t.help.as_str()).to_string();
-        let echo_template = text.map_or("", |t| t.echo.as_str()).to_string();
-        let variant = |name: &str| text.map_or(step, |t| t.label_variant(name)).to_string();
-        let mut options = Vec::new();
-        let mut kind = PromptKind::Pick;
-        match step {
-            "task_pick" => {
-                options.extend(self.proj.tasks().iter().map(|k| Self::raw_opt(k, k)));
-                options.push(self.opt(step, "new"));
+            reject("stage_unknown")
+                .var("value", value)
+                .var("allowed", allowed)
+        },
+        edit: Some(only("stage")),
+        ..BASE
+    },
+    Step {
+        id: StepId::ExecutorPick,
+        when: |cx| Ok(cx.tt() == IMPL),
+        options: Options::Pick(&["claude", "codex", "gemini"]),
+        edit: Some(Edit {
+            field: "executor",
+            clears: MODELS,
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::CriticPick,
+        when: |cx| Ok(cx.tt() == IMPL),
+        options: Options::Pick(&["off", "claude", "codex", "gemini"]),
+        edit: Some(only("critic")),
+        ..BASE
+    },
+    Step {
+        id: StepId::CustomizePick,
+        options: Options::Pick(&["defaults", "customize"]),
+        edit: Some(Edit {
+            field: "customize",
+            clears: &[
+                StepId::Workers,
+                StepId::LeadModel,
+                StepId::ClaudeModel,
+                StepId::CodexModel,
+                StepId::GeminiModel,
+                StepId::ReportWriterModel,
+                StepId::Directive,
+                StepId::RelatedTasks,
+                StepId::ClarificationResponse,
+            ],
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::Workers,
+        when: |cx| Ok(cx.customize() && cx.tt() != IMPL),
+        accept: Some(|_, a| {
+            let ws = csv(a.value);
+            if let Some(bad) = ws.iter().find(|w| !WORKERS.contains(&w.as_str())) {
+                return Err(reject("bad_workers").var("value", bad).into());
             }
-            "brief_pick" => {
-                label = fill(
-                    &label,
-                    &[("path", &self.existing_brief().unwrap_or_default())],
+            a.shown = ws.join(",");
+            Ok(())
+        }),
+        edit: Some(Edit {
+            field: "workers",
+            clears: &[
+                StepId::ClaudeModel,
+                StepId::CodexModel,
+                StepId::GeminiModel,
+                StepId::ReportWriterModel,
+            ],
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::LeadModel,
+        when: |cx| Ok(cx.customize()),
+        accept: Some(accept_model),
+        edit: Some(only("lead_model")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::ClaudeModel,
+        when: |cx| Ok(cx.model_needed("claude")),
+        variants: &["label_executor"],
+        prompt: Some(executor_label),
+        accept: Some(accept_model),
+        edit: Some(only("claude_model")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::CodexModel,
+        when: |cx| Ok(cx.model_needed("codex")),
+        variants: &["label_executor"],
+        prompt: Some(executor_label),
+        accept: Some(accept_model),
+        edit: Some(only("codex_model")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::GeminiModel,
+        when: |cx| Ok(cx.model_needed("gemini")),
+        variants: &["label_executor"],
+        prompt: Some(executor_label),
+        accept: Some(accept_model),
+        edit: Some(only("gemini_model")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::ReportWriterModel,
+        when: |cx| Ok(cx.customize() && (cx.tt() == IMPL || cx.worker_selected("report-writer"))),
+        accept: Some(accept_model),
+        edit: Some(only("report_writer_model")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::Directive,
+        when: |cx| Ok(cx.customize()),
+        edit: Some(only("directive")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::RelatedTasks,
+        when: |cx| Ok(cx.customize()),
+        accept: Some(|_, a| {
+            let items = csv(a.value);
+            if let Some(bad) = items.iter().find(|i| i.contains(char::is_whitespace)) {
+                return Err(reject("no_spaces").var("value", bad).into());
+            }
+            a.shown = items.join(",");
+            Ok(())
+        }),
+        edit: Some(only("related_tasks")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::ClarificationResponse,
+        when: |cx| Ok(cx.customize()),
+        accept: Some(|cx, a| {
+            if !a.value.is_empty() {
+                let abs = existing_file(cx, a.value)?;
+                a.set("clarification", &abs);
+                a.shown = abs;
+            }
+            Ok(())
+        }),
+        writes: &["clarification"],
+        edit: Some(only("clarification_response")),
+        groupable: true,
+        ..BASE
+    },
+    Step {
+        id: StepId::PrTemplatePick,
+        when: |cx| Ok(cx.tt() == RH),
+        options: Options::Pick(&["repo", "none", "path"]),
+        prompt: Some(|cx, p| {
+            let id = StepId::PrTemplatePick;
+            p.options.clear();
+            if let Some(path) = cx.proj.repo_pr_template() {
+                let mut o = cx.opt(id, "repo");
+                o.label = fill(&o.label, &[("path", &path)]);
+                p.options.push(o);
+            }
+            p.options.push(cx.opt(id, "none"));
+            p.options.push(cx.opt(id, "path"));
+            Ok(())
+        }),
+        accept: Some(|cx, a| {
+            if a.value == "repo" {
+                a.set(
+                    "prTemplate",
+                    &cx.proj.repo_pr_template().unwrap_or_default(),
                 );
-                options = fixed_options(step)
-                    .iter()
-                    .map(|v| self.opt(step, v))
-                    .collect();
             }
-            "base_ref_pick" => {
-                options.extend(self.proj.branches().iter().map(|b| Self::raw_opt(b, b)));
-                options.push(self.opt(step, "text"));
-            }
-            "approved_plan_pick" => {
-                label = fill(&label, &[("path", &self.latest_plan().unwrap_or_default())]);
-                options = fixed_options(step)
-                    .iter()
-                    .map(|v| self.opt(step, v))
-                    .collect();
-            }
-            "approve_plan_confirm" => {
-                label = fill(&label, &[("path", self.st.value("approvedPlan"))]);
-                options = fixed_options(step)
-                    .iter()
-                    .map(|v| self.opt(step, v))
-                    .collect();
-            }
-            "stage_pick" => {
-                if self.tt() == IMPL {
-                    options.push(self.opt(step, "auto"));
-                } else {
-                    label = variant("label_final_verification");
+            Ok(())
+        }),
+        writes: &["prTemplate"],
+        edit: Some(PR_TEMPLATE),
+        ..BASE
+    },
+    Step {
+        id: StepId::PrTemplateText,
+        when: |cx| Ok(cx.tt() == RH && cx.st.is(StepId::PrTemplatePick, "path")),
+        accept: Some(|cx, a| accept_file(cx, a, "prTemplate", false)),
+        writes: &["prTemplate"],
+        edit: Some(PR_TEMPLATE),
+        ..BASE
+    },
+    Step {
+        id: StepId::BranchConfirm,
+        when: |cx| Ok(cx.tt() != FV),
+        options: Options::Pick(&["proceed", "edit", "abort"]),
+        variants: &["label_reused", "label_in_worktree", "label_not_git"],
+        prompt: Some(branch_prompt),
+        accept: Some(|_, a| {
+            match a.value {
+                "edit" => {
+                    clear(a.draft, StepId::BaseRefPick);
+                    clear(a.draft, StepId::BaseRefText);
+                    a.record = false;
                 }
-                let map = project::plan_stage_map(self.st.value("approvedPlan"));
-                if !map.errors.is_empty() {
-                    help = format!("{help}\n{}", map.errors.join("\n"));
-                }
-                for s in map.stages {
-                    let deps = if s.depends_on.is_empty() {
-                        self.cat.word("no_deps").to_string()
-                    } else {
-                        s.depends_on
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    };
-                    options.push(Self::raw_opt(
-                        &s.number.to_string(),
-                        &fill(
-                            &variant("stage_option"),
-                            &[
-                                ("number", &s.number.to_string()),
-                                ("title", &s.title),
-                                ("deps", &deps),
-                            ],
-                        ),
-                    ));
-                }
+                "abort" => a.draft.aborted = true,
+                _ => {}
             }
-            "claude_model" | "codex_model" | "gemini_model" => {
-                kind = PromptKind::Text;
-                if self.tt() == IMPL {
-                    label = variant("label_executor");
-                }
-            }
-            "pr_template_pick" => {
-                if let Some(p) = self.proj.repo_pr_template() {
-                    let mut o = self.opt(step, "repo");
-                    o.label = fill(&o.label, &[("path", &p)]);
-                    options.push(o);
-                }
-                options.push(self.opt(step, "none"));
-                options.push(self.opt(step, "path"));
-            }
-            "branch_confirm" => {
-                let decision = self.decision()?;
-                let vars = |path: &str, branch: &str, base: &str| {
-                    vec![
-                        ("path".to_string(), path.to_string()),
-                        ("branch".to_string(), branch.to_string()),
-                        ("base".to_string(), base.to_string()),
-                    ]
-                };
-                let root = &self.st.project_root;
-                let (name, vars) = match &decision {
-                    Some(WorktreeDecision::New { path, branch, base }) => {
-                        ("label", vars(path, branch, base))
-                    }
-                    Some(WorktreeDecision::Reused { path, branch, base }) => {
-                        ("label_reused", vars(path, branch, base))
-                    }
-                    Some(WorktreeDecision::InWorktree) => ("label_in_worktree", vars(root, "", "")),
-                    Some(WorktreeDecision::NotGit) | None => ("label_not_git", vars(root, "", "")),
-                };
-                let refs: Vec<(&str, &str)> =
-                    vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                label = fill(&variant(name), &refs);
-                options.push(self.opt(step, "proceed"));
-                if matches!(decision, Some(WorktreeDecision::New { .. }))
-                    && self.base_ref_needed()?
-                {
-                    options.push(self.opt(step, "edit"));
-                }
-                options.push(self.opt(step, "abort"));
-            }
-            "confirm" => {
-                options = fixed_options(step)
-                    .iter()
-                    .map(|v| self.opt(step, v))
-                    .collect();
-                return Ok(Prompt {
-                    step: step.into(),
-                    kind,
-                    label,
-                    options,
-                    help: super::render::confirmation_block(self.st)?,
-                    echo_template,
-                    prompts: Vec::new(),
-                    can_go_back: !self.st.history.is_empty(),
-                });
-            }
-            "edit_target" => {
-                for (field, own, _) in EDIT_FIELDS {
-                    if own.iter().any(|s| self.st.answer(s).is_some()) {
-                        options.push(self.opt(step, field));
-                    }
+            Ok(())
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::Confirm,
+        options: Options::Pick(&["proceed", "edit"]),
+        prompt: Some(|cx, p| {
+            p.help = super::render::confirmation_block(cx)?;
+            Ok(())
+        }),
+        ..BASE
+    },
+    Step {
+        id: StepId::EditTarget,
+        when: |cx| Ok(cx.st.is(StepId::Confirm, "edit")),
+        options: Options::EditFields,
+        prompt: Some(|cx, p| {
+            p.options = edit_fields()
+                .into_iter()
+                .filter(|f| own_steps(f).any(|s| cx.st.answer(s.id).is_some()))
+                .map(|f| cx.opt(StepId::EditTarget, f))
+                .collect();
+            Ok(())
+        }),
+        accept: Some(|_, a| {
+            for s in own_steps(a.value) {
+                clear(a.draft, s.id);
+                for c in s.edit.map_or(&[][..], |e| e.clears) {
+                    clear(a.draft, *c);
                 }
             }
-            "done" | "aborted" => {
-                kind = if step == "done" {
-                    PromptKind::Done
-                } else {
-                    PromptKind::Aborted
-                };
+            for s in [StepId::BranchConfirm, StepId::Confirm, StepId::EditTarget] {
+                clear(a.draft, s);
             }
-            _ => {
-                let fixed = fixed_options(step);
-                if fixed.is_empty() {
-                    kind = PromptKind::Text;
-                } else {
-                    options = fixed.iter().map(|v| self.opt(step, v)).collect();
-                }
-            }
-        }
-        Ok(Prompt {
-            step: step.into(),
-            kind,
-            label,
-            options,
-            help,
-            echo_template,
-            prompts: Vec::new(),
-            can_go_back: !self.st.history.is_empty(),
-        })
-    }
+            a.record = false;
+            Ok(())
+        }),
+        ..BASE
+    },
+];
+
+/// The record of `id`.
+pub fn step(id: StepId) -> &'static Step {
+    // `STEPS` holds every id once (a test checks it), in `StepId::ALL`'s order.
+    STEPS.iter().find(|s| s.id == id).unwrap_or(&STEPS[0])
 }
 
-/// The prompt to show for `st`.
-pub fn next(st: &WizardState) -> Result<Prompt, WizardError> {
-    let cx = Ctx::new(st);
-    if st.aborted {
-        return cx.build("aborted");
-    }
-    if st.is("confirm", "proceed") {
-        return cx.build("done");
-    }
-    for step in STEPS {
-        if st.answer(step).is_some() || !cx.needed(step)? {
-            continue;
+/// The edit fields, in the order of their first step.
+pub fn edit_fields() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for f in STEPS.iter().filter_map(|s| s.edit.map(|e| e.field)) {
+        if !out.contains(&f) {
+            out.push(f);
         }
-        if st.groups && GROUPABLE.contains(&step) {
-            let mut members = Vec::new();
-            for g in GROUPABLE {
-                if st.answer(g).is_none() && cx.needed(g)? {
-                    members.push(cx.build(g)?);
-                }
-            }
-            if members.len() > 1 {
-                let text = cx.cat.step(GROUP);
-                return Ok(Prompt {
-                    step: GROUP.into(),
-                    kind: PromptKind::PickGroup,
-                    label: text.map_or(GROUP, |t| t.label.as_str()).into(),
-                    options: Vec::new(),
-                    help: text.map_or("", |t| t.help.as_str()).into(),
-                    echo_template: text.map_or("", |t| t.echo.as_str()).into(),
-                    prompts: members,
-                    can_go_back: !st.history.is_empty(),
-                });
-            }
-        }
-        return cx.build(step);
     }
-    cx.build("done")
+    out
 }
 
-fn reject(key: &'static str) -> Rejection {
-    Rejection::new(key, "E_INVALID_ARG")
+/// The steps asking edit field `field`.
+fn own_steps(field: &str) -> impl Iterator<Item = &'static Step> + '_ {
+    STEPS
+        .iter()
+        .filter(move |s| s.edit.is_some_and(|e| e.field == field))
+}
+
+/// Forgets the answer to `id` and the values it wrote.
+pub fn clear(st: &mut WizardState, id: StepId) {
+    st.clear(id, step(id).writes);
+}
+
+/// A rejection with the usual code of a bad answer.
+pub fn reject(key: &'static str) -> Rejection {
+    Rejection::new(key, Code::InvalidArg)
+}
+
+fn not_an_option(_: &Ctx<'_>, value: &str, allowed: &str) -> Rejection {
+    reject("not_an_option")
+        .var("value", value)
+        .var("allowed", allowed)
+}
+
+fn required(value: &str) -> Result<(), Rejection> {
+    if value.is_empty() {
+        return Err(reject("required"));
+    }
+    Ok(())
 }
 
 /// The core's one id check ([`ids::check_segment`]), with the catalog's message.
@@ -613,6 +675,42 @@ fn check_segment(value: &str) -> Result<(), Rejection> {
             .var("value", &ids::excerpt(value))
             .var("max", &ids::MAX_SEGMENT_CHARS.to_string())
     })
+}
+
+fn accept_task_id(cx: &Ctx<'_>, a: &mut Answer<'_>) -> Result<(), Refusal> {
+    check_segment(a.value)?;
+    let group = a.draft.value("taskGroup").to_string();
+    if cx.proj.task_root(&group, a.value).is_some() {
+        let key = format!("{group}/{}", a.value);
+        return Err(reject("task_exists").var("value", &key).into());
+    }
+    a.set("taskId", a.value);
+    Ok(())
+}
+
+fn existing_file(cx: &Ctx<'_>, value: &str) -> Result<String, Rejection> {
+    cx.proj
+        .resolve_file(value)
+        .ok_or_else(|| Rejection::new("file_missing", Code::NotFound).var("path", value))
+}
+
+/// A required path of an existing file, written as `key` (absolute); a plan is checked.
+fn accept_file(cx: &Ctx<'_>, a: &mut Answer<'_>, key: &str, plan: bool) -> Result<(), Refusal> {
+    required(a.value)?;
+    let abs = existing_file(cx, a.value)?;
+    if plan {
+        project::check_plan(&abs)?;
+    }
+    a.set(key, &abs);
+    a.shown = abs;
+    Ok(())
+}
+
+fn accept_model(_: &Ctx<'_>, a: &mut Answer<'_>) -> Result<(), Refusal> {
+    if a.value.contains(char::is_whitespace) {
+        return Err(reject("no_spaces").var("value", a.value).into());
+    }
+    Ok(())
 }
 
 fn csv(value: &str) -> Vec<String> {
@@ -625,230 +723,69 @@ fn csv(value: &str) -> Vec<String> {
     out
 }
 
-/// Applies `value` as the answer to `prompt` onto `draft` (a copy of `st`). `Ok(Err(..))` is
-/// a rejected answer; `Err(..)` a failure to read the project.
-pub fn apply(
-    st: &WizardState,
-    draft: &mut WizardState,
-    prompt: &Prompt,
-    value: &str,
-) -> Result<Result<String, Rejection>, WizardError> {
-    if prompt.kind == PromptKind::PickGroup {
-        return apply_group(draft, prompt, value);
+/// The implementation's executor model is labelled as such.
+fn executor_label(cx: &Ctx<'_>, p: &mut Prompt) -> Result<(), WizardError> {
+    if cx.tt() == IMPL {
+        let id = StepId::parse(&p.step).unwrap_or(StepId::ClaudeModel);
+        p.label = cx.variant(id, "label_executor");
     }
-    let cx = Ctx::new(st);
-    apply_one(&cx, draft, prompt, value)
+    Ok(())
 }
 
-fn apply_group(
-    draft: &mut WizardState,
-    prompt: &Prompt,
-    value: &str,
-) -> Result<Result<String, Rejection>, WizardError> {
-    let allowed: Vec<&str> = prompt.prompts.iter().map(|p| p.step.as_str()).collect();
-    let parsed: serde_json::Value = match serde_json::from_str(value) {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(reject("bad_group_value").var("detail", &e.to_string()))),
-    };
-    let Some(obj) = parsed.as_object() else {
-        return Ok(Err(reject("bad_group_value").var("detail", "not an object")));
-    };
-    if let Some(bad) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Ok(Err(reject("unknown_group_step")
-            .var("value", bad)
-            .var("allowed", &allowed.join(", "))));
+/// `auto` (implementation) or the final-verification label, then the plan's stages.
+fn stage_prompt(cx: &Ctx<'_>, p: &mut Prompt) -> Result<(), WizardError> {
+    let id = StepId::StagePick;
+    if cx.tt() != IMPL {
+        p.options.clear();
+        p.label = cx.variant(id, "label_final_verification");
     }
-    let mut echoes = Vec::new();
-    for p in &prompt.prompts {
-        let v = match obj.get(&p.step) {
-            None => "",
-            Some(serde_json::Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Ok(Err(reject("bad_group_value")
-                    .var("detail", &format!("{}: {other} is not a string", p.step))))
-            }
+    let map = project::plan_stage_map(cx.st.value("approvedPlan"));
+    if !map.errors.is_empty() {
+        p.help = format!("{}\n{}", p.help, map.errors.join("\n"));
+    }
+    let template = cx.variant(id, "stage_option");
+    for s in map.stages {
+        let deps = if s.depends_on.is_empty() {
+            cx.cat.word("no_deps").to_string()
+        } else {
+            let d: Vec<String> = s.depends_on.iter().map(u32::to_string).collect();
+            d.join(",")
         };
-        // Each member is independent of the others: validate it against the state so far.
-        let snapshot = draft.clone();
-        let cx = Ctx::new(&snapshot);
-        match apply_one(&cx, draft, p, v)? {
-            Ok(echo) => echoes.push(echo),
-            Err(r) => {
-                let cat = cx.cat;
-                let detail = r.message(cat);
-                return Ok(Err(Rejection::new("in_group", r.code)
-                    .var("step", &p.step)
-                    .var("detail", &detail)));
-            }
-        }
+        let number = s.number.to_string();
+        let label = fill(
+            &template,
+            &[("number", &number), ("title", &s.title), ("deps", &deps)],
+        );
+        p.options.push(raw_opt(&number, &label));
     }
-    Ok(Ok(echoes.join("\n")))
+    Ok(())
 }
 
-fn apply_one(
-    cx: &Ctx<'_>,
-    draft: &mut WizardState,
-    prompt: &Prompt,
-    raw: &str,
-) -> Result<Result<String, Rejection>, WizardError> {
-    let step = prompt.step.as_str();
-    let value = raw.trim();
-    let mut shown = value.to_string();
-    let mut record = true;
-    let outcome: Result<(), Rejection> = (|| {
-        // Stage numbers first: "auto" for final-verification gets its own message.
-        if step == "stage_pick" {
-            if value.is_empty() {
-                return Err(reject("required"));
-            }
-            if value == "auto" && cx.tt() != IMPL {
-                return Err(reject("stage_auto_fv"));
-            }
+/// The exact worktree, branch and base provisioning will make or reuse; `edit` only when
+/// a new worktree's base ref was asked.
+fn branch_prompt(cx: &Ctx<'_>, p: &mut Prompt) -> Result<(), WizardError> {
+    let id = StepId::BranchConfirm;
+    let decision = cx.decision()?;
+    let root = cx.st.project_root.as_str();
+    let (name, path, branch, base) = match &decision {
+        Some(WorktreeDecision::New { path, branch, base }) => {
+            ("label", path.as_str(), branch.as_str(), base.as_str())
         }
-        if prompt.kind == PromptKind::Pick {
-            if value.is_empty() {
-                return Err(reject("required"));
-            }
-            if !prompt.options.iter().any(|o| o.value == value) {
-                let allowed: Vec<&str> = prompt.options.iter().map(|o| o.value.as_str()).collect();
-                let key = if step == "stage_pick" {
-                    "stage_unknown"
-                } else {
-                    "not_an_option"
-                };
-                return Err(reject(key)
-                    .var("value", value)
-                    .var("allowed", &allowed.join(", ")));
-            }
-        }
-        match step {
-            "task_pick" if value != "new" => {
-                let (g, t) = value.split_once('/').unwrap_or((value, ""));
-                draft.values.insert("taskGroup".into(), g.into());
-                draft.values.insert("taskId".into(), t.into());
-            }
-            "task_group" => {
-                check_segment(value)?;
-                draft.values.insert("taskGroup".into(), value.into());
-            }
-            "task_id" => {
-                check_segment(value)?;
-                let group = draft.value("taskGroup").to_string();
-                if cx.proj.task_root(&group, value).is_some() {
-                    return Err(reject("task_exists").var("value", &format!("{group}/{value}")));
-                }
-                draft.values.insert("taskId".into(), value.into());
-            }
-            "brief_pick" if value == "keep" => {
-                let brief = cx.existing_brief().unwrap_or_default();
-                draft.values.insert("brief".into(), brief);
-            }
-            "brief_path" | "approved_plan_text" | "pr_template_text" => {
-                if value.is_empty() {
-                    return Err(reject("required"));
-                }
-                let abs = cx.proj.resolve_file(value).ok_or_else(|| {
-                    Rejection::new("file_missing", "E_NOT_FOUND").var("path", value)
-                })?;
-                let key = match step {
-                    "brief_path" => "brief",
-                    "approved_plan_text" => {
-                        project::check_plan(&abs)?;
-                        "approvedPlan"
-                    }
-                    _ => "prTemplate",
-                };
-                shown = abs.clone();
-                draft.values.insert(key.into(), abs);
-            }
-            "base_ref_pick" if value != "text" => {
-                draft.values.insert("baseRef".into(), value.into());
-            }
-            "base_ref_text" => {
-                if value.is_empty() {
-                    return Err(reject("required"));
-                }
-                cx.proj.resolve_ref(value).map_err(|detail| {
-                    reject("bad_ref").var("value", value).var("detail", &detail)
-                })?;
-                draft.values.insert("baseRef".into(), value.into());
-            }
-            "approved_plan_pick" if value == "latest" => {
-                let latest = cx.latest_plan().unwrap_or_default();
-                project::check_plan(&latest)?;
-                draft.values.insert("approvedPlan".into(), latest);
-            }
-            "approve_plan_confirm" => {
-                if value == "no" {
-                    return Err(reject("declined"));
-                }
-                project::ensure_plan_approved(draft.value("approvedPlan"))?;
-            }
-            "workers" => {
-                let ws = csv(value);
-                if let Some(bad) = ws.iter().find(|w| !WORKERS.contains(&w.as_str())) {
-                    return Err(reject("bad_workers").var("value", bad));
-                }
-                shown = ws.join(",");
-            }
-            "lead_model"
-            | "claude_model"
-            | "codex_model"
-            | "gemini_model"
-            | "report_writer_model"
-                if value.contains(char::is_whitespace) =>
-            {
-                return Err(reject("no_spaces").var("value", value));
-            }
-            "related_tasks" => {
-                let items = csv(value);
-                if let Some(bad) = items.iter().find(|i| i.contains(char::is_whitespace)) {
-                    return Err(reject("no_spaces").var("value", bad));
-                }
-                shown = items.join(",");
-            }
-            "clarification_response" if !value.is_empty() => {
-                let abs = cx.proj.resolve_file(value).ok_or_else(|| {
-                    Rejection::new("file_missing", "E_NOT_FOUND").var("path", value)
-                })?;
-                shown = abs.clone();
-                draft.values.insert("clarification".into(), abs);
-            }
-            "pr_template_pick" if value == "repo" => {
-                let p = cx.proj.repo_pr_template().unwrap_or_default();
-                draft.values.insert("prTemplate".into(), p);
-            }
-            "branch_confirm" if value == "edit" => {
-                clear(draft, "base_ref_pick");
-                clear(draft, "base_ref_text");
-                record = false;
-            }
-            "branch_confirm" if value == "abort" => draft.aborted = true,
-            "edit_target" => {
-                if let Some((_, own, deps)) = EDIT_FIELDS.iter().find(|f| f.0 == value) {
-                    for s in own.iter().chain(deps.iter()) {
-                        clear(draft, s);
-                    }
-                }
-                for s in ["branch_confirm", "confirm", "edit_target"] {
-                    clear(draft, s);
-                }
-                record = false;
-            }
-            _ => {}
-        }
-        Ok(())
-    })();
-    if let Err(r) = outcome {
-        return Ok(Err(r));
-    }
-    if record {
-        draft.answers.insert(step.to_string(), shown.clone());
-    }
-    let display = if shown.is_empty() {
-        cx.cat.word("default").to_string()
-    } else {
-        shown
+        Some(WorktreeDecision::Reused { path, branch, base }) => (
+            "label_reused",
+            path.as_str(),
+            branch.as_str(),
+            base.as_str(),
+        ),
+        Some(WorktreeDecision::InWorktree) => ("label_in_worktree", root, "", ""),
+        Some(WorktreeDecision::NotGit) | None => ("label_not_git", root, "", ""),
     };
-    Ok(Ok(fill(&prompt.echo_template, &[("value", &display)])))
+    p.label = fill(
+        &cx.variant(id, name),
+        &[("path", path), ("branch", branch), ("base", base)],
+    );
+    let editable =
+        matches!(decision, Some(WorktreeDecision::New { .. })) && cx.base_ref_needed()?;
+    p.options.retain(|o| o.value != "edit" || editable);
+    Ok(())
 }

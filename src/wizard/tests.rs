@@ -1,10 +1,10 @@
 //! Scripted walks of all six task types over real git repositories and task layouts in temp
 //! directories, plus the wizard's rules (what each task type asks and renders).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::catalog::{catalog, Lang};
-use super::steps::{fixed_options, GROUP, STEPS, TERMINAL};
+use super::steps::{GROUP, STEPS, TERMINAL};
 use super::*;
 use crate::error::Coded;
 use crate::ids::KeyParts;
@@ -791,7 +791,8 @@ fn catalogs_are_complete_and_aligned() {
     let ko = catalog(Lang::Ko);
     let en = catalog(Lang::En);
     for cat in [ko, en] {
-        for step in STEPS.iter().chain(TERMINAL.iter()).chain([GROUP].iter()) {
+        let ids = STEPS.iter().map(|s| s.id.as_str());
+        for step in ids.chain(TERMINAL).chain([GROUP]) {
             let t = cat
                 .step(step)
                 .unwrap_or_else(|| panic!("{}: no text for step {step}", cat.lang));
@@ -800,14 +801,6 @@ fn catalogs_are_complete_and_aligned() {
                 "{}: empty label for {step}",
                 cat.lang
             );
-            for v in fixed_options(step) {
-                let l = t.options.get(v);
-                assert!(
-                    l.is_some_and(|l| !l.trim().is_empty()),
-                    "{}: no label for option {step}={v}",
-                    cat.lang
-                );
-            }
         }
         for k in TERMINAL_KEYS {
             assert!(
@@ -841,7 +834,165 @@ fn catalogs_are_complete_and_aligned() {
     assert!(ko
         .steps
         .keys()
-        .all(|k| STEPS.contains(&k.as_str()) || TERMINAL.contains(&k.as_str()) || k == GROUP));
+        .all(|k| StepId::parse(k).is_some() || TERMINAL.contains(&k.as_str()) || k == GROUP));
+}
+
+/// The step table is the only home of a step: every id has exactly one record, in the
+/// order ids are asked; every catalog text a record names (its texts, fixed options, label
+/// variants, edit field) exists in both catalogs; edit fields are asked by adjacent steps
+/// that share one `Edit`; only edit fields are offered by `edit_target`.
+#[test]
+fn the_step_table_is_the_only_home() {
+    use super::steps::{edit_fields, Options};
+    let ids: Vec<StepId> = STEPS.iter().map(|s| s.id).collect();
+    assert_eq!(ids, StepId::ALL, "one record per id, in StepId's order");
+    for id in StepId::ALL {
+        assert_eq!(StepId::parse(id.as_str()), Some(*id));
+    }
+    for cat in [catalog(Lang::Ko), catalog(Lang::En)] {
+        for s in STEPS {
+            let id = s.id.as_str();
+            let t = cat
+                .step(id)
+                .unwrap_or_else(|| panic!("{}: no text for {id}", cat.lang));
+            for v in s.options.values() {
+                assert!(
+                    t.options.get(v).is_some_and(|l| !l.trim().is_empty()),
+                    "{}: no label for option {id}={v}",
+                    cat.lang
+                );
+            }
+            for v in s.variants {
+                assert!(
+                    t.variants.get(*v).and_then(|v| v.as_str()).is_some(),
+                    "{}: no label variant {id}.{v}",
+                    cat.lang
+                );
+            }
+            // Every option the catalog labels is one the step offers.
+            let offered = s.options.values();
+            for o in t.options.keys() {
+                assert!(
+                    offered.contains(&o.as_str()),
+                    "{}: {id}.options.{o} is offered by no record",
+                    cat.lang
+                );
+            }
+        }
+    }
+    // A field's steps are adjacent and clear the same steps.
+    let fields = edit_fields();
+    for f in &fields {
+        let own: Vec<usize> = STEPS
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.edit.is_some_and(|e| e.field == *f))
+            .map(|(i, _)| i)
+            .collect();
+        assert!(
+            own.windows(2).all(|w| w[1] == w[0] + 1),
+            "{f}: steps not adjacent"
+        );
+        let clears: Vec<&[StepId]> = own
+            .iter()
+            .filter_map(|i| STEPS[*i].edit.map(|e| e.clears))
+            .collect();
+        assert!(
+            clears.windows(2).all(|w| w[0] == w[1]),
+            "{f}: steps clear differently"
+        );
+    }
+    assert!(matches!(
+        STEPS
+            .iter()
+            .find(|s| s.id == StepId::EditTarget)
+            .map(|s| s.options),
+        Some(Options::EditFields)
+    ));
+}
+
+/// A state file written before the step table (by main at the time) loads, resumes at the
+/// same prompt, renders the same arguments and walks Back through the same steps.
+#[test]
+fn state_files_of_earlier_versions_keep_working() {
+    // The project the state was recorded in (demo/wizard.mjs makeOkstraProject).
+    let td = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(td.path()).unwrap();
+    let root = dir.join("shop");
+    std::fs::create_dir_all(&root).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    write(&root.join("briefs/refund-api.md"), "# Refund API\n");
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "init"]);
+    let task = root.join(".okstra/tasks/payments/refund-api");
+    write(
+        &task.join("task-manifest.json"),
+        r#"{"taskBriefPath": "briefs/refund-api.md", "workCategory": "feature"}"#,
+    );
+    let reports = task.join("runs/implementation-planning/reports");
+    write(
+        &reports.join("final-report-implementation-planning-001.md"),
+        PLAN,
+    );
+    write(
+        &reports.join("final-report-implementation-planning-001.data.json"),
+        r#"{"meta": {"taskType": "implementation-planning", "approvalStatus": "approved"}}"#,
+    );
+    let text = include_str!("../../__test__/fixtures/wizard-state-v1.json")
+        .replace("@DIR@", &dir.to_string_lossy());
+    let mut w = Wizard::from_json(&text).unwrap();
+    let p = w.next().unwrap();
+    assert_eq!((p.step.as_str(), p.kind), ("confirm", PromptKind::Pick));
+    assert!(p.can_go_back);
+    assert!(w.submit("proceed").unwrap().ok);
+    let a = args(&w);
+    let plan = reports.join("final-report-implementation-planning-001.md");
+    for (k, v) in [
+        ("task-type", "implementation"),
+        ("task-group", "payments"),
+        ("task-id", "refund-api"),
+        ("work-category", "feature"),
+        ("base-ref", "main"),
+        ("executor", "codex"),
+        ("critic", ""),
+        ("stage", "1"),
+        ("codex-model", "gpt-5.5-high"),
+        ("directive", "Keep the public API backwards compatible."),
+        ("approved-plan", &plan.to_string_lossy()),
+    ] {
+        assert_eq!(a[k], v, "{k}");
+    }
+    let mut back = Vec::new();
+    while w.back() {
+        back.push(w.next().unwrap().step);
+    }
+    assert_eq!(
+        back,
+        [
+            "confirm",
+            "branch_confirm",
+            "directive",
+            "edit_target",
+            "confirm",
+            "branch_confirm",
+            "clarification_response",
+            "related_tasks",
+            "directive",
+            "report_writer_model",
+            "codex_model",
+            "lead_model",
+            "customize_pick",
+            "critic_pick",
+            "executor_pick",
+            "stage_pick",
+            "approve_plan_confirm",
+            "approved_plan_pick",
+            "base_ref_pick",
+            "brief_pick",
+            "task_pick",
+            "task_type"
+        ]
+    );
 }
 
 #[test]
@@ -954,4 +1105,160 @@ fn plan_checks_and_stage_map_errors() {
     let p = w.next().unwrap();
     assert_eq!(p.step, "stage_pick");
     assert!(p.help.to_lowercase().contains("cycl"), "{}", p.help);
+}
+
+/// The interactive wizard's flags are parsed by the CLI's own parser: its project is the
+/// repository root found from the start directory, its state file absolute; any other
+/// command line is not the interactive wizard (and `run` reports a bad flag).
+#[test]
+fn interactive_flags_are_parsed_by_the_cli() {
+    let fx = fixture();
+    let sub = fx.root.join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let sub_s = sub.to_string_lossy().into_owned();
+    let o = crate::cli::interactive_wizard(argv(&[
+        "wizard",
+        "--project-root",
+        &sub_s,
+        "--lang",
+        "en",
+        "--home",
+        &fx.home,
+        "--new",
+    ]))
+    .unwrap()
+    .unwrap();
+    assert_eq!(o.project_root, fx.root.to_string_lossy());
+    assert_eq!(
+        o.state_file,
+        fx.root.join(".okstra/wizard-state.json").to_string_lossy()
+    );
+    assert_eq!(
+        (o.lang.as_deref(), o.home.as_deref(), o.fresh),
+        (Some("en"), Some(fx.home.as_str()), true)
+    );
+    let o = crate::cli::interactive_wizard(argv(&["wizard", "--state", "rel/s.json"]))
+        .unwrap()
+        .unwrap();
+    assert!(Path::new(&o.state_file).is_absolute() && o.state_file.ends_with("rel/s.json"));
+    assert!(!o.fresh);
+    for other in [
+        &["wizard", "init", "--state", "x.json"][..],
+        &["wizard", "--help"],
+        &["wizard", "--bogus"],
+        &["wizard", "--state", "x.json", "next"],
+        &["registry", "list"],
+    ] {
+        assert_eq!(
+            crate::cli::interactive_wizard(argv(other)).unwrap(),
+            None,
+            "{other:?}"
+        );
+    }
+    let out = crate::cli::run(argv(&["wizard", "--bogus"]));
+    assert_eq!(out.exit_code, 1);
+    assert!(out.stdout.contains("--bogus"), "{}", out.stdout);
+    // Without a terminal the flags parse and the JSON CLI says what to do instead.
+    let out = crate::cli::run(argv(&["wizard", "--state", "x.json"]));
+    assert!(out.stdout.contains("needs a terminal"), "{}", out.stdout);
+    let missing = fx.root.join("no/such/dir").to_string_lossy().into_owned();
+    let e =
+        crate::cli::interactive_wizard(argv(&["wizard", "--project-root", &missing])).unwrap_err();
+    assert_eq!(e.code, "E_INVALID_ARG");
+}
+
+/// `{name}` filling is one pass: a value holding a placeholder is not filled again, an
+/// unknown placeholder and a lone brace stay, multibyte text around them is kept.
+#[test]
+fn fill_is_one_pass() {
+    use super::catalog::fill;
+    assert_eq!(fill("{a}-{b}", &[("a", "{b}"), ("b", "x")]), "{b}-x");
+    assert_eq!(
+        fill("경로 {path} {nope} { } {", &[("path", "p")]),
+        "경로 p {nope} { } {"
+    );
+    assert_eq!(fill("{a}{a}", &[("a", "1")]), "11");
+}
+
+/// The provisioning request of a finished run is the worktree its confirmation showed.
+#[test]
+fn provision_request_is_what_was_confirmed() {
+    let fx = fixture();
+    let mut w = fx.wizard();
+    assert_eq!(w.provision_request().unwrap_err().code(), "E_INVALID_ARG");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "implementation"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+            ("base_ref_pick", "develop"),
+            ("approved_plan_pick", "latest"),
+            ("approve_plan_confirm", "yes"),
+            ("stage_pick", "2"),
+            ("executor_pick", "codex"),
+            ("critic_pick", "off"),
+            ("customize_pick", "defaults"),
+            ("branch_confirm", "proceed"),
+            ("confirm", "proceed"),
+        ],
+    );
+    let (context, req) = w.provision_request().unwrap();
+    assert_eq!(
+        (
+            req.task_type.as_str(),
+            req.task_group.as_str(),
+            req.task_id.as_str(),
+            req.work_category.as_str(),
+            req.base_ref.as_deref(),
+            req.stage,
+            context.home(),
+        ),
+        (
+            "implementation",
+            "pay",
+            "checkout",
+            "bugfix",
+            Some("develop"),
+            Some(2),
+            Path::new(&fx.home),
+        )
+    );
+    let made = crate::worktree::provision(&context, &req).unwrap();
+    let block = w.confirmation_block().unwrap();
+    assert!(block.contains(&made.branch), "{block}\n{}", made.branch);
+    assert!(block.contains(&made.path), "{block}\n{}", made.path);
+}
+
+#[test]
+fn plan_data_is_the_reports_sibling_or_the_data_file_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir
+        .path()
+        .join("final-report-implementation-planning-001.md");
+    let data = dir
+        .path()
+        .join("final-report-implementation-planning-001.data.json");
+    write(&md, PLAN);
+    write(
+        &data,
+        r#"{"meta": {"taskType": "implementation-planning"}}"#,
+    );
+    for given in [&data, &md] {
+        let given = given.to_string_lossy();
+        assert!(project::check_plan(&given).is_ok(), "{given}");
+        project::ensure_plan_approved(&given).unwrap().unwrap();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    assert_eq!(v["meta"]["approvalStatus"], "approved");
+    // The data file given is the data file: no `….data.data.json` is looked for or made.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    // `taskType` at the top level wins over `meta`, as everywhere report data is read.
+    write(
+        &data,
+        r#"{"taskType": "final-verification", "meta": {"taskType": "implementation-planning"}}"#,
+    );
+    let e = project::check_plan(&md.to_string_lossy()).unwrap_err();
+    assert_eq!(e.code, "E_INVALID_ARG");
 }

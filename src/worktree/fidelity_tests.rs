@@ -113,9 +113,11 @@ fn utf16le_bom(text: &str) -> Vec<u8> {
     out
 }
 
-#[test]
-fn provisioned_worktree_equals_git_worktree_add_with_encoding_lfs_hook_crlf_modes_submodule() {
-    let _g = serial();
+/// A repository with everything a checkout can get wrong: a UTF-16 `working-tree-encoding`
+/// file, CRLF files, an executable, a symlink, an LFS object, a submodule gitlink and a
+/// post-checkout hook (LFS's plus a marker of git's arguments). Returns the repository, the
+/// encoded ini bytes and the LFS object bytes.
+fn hostile_fixture(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
     let lfs = std::process::Command::new("git")
         .args(["lfs", "version"])
         .output();
@@ -123,8 +125,7 @@ fn provisioned_worktree_equals_git_worktree_add_with_encoding_lfs_hook_crlf_mode
         lfs.is_ok_and(|o| o.status.success()),
         "git-lfs is needed (scripts/test-deps.sh installs it)"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let repo = new_repo(dir.path());
+    let repo = new_repo(dir);
     git(&repo, &["lfs", "install", "--local"]);
     git(&repo, &["lfs", "track", "*.bin"]);
     let mut attrs = std::fs::read_to_string(repo.join(".gitattributes")).unwrap();
@@ -174,7 +175,14 @@ fn provisioned_worktree_equals_git_worktree_add_with_encoding_lfs_hook_crlf_mode
     )
     .unwrap();
     write(&repo.join(".git/info/exclude"), ".post-checkout-marker\n");
+    (repo, ini, object)
+}
 
+#[test]
+fn provisioned_worktree_equals_git_worktree_add_with_encoding_lfs_hook_crlf_modes_submodule() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, ini, object) = hostile_fixture(dir.path());
     let home = dir.path().join("home");
     let r = provision(&ctx(&home), &req(&repo, &home, "fid")).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created, "{r:?}");

@@ -9,6 +9,7 @@
 //! `created` and the rest `reused`; and one per repository, so creations in one repository
 //! never race on git's own lock files.
 
+mod debris;
 mod doctor;
 mod git;
 mod holders;
@@ -20,6 +21,7 @@ mod provision;
 mod prune;
 mod release;
 mod remove;
+mod repair;
 mod sync;
 
 #[cfg(test)]
@@ -29,17 +31,18 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use doctor::{doctor, repair, WorktreeRepair};
+pub use doctor::doctor;
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
-pub use project_json::upsert_project_json;
+pub use project_json::{project_id, upsert_project_json};
 pub use provision::{key_of, provision, ProvisionRequest, ProvisionStatus, Provisioned};
 pub use prune::{prune, Pruned};
 pub use release::release_worktree;
-pub use remove::remove_provisioned;
+pub use remove::{remove_provisioned, UndoCreation};
+pub use repair::{repair, WorktreeRepair};
 pub use sync::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
-use crate::error::Coded;
+use crate::error::{Code, Coded, GitError, InvalidArg};
 
 /// The commit provisioning would branch from (`base_ref`, or the main worktree's HEAD when
 /// `None`) in the repository of `project_root`, as `<name> @ <12 hex>`; `None` outside git.
@@ -65,7 +68,6 @@ pub fn base_label(
     Ok(Some(format!("{name} @ {}", &hex[..12])))
 }
 use crate::fsio::FsError;
-use crate::ids::IdError;
 use crate::registry::RegistryError;
 
 /// Provisioning failures. Every refusal is raised before anything changes, or after the
@@ -73,7 +75,7 @@ use crate::registry::RegistryError;
 #[derive(Debug, thiserror::Error)]
 pub enum WorktreeError {
     #[error(transparent)]
-    Id(#[from] IdError),
+    InvalidArg(#[from] InvalidArg),
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error(transparent)]
@@ -116,12 +118,8 @@ pub enum WorktreeError {
     )]
     UnknownRef { reference: String, repo: PathBuf },
     /// A git operation failed.
-    #[error("git {op} failed in {repo}: {message}")]
-    Git {
-        op: &'static str,
-        repo: PathBuf,
-        message: String,
-    },
+    #[error(transparent)]
+    Git(#[from] GitError),
     /// No usable git on `PATH` and the checkout needs what libgit2 cannot do.
     #[error(
         "the checkout of {repo} needs git: {needs}; libgit2 (used because {why}) would write \
@@ -149,21 +147,21 @@ pub enum WorktreeError {
 }
 
 impl Coded for WorktreeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WorktreeError::Id(e) => e.code(),
+            WorktreeError::InvalidArg(e) => e.code(),
             WorktreeError::Fs(e) => e.code(),
             WorktreeError::Registry(e) => e.code(),
-            WorktreeError::PathExists { .. } => "E_PATH_EXISTS",
-            WorktreeError::BranchExists { .. } => "E_BRANCH_EXISTS",
-            WorktreeError::BranchTaken { .. } => "E_BRANCH_OWNED",
+            WorktreeError::PathExists { .. } => Code::PathExists,
+            WorktreeError::BranchExists { .. } => Code::BranchExists,
+            WorktreeError::BranchTaken { .. } => Code::BranchOwned,
             WorktreeError::Interrupted(e) => e.code(),
-            WorktreeError::StaleWorktree { .. } => "E_WORKTREE_STALE",
-            WorktreeError::UnknownRef { .. } => "E_UNKNOWN_REF",
-            WorktreeError::Git { .. } => "E_GIT",
-            WorktreeError::GitRequired { .. } => "E_GIT_REQUIRED",
-            WorktreeError::ProjectJsonInvalid { .. } => "E_PROJECT_JSON_INVALID",
-            WorktreeError::ProjectIdMismatch { .. } => "E_PROJECT_ID_MISMATCH",
+            WorktreeError::StaleWorktree { .. } => Code::WorktreeStale,
+            WorktreeError::UnknownRef { .. } => Code::UnknownRef,
+            WorktreeError::Git(e) => e.code(),
+            WorktreeError::GitRequired { .. } => Code::GitRequired,
+            WorktreeError::ProjectJsonInvalid { .. } => Code::ProjectJsonInvalid,
+            WorktreeError::ProjectIdMismatch { .. } => Code::ProjectIdMismatch,
         }
     }
 }

@@ -15,7 +15,8 @@ use super::journal::{self, Intent, Op};
 use super::provision::{admin_name, key_of, kind, ProvisionRequest, ProvisionStatus};
 use super::WorktreeError;
 use crate::context::Context;
-use crate::ids::{self, IdError, KeyParts};
+use crate::error::InvalidArg;
+use crate::ids::{self, KeyParts};
 use crate::registry::{Registry, WorktreeEntry, ACTIVE};
 
 /// What [`provision`](super::provision) would do for a request, with no change made.
@@ -44,7 +45,7 @@ pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
     let key = key_of(req)?;
     let root = &req.project_root;
     if !root.is_dir() {
-        return Err(IdError::InvalidArg(format!(
+        return Err(InvalidArg(format!(
             "projectRoot {} is not a directory; pass the project's directory",
             root.display()
         ))
@@ -52,10 +53,7 @@ pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
     }
     if let Some(b) = &req.branch {
         if !git2::Reference::is_valid_name(&format!("refs/heads/{b}")) {
-            return Err(IdError::InvalidArg(format!(
-                "branch {b:?} is not a valid git branch name"
-            ))
-            .into());
+            return Err(InvalidArg(format!("branch {b:?} is not a valid git branch name")).into());
         }
     }
     let Some(repo) = git::discover(root) else {
@@ -144,7 +142,7 @@ pub(super) fn plan(
     let (base, base_ref) = if branch_existed {
         let tip = main
             .refname_to_id(&format!("refs/heads/{branch}"))
-            .map_err(git::git_err("resolve branch", main.path()))?;
+            .map_err(crate::error::git_err("resolve branch", main.path()))?;
         let recorded = own
             .as_ref()
             .map(|e| e.base_ref.clone())
@@ -212,7 +210,7 @@ pub fn branch_candidates(
     work_category: &str,
     key: &KeyParts,
     explicit: Option<&str>,
-) -> Result<Vec<String>, IdError> {
+) -> Result<Vec<String>, InvalidArg> {
     if let Some(b) = explicit {
         return Ok(vec![b.to_string()]);
     }

@@ -48,6 +48,14 @@ pub fn read(root: &Path) -> Result<Option<Found>, WorktreeError> {
     }
 }
 
+/// The `projectId` the project.json in effect for `root` registers; `None` when there is no
+/// project.json, it cannot be read, or its `projectId` is missing or blank.
+pub fn project_id(root: &Path) -> Option<String> {
+    let (_, data) = read(root).ok()??;
+    let id = data.get("projectId")?.as_str()?.trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 /// Registers `project_id` for `project_root` in its project.json and returns the whole
 /// object written. Owns only `projectId`, `projectRoot` (absolute), `createdAt` (kept once
 /// set) and `updatedAt`; every other field is kept as it was. Writes where the file already
@@ -64,9 +72,7 @@ pub fn upsert_project_json(
     crate::ids::check_segment("projectId", project_id)?;
     crate::ids::check_dir("projectRoot", project_root)?;
     let abs_root = std::path::absolute(project_root).map_err(io_err("resolve", project_root))?;
-    let when = chrono::Local::now()
-        .format("%Y-%m-%dT%H:%M:%S%z")
-        .to_string();
+    let when = crate::registry::now_stamp();
     // Two upserts at once must not lose each other's read-modify-write: they take a lock on
     // the project root directory itself (no lock file is left in the repository).
     std::fs::create_dir_all(project_root).map_err(io_err("create directory", project_root))?;

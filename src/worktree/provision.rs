@@ -12,8 +12,9 @@ use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
 use crate::context::Context;
+use crate::error::InvalidArg;
 use crate::fsio::io_err;
-use crate::ids::{self, IdError, KeyParts};
+use crate::ids::{self, KeyParts};
 use crate::interrupt;
 use crate::registry::{Registry, Reservation, WorktreeEntry};
 
@@ -108,7 +109,7 @@ impl Provisioned {
 }
 
 /// The slugged key of a request (raw segments checked first, like every other door).
-pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, IdError> {
+pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, InvalidArg> {
     KeyParts::new(
         &req.project_id,
         &req.task_group,
@@ -223,33 +224,40 @@ pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, W
     let _repo_lock = lock_repo(&reg, &main)?;
     let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
         Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
-        Action::Reactivate(e, admin) => {
-            git::lock_worktree(&main, &admin, &key.key())?;
-            let stages = req.stages.clone().or_else(|| e.stages.clone());
-            reg.reserve(
-                &key,
-                &Reservation {
-                    worktree_path: e.worktree_path.clone(),
-                    branch: e.branch.clone(),
-                    base_ref: e.base_ref.clone(),
-                    phase: req.task_type.clone(),
-                    stages,
-                },
-            )?;
-            reused(
-                &reg,
-                &key,
-                e,
-                &req.task_type,
-                "reactivated (released entry)",
-            )?
-        }
+        Action::Reactivate(e, admin) => reactivate(req, &key, &reg, &main, e, &admin)?,
         Action::Create(c) => create(req, &key, &reg, &main, &record, c)?,
     };
     if let Some(r) = recovered {
         out.note = format!("{r}; {}", out.note);
     }
     Ok(out)
+}
+
+/// Reactivates a released entry whose directory is still its worktree on its branch:
+/// locks the worktree in git again and reserves the entry anew. A refused reservation
+/// takes the lock off again (the [`git::Relock`] guard).
+fn reactivate(
+    req: &ProvisionRequest,
+    key: &KeyParts,
+    reg: &Registry,
+    main: &git2::Repository,
+    e: WorktreeEntry,
+    admin: &str,
+) -> Result<Provisioned, WorktreeError> {
+    let relock = git::lock_worktree(main, admin, &key.key())?;
+    let stages = req.stages.clone().or_else(|| e.stages.clone());
+    reg.reserve(
+        key,
+        &Reservation {
+            worktree_path: e.worktree_path.clone(),
+            branch: e.branch.clone(),
+            base_ref: e.base_ref.clone(),
+            phase: req.task_type.clone(),
+            stages,
+        },
+    )?;
+    relock.keep();
+    reused(reg, key, e, &req.task_type, "reactivated (released entry)")
 }
 
 /// Completes or undoes an unfinished provisioning of the key (the caller holds its lock);
@@ -281,26 +289,7 @@ fn create(
     record: &Path,
     c: Creation,
 ) -> Result<Provisioned, WorktreeError> {
-    let top = c
-        .path
-        .parent()
-        .and_then(|p| p.ancestors().take_while(|a| !a.exists()).last())
-        .map(Path::to_path_buf);
-    let mut guard = Rollback::begin(
-        record.to_path_buf(),
-        Intent {
-            task_key: key.key(),
-            git_dir: main.path().to_path_buf(),
-            path: c.path.clone(),
-            admin: c.admin.clone(),
-            branch: c.branch.clone(),
-            base: c.base.to_string(),
-            branch_existed: c.branch_existed,
-            created_parent: top,
-            pid: std::process::id(),
-            started_at: chrono::Local::now().to_rfc3339(),
-        },
-    )?;
+    let mut guard = Rollback::begin(record.to_path_buf(), intent(key, main, &c))?;
     interrupt::check()?;
     super::doctor::remember_repo(reg, main)?;
     for name in &c.stale_admins {
@@ -333,25 +322,7 @@ fn create(
     };
     reg.reserve(key, &reservation)?;
     guard.commit()?;
-    let mut note = created_note(
-        key,
-        &c.path,
-        &c.branch,
-        &c.base.to_string(),
-        &req.task_type,
-        &carried,
-    );
-    for n in &made.notes {
-        note.push_str("; ");
-        note.push_str(n);
-    }
-    if c.branch_existed {
-        note = note.replacen(
-            " created at ",
-            " recreated on its existing branch (commits kept) at ",
-            1,
-        );
-    }
+    let note = created_note(key, &c, &req.task_type, &carried, &made.notes);
     Ok(Provisioned {
         status: ProvisionStatus::Created,
         path: reservation.worktree_path,
@@ -366,20 +337,53 @@ fn create(
     })
 }
 
+/// The journal record of a planned creation: everything an undo needs, including the
+/// topmost parent directory that does not exist yet (removed again while empty).
+fn intent(key: &KeyParts, main: &git2::Repository, c: &Creation) -> Intent {
+    let top = c
+        .path
+        .parent()
+        .and_then(|p| p.ancestors().take_while(|a| !a.exists()).last())
+        .map(Path::to_path_buf);
+    Intent {
+        task_key: key.key(),
+        git_dir: main.path().to_path_buf(),
+        path: c.path.clone(),
+        admin: c.admin.clone(),
+        branch: c.branch.clone(),
+        base: c.base.to_string(),
+        branch_existed: c.branch_existed,
+        created_parent: top,
+        pid: std::process::id(),
+        started_at: crate::registry::now_stamp(),
+    }
+}
+
+/// The note of a `created` outcome: what was made, what was carried, git's own notes.
 fn created_note(
     key: &KeyParts,
-    path: &Path,
-    branch: &str,
-    base: &str,
+    c: &Creation,
     task_type: &str,
-    c: &Carried,
+    carried: &Carried,
+    git_notes: &[String],
 ) -> String {
+    let base = c.base.to_string();
+    let made = if c.branch_existed {
+        "recreated on its existing branch (commits kept) at"
+    } else {
+        "created at"
+    };
     let mut note = format!(
-        "{} created at {} on branch {branch} (base {}; phase {task_type})",
+        "{} {made} {} on branch {} (base {}; phase {task_type})",
         kind(key),
-        path.display(),
+        c.path.display(),
+        c.branch,
         &base[..base.len().min(12)]
     );
-    note.push_str(&c.describe());
+    note.push_str(&carried.describe());
+    for n in git_notes {
+        note.push_str("; ");
+        note.push_str(n);
+    }
     note
 }

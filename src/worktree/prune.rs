@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use git2::{Repository, WorktreeLockStatus, WorktreePruneOptions};
 use serde::Serialize;
 
-use super::git::{self, git_err, LOCK_REASON_PREFIX};
+use super::git::{self, LOCK_REASON_PREFIX};
 use super::WorktreeError;
+use crate::error::git_err;
 use crate::registry::{Registry, WorktreeEntry};
 
 /// What [`prune`] did.

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::git::{self, git_err};
+use super::git;
 use super::locks::{lock_key, lock_repo};
 use super::WorktreeError;
 use crate::context::Context;
-use crate::ids::{IdError, KeyParts};
+use crate::error::{git_err, InvalidArg};
+use crate::ids::KeyParts;
 use crate::registry::{Registry, WorktreeEntry};
 
 /// Undoes a `created` provision completely, for rollbacks (e.g. a stage-group collector
@@ -29,7 +30,7 @@ pub fn remove_provisioned(
         return Ok(None);
     };
     let repo = git::discover(project_root).ok_or_else(|| {
-        IdError::InvalidArg(format!(
+        InvalidArg(format!(
             "projectRoot {} is not inside a git repository",
             project_root.display()
         ))
@@ -46,4 +47,46 @@ pub fn remove_provisioned(
         git::retry_locked(|| b.delete()).map_err(git_err("branch delete", main.path()))?;
     }
     Ok(reg.release(key)?)
+}
+
+/// A rollback guard over a worktree the caller just provisioned (`created`) and builds on:
+/// dropped while armed (an error, a panic), it undoes the creation with
+/// [`remove_provisioned`], best effort (the error that made it roll back is the one that
+/// matters); [`UndoCreation::keep`] ends it. Armed only when the provision created the
+/// worktree: a reused one is never removed.
+pub struct UndoCreation<'a> {
+    ctx: &'a Context,
+    project_root: &'a Path,
+    key: &'a KeyParts,
+    armed: bool,
+}
+
+impl<'a> UndoCreation<'a> {
+    /// Guards the worktree of `key` when `created`; a no-op guard otherwise.
+    pub fn new(
+        created: bool,
+        ctx: &'a Context,
+        project_root: &'a Path,
+        key: &'a KeyParts,
+    ) -> UndoCreation<'a> {
+        UndoCreation {
+            ctx,
+            project_root,
+            key,
+            armed: created,
+        }
+    }
+
+    /// The work on the worktree succeeded: keep it.
+    pub fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for UndoCreation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = remove_provisioned(self.ctx, self.project_root, self.key);
+        }
+    }
 }

@@ -440,6 +440,37 @@ fn release_unlocks_and_git_can_remove_and_prune() {
 }
 
 #[test]
+fn a_refused_reactivation_takes_its_git_lock_off_again() {
+    let _g = serial();
+    let f = fixture();
+    let r = provision(&f.ctx(), &f.req("re")).unwrap();
+    let k = key("re", None, None);
+    release_worktree(&f.reg(), &k).unwrap().unwrap();
+    assert!(!f.worktree_list().contains("locked"));
+    // Another key takes the released entry's branch: reserving it anew is refused.
+    f.reg()
+        .reserve(
+            &key("other", None, None),
+            &crate::registry::Reservation {
+                worktree_path: "/elsewhere".into(),
+                branch: r.branch.clone(),
+                base_ref: String::new(),
+                phase: "implementation".into(),
+                stages: None,
+            },
+        )
+        .unwrap();
+    let e = provision(&f.ctx(), &f.req("re")).unwrap_err();
+    assert_eq!(e.code(), "E_BRANCH_OWNED", "{e}");
+    assert!(
+        !f.worktree_list().contains("locked"),
+        "{}",
+        f.worktree_list()
+    );
+    assert_eq!(f.reg().lookup(&k).unwrap().unwrap().status, "released");
+}
+
+#[test]
 fn remove_provisioned_undoes_everything() {
     let _g = serial();
     let f = fixture();

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use git2::{Oid, Repository};
 
 use super::{admin_name_at, retry_while, workdir_of_main};
+use crate::error::{GitCause, GitError};
 use crate::worktree::WorktreeError;
 
 /// The oldest git used: 2.36 is the first `git worktree add` that copies the main
@@ -162,17 +163,11 @@ fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// A failed `git worktree add`: what it printed.
-struct Failure {
-    text: String,
-}
-
-impl Failure {
-    /// git could not take one of its lock files (`index.lock`, a ref's `.lock`) because
-    /// another process holds it: worth another try.
-    fn busy(&self) -> bool {
-        self.text.contains(".lock': File exists") || self.text.contains("cannot lock ref")
-    }
+/// git could not take one of its lock files (`index.lock`, a ref's `.lock`) because another
+/// process holds it: worth another try.
+fn busy(cause: &GitCause) -> bool {
+    matches!(cause, GitCause::Exit { output, .. }
+        if output.contains(".lock': File exists") || output.contains("cannot lock ref"))
 }
 
 impl Git {
@@ -235,11 +230,13 @@ impl Git {
             }
             let result = match cmd.output() {
                 Ok(out) if out.status.success() => Ok(()),
-                Ok(out) => Err(Failure {
-                    text: printed(&out),
+                Ok(out) => Err(GitCause::Exit {
+                    status: out.status,
+                    output: printed(&out),
                 }),
-                Err(e) => Err(Failure {
-                    text: format!("cannot run {}: {e}", self.exe.display()),
+                Err(error) => Err(GitCause::Spawn {
+                    exe: self.exe.clone(),
+                    error,
                 }),
             };
             if result.is_err() {
@@ -247,34 +244,34 @@ impl Git {
             }
             result
         };
-        retry_while(attempt, Failure::busy).map_err(|f| WorktreeError::Git {
-            op: "worktree add",
-            repo: root.clone(),
-            message: f.text,
-        })?;
+        retry_while(attempt, busy).map_err(|c| GitError::new("worktree add", &root, c))?;
         admin_of(path)
             .or_else(|| admin_name_at(main, path))
             .ok_or_else(|| {
                 cleanup();
-                WorktreeError::Git {
-                    op: "worktree add",
-                    repo: root,
-                    message: format!("git made no worktree record for {}", path.display()),
-                }
+                GitError::new(
+                    "worktree add",
+                    root,
+                    GitCause::State(format!(
+                        "git made no worktree record for {}",
+                        path.display()
+                    )),
+                )
+                .into()
             })
     }
 }
 
-/// stderr then stdout (a failing hook may print to either), trimmed.
+/// stderr then stdout (a failing hook may print to either), trimmed; empty when git printed
+/// nothing (the message then gives the exit status).
 fn printed(out: &Output) -> String {
     let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !stdout.trim().is_empty() {
-        text.push('\n');
+        if !text.is_empty() {
+            text.push('\n');
+        }
         text.push_str(stdout.trim());
-    }
-    if text.is_empty() {
-        text = format!("git exited with {}", out.status);
     }
     text
 }

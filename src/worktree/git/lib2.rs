@@ -16,7 +16,8 @@ use git2::build::CheckoutBuilder;
 use git2::{Binding, Oid, Reference, Repository, Worktree};
 use libgit2_sys as raw;
 
-use super::{git_err, remove_worktree, retry_locked};
+use super::{remove_worktree, retry_locked};
+use crate::error::git_err;
 use crate::worktree::WorktreeError;
 
 /// One attributes file that applies to the checkout: where it is (for messages) and its

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use git2::{BranchType, ErrorCode, Oid, Repository, WorktreeLockStatus};
 
 use super::WorktreeError;
+use crate::error::git_err;
 
 /// Prefix of the lock reason okstra writes; `release` only removes locks it wrote.
 pub const LOCK_REASON_PREFIX: &str = "okstra task ";
@@ -24,17 +25,6 @@ pub const LOCK_REASON_PREFIX: &str = "okstra task ";
 /// How long a git call is retried while one of git's lock files (`config.lock`,
 /// `index.lock`, a ref's `.lock`) is held by another process.
 const GIT_LOCK_RETRY: Duration = Duration::from_secs(10);
-
-pub fn git_err<'a>(
-    op: &'static str,
-    repo: &'a Path,
-) -> impl FnOnce(git2::Error) -> WorktreeError + 'a {
-    move |e| WorktreeError::Git {
-        op,
-        repo: repo.to_path_buf(),
-        message: e.message().to_string(),
-    }
-}
 
 /// The repository containing `path`, or `None` when `path` is not inside one.
 pub fn discover(path: &Path) -> Option<Repository> {
@@ -44,9 +34,9 @@ pub fn discover(path: &Path) -> Option<Repository> {
 /// The main repository (the one owning the common git dir) of `repo`.
 pub fn open_main(repo: &Repository) -> Result<Repository, WorktreeError> {
     if !repo.is_worktree() {
-        return Repository::open(repo.path()).map_err(git_err("open", repo.path()));
+        return Ok(Repository::open(repo.path()).map_err(git_err("open", repo.path()))?);
     }
-    Repository::open(repo.commondir()).map_err(git_err("open", repo.commondir()))
+    Ok(Repository::open(repo.commondir()).map_err(git_err("open", repo.commondir()))?)
 }
 
 /// The main worktree's directory (the common git dir itself for a bare repository).
@@ -192,8 +182,7 @@ pub fn create_branch_and_worktree(
     let mut undo = Undo {
         main,
         path,
-        branch,
-        base,
+        branch: Some((branch, base)),
         armed: true,
     };
     let made = match cli::locate() {
@@ -213,18 +202,26 @@ pub fn create_branch_and_worktree(
     Ok(made)
 }
 
-/// Removes what [`create_branch_and_worktree`] made while it fails or when dropped armed.
+/// A rollback guard over a worktree being added at `path` (and, with `branch`, the branch
+/// created for it at its base): `run` is also the cleanup between retries, and dropping it
+/// armed (a failure, a panic) removes what was made. Disarmed once the worktree stands.
 struct Undo<'a> {
     main: &'a Repository,
     path: &'a Path,
-    branch: &'a str,
-    base: Oid,
+    /// The branch made with the worktree and the commit it was made at; `None` when the
+    /// worktree checks out an existing branch, which is never touched.
+    branch: Option<(&'a str, Oid)>,
     armed: bool,
 }
 
 impl Undo<'_> {
     fn run(&self) {
-        undo_branch_and_worktree(self.main, None, self.path, self.branch, self.base);
+        match self.branch {
+            Some((branch, base)) => {
+                undo_branch_and_worktree(self.main, None, self.path, branch, base);
+            }
+            None => remove_worktree_at(self.main, None, self.path),
+        }
     }
 }
 
@@ -248,20 +245,25 @@ pub fn undo_branch_and_worktree(
     branch: &str,
     base: Oid,
 ) {
+    remove_worktree_at(main, admin, path);
+    if let Ok(mut b) = main.find_branch(branch, BranchType::Local) {
+        if b.get().target() == Some(base) {
+            let _ = retry_locked(|| b.delete());
+        }
+    }
+}
+
+/// Removes the worktree git records at `path` (admin entry `admin`, or the one found from
+/// the path when `None`). A directory git never registered (the add failed before writing
+/// its admin entry) is removed only while empty: anything in it is someone else's.
+fn remove_worktree_at(main: &Repository, admin: Option<&str>, path: &Path) {
     match admin
         .map(str::to_string)
         .or_else(|| admin_name_at(main, path))
     {
         Some(name) => remove_worktree(main, &name, path),
         None => {
-            // A directory git never registered (it failed before writing its admin
-            // entry) is left behind only if something else put files there.
             let _ = std::fs::remove_dir(path);
-        }
-    }
-    if let Ok(mut b) = main.find_branch(branch, BranchType::Local) {
-        if b.get().target() == Some(base) {
-            let _ = retry_locked(|| b.delete());
         }
     }
 }
@@ -370,41 +372,66 @@ pub fn worktree_on_branch(
     key: &str,
 ) -> Result<Created, WorktreeError> {
     let reason = format!("{LOCK_REASON_PREFIX}{key}");
-    let cleanup = || match admin_name_at(main, path) {
-        Some(name) => remove_worktree(main, &name, path),
-        None => {
-            let _ = std::fs::remove_dir(path);
-        }
-    };
     let tip = main
         .refname_to_id(&format!("refs/heads/{branch}"))
         .map_err(git_err("resolve branch", main.path()))?;
-    match cli::locate() {
+    let mut undo = Undo {
+        main,
+        path,
+        branch: None,
+        armed: true,
+    };
+    let made = match cli::locate() {
         cli::Located::Usable(git) => git
-            .worktree_add_at(main, path, branch, None, &reason, cleanup)
+            .worktree_add_at(main, path, branch, None, &reason, || undo.run())
             .map(|admin| Created {
                 admin,
                 notes: Vec::new(),
             }),
         other => {
             let notes = lib2::check(main, tip, other.why_not())?;
-            let made = lib2::add_worktree_on(main, path, branch, &reason);
-            if made.is_err() {
-                cleanup();
-            }
-            made.map(|admin| Created { admin, notes })
+            lib2::add_worktree_on(main, path, branch, &reason).map(|admin| Created { admin, notes })
         }
-    }
+    }?;
+    undo.armed = false;
+    Ok(made)
 }
 
 /// Locks the worktree `name` in git with okstra's reason for `key` (no-op when locked).
-pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<(), WorktreeError> {
+/// Returns a rollback guard: dropped before [`Relock::keep`], it removes the lock this
+/// call put (a lock that was already there is never touched).
+pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<Relock, WorktreeError> {
     let wt = main
         .find_worktree(name)
         .map_err(git_err("find worktree", main.path()))?;
+    let mut guard = Relock { wt: None };
     if let Ok(WorktreeLockStatus::Locked(_)) = wt.is_locked() {
-        return Ok(());
+        return Ok(guard);
     }
     wt.lock(Some(&format!("{LOCK_REASON_PREFIX}{key}")))
-        .map_err(git_err("worktree lock", main.path()))
+        .map_err(git_err("worktree lock", main.path()))?;
+    guard.wt = Some(wt);
+    Ok(guard)
+}
+
+/// The rollback guard of [`lock_worktree`].
+pub struct Relock {
+    /// The worktree this call locked; `None` when it was locked already.
+    wt: Option<git2::Worktree>,
+}
+
+impl Relock {
+    /// The operation the lock belongs to finished: keep the lock.
+    pub fn keep(mut self) {
+        self.wt = None;
+    }
+}
+
+impl Drop for Relock {
+    fn drop(&mut self) {
+        if let Some(wt) = self.wt.take() {
+            // Best effort: this is the rollback path; doctor reports a lock left behind.
+            let _ = retry_locked(|| wt.unlock());
+        }
+    }
 }

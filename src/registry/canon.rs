@@ -1,0 +1,195 @@
+//! A registry file in the writers' exact layout, read and edited in place: its bytes and
+//! their [`Layout`]. A lookup decodes one row; a reservation splices the changed row and
+//! branch index entry into the old bytes, which gives exactly the bytes of re-serializing
+//! the whole changed document (what Python's `json.dumps(indent=2, ensure_ascii=False)`
+//! writes) at the cost of one copy instead of a parse and a serialization of every row.
+
+use std::ops::Range;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::entry::WorktreeEntry;
+use super::layout::{decode_key, Layout, Member, Section};
+use super::store::Doc;
+use super::RegistryError;
+
+/// What a registry with no file is written as (the sections a first write creates).
+const EMPTY: &[u8] = b"{\n  \"tasks\": {},\n  \"branches\": {}\n}\n";
+
+/// Registry bytes in the writers' layout and where their rows are. Every row is valid.
+#[derive(Debug, Clone)]
+pub struct Canon {
+    pub bytes: Vec<u8>,
+    pub layout: Layout,
+}
+
+/// Which section an edit goes to.
+#[derive(Clone, Copy)]
+enum Which {
+    Tasks,
+    Branches,
+}
+
+fn corrupt(path: &Path, detail: impl Into<String>) -> RegistryError {
+    RegistryError::Corrupt {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+impl Canon {
+    /// The registry read from `path` as `bytes` (`None`: no file, an empty registry). Bytes
+    /// in the writers' layout are taken as they are (one scan); anything else is parsed and
+    /// validated in full (a corrupt file is refused with its reason, as every read does) and
+    /// re-serialized, which is what any write would store.
+    pub fn of(path: &Path, bytes: Option<Vec<u8>>) -> Result<Canon, RegistryError> {
+        let bytes = bytes.unwrap_or_else(|| EMPTY.to_vec());
+        if let Some(layout) = Layout::scan(&bytes) {
+            return Ok(Canon { bytes, layout });
+        }
+        let (doc, _) = Doc::from_bytes(path, &bytes)?;
+        let bytes = doc.to_bytes();
+        let layout = Layout::scan(&bytes).ok_or_else(|| {
+            corrupt(
+                path,
+                "it parses but its re-serialization does not (please report this)",
+            )
+        })?;
+        Ok(Canon { bytes, layout })
+    }
+
+    /// The stored row of `key`, decoded.
+    pub fn row(&self, key: &str) -> Option<Value> {
+        let m = self.layout.tasks.get(key)?;
+        serde_json::from_slice(&self.bytes[m.value.clone()]).ok()
+    }
+
+    /// The typed row of `key` (the scan validated it).
+    pub fn entry(&self, key: &str) -> Option<WorktreeEntry> {
+        WorktreeEntry::from_row(key, &self.row(key)?).ok()
+    }
+
+    /// The active owner of `branch` other than `key`, if any: the indexed key when it is an
+    /// active row on that branch, else the first active row on that branch in file order (an
+    /// index entry to a missing or released key, or to a row now on another branch, owns
+    /// nothing). Decodes at most one row.
+    pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
+        let branch_token = serde_json::to_vec(branch).ok()?;
+        let key_token = serde_json::to_vec(key).ok()?;
+        let tasks = &self.layout.tasks;
+        let on = |i: usize| {
+            let r = &self.layout.rows[i];
+            r.active
+                && self.bytes[r.branch.clone()] == branch_token[..]
+                && self.bytes[tasks.members[i].key.clone()] != key_token[..]
+        };
+        let indexed = self.layout.branches.get(branch).and_then(|m| {
+            let owner: String = serde_json::from_slice(&self.bytes[m.value.clone()]).ok()?;
+            tasks.index.get(&owner).copied().filter(|&i| on(i))
+        });
+        let i = indexed.or_else(|| (0..tasks.members.len()).find(|&i| on(i)))?;
+        decode_key(&self.bytes[tasks.members[i].key.clone()])
+    }
+
+    /// Sets the row of `key` (replacing its value in place, or appending a member).
+    pub fn set_row(&mut self, key: &str, row: &Value) -> Result<(), String> {
+        let text = pretty_at(row, 2)?;
+        let mut facts = Vec::new();
+        if !super::layout::row_facts(&text, &mut facts) {
+            return Err(format!("row {key:?} is not a valid row"));
+        }
+        let mut fact = facts.pop().ok_or("no row")?;
+        let at = self.set(Which::Tasks, key, &text);
+        fact.branch = fact.branch.start + at..fact.branch.end + at;
+        match self.layout.tasks.index.get(key) {
+            Some(&i) if i < self.layout.rows.len() => self.layout.rows[i] = fact,
+            _ => self.layout.rows.push(fact),
+        }
+        Ok(())
+    }
+
+    /// Points the branch index entry of `branch` at `key`.
+    pub fn set_branch(&mut self, branch: &str, key: &str) -> Result<(), String> {
+        let text = serde_json::to_vec(key).map_err(|e| e.to_string())?;
+        self.set(Which::Branches, branch, &text);
+        Ok(())
+    }
+
+    fn section(&mut self, which: Which) -> &mut Section {
+        match which {
+            Which::Tasks => &mut self.layout.tasks,
+            Which::Branches => &mut self.layout.branches,
+        }
+    }
+
+    /// Writes `value` (already in the layout of a depth-2 value) as the member `key` of a
+    /// section; returns the offset the value now starts at.
+    fn set(&mut self, which: Which, key: &str, value: &[u8]) -> usize {
+        if let Some(m) = self.section(which).get(key).cloned() {
+            self.splice(m.value.clone(), value, false);
+            return m.value.start;
+        }
+        let sec = self.section(which);
+        let quoted = serde_json::to_vec(key).unwrap_or_default();
+        let mut text = Vec::with_capacity(quoted.len() + value.len() + 16);
+        let (range, lead) = match sec.members.last() {
+            // `{}` becomes `{\n    "key": value\n  }`.
+            None => (sec.open..sec.close + 1, &b"{\n    "[..]),
+            Some(last) => (last.value.end..last.value.end, &b",\n    "[..]),
+        };
+        let empty = sec.members.is_empty();
+        text.extend_from_slice(lead);
+        let key_at = range.start + text.len();
+        text.extend_from_slice(&quoted);
+        text.extend_from_slice(b": ");
+        let start = range.start + text.len();
+        text.extend_from_slice(value);
+        if empty {
+            text.extend_from_slice(b"\n  }");
+        }
+        self.splice(range.clone(), &text, !empty);
+        let sec = self.section(which);
+        if empty {
+            sec.close = range.start + text.len() - 1;
+        }
+        sec.index.insert(key.to_string(), sec.members.len());
+        sec.members.push(Member {
+            key: key_at..key_at + quoted.len(),
+            value: start..start + value.len(),
+        });
+        start
+    }
+
+    /// Replaces `range` with `text` and moves every offset after it. An insertion (`range`
+    /// empty, `insert`) leaves an offset equal to its position where it is (the end of the
+    /// value before it); a replacement moves the end of the replaced value with the rest.
+    fn splice(&mut self, range: Range<usize>, text: &[u8], insert: bool) {
+        let delta = text.len() as isize - range.len() as isize;
+        let mut out = Vec::with_capacity(self.bytes.len() + text.len());
+        out.extend_from_slice(&self.bytes[..range.start]);
+        out.extend_from_slice(text);
+        out.extend_from_slice(&self.bytes[range.end..]);
+        self.bytes = out;
+        self.layout
+            .shift(if insert { range.end + 1 } else { range.end }, delta);
+    }
+}
+
+/// `v` pretty-printed as a value at nesting `depth` (its inner lines indented to match).
+fn pretty_at(v: &Value, depth: usize) -> Result<Vec<u8>, String> {
+    let flat = serde_json::to_vec_pretty(v).map_err(|e| e.to_string())?;
+    let pad = 2 * depth;
+    let lines = flat.iter().filter(|&&c| c == b'\n').count();
+    let mut out = Vec::with_capacity(flat.len() + lines * pad);
+    for &c in &flat {
+        out.push(c);
+        if c == b'\n' {
+            out.extend(std::iter::repeat_n(b' ', pad));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
