@@ -279,21 +279,7 @@ export interface HandoffEligibleResult {
  * `E_INVALID_ARG` (also for a missing plan run root without `create`),
  * `E_LOCK_TIMEOUT`, `E_IO`.
  */
-export declare function handoffRecordPr(o: HandoffRecordPrOptions): AppendResult
-
-/** Options of `handoffRecordPr`. */
-export interface HandoffRecordPrOptions {
-  planRunRoot: string
-  implTaskKey: string
-  stages: Array<number>
-  /** The PR's head branch. */
-  branch: string
-  url: string
-  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
-  lockTimeoutMs?: number
-  /** Create a missing plan run root (default `false`: `E_INVALID_ARG`). */
-  create?: boolean
-}
+export declare function handoffRecordPr(o: LedgerAppendPrOptions): AppendResult
 
 /**
  * Records a stage's single-stage final verification after checking the report data
@@ -390,7 +376,7 @@ export declare function ledgerAppendPr(o: LedgerAppendPrOptions): AppendResult
 /** `ledgerAppendPr` on the libuv pool. */
 export declare function ledgerAppendPrAsync(o: LedgerAppendPrOptions): Promise<AppendResult>
 
-/** The PR a stage group was handed off in. */
+/** The PR a stage group was handed off in: the options of `ledgerAppendPr` and `handoffRecordPr`. */
 export interface LedgerAppendPrOptions {
   /** Directory holding `consumers.jsonl`. */
   planRunRoot: string

@@ -239,26 +239,11 @@ pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<Append
     Ok(AppendResult { appended })
 }
 
-/// Options of `handoffRecordPr`.
-#[napi(object)]
-pub struct HandoffRecordPrOptions {
-    pub plan_run_root: String,
-    pub impl_task_key: String,
-    pub stages: Vec<f64>,
-    /// The PR's head branch.
-    pub branch: String,
-    pub url: String,
-    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
-    pub lock_timeout_ms: Option<f64>,
-    /// Create a missing plan run root (default `false`: `E_INVALID_ARG`).
-    pub create: Option<bool>,
-}
-
 /// Records the PR a stage group was handed off in (idempotent per branch). Throws
 /// `E_INVALID_ARG` (also for a missing plan run root without `create`),
 /// `E_LOCK_TIMEOUT`, `E_IO`.
 #[napi]
-pub fn handoff_record_pr(o: HandoffRecordPrOptions) -> Result<AppendResult> {
+pub fn handoff_record_pr(o: super::ledger::LedgerAppendPrOptions) -> Result<AppendResult> {
     let appended = handoff::record_pr(&handoff::RecordPrRequest {
         plan_run_root: PathBuf::from(&o.plan_run_root),
         impl_task_key: o.impl_task_key,

@@ -110,7 +110,7 @@ pub struct LedgerAppendVerifiedOptions {
     pub create: Option<bool>,
 }
 
-/// The PR a stage group was handed off in.
+/// The PR a stage group was handed off in: the options of `ledgerAppendPr` and `handoffRecordPr`.
 #[napi(object)]
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,6 +1,6 @@
 //! The wizard's steps as one table, [`STEPS`]: each step is one [`Step`] record saying when
 //! it is asked, what it offers, how its prompt is shaped, how its answer is validated, which
-//! resolved values it writes and what an edit of it clears. The engine ([`super::flow`])
+//! resolved values it writes and what an edit of it clears. The engine (`flow.rs`)
 //! only walks this table; nothing else knows a step by name.
 //!
 //! # Adding a wizard step
