@@ -359,10 +359,10 @@ impl Wizard {
         }
         if self.finished().is_none() {
             let next = flow::next(&self.state)?;
-            return Err(WizardError::InvalidArg(InvalidArg(format!(
+            return Err(WizardError::NotReady(format!(
                 "the wizard is not finished (next step: {}); answer it, then call render-args",
                 next.step
-            ))));
+            )));
         }
         render::render_args(&ctx::Ctx::new(&self.state))
     }
