@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+ * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+ * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+ * `E_LOCK_TIMEOUT`.
+ */
 export declare class Wizard {
   /**
    * A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
@@ -44,7 +50,6 @@ export declare class Wizard {
    */
   renderArgs(): Record<string, string>
   /**
-   * The human summary of the effective values shown before the final confirm.
    * Returns to the question answered last, restoring the answers from before it (an
    * edit or an abort is undone the same way). The history is saved with the state, so
    * this works after a resume. `false` when there is nothing to go back to.
@@ -63,14 +68,17 @@ export declare class Wizard {
    */
   provision(): ProvisionResult
   /** `'done'` or `'aborted'` once the run is over (start a new run then), else `null`. */
-  finished(): 'done' | 'aborted' | null
+  finished(): WizardOutcome | null
+  /**
+   * The human summary of the effective values shown before the final confirm. Throws
+   * `E_INVALID_ARG` before the summary can be computed.
+   */
   confirmationBlock(): string
 }
-export type JsWizard = Wizard
 
-/** The re-pinned implementation base. */
+/** The re-pinned implementation base (`from` is `null` when none was pinned). */
 export interface AnchorChange {
-  from?: string
+  from: string | null
   to: string
 }
 
@@ -78,6 +86,12 @@ export interface AnchorChange {
 export interface AppendResult {
   appended: boolean
 }
+
+/**
+ * Whether `handoffAssemble` built the collector now or found it built for the same
+ * selection.
+ */
+export type AssembleStatus = 'created' | 'reused'
 
 /** Options of `computeBranchName`. */
 export interface BranchNameOptions {
@@ -110,7 +124,7 @@ export declare function computeBranchName(o: BranchNameOptions): string
 
 /**
  * `<OKSTRA_HOME>/worktrees/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every
- * segment slugged. Throws `E_INVALID_ARG` like `taskKey`.
+ * segment slugged. Throws `E_INVALID_ARG` like `taskKey`, and for a relative `home`.
  */
 export declare function computeWorktreePath(p: KeyParts): string
 
@@ -124,7 +138,7 @@ export declare function computeWorktreePath(p: KeyParts): string
  */
 export interface DoctorProblem {
   code: string
-  taskKey?: string
+  taskKey: string | null
   detail: string
 }
 
@@ -135,10 +149,12 @@ export interface DoctorReport {
 }
 
 /**
- * The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
- * `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
- * `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
- * `E_LOCK_TIMEOUT`.
+ * Whether a registry entry holds its key and branch (`active`) or has given them up
+ * (`released`; the directory and branch stay).
+ */
+export type EntryStatus = 'active' | 'released'
+
+/**
  * The project a wizard started in `dir` is about: the top of the git worktree holding
  * `dir`; outside git the nearest ancestor with `.okstra/`; else `dir`. Throws
  * `E_INVALID_ARG` when `dir` is not an existing directory.
@@ -169,17 +185,19 @@ export interface GitReconcileOptions {
   apply?: boolean
   /** A commit to re-pin as the task's implementation base (written only with `apply`). */
   resetAnchor?: string
+  /** `OKSTRA_HOME` override. */
   home?: string
+  /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
-/** What changed, or would change in a dry run. */
+/** What changed, or would change in a dry run; `anchor` is `null` without `resetAnchor`. */
 export interface GitReconcileResult {
   changes: Array<ReconcileChange>
   applied: boolean
   /** Stages that could not be checked (no branch recorded, branch gone), with why. */
   skipped: Array<string>
-  anchor?: AnchorChange
+  anchor: AnchorChange | null
 }
 
 /**
@@ -212,7 +230,9 @@ export interface HandoffAssembleOptions {
   workCategory?: string
   /** Collector id (`#group-<ID>`); default `s<a>-<b>…` from the stages in merge order. */
   groupId?: string
+  /** `OKSTRA_HOME` override. */
   home?: string
+  /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
@@ -222,7 +242,7 @@ export interface HandoffAssembleResult {
   worktreePath: string
   merges: Array<StageMerge>
   /** `created`, or `reused` on a re-run for the same selection. */
-  status: 'created' | 'reused'
+  status: AssembleStatus
 }
 
 /**
@@ -245,6 +265,7 @@ export interface HandoffEligibleOptions {
   projectRoot: string
   /** Release base branch, compared as `origin/<base>` (else the local branch); default `main`. */
   base?: string
+  /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
@@ -258,20 +279,7 @@ export interface HandoffEligibleResult {
  * `E_INVALID_ARG` (also for a missing plan run root without `create`),
  * `E_LOCK_TIMEOUT`, `E_IO`.
  */
-export declare function handoffRecordPr(o: HandoffRecordPrOptions): AppendResult
-
-/** Options of `handoffRecordPr`. */
-export interface HandoffRecordPrOptions {
-  planRunRoot: string
-  implTaskKey: string
-  stages: Array<number>
-  /** The PR's head branch. */
-  branch: string
-  url: string
-  lockTimeoutMs?: number
-  /** Create a missing plan run root (default `false`: `E_INVALID_ARG`). */
-  create?: boolean
-}
+export declare function handoffRecordPr(o: LedgerAppendPrOptions): AppendResult
 
 /**
  * Records a stage's single-stage final verification after checking the report data
@@ -288,27 +296,34 @@ export interface HandoffRecordVerifiedOptions {
   stage: number
   /** The final report (`….md`, its `….data.json` sibling is read) or the data.json. */
   reportPath: string
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
-/** `home` override for the whole-registry operations. */
+/** Where the registry is, for the whole-registry operations. */
 export interface HomeOptions {
+  /** `OKSTRA_HOME` override. */
   home?: string
+  /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
-/** Whether `path` lies inside a linked (non-main) git worktree; `false` outside git. */
+/**
+ * Whether `path` lies inside a linked (non-main) git worktree; `false` outside git. Never
+ * throws.
+ */
 export declare function isInsideLinkedWorktree(path: string): boolean
 
 /** `isInsideLinkedWorktree` on the libuv pool. */
 export declare function isInsideLinkedWorktreeAsync(path: string): Promise<boolean>
 
 /**
- * The parts that name one registry entry. `stageNumber` (an implementation stage
- * worktree, `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are
- * mutually exclusive. Segments are taken as given but may not be empty or hold `/`, `#`
- * or NUL (`E_INVALID_ARG`). `home` overrides `OKSTRA_HOME`; `lockTimeoutMs` overrides
- * `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+ * The parts that name one registry entry, and where that registry is. `stageNumber` (an
+ * implementation stage worktree, `#stage-<N>`) and `groupId` (a stage-group collector,
+ * `#group-<ID>`) are mutually exclusive. Segments are taken as given but may not be empty
+ * or hold `/`, `#` or NUL (`E_INVALID_ARG`). `home` (absolute) overrides `OKSTRA_HOME`
+ * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000) for the exports
+ * that open the registry; `taskKey` reads neither.
  */
 export interface KeyParts {
   projectId: string
@@ -324,16 +339,18 @@ export interface KeyParts {
  * Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
  * unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
  * a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
- * key, `fields` setting `impl_task_key`/`stage`/`status`), `E_INVALID_ARG` (a missing
- * plan run root without `create`), `E_LOCK_TIMEOUT`, `E_IO`.
+ * key, `fields` setting `impl_task_key`/`stage`/`status`, a missing plan run root without
+ * `create`), `E_LOCK_TIMEOUT`, `E_IO`.
  */
-export declare function ledgerAppend(planRunRoot: string, o: LedgerAppendOptions): AppendResult
+export declare function ledgerAppend(o: LedgerAppendOptions): AppendResult
 
 /** `ledgerAppend` on the libuv pool. */
-export declare function ledgerAppendAsync(planRunRoot: string, o: LedgerAppendOptions): Promise<AppendResult>
+export declare function ledgerAppendAsync(o: LedgerAppendOptions): Promise<AppendResult>
 
 /** A `started` or `done` event. */
 export interface LedgerAppendOptions {
+  /** Directory holding `consumers.jsonl`. */
+  planRunRoot: string
   implTaskKey: string
   stage: number
   status: 'started' | 'done'
@@ -341,6 +358,7 @@ export interface LedgerAppendOptions {
   forceReappend?: boolean
   /** Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`. */
   fields?: Record<string, unknown>
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
   /**
    * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
@@ -353,17 +371,20 @@ export interface LedgerAppendOptions {
  * Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.
  * Throws `E_INVALID_ARG` (no stages, empty branch), `E_LOCK_TIMEOUT`, `E_IO`.
  */
-export declare function ledgerAppendPr(planRunRoot: string, o: LedgerAppendPrOptions): AppendResult
+export declare function ledgerAppendPr(o: LedgerAppendPrOptions): AppendResult
 
 /** `ledgerAppendPr` on the libuv pool. */
-export declare function ledgerAppendPrAsync(planRunRoot: string, o: LedgerAppendPrOptions): Promise<AppendResult>
+export declare function ledgerAppendPrAsync(o: LedgerAppendPrOptions): Promise<AppendResult>
 
-/** The PR a stage group was handed off in. */
+/** The PR a stage group was handed off in: the options of `ledgerAppendPr` and `handoffRecordPr`. */
 export interface LedgerAppendPrOptions {
+  /** Directory holding `consumers.jsonl`. */
+  planRunRoot: string
   implTaskKey: string
   stages: Array<number>
   branch: string
   url: string
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
   /**
    * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
@@ -376,17 +397,20 @@ export interface LedgerAppendPrOptions {
  * Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
  * Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
  */
-export declare function ledgerAppendVerified(planRunRoot: string, o: LedgerAppendVerifiedOptions): AppendResult
+export declare function ledgerAppendVerified(o: LedgerAppendVerifiedOptions): AppendResult
 
 /** `ledgerAppendVerified` on the libuv pool. */
-export declare function ledgerAppendVerifiedAsync(planRunRoot: string, o: LedgerAppendVerifiedOptions): Promise<AppendResult>
+export declare function ledgerAppendVerifiedAsync(o: LedgerAppendVerifiedOptions): Promise<AppendResult>
 
 /** A single-stage final-verification result. */
 export interface LedgerAppendVerifiedOptions {
+  /** Directory holding `consumers.jsonl`. */
+  planRunRoot: string
   implTaskKey: string
   stage: number
   verdict: string
   reportPath: string
+  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
   /**
    * Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
@@ -397,27 +421,34 @@ export interface LedgerAppendVerifiedOptions {
 
 /**
  * Stage → its last `done` row, the very object passed in (last wins: a reconciled row
- * supersedes the original). Rows whose `stage` is not a whole number are ignored.
+ * supersedes the original). Rows whose `stage` is not a whole number are ignored. Throws
+ * `E_INVALID_ARG` when `rows` is not an array.
  */
 export declare function ledgerLatestDoneByStage(rows: Array<Record<string, unknown>>): Record<number, Record<string, unknown>>
 
-/** Stages listed by any `pr` row; ascending. */
+/**
+ * Stages listed by any `pr` row; ascending. Throws `E_INVALID_ARG` when `rows` is not an
+ * array.
+ */
 export declare function ledgerPrCoveredStages(rows: Array<Record<string, unknown>>): Array<number>
 
 /**
- * Reads `<planRunRoot>/consumers.jsonl` (missing file = empty). A torn or invalid line is
- * skipped and listed in `skipped`, never fatal. Throws `E_INVALID_ARG` when `planRunRoot`
- * does not exist, `E_IO`.
+ * Reads `<planRunRoot>/consumers.jsonl` (missing file = empty) without taking its lock. A
+ * torn or invalid line is skipped and listed in `skipped`, never fatal. Throws
+ * `E_INVALID_ARG` when `planRunRoot` does not exist, `E_IO`.
  */
-export declare function ledgerRead(planRunRoot: string, o?: LedgerReadOptions | undefined | null): LedgerReadResult
+export declare function ledgerRead(o: LedgerReadOptions): LedgerReadResult
 
 /** `ledgerRead` on the libuv pool. */
-export declare function ledgerReadAsync(planRunRoot: string, o?: LedgerReadOptions | undefined | null): Promise<LedgerReadResult>
+export declare function ledgerReadAsync(o: LedgerReadOptions): Promise<LedgerReadResult>
 
-/** Options shared by the ledger reads. */
+/**
+ * Options of `ledgerRead`. Reads take no lock (appends are whole-line writes), so there is
+ * no lock bound to give.
+ */
 export interface LedgerReadOptions {
-  /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
-  lockTimeoutMs?: number
+  /** Directory holding `consumers.jsonl`; must exist. */
+  planRunRoot: string
 }
 
 /** Every row in file order, exactly as stored, and the lines skipped. */
@@ -426,14 +457,18 @@ export interface LedgerReadResult {
   skipped: Array<SkippedLine>
 }
 
-/** Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending. */
+/**
+ * Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending.
+ * Throws `E_INVALID_ARG` when `rows` is not an array.
+ */
 export declare function ledgerVerifiedAcceptedStages(rows: Array<Record<string, unknown>>): Array<number>
 
 /** Filters of `registryList`. */
 export interface ListOptions {
   projectId?: string
-  /** `active` or `released`; anything else is `E_INVALID_ARG`. */
-  status?: string
+  /** Only entries with this status; another string is `E_INVALID_ARG`. */
+  status?: EntryStatus
+  /** `OKSTRA_HOME` override. */
   home?: string
 }
 
@@ -472,11 +507,19 @@ export interface PlanStage {
  * `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
  * `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
  */
-export declare function previewTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
+export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
+
+/** Options of `upsertProjectJson`. */
+export interface ProjectJsonOptions {
+  /** The project's root directory. */
+  projectRoot: string
+  /** The id to register. */
+  projectId: string
+}
 
 /**
- * What the wizard asks next. `step` is a step id (`task_type` … `edit_target`,
- * `done`, `aborted`) or `customize_group` for a batched `pick_group`.
+ * What the wizard asks next. `step` is a step id (`task_type` … `edit_target`, `done`,
+ * `aborted`) or `customize_group` for a batched `pick_group`.
  */
 export interface Prompt {
   /** The step id; callers and tests key on it. */
@@ -485,7 +528,7 @@ export interface Prompt {
    * `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
    * step → value for `prompts`; `done` / `aborted`: terminal.
    */
-  kind: 'pick' | 'text' | 'pick_group' | 'done' | 'aborted'
+  kind: PromptKind
   /** The question, in the wizard's language. */
   label: string
   /** The choices of a pick (empty otherwise). */
@@ -494,11 +537,20 @@ export interface Prompt {
   help: string
   /** The echo printed once answered; `{value}` stands for the answer. */
   echoTemplate: string
-  /** The batched prompts of a `pick_group` (answer them with one JSON object step → value). */
-  prompts?: Array<Prompt>
+  /**
+   * The batched prompts of a `pick_group` (answer them with one JSON object step →
+   * value); `null` for every other kind.
+   */
+  prompts: Array<Prompt> | null
   /** Whether `back()` has an earlier answer to return to (survives a resume). */
   canGoBack: boolean
 }
+
+/**
+ * How a prompt is answered: `pick` one option value, free `text`, a `pick_group` JSON
+ * object of step → value; `done` and `aborted` are terminal.
+ */
+export type PromptKind = 'pick' | 'text' | 'pick_group' | 'done' | 'aborted'
 
 /** One choice of a pick prompt. */
 export interface PromptOption {
@@ -515,7 +567,7 @@ export interface PromptOption {
  * own branch with its commits, an unfinished provisioning undone first).
  */
 export interface ProvisionPreview {
-  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  status: ProvisionStatus
   path: string
   branch: string
   baseRef: string
@@ -532,7 +584,7 @@ export interface ProvisionPreview {
  * repository's `info/exclude`, so `git status` in the worktree stays clean.
  */
 export interface ProvisionResult {
-  status: 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
+  status: ProvisionStatus
   path: string
   branch: string
   baseRef: string
@@ -554,6 +606,9 @@ export interface ProvisionResult {
    */
   copied: Array<string>
 }
+
+/** The outcome of provisioning (and of its preview). */
+export type ProvisionStatus = 'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'
 
 /**
  * Creates or reuses the git worktree of a task key (segments are slugged first):
@@ -577,10 +632,10 @@ export interface ProvisionResult {
  * checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
  * `E_REGISTRY_CORRUPT`.
  */
-export declare function provisionTaskWorktree(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
+export declare function provisionTaskWorktree(o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionResult
 
 /** `provisionTaskWorktree` on the libuv pool; resolves to the same result. */
-export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): Promise<ProvisionResult>
+export declare function provisionTaskWorktreeAsync(o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): Promise<ProvisionResult>
 
 /** Options of `registryPrune`. */
 export interface PruneOptions {
@@ -591,7 +646,9 @@ export interface PruneOptions {
    * registry entry leads to (their git lock and record are removed).
    */
   projectRoot?: string
+  /** `OKSTRA_HOME` override. */
   home?: string
+  /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
@@ -617,22 +674,29 @@ export interface ReconcileChange {
 /**
  * A read-only consistency report: branch index vs rows, missing directories, worktrees
  * git no longer knows, and `git worktree list` of every repository the active entries
- * live in (branch switched, prunable, foreign worktrees under the okstra root).
+ * live in (branch switched, prunable, foreign worktrees under the okstra root). Throws
+ * `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryDoctor(o?: HomeOptions | undefined | null): DoctorReport
 
 /** `registryDoctor` on the libuv pool. */
 export declare function registryDoctorAsync(o?: HomeOptions | undefined | null): Promise<DoctorReport>
 
-/** The recorded implementation base, or `null` when absent or unset. */
+/**
+ * The recorded implementation base, or `null` when absent or unset. Throws
+ * `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+ */
 export declare function registryGetImplementationBase(p: KeyParts): string | null
 
-/** Every entry matching the filters, sorted by task key. */
+/**
+ * Every entry matching the filters, sorted by task key. Throws `E_INVALID_ARG`,
+ * `E_REGISTRY_CORRUPT`.
+ */
 export declare function registryList(f?: ListOptions | undefined | null): Array<WorktreeEntry>
 
 /**
  * Stage numbers with an active `#stage-<N>` entry for the task, ascending (the stage or
- * group in `p` is ignored).
+ * group in `p` is ignored). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryListActiveStageNumbers(p: KeyParts): Array<number>
 
@@ -672,7 +736,9 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
  * okstra's debris that `registryDoctor` reports (completes or undoes unfinished
  * provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
  * deletes unregistered branches okstra made while they still point where they were
- * created, removes stale git lock files) and lists it in `cleared`.
+ * created, removes stale git lock files) and lists it in `cleared`. Throws
+ * `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT` (a file that is not JSON at
+ * all is moved aside, not thrown), `E_GIT`, `E_IO`.
  */
 export declare function registryRepair(o?: HomeOptions | undefined | null): RepairResult
 
@@ -693,8 +759,9 @@ export declare function registryReserve(o: KeyParts & { worktreePath: string; br
 export declare function registryReserveAsync(o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }): Promise<WorktreeEntry>
 
 /**
- * The deliberate re-anchor: replaces the recorded implementation base. Throws like
- * `registrySetImplementationBase`.
+ * The deliberate re-anchor: replaces the recorded implementation base. Throws
+ * `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
+ * full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registryResetImplementationBase(o: KeyParts & { commit: string }): string
 
@@ -702,11 +769,14 @@ export declare function registryResetImplementationBase(o: KeyParts & { commit: 
  * Pins the implementation base once and returns the recorded value (a later call returns
  * the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
  * `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
- * full hex id.
+ * full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registrySetImplementationBase(o: KeyParts & { commit: string }): string
 
-/** Records the latest phase seen on the worktree; does nothing when the key is absent. */
+/**
+ * Records the latest phase seen on the worktree; does nothing when the key is absent.
+ * Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ */
 export declare function registryTouchPhase(o: KeyParts & { phase: string }): void
 
 /** `registryTouchPhase` on the libuv pool. */
@@ -752,7 +822,7 @@ export declare function runCli(args: Array<string>): CliResult
  * Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
  * edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
  * digits of its FNV-1a hash so `버그` and `기능` stay apart. Idempotent: a slug is returned
- * unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`).
+ * unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`). Never throws.
  */
 export declare function safeSegment(value: string): string
 
@@ -799,17 +869,17 @@ export interface StageMerge {
 /**
  * The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
  * `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
- * the same prompt again.
+ * the same prompt again. Fields that do not apply are `null`.
  */
 export interface SubmitResult {
   /** Whether the answer was accepted. */
   ok: boolean
   /** The echo line of an accepted answer. */
-  echo?: string
+  echo: string | null
   /** Why the answer was rejected. */
-  error?: string
+  error: string | null
   /** The stable code of a rejection. */
-  code?: string
+  code: string | null
   /** The prompt to show now. */
   next: Prompt
 }
@@ -845,14 +915,21 @@ export interface SyncEntries {
 export declare function taskKey(p: KeyParts): string
 
 /**
+ * The six task types (phases) of an okstra run. Provisioning records any phase label as
+ * given (`taskType` accepts other strings too); the wizard, the report checks and the
+ * collector use exactly these.
+ */
+export type TaskType = 'requirements-discovery' | 'error-analysis' | 'implementation-planning' | 'implementation' | 'final-verification' | 'release-handoff'
+
+/**
  * Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
  * `.project-docs/okstra/project.json` when that is the one present) and returns the object
  * written. Owns only `projectId`, `projectRoot`, `createdAt` (kept) and `updatedAt`; every
  * other field is kept. Throws `E_PROJECT_ID_MISMATCH` when the file registers another id,
  * `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG`; the file is
- * unchanged then.
+ * unchanged then. (The 0.1 form `(projectRoot, projectId)` still works.)
  */
-export declare function upsertProjectJson(projectRoot: string, projectId: string): Record<string, unknown>
+export declare function upsertProjectJson(o: ProjectJsonOptions): Record<string, unknown>
 
 /** Options of `Wizard.create`. */
 export interface WizardCreateOptions {
@@ -895,6 +972,9 @@ export interface WizardInteractiveOptions {
   fresh: boolean
 }
 
+/** How a wizard run ended. */
+export type WizardOutcome = 'done' | 'aborted'
+
 /**
  * The interactive terminal's text `key` of the wizard catalog in `lang`, each `{name}`
  * replaced by `vars[name]` (the same filling as every prompt text). Throws `E_INVALID_ARG`
@@ -903,8 +983,9 @@ export interface WizardInteractiveOptions {
 export declare function wizardText(lang: 'ko' | 'en', key: string, vars?: Record<string, string> | undefined | null): string
 
 /**
- * A registered worktree. `stage` is `null` outside implementation stage worktrees;
- * `stages` lists the stages a stage-group collector covers (else `null`).
+ * A registered worktree, field for field as `registry.json` stores it. `stage` is `null`
+ * outside implementation stage worktrees; `stages` lists the stages a stage-group
+ * collector covers (else `null`).
  */
 export interface WorktreeEntry {
   taskKey: string
@@ -916,7 +997,7 @@ export interface WorktreeEntry {
   baseRef: string
   createdAt: string
   lastPhase: string
-  status: 'active' | 'released'
+  status: EntryStatus
   stage: number | null
   implementationBaseCommit: string
   stages: Array<number> | null

@@ -52,8 +52,8 @@ function setup() {
   registryReserve({ ...task, worktreePath: repo, branch: 'feat-t', baseRef: base })
   registrySetImplementationBase({ ...task, commit: base })
   for (const n of [1, 2, 3, 4]) {
-    ledgerAppend(runs, { implTaskKey: 'p/g/t', stage: n, status: 'started', fields: { branch: `feat-t-s${n}` } })
-    ledgerAppend(runs, { implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
+    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'started', fields: { branch: `feat-t-s${n}` } })
+    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
   }
   for (const n of [1, 2, 3]) {
     const report = join(runs, `final-report-final-verification-00${n}.md`)
@@ -160,7 +160,7 @@ test('gitReconcile finds amended stage branches, dry-run first, then re-records 
   const applied = await gitReconcileAsync({ planRunRoot: runs, projectRoot: repo, ...task, apply: true, resetAnchor: 'feat-t-s4' })
   assert.deepEqual(applied.changes, dry.changes)
   assert.deepEqual(applied.anchor, { from: git(repo, 'rev-parse', 'main'), to: heads[4] })
-  const done = ledgerLatestDoneByStage(ledgerRead(runs).rows)
+  const done = ledgerLatestDoneByStage(ledgerRead({ planRunRoot: runs }).rows)
   assert.equal(done[3].head_commit, amended)
   assert.equal(done[3].reconciled, true)
   assert.equal(done[3].reconciled_from, heads[3])

@@ -16,20 +16,20 @@ const file = (root) => join(root, 'consumers.jsonl')
 test('append, idempotency, forceReappend and the last-wins readers', async () => {
   const root = tempDir()
   const done = (head, extra = {}) => ({ implTaskKey: 'p/g/t', stage: 1, status: 'done', fields: { head_commit: head }, ...extra })
-  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: true })
-  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: false })
+  assert.deepEqual(ledgerAppend({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: true })
+  assert.deepEqual(ledgerAppend({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 1, status: 'started' }), { appended: false })
   assert.deepEqual(ledgerAppend(root, done('aaa')), { appended: true })
   assert.deepEqual(ledgerAppend(root, done('bbb')), { appended: false })
   assert.deepEqual(await ledgerAppendAsync(root, done('bbb', { forceReappend: true, fields: { head_commit: 'bbb', reconciled: true } })), { appended: true })
   assert.deepEqual(ledgerAppend(root, done('bbb', { forceReappend: true })), { appended: false })
-  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 1, verdict: 'Accepted ', reportPath: 'r1.md' })
-  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 2, verdict: 'accepted', reportPath: 'r2.md' })
-  ledgerAppendVerified(root, { implTaskKey: 'p/g/t', stage: 2, verdict: 'rejected', reportPath: 'r3.md' })
-  assert.deepEqual(ledgerAppendPr(root, { implTaskKey: 'p/g/t', stages: [3, 1], branch: 'feat-t-g1', url: 'u' }), { appended: true })
-  assert.deepEqual(ledgerAppendPr(root, { implTaskKey: 'p/g/t', stages: [2], branch: 'feat-t-g1', url: 'u2' }), { appended: false })
-  const { rows, skipped } = ledgerRead(root)
+  ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 1, verdict: 'Accepted ', reportPath: 'r1.md' })
+  ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 2, verdict: 'accepted', reportPath: 'r2.md' })
+  ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 2, verdict: 'rejected', reportPath: 'r3.md' })
+  assert.deepEqual(ledgerAppendPr({ planRunRoot: root, implTaskKey: 'p/g/t', stages: [3, 1], branch: 'feat-t-g1', url: 'u' }), { appended: true })
+  assert.deepEqual(ledgerAppendPr({ planRunRoot: root, implTaskKey: 'p/g/t', stages: [2], branch: 'feat-t-g1', url: 'u2' }), { appended: false })
+  const { rows, skipped } = ledgerRead({ planRunRoot: root })
   assert.deepEqual(skipped, [])
-  assert.deepEqual(await ledgerReadAsync(root), { rows, skipped })
+  assert.deepEqual(await ledgerReadAsync({ planRunRoot: root }), { rows, skipped })
   assert.equal(rows.length, 7)
   assert.deepEqual(ledgerLatestDoneByStage(rows), {
     1: { impl_task_key: 'p/g/t', stage: 1, status: 'done', head_commit: 'bbb', reconciled: true },
@@ -48,23 +48,23 @@ test('append, idempotency, forceReappend and the last-wins readers', async () =>
 
 test('unknown statuses and bad stages are E_INVALID_ARG and write nothing', async () => {
   const root = tempDir()
-  assert.throws(() => ledgerAppend(root, { implTaskKey: 'k', stage: 1, status: 'merged' }),
+  assert.throws(() => ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 1, status: 'merged' }),
     { code: 'E_INVALID_ARG', message: /status must be 'started' or 'done', got: 'merged'/ })
-  assert.throws(() => ledgerAppend(root, { implTaskKey: 'k', stage: 1.5, status: 'done' }), { code: 'E_INVALID_ARG' })
-  await assert.rejects(ledgerAppendAsync(root, { implTaskKey: 'k', stage: 1, status: 'pr' }), { code: 'E_INVALID_ARG' })
-  assert.deepEqual(ledgerRead(root), { rows: [], skipped: [] })
+  assert.throws(() => ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 1.5, status: 'done' }), { code: 'E_INVALID_ARG' })
+  await assert.rejects(ledgerAppendAsync({ planRunRoot: root, implTaskKey: 'k', stage: 1, status: 'pr' }), { code: 'E_INVALID_ARG' })
+  assert.deepEqual(ledgerRead({ planRunRoot: root }), { rows: [], skipped: [] })
 })
 
 test('a torn last line is reported in skipped and the next append starts a new line', () => {
   const root = tempDir()
-  ledgerAppend(root, { implTaskKey: 'k', stage: 1, status: 'started' })
+  ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 1, status: 'started' })
   appendFileSync(file(root), '{"impl_task_key": "k", "sta')
-  let r = ledgerRead(root)
+  let r = ledgerRead({ planRunRoot: root })
   assert.equal(r.rows.length, 1)
   assert.equal(r.skipped.length, 1)
   assert.equal(r.skipped[0].line, 2)
-  ledgerAppend(root, { implTaskKey: 'k', stage: 2, status: 'started' })
-  r = ledgerRead(root)
+  ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 2, status: 'started' })
+  r = ledgerRead({ planRunRoot: root })
   assert.equal(r.rows.length, 2)
   assert.deepEqual(r.skipped.map((s) => s.line), [2])
   // Python reads the file too: it skips the torn line and sees both rows.
@@ -75,13 +75,13 @@ test('Python-written rows read as equals and Python reads ours; the bytes are id
   const a = tempDir()
   const b = tempDir()
   assert.equal(py(a, 'append', 'p/g/태스크', '2', 'done', 'abc').status, 0)
-  ledgerAppend(b, { implTaskKey: 'p/g/태스크', stage: 2, status: 'done', fields: { head_commit: 'abc', note: '파이썬' } })
+  ledgerAppend({ planRunRoot: b, implTaskKey: 'p/g/태스크', stage: 2, status: 'done', fields: { head_commit: 'abc', note: '파이썬' } })
   assert.equal(readFileSync(file(a), 'utf8'), readFileSync(file(b), 'utf8'))
-  assert.deepEqual(ledgerRead(a).rows, ledgerRead(b).rows)
+  assert.deepEqual(ledgerRead({ planRunRoot: a }).rows, ledgerRead({ planRunRoot: b }).rows)
   // Idempotency holds across runtimes: Python sees our row, we see Python's.
   assert.equal(JSON.parse(py(b, 'append', 'p/g/태스크', '2', 'done', 'zzz').stdout).appended, false)
-  assert.deepEqual(ledgerAppend(a, { implTaskKey: 'p/g/태스크', stage: 2, status: 'done' }), { appended: false })
-  assert.deepEqual(JSON.parse(py(b, 'read').stdout), ledgerRead(b).rows)
+  assert.deepEqual(ledgerAppend({ planRunRoot: a, implTaskKey: 'p/g/태스크', stage: 2, status: 'done' }), { appended: false })
+  assert.deepEqual(JSON.parse(py(b, 'read').stdout), ledgerRead({ planRunRoot: b }).rows)
 })
 
 test('Node and Python processes appending at once lose nothing and never duplicate', async () => {
@@ -90,15 +90,15 @@ test('Node and Python processes appending at once lose nothing and never duplica
   const nodeChild = (i) => run(process.execPath, ['-e', `
     const { ledgerAppend } = require(${JSON.stringify(join(ROOT, 'index.js'))})
     for (let s = 0; s < ${N}; s++) {
-      ledgerAppend(process.argv[1], { implTaskKey: 'node-${i}', stage: s, status: 'started' })
-      ledgerAppend(process.argv[1], { implTaskKey: 'shared', stage: 1, status: 'started' })
+      ledgerAppend({ planRunRoot: process.argv[1], implTaskKey: 'node-${i}', stage: s, status: 'started' })
+      ledgerAppend({ planRunRoot: process.argv[1], implTaskKey: 'shared', stage: 1, status: 'started' })
     }`, root])
   const results = await Promise.all([
     nodeChild(0), nodeChild(1), nodeChild(2),
     run('python3', [PY, root, 'append-many', 'python', String(N)]),
   ])
   for (const r of results) assert.equal(r.code, 0, r.stderr)
-  const { rows, skipped } = ledgerRead(root)
+  const { rows, skipped } = ledgerRead({ planRunRoot: root })
   assert.deepEqual(skipped, [])
   assert.equal(rows.length, 4 * N + 1)
   assert.equal(rows.filter((r) => r.impl_task_key === 'shared').length, 1)
@@ -132,7 +132,7 @@ test('a process killed while appending leaves whole rows (at most one torn line)
   const child = spawn(process.execPath, ['-e', `
     const { ledgerAppend } = require(${JSON.stringify(join(ROOT, 'index.js'))})
     const pad = 'x'.repeat(4000)
-    for (let s = 0; ; s++) ledgerAppend(process.argv[1], { implTaskKey: 'k', stage: s, status: 'started', fields: { pad } })`, root],
+    for (let s = 0; ; s++) ledgerAppend({ planRunRoot: process.argv[1], implTaskKey: 'k', stage: s, status: 'started', fields: { pad } })`, root],
   { stdio: 'ignore' })
   // Kill once the child is appending (a fixed sleep loses to a slow Node start on a busy
   // machine), a little later each time so the kill lands mid-write.
@@ -143,12 +143,12 @@ test('a process killed while appending leaves whole rows (at most one torn line)
   while (!exited && size() < 40_000) await new Promise((resolve) => setTimeout(resolve, 5))
   child.kill('SIGKILL')
   await new Promise((resolve) => child.on('close', resolve))
-  const before = ledgerRead(root)
+  const before = ledgerRead({ planRunRoot: root })
   assert.ok(before.rows.length > 0)
   assert.ok(before.skipped.length <= 1, JSON.stringify(before.skipped))
   assert.deepEqual(before.rows.map((r) => r.stage), [...before.rows.keys()])
-  assert.deepEqual(ledgerAppend(root, { implTaskKey: 'k', stage: 1_000_000, status: 'started' }), { appended: true })
-  const after = ledgerRead(root)
+  assert.deepEqual(ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 1_000_000, status: 'started' }), { appended: true })
+  const after = ledgerRead({ planRunRoot: root })
   assert.equal(after.rows.length, before.rows.length + 1)
   assert.deepEqual(after.skipped, before.skipped)
 })
@@ -157,7 +157,7 @@ test('ledgerRead rows come out as stored (nested values, non-ASCII, escapes) and
   const root = tempDir()
   const line = '{"impl_task_key": "p/g/t", "stage": 1, "status": "done", "head_commit": "h", "note": "재시도 \\"ok\\" \\u00e9", "n": {"a": [1, 2.5, null, true]}, "big": 12345678901234}'
   appendFileSync(file(root), `${line}\n[1]\n`)
-  const { rows, skipped } = ledgerRead(root)
+  const { rows, skipped } = ledgerRead({ planRunRoot: root })
   assert.deepEqual(rows, [JSON.parse(line)])
   assert.deepEqual(skipped, [{ line: 2, reason: 'not a JSON object' }])
   assert.equal(ledgerLatestDoneByStage(rows)[1], rows[0])

@@ -184,7 +184,7 @@ function handoffSetup() {
   registryReserve({ ...task, worktreePath: repo, branch: 'feat-t', baseRef: base })
   registrySetImplementationBase({ ...task, commit: base })
   for (const n of [1, 2]) {
-    ledgerAppend(runs, { implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
+    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
     const report = join(runs, `final-report-final-verification-00${n}.md`)
     writeFileSync(report.replace(/\.md$/, '.data.json'), JSON.stringify({
       meta: { taskType: 'final-verification', verificationScope: 'single-stage', stage: n }, verdict: { token: 'ACCEPTED' },

@@ -226,13 +226,13 @@ test('registryRelease unlocks in git; doctor reads git worktree list', async () 
 
 test('upsertProjectJson keeps other fields; another id is refused unchanged', () => {
   const f = fixture()
-  const v = upsertProjectJson(f.repo, 'proj')
+  const v = upsertProjectJson({ projectRoot: f.repo, projectId: 'proj' })
   assert.equal(v.projectId, 'proj')
   const file = join(f.repo, '.okstra', 'project.json')
   writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), mcpServers: { a: 1 } }))
-  assert.deepEqual(upsertProjectJson(f.repo, 'proj').mcpServers, { a: 1 })
+  assert.deepEqual(upsertProjectJson({ projectRoot: f.repo, projectId: 'proj' }).mcpServers, { a: 1 })
   const before = readFileSync(file, 'utf8')
-  assert.throws(() => upsertProjectJson(f.repo, 'other'), { code: 'E_PROJECT_ID_MISMATCH' })
+  assert.throws(() => upsertProjectJson({ projectRoot: f.repo, projectId: 'other' }), { code: 'E_PROJECT_ID_MISMATCH' })
   assert.equal(readFileSync(file, 'utf8'), before)
 })
 

@@ -57,15 +57,15 @@ export async function run({ root, home }) {
   const heads = { 1: stageBranch(1, 'main', 'csv.js', 'export const csv = (rows) => rows.join("\\n")\n') }
   heads[2] = stageBranch(2, 'feat-export-s1', 'api.js', 'export const route = "/export"\n')
   for (const n of [1, 2]) {
-    ledgerAppend(runs, { implTaskKey: key, stage: n, status: 'started', fields: { branch: `feat-export-s${n}` } })
-    ledgerAppend(runs, { implTaskKey: key, stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-export-s${n}` } })
+    ledgerAppend({ planRunRoot: runs, implTaskKey: key, stage: n, status: 'started', fields: { branch: `feat-export-s${n}` } })
+    ledgerAppend({ planRunRoot: runs, implTaskKey: key, stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-export-s${n}` } })
     const report = join(runs, `final-report-final-verification-00${n}.md`)
     writeFileSync(report.replace(/\.md$/, '.data.json'), JSON.stringify({ meta: { taskType: 'final-verification', verificationScope: 'single-stage', stage: n }, verdict: { token: 'accepted' } }))
     handoffRecordVerified({ planRunRoot: runs, implTaskKey: key, stage: n, reportPath: report })
   }
-  const again = ledgerAppend(runs, { implTaskKey: key, stage: 1, status: 'done', fields: { head_commit: heads[1] } })
+  const again = ledgerAppend({ planRunRoot: runs, implTaskKey: key, stage: 1, status: 'done', fields: { head_commit: heads[1] } })
   step(`recorded started/done/verified for stages 1 and 2; repeating a done row → appended: ${again.appended}`)
-  table(ledgerRead(runs).rows.map((r) => ({ ...r, head_commit: r.head_commit?.slice(0, 10) })), ['stage', 'status', 'head_commit', 'verdict', 'branch'])
+  table(ledgerRead({ planRunRoot: runs }).rows.map((r) => ({ ...r, head_commit: r.head_commit?.slice(0, 10) })), ['stage', 'status', 'head_commit', 'verdict', 'branch'])
 
   console.log('\n   handoffEligible:')
   const { stages } = handoffEligible({ planRunRoot: runs, approvedPlan: plan, projectRoot: repo })

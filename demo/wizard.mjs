@@ -123,11 +123,11 @@ export async function run({ root, home }) {
   // The plan run root is the approved plan's run directory (runs/implementation-planning/).
   const planRunRoot = dirname(dirname(args['approved-plan']))
   const implTaskKey = taskKey({ projectId: args['project-id'], taskGroup: args['task-group'], taskId: args['task-id'] })
-  const appended = ledgerAppend(planRunRoot, {
+  const appended = ledgerAppend({ planRunRoot: planRunRoot, 
     implTaskKey, stage: Number(args.stage), status: 'started', fields: { branch: p.branch, worktree_path: p.path },
   })
   step(`ledgerAppend(started, stage ${args.stage}) → appended: ${appended.appended}; ${join(planRunRoot, 'consumers.jsonl')}:`)
-  for (const row of ledgerRead(planRunRoot).rows) console.log(`   ${JSON.stringify(row)}`)
+  for (const row of ledgerRead({ planRunRoot: planRunRoot }).rows) console.log(`   ${JSON.stringify(row)}`)
   const eligibility = handoffEligible({ planRunRoot, approvedPlan: args['approved-plan'], projectRoot })
   step('handoffEligible:')
   table(eligibility.stages.map((x) => ({ stage: x.number, title: x.title, eligible: x.eligible, reasons: x.reasons.join(' ') })),

@@ -226,7 +226,7 @@ fn fuzz_stage_map() {
 fn fuzz_ledger_lines() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_string_lossy().into_owned();
-    let ledger = crate::ledger::Ledger::new(&root, Some(5000));
+    let ledger = crate::ledger::Ledger::new(&root, std::time::Duration::from_millis(5000));
     let file = dir.path().join("consumers.jsonl");
     fuzz("ledger_line", 800, |input| {
         std::fs::write(&file, input).map_err(|e| e.to_string())?;

@@ -298,11 +298,6 @@ pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, InvalidArg> {
         .ok_or_else(|| invalid("neither OKSTRA_HOME nor HOME is set; set OKSTRA_HOME or pass home"))
 }
 
-/// `<OKSTRA_HOME>/worktrees`: the registry and every worktree live here.
-pub fn worktrees_root(home: Option<&str>) -> Result<PathBuf, InvalidArg> {
-    Ok(okstra_home(home)?.join("worktrees"))
-}
-
 /// `<root>/<project>/<group>/<task>` for a task; its stage and stage-group collector
 /// worktrees lie beside it, never inside it: `<task>.stage-<N>` and `<task>.group-<ID>`.
 /// Every segment is slugged, and a slug never holds a `.`, so no task id can produce a
@@ -560,9 +555,5 @@ mod tests {
     #[test]
     fn explicit_home_wins() {
         assert_eq!(okstra_home(Some(" /h ")).unwrap(), Path::new("/h"));
-        assert_eq!(
-            worktrees_root(Some("/h")).unwrap(),
-            Path::new("/h/worktrees")
-        );
     }
 }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Code, Coded, InvalidArg};
-use crate::fsio::{self, io_err, lock_timeout, FsError, LockGuard};
+use crate::fsio::{self, io_err, FsError, LockGuard};
 use index::{Identity, Index};
 
 mod index;
@@ -92,12 +92,12 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The ledger under `plan_run_root`; `lock_ms` bounds the lock wait (see
-    /// [`fsio::lock_timeout`]).
-    pub fn new(plan_run_root: impl Into<PathBuf>, lock_ms: Option<u64>) -> Ledger {
+    /// The ledger under `plan_run_root`, waiting at most `lock_timeout` for its lock (the
+    /// caller resolved it once, see [`fsio::lock_timeout`]).
+    pub fn new(plan_run_root: impl Into<PathBuf>, lock_timeout: Duration) -> Ledger {
         Ledger {
             root: plan_run_root.into(),
-            lock_timeout: lock_timeout(lock_ms),
+            lock_timeout,
             create: false,
         }
     }

@@ -2,6 +2,7 @@
 //! `binding` module alone knows Node-API and only converts types and errors.
 
 pub mod cli;
+pub mod context;
 pub mod error;
 pub mod fsio;
 #[cfg(test)]
@@ -14,6 +15,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 pub mod report;
+pub mod task_type;
 #[cfg(test)]
 mod testutil;
 pub mod wizard;

@@ -14,6 +14,7 @@ use git2::Repository;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::context::Context;
 use crate::error::{Code, Coded, InvalidArg};
 use crate::ids::KeyParts;
 use crate::ledger::{self, Ledger, LedgerError};
@@ -54,8 +55,6 @@ pub struct ReconcileRequest {
     pub apply: bool,
     /// A commit to re-pin as the task's implementation base.
     pub reset_anchor: Option<String>,
-    pub home: Option<String>,
-    pub lock_timeout_ms: Option<u64>,
 }
 
 /// One stale stage.
@@ -97,7 +96,7 @@ type Task = (String, String, String);
 /// reconciled rows and re-pins the anchor. Errors: `E_INVALID_ARG` (projectRoot not in git,
 /// an anchor that is not a commit, `resetAnchor` without the task), `E_NOT_FOUND` (the
 /// task is not in the registry), `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
-pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
+pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
     let repo = Repository::discover(&req.project_root).map_err(|_| {
         InvalidArg(format!(
             "projectRoot {} is not inside a git repository",
@@ -111,8 +110,8 @@ pub fn reconcile(req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
         }
         _ => None,
     };
-    let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;
-    let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout_ms);
+    let reg = Registry::open(ctx);
+    let ledger = Ledger::new(&req.plan_run_root, ctx.lock_timeout());
     let rows = ledger.read()?.rows;
     let mut scan = Scan::default();
     for (stage, row) in ledger::latest_done_by_stage(&rows) {
@@ -272,7 +271,7 @@ mod tests {
         git(repo, &["checkout", "-q", "-b", "feat-t-s1"]);
         git(repo, &["commit", "-q", "--allow-empty", "-m", "stage 1"]);
         let old = git(repo, &["rev-parse", "HEAD"]);
-        let ledger = Ledger::new(p.path(), None);
+        let ledger = Ledger::new(p.path(), std::time::Duration::from_secs(30));
         let mut f = Map::new();
         f.insert("head_commit".into(), old.clone().into());
         f.insert("report_path".into(), "r.md".into());
@@ -300,10 +299,10 @@ mod tests {
         let mut req = ReconcileRequest {
             plan_run_root: p.path().into(),
             project_root: repo.into(),
-            home: Some(home),
             ..Default::default()
         };
-        let dry = reconcile(&req).unwrap();
+        let ctx = Context::resolve(Some(&home), None).unwrap();
+        let dry = reconcile(&ctx, &req).unwrap();
         assert_eq!(
             dry.changes,
             vec![Change {
@@ -315,14 +314,14 @@ mod tests {
         );
         assert_eq!(ledger.read().unwrap().rows.len(), 2);
         req.apply = true;
-        assert!(reconcile(&req).unwrap().applied);
+        assert!(reconcile(&ctx, &req).unwrap().applied);
         let rows = ledger.read().unwrap().rows;
         let done = &ledger::latest_done_by_stage(&rows)[&1];
         assert_eq!(done["head_commit"], Value::String(new));
         assert_eq!(done["report_path"], "r.md");
         assert_eq!(done["reconciled_from"], Value::String(old));
-        assert!(reconcile(&req).unwrap().changes.is_empty());
+        assert!(reconcile(&ctx, &req).unwrap().changes.is_empty());
         req.reset_anchor = Some("main".into());
-        assert_eq!(reconcile(&req).unwrap_err().code(), "E_INVALID_ARG");
+        assert_eq!(reconcile(&ctx, &req).unwrap_err().code(), "E_INVALID_ARG");
     }
 }

@@ -7,10 +7,10 @@ import {
 } from '@okstra/native'
 
 const root = '/tmp/run'
-const { rows, skipped } = ledgerRead(root)
+const { rows, skipped } = ledgerRead({ planRunRoot: root })
 const firstSkipped: number | undefined = skipped[0]?.line
-const appended: boolean = ledgerAppend(root, { implTaskKey: 'p/g/t', stage: 1, status: 'done', fields: { head_commit: 'x' } }).appended
-const later: Promise<{ appended: boolean }> = ledgerAppendAsync(root, { implTaskKey: 'p/g/t', stage: 1, status: 'started' })
+const appended: boolean = ledgerAppend({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 1, status: 'done', fields: { head_commit: 'x' } }).appended
+const later: Promise<{ appended: boolean }> = ledgerAppendAsync({ planRunRoot: root, implTaskKey: 'p/g/t', stage: 1, status: 'started' })
 const done: Record<string, unknown> | undefined = ledgerLatestDoneByStage(rows)[1]
 const accepted: number[] = ledgerVerifiedAcceptedStages(rows).concat(ledgerPrCoveredStages(rows))
 const map: StageMap = parseStageMap('## 5.5 Stage Map\n')

@@ -12,7 +12,7 @@ const later: Promise<ProvisionResult> = provisionTaskWorktreeAsync({ ...o, group
 const dirs: string[] = resolveSyncEntries('/r').dirs.concat(cleanGateExcludes('/r'), r.linkedFiles, r.snapshots, r.cloned, r.copied, resolveSyncEntries('/r').copies)
 const linked: boolean = isInsideLinkedWorktree('/r')
 const main: string = mainWorktreePath('/r')
-const pj: Record<string, unknown> = upsertProjectJson('/r', 'p')
+const pj: Record<string, unknown> = upsertProjectJson({ projectRoot: '/r', projectId: 'p' })
 const pv: ProvisionPreview = previewTaskWorktree({ ...o, branch: 'feat-t-2' })
 const same: typeof status = pv.status
 const cleared: string[] = registryRepair({ home: '/h' }).cleared.map((p) => p.code)

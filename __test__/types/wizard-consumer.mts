@@ -5,9 +5,9 @@ const w: Wizard = Wizard.create({ projectRoot: '/src/shop', lang: 'en', groups: 
 const p: Prompt = w.next()
 const kind: 'pick' | 'text' | 'pick_group' | 'done' | 'aborted' = p.kind
 const values: string[] = p.options.map((o) => o.value)
-const members: Prompt[] | undefined = p.prompts
+const members: Prompt[] | null = p.prompts
 const r: SubmitResult = w.submit('implementation')
-const error: string | undefined = r.ok ? undefined : r.error
+const error: string | null = r.ok ? null : r.error
 const args: Record<string, string> = Wizard.fromJson(w.toJson()).renderArgs()
 const text: string = Wizard.load('/tmp/s.json').confirmationBlock()
 w.save('/tmp/s.json')

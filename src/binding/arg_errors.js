@@ -63,6 +63,12 @@
   for (const name of Object.keys(exports)) {
     const v = exports[name]
     if (typeof v !== 'function') continue
+    // The task types of the async exports (`task!` in mod.rs) exist only so napi can type
+    // their Promises; napi registers each as an empty class, which is no API: drop it.
+    if (/Task$/.test(name) && v.prototype && Object.getOwnPropertyNames(v.prototype).length === 1) {
+      delete exports[name]
+      continue
+    }
     const isClass = v.prototype && Object.getOwnPropertyNames(v.prototype).some((k) => k !== 'constructor')
     if (isClass) {
       // napi makes static methods read-only: the export becomes a stand-in constructor that

@@ -1,12 +1,13 @@
 //! Exports of the stage-group handoff and git reconcile.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
 
 use super::ledger::AppendResult;
-use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
+use super::{context, invalid_arg, js_err, lock_bound, stage_arg, task, Result};
 use crate::handoff::{self, HandoffContext};
 use crate::reconcile;
 
@@ -27,23 +28,24 @@ pub struct HandoffEligibleOptions {
     pub project_root: String,
     /// Release base branch, compared as `origin/<base>` (else the local branch); default `main`.
     pub base: Option<String>,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
 impl HandoffEligibleOptions {
-    fn ctx(&self) -> Result<HandoffContext> {
-        Ok(HandoffContext {
+    fn ctx(&self, lock_timeout: Duration) -> HandoffContext {
+        HandoffContext {
             plan_run_root: PathBuf::from(&self.plan_run_root),
             approved_plan: PathBuf::from(&self.approved_plan),
             project_root: PathBuf::from(&self.project_root),
             base: self.base.clone(),
-            lock_timeout_ms: ms_arg(self.lock_timeout_ms)?,
-        })
+            lock_timeout,
+        }
     }
 }
 
 /// One stage's eligibility.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct StageEligibility {
     pub number: u32,
     pub title: String,
@@ -54,13 +56,14 @@ pub struct StageEligibility {
 }
 
 /// Every Stage Map stage with its eligibility.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct HandoffEligibleResult {
     pub stages: Vec<StageEligibility>,
 }
 
 fn eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
-    let stages = handoff::eligible(&o.ctx()?).map_err(js_err)?;
+    let ctx = o.ctx(lock_bound(o.lock_timeout_ms)?);
+    let stages = handoff::eligible(&ctx).map_err(js_err)?;
     Ok(HandoffEligibleResult {
         stages: stages
             .into_iter()
@@ -82,10 +85,15 @@ pub fn handoff_eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResu
     eligible(o)
 }
 
+task!(
+    /// The Promise of `handoffEligible`.
+    EligibleTask => HandoffEligibleResult
+);
+
 /// `handoffEligible` on the libuv pool.
-#[napi(ts_return_type = "Promise<HandoffEligibleResult>")]
-pub fn handoff_eligible_async(o: HandoffEligibleOptions) -> AsyncTask<Job<HandoffEligibleResult>> {
-    job(move || eligible(o))
+#[napi]
+pub fn handoff_eligible_async(o: HandoffEligibleOptions) -> AsyncTask<EligibleTask> {
+    EligibleTask::run(move || eligible(o))
 }
 
 /// Options of `handoffAssemble`.
@@ -104,12 +112,24 @@ pub struct HandoffAssembleOptions {
     pub work_category: Option<String>,
     /// Collector id (`#group-<ID>`); default `s<a>-<b>…` from the stages in merge order.
     pub group_id: Option<String>,
+    /// `OKSTRA_HOME` override.
     pub home: Option<String>,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
+/// Whether `handoffAssemble` built the collector now or found it built for the same
+/// selection.
+#[napi(string_enum)]
+pub enum AssembleStatus {
+    #[napi(value = "created")]
+    Created,
+    #[napi(value = "reused")]
+    Reused,
+}
+
 /// One stage merged into the collector.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct StageMerge {
     pub stage: u32,
     /// The stage's recorded head commit.
@@ -119,24 +139,24 @@ pub struct StageMerge {
 }
 
 /// The collector branch and worktree.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct HandoffAssembleResult {
     pub branch: String,
     pub worktree_path: String,
     pub merges: Vec<StageMerge>,
     /// `created`, or `reused` on a re-run for the same selection.
-    #[napi(ts_type = "'created' | 'reused'")]
-    pub status: String,
+    pub status: AssembleStatus,
 }
 
 fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
+    let context = context(o.home.as_deref(), o.lock_timeout_ms)?;
     let req = handoff::AssembleRequest {
         ctx: HandoffContext {
             plan_run_root: PathBuf::from(&o.plan_run_root),
             approved_plan: PathBuf::from(&o.approved_plan),
             project_root: PathBuf::from(&o.project_root),
             base: o.base,
-            lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+            lock_timeout: context.lock_timeout(),
         },
         stages: stages_arg(o.stages)?,
         project_id: o.project_id,
@@ -144,9 +164,8 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
         task_id: o.task_id,
         work_category: o.work_category.unwrap_or_default(),
         group_id: o.group_id,
-        home: o.home,
     };
-    let a = handoff::assemble(&req).map_err(js_err)?;
+    let a = handoff::assemble(&context, &req).map_err(js_err)?;
     Ok(HandoffAssembleResult {
         branch: a.branch,
         worktree_path: a.worktree_path,
@@ -159,7 +178,11 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
                 merge_commit: m.merge_commit,
             })
             .collect(),
-        status: a.status,
+        status: if a.status == "created" {
+            AssembleStatus::Created
+        } else {
+            AssembleStatus::Reused
+        },
     })
 }
 
@@ -176,10 +199,15 @@ pub fn handoff_assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResu
     assemble(o)
 }
 
+task!(
+    /// The Promise of `handoffAssemble`.
+    AssembleTask => HandoffAssembleResult
+);
+
 /// `handoffAssemble` on the libuv pool.
-#[napi(ts_return_type = "Promise<HandoffAssembleResult>")]
-pub fn handoff_assemble_async(o: HandoffAssembleOptions) -> AsyncTask<Job<HandoffAssembleResult>> {
-    job(move || assemble(o))
+#[napi]
+pub fn handoff_assemble_async(o: HandoffAssembleOptions) -> AsyncTask<AssembleTask> {
+    AssembleTask::run(move || assemble(o))
 }
 
 /// Options of `handoffRecordVerified`.
@@ -190,6 +218,7 @@ pub struct HandoffRecordVerifiedOptions {
     pub stage: f64,
     /// The final report (`….md`, its `….data.json` sibling is read) or the data.json.
     pub report_path: String,
+    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
@@ -204,38 +233,24 @@ pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<Append
         impl_task_key: o.impl_task_key,
         stage: stage_arg(Some(o.stage))?.unwrap_or_default(),
         report_path: PathBuf::from(&o.report_path),
-        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+        lock_timeout: lock_bound(o.lock_timeout_ms)?,
     })
     .map_err(js_err)?;
     Ok(AppendResult { appended })
-}
-
-/// Options of `handoffRecordPr`.
-#[napi(object)]
-pub struct HandoffRecordPrOptions {
-    pub plan_run_root: String,
-    pub impl_task_key: String,
-    pub stages: Vec<f64>,
-    /// The PR's head branch.
-    pub branch: String,
-    pub url: String,
-    pub lock_timeout_ms: Option<f64>,
-    /// Create a missing plan run root (default `false`: `E_INVALID_ARG`).
-    pub create: Option<bool>,
 }
 
 /// Records the PR a stage group was handed off in (idempotent per branch). Throws
 /// `E_INVALID_ARG` (also for a missing plan run root without `create`),
 /// `E_LOCK_TIMEOUT`, `E_IO`.
 #[napi]
-pub fn handoff_record_pr(o: HandoffRecordPrOptions) -> Result<AppendResult> {
+pub fn handoff_record_pr(o: super::ledger::LedgerAppendPrOptions) -> Result<AppendResult> {
     let appended = handoff::record_pr(&handoff::RecordPrRequest {
         plan_run_root: PathBuf::from(&o.plan_run_root),
         impl_task_key: o.impl_task_key,
         stages: stages_arg(o.stages)?,
         branch: o.branch,
         url: o.url,
-        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
+        lock_timeout: lock_bound(o.lock_timeout_ms)?,
         create: o.create.unwrap_or(false),
     })
     .map_err(js_err)?;
@@ -255,12 +270,14 @@ pub struct GitReconcileOptions {
     pub apply: Option<bool>,
     /// A commit to re-pin as the task's implementation base (written only with `apply`).
     pub reset_anchor: Option<String>,
+    /// `OKSTRA_HOME` override.
     pub home: Option<String>,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
 /// A stage whose recorded head went stale.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ReconcileChange {
     pub stage: u32,
     pub branch: String,
@@ -270,15 +287,15 @@ pub struct ReconcileChange {
     pub to: String,
 }
 
-/// The re-pinned implementation base.
-#[napi(object)]
+/// The re-pinned implementation base (`from` is `null` when none was pinned).
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct AnchorChange {
     pub from: Option<String>,
     pub to: String,
 }
 
-/// What changed, or would change in a dry run.
-#[napi(object)]
+/// What changed, or would change in a dry run; `anchor` is `null` without `resetAnchor`.
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct GitReconcileResult {
     pub changes: Vec<ReconcileChange>,
     pub applied: bool,
@@ -288,17 +305,19 @@ pub struct GitReconcileResult {
 }
 
 fn git_reconcile_impl(o: GitReconcileOptions) -> Result<GitReconcileResult> {
-    let r = reconcile::reconcile(&reconcile::ReconcileRequest {
-        plan_run_root: PathBuf::from(&o.plan_run_root),
-        project_root: PathBuf::from(&o.project_root),
-        project_id: o.project_id,
-        task_group: o.task_group,
-        task_id: o.task_id,
-        apply: o.apply.unwrap_or(false),
-        reset_anchor: o.reset_anchor,
-        home: o.home,
-        lock_timeout_ms: ms_arg(o.lock_timeout_ms)?,
-    })
+    let context = context(o.home.as_deref(), o.lock_timeout_ms)?;
+    let r = reconcile::reconcile(
+        &context,
+        &reconcile::ReconcileRequest {
+            plan_run_root: PathBuf::from(&o.plan_run_root),
+            project_root: PathBuf::from(&o.project_root),
+            project_id: o.project_id,
+            task_group: o.task_group,
+            task_id: o.task_id,
+            apply: o.apply.unwrap_or(false),
+            reset_anchor: o.reset_anchor,
+        },
+    )
     .map_err(js_err)?;
     Ok(GitReconcileResult {
         changes: r
@@ -330,8 +349,13 @@ pub fn git_reconcile(o: GitReconcileOptions) -> Result<GitReconcileResult> {
     git_reconcile_impl(o)
 }
 
+task!(
+    /// The Promise of `gitReconcile`.
+    ReconcileTask => GitReconcileResult
+);
+
 /// `gitReconcile` on the libuv pool.
-#[napi(ts_return_type = "Promise<GitReconcileResult>")]
-pub fn git_reconcile_async(o: GitReconcileOptions) -> AsyncTask<Job<GitReconcileResult>> {
-    job(move || git_reconcile_impl(o))
+#[napi]
+pub fn git_reconcile_async(o: GitReconcileOptions) -> AsyncTask<ReconcileTask> {
+    ReconcileTask::run(move || git_reconcile_impl(o))
 }

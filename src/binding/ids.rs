@@ -2,14 +2,15 @@
 
 use napi_derive::napi;
 
-use super::{js_err, stage_arg, Result};
+use super::{context, js_err, stage_arg, Result};
 use crate::ids;
 
-/// The parts that name one registry entry. `stageNumber` (an implementation stage
-/// worktree, `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are
-/// mutually exclusive. Segments are taken as given but may not be empty or hold `/`, `#`
-/// or NUL (`E_INVALID_ARG`). `home` overrides `OKSTRA_HOME`; `lockTimeoutMs` overrides
-/// `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+/// The parts that name one registry entry, and where that registry is. `stageNumber` (an
+/// implementation stage worktree, `#stage-<N>`) and `groupId` (a stage-group collector,
+/// `#group-<ID>`) are mutually exclusive. Segments are taken as given but may not be empty
+/// or hold `/`, `#` or NUL (`E_INVALID_ARG`). `home` (absolute) overrides `OKSTRA_HOME`
+/// and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000) for the exports
+/// that open the registry; `taskKey` reads neither.
 #[napi(object, js_name = "KeyParts")]
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,7 +41,7 @@ impl JsKeyParts {
 /// Slugs one path/branch/key segment: lower-case, runs outside `[a-z0-9-]` become `-`,
 /// edges trimmed, empty → `_`; input with non-ASCII letters or digits gets `-` plus 8 hex
 /// digits of its FNV-1a hash so `버그` and `기능` stay apart. Idempotent: a slug is returned
-/// unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`).
+/// unchanged (`safeSegment(safeSegment(x)) === safeSegment(x)`). Never throws.
 #[napi]
 pub fn safe_segment(value: String) -> String {
     ids::safe_segment(&value)
@@ -54,10 +55,10 @@ pub fn task_key(p: JsKeyParts) -> Result<String> {
 }
 
 /// `<OKSTRA_HOME>/worktrees/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every
-/// segment slugged. Throws `E_INVALID_ARG` like `taskKey`.
+/// segment slugged. Throws `E_INVALID_ARG` like `taskKey`, and for a relative `home`.
 #[napi]
 pub fn compute_worktree_path(p: JsKeyParts) -> Result<String> {
-    let root = ids::worktrees_root(p.home.as_deref()).map_err(js_err)?;
+    let root = context(p.home.as_deref(), p.lock_timeout_ms)?.worktrees_root();
     Ok(ids::compute_worktree_path(&root, &p.parts()?)
         .to_string_lossy()
         .into_owned())

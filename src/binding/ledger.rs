@@ -8,12 +8,13 @@ use napi::bindgen_prelude::{
 use napi::{sys, Env};
 use napi_derive::napi;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
-use super::{invalid_arg, job, js_err, ms_arg, stage_arg, Job, Result};
+use super::{from_js, invalid_arg, js_err, lock_bound, positional, stage_arg, task, Result};
 use crate::ledger::Ledger;
 
 /// A line of `consumers.jsonl` that was not read as a row.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SkippedLine {
     /// 1-based line number.
     pub line: u32,
@@ -22,7 +23,7 @@ pub struct SkippedLine {
 }
 
 /// Every row in file order, exactly as stored, and the lines skipped.
-#[napi(object, object_from_js = false)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct LedgerReadResult {
     #[napi(ts_type = "Array<Record<string, unknown>>")]
     pub rows: JsonRows,
@@ -53,21 +54,28 @@ impl ToNapiValue for JsonRows {
 }
 
 /// Whether the call wrote a row (`false`: an equal row was already there).
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct AppendResult {
     pub appended: bool,
 }
 
-/// Options shared by the ledger reads.
+/// Options of `ledgerRead`. Reads take no lock (appends are whole-line writes), so there is
+/// no lock bound to give.
 #[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LedgerReadOptions {
-    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
-    pub lock_timeout_ms: Option<f64>,
+    /// Directory holding `consumers.jsonl`; must exist.
+    pub plan_run_root: String,
 }
 
 /// A `started` or `done` event.
 #[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LedgerAppendOptions {
+    /// Directory holding `consumers.jsonl`.
+    pub plan_run_root: String,
     pub impl_task_key: String,
     pub stage: f64,
     #[napi(ts_type = "'started' | 'done'")]
@@ -77,6 +85,7 @@ pub struct LedgerAppendOptions {
     /// Extra columns, e.g. `head_commit`, `report_path`, `branch`, `worktree_path`, `run_id`.
     #[napi(ts_type = "Record<string, unknown>")]
     pub fields: Option<Value>,
+    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
     /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
     /// a mistyped path makes no new ledger).
@@ -85,24 +94,34 @@ pub struct LedgerAppendOptions {
 
 /// A single-stage final-verification result.
 #[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LedgerAppendVerifiedOptions {
+    /// Directory holding `consumers.jsonl`.
+    pub plan_run_root: String,
     pub impl_task_key: String,
     pub stage: f64,
     pub verdict: String,
     pub report_path: String,
+    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
     /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
     /// a mistyped path makes no new ledger).
     pub create: Option<bool>,
 }
 
-/// The PR a stage group was handed off in.
+/// The PR a stage group was handed off in: the options of `ledgerAppendPr` and `handoffRecordPr`.
 #[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LedgerAppendPrOptions {
+    /// Directory holding `consumers.jsonl`.
+    pub plan_run_root: String,
     pub impl_task_key: String,
     pub stages: Vec<f64>,
     pub branch: String,
     pub url: String,
+    /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
     /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
     /// a mistyped path makes no new ledger).
@@ -115,11 +134,24 @@ fn stage(v: f64) -> Result<u32> {
 
 fn open(root: &str, lock_timeout_ms: Option<f64>, create: Option<bool>) -> Result<Ledger> {
     crate::ids::check_path("planRunRoot", root).map_err(js_err)?;
-    Ok(Ledger::new(root, ms_arg(lock_timeout_ms)?).creating(create.unwrap_or(false)))
+    Ok(Ledger::new(root, lock_bound(lock_timeout_ms)?).creating(create.unwrap_or(false)))
 }
 
-fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> {
-    let r = open(&root, o.and_then(|o| o.lock_timeout_ms), None)?
+/// The options of a ledger export: its one options object, or the 0.1 positional form
+/// `(planRunRoot, options)` (kept working, not in the typings).
+fn ledger_options<T: serde::de::DeserializeOwned>(
+    what: &str,
+    o: Value,
+    legacy: Option<Value>,
+) -> Result<T> {
+    from_js(what, positional(o, legacy, "planRunRoot"))
+}
+
+fn read(o: Value, legacy: Option<Value>) -> Result<LedgerReadResult> {
+    let o: LedgerReadOptions = ledger_options("ledgerRead", o, legacy)?;
+    crate::ids::check_path("planRunRoot", &o.plan_run_root).map_err(js_err)?;
+    // Reads take no lock: the bound is never used.
+    let r = Ledger::new(&o.plan_run_root, Duration::ZERO)
         .read_text()
         .map_err(js_err)?;
     Ok(LedgerReadResult {
@@ -135,33 +167,33 @@ fn read(root: String, o: Option<LedgerReadOptions>) -> Result<LedgerReadResult> 
     })
 }
 
-/// Reads `<planRunRoot>/consumers.jsonl` (missing file = empty). A torn or invalid line is
-/// skipped and listed in `skipped`, never fatal. Throws `E_INVALID_ARG` when `planRunRoot`
-/// does not exist, `E_IO`.
-#[napi]
-pub fn ledger_read(
-    plan_run_root: String,
-    o: Option<LedgerReadOptions>,
-) -> Result<LedgerReadResult> {
-    read(plan_run_root, o)
+/// Reads `<planRunRoot>/consumers.jsonl` (missing file = empty) without taking its lock. A
+/// torn or invalid line is skipped and listed in `skipped`, never fatal. Throws
+/// `E_INVALID_ARG` when `planRunRoot` does not exist, `E_IO`.
+#[napi(ts_args_type = "o: LedgerReadOptions")]
+pub fn ledger_read(o: Value, legacy: Option<Value>) -> Result<LedgerReadResult> {
+    read(o, legacy)
 }
+
+task!(
+    /// The Promise of `ledgerRead`.
+    LedgerReadTask => LedgerReadResult
+);
 
 /// `ledgerRead` on the libuv pool.
-#[napi(ts_return_type = "Promise<LedgerReadResult>")]
-pub fn ledger_read_async(
-    plan_run_root: String,
-    o: Option<LedgerReadOptions>,
-) -> AsyncTask<Job<LedgerReadResult>> {
-    job(move || read(plan_run_root, o))
+#[napi(ts_args_type = "o: LedgerReadOptions")]
+pub fn ledger_read_async(o: Value, legacy: Option<Value>) -> AsyncTask<LedgerReadTask> {
+    LedgerReadTask::run(move || read(o, legacy))
 }
 
-fn append(root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
+fn append(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    let o: LedgerAppendOptions = ledger_options("ledgerAppend", o, legacy)?;
     let fields = match o.fields {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
         Some(_) => return Err(invalid_arg("fields must be an object")),
     };
-    let appended = open(&root, o.lock_timeout_ms, o.create)?
+    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
         .append(
             &o.impl_task_key,
             stage(o.stage)?,
@@ -176,24 +208,27 @@ fn append(root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
 /// Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
 /// unless `(implTaskKey, stage, status)` is already recorded; with `forceReappend`, unless
 /// a row with the same `head_commit` is. Throws `E_INVALID_ARG` (other statuses, empty
-/// key, `fields` setting `impl_task_key`/`stage`/`status`), `E_INVALID_ARG` (a missing
-/// plan run root without `create`), `E_LOCK_TIMEOUT`, `E_IO`.
-#[napi]
-pub fn ledger_append(plan_run_root: String, o: LedgerAppendOptions) -> Result<AppendResult> {
-    append(plan_run_root, o)
+/// key, `fields` setting `impl_task_key`/`stage`/`status`, a missing plan run root without
+/// `create`), `E_LOCK_TIMEOUT`, `E_IO`.
+#[napi(ts_args_type = "o: LedgerAppendOptions")]
+pub fn ledger_append(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    append(o, legacy)
 }
+
+task!(
+    /// The Promise of `ledgerAppend`, `ledgerAppendVerified` and `ledgerAppendPr`.
+    AppendTask => AppendResult
+);
 
 /// `ledgerAppend` on the libuv pool.
-#[napi(ts_return_type = "Promise<AppendResult>")]
-pub fn ledger_append_async(
-    plan_run_root: String,
-    o: LedgerAppendOptions,
-) -> AsyncTask<Job<AppendResult>> {
-    job(move || append(plan_run_root, o))
+#[napi(ts_args_type = "o: LedgerAppendOptions")]
+pub fn ledger_append_async(o: Value, legacy: Option<Value>) -> AsyncTask<AppendTask> {
+    AppendTask::run(move || append(o, legacy))
 }
 
-fn append_verified(root: String, o: LedgerAppendVerifiedOptions) -> Result<AppendResult> {
-    let appended = open(&root, o.lock_timeout_ms, o.create)?
+fn append_verified(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    let o: LedgerAppendVerifiedOptions = ledger_options("ledgerAppendVerified", o, legacy)?;
+    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
         .append_verified(
             &o.impl_task_key,
             stage(o.stage)?,
@@ -206,30 +241,25 @@ fn append_verified(root: String, o: LedgerAppendVerifiedOptions) -> Result<Appen
 
 /// Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
 /// Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
-#[napi]
-pub fn ledger_append_verified(
-    plan_run_root: String,
-    o: LedgerAppendVerifiedOptions,
-) -> Result<AppendResult> {
-    append_verified(plan_run_root, o)
+#[napi(ts_args_type = "o: LedgerAppendVerifiedOptions")]
+pub fn ledger_append_verified(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    append_verified(o, legacy)
 }
 
 /// `ledgerAppendVerified` on the libuv pool.
-#[napi(ts_return_type = "Promise<AppendResult>")]
-pub fn ledger_append_verified_async(
-    plan_run_root: String,
-    o: LedgerAppendVerifiedOptions,
-) -> AsyncTask<Job<AppendResult>> {
-    job(move || append_verified(plan_run_root, o))
+#[napi(ts_args_type = "o: LedgerAppendVerifiedOptions")]
+pub fn ledger_append_verified_async(o: Value, legacy: Option<Value>) -> AsyncTask<AppendTask> {
+    AppendTask::run(move || append_verified(o, legacy))
 }
 
-fn append_pr(root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
+fn append_pr(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    let o: LedgerAppendPrOptions = ledger_options("ledgerAppendPr", o, legacy)?;
     let stages = o
         .stages
         .into_iter()
         .map(stage)
         .collect::<Result<Vec<_>>>()?;
-    let appended = open(&root, o.lock_timeout_ms, o.create)?
+    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
         .append_pr(&o.impl_task_key, &stages, &o.branch, &o.url)
         .map_err(js_err)?;
     Ok(AppendResult { appended })
@@ -237,18 +267,15 @@ fn append_pr(root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
 
 /// Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.
 /// Throws `E_INVALID_ARG` (no stages, empty branch), `E_LOCK_TIMEOUT`, `E_IO`.
-#[napi]
-pub fn ledger_append_pr(plan_run_root: String, o: LedgerAppendPrOptions) -> Result<AppendResult> {
-    append_pr(plan_run_root, o)
+#[napi(ts_args_type = "o: LedgerAppendPrOptions")]
+pub fn ledger_append_pr(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
+    append_pr(o, legacy)
 }
 
 /// `ledgerAppendPr` on the libuv pool.
-#[napi(ts_return_type = "Promise<AppendResult>")]
-pub fn ledger_append_pr_async(
-    plan_run_root: String,
-    o: LedgerAppendPrOptions,
-) -> AsyncTask<Job<AppendResult>> {
-    job(move || append_pr(plan_run_root, o))
+#[napi(ts_args_type = "o: LedgerAppendPrOptions")]
+pub fn ledger_append_pr_async(o: Value, legacy: Option<Value>) -> AsyncTask<AppendTask> {
+    AppendTask::run(move || append_pr(o, legacy))
 }
 
 /// The JS readers (`readers.js`), compiled once per Node-API environment.
@@ -269,7 +296,8 @@ fn call_reader<'a>(env: &'a Env, name: &str, rows: Unknown<'a>) -> napi::Result<
 }
 
 /// Stage → its last `done` row, the very object passed in (last wins: a reconciled row
-/// supersedes the original). Rows whose `stage` is not a whole number are ignored.
+/// supersedes the original). Rows whose `stage` is not a whole number are ignored. Throws
+/// `E_INVALID_ARG` when `rows` is not an array.
 #[napi(
     ts_args_type = "rows: Array<Record<string, unknown>>",
     ts_return_type = "Record<number, Record<string, unknown>>"
@@ -282,6 +310,7 @@ pub fn ledger_latest_done_by_stage<'a>(
 }
 
 /// Stages whose last `verified` verdict, trimmed and lower-cased, is `accepted`; ascending.
+/// Throws `E_INVALID_ARG` when `rows` is not an array.
 #[napi(
     ts_args_type = "rows: Array<Record<string, unknown>>",
     ts_return_type = "Array<number>"
@@ -293,7 +322,8 @@ pub fn ledger_verified_accepted_stages<'a>(
     call_reader(env, "verifiedAcceptedStages", rows)
 }
 
-/// Stages listed by any `pr` row; ascending.
+/// Stages listed by any `pr` row; ascending. Throws `E_INVALID_ARG` when `rows` is not an
+/// array.
 #[napi(
     ts_args_type = "rows: Array<Record<string, unknown>>",
     ts_return_type = "Array<number>"

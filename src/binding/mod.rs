@@ -14,6 +14,9 @@ mod worktree;
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
 use napi::{Env, JsError, Task};
 
+use std::time::Duration;
+
+use crate::context::Context;
 use crate::error::{Code, Coded};
 
 /// The error every export throws: `code` is the core's stable code, `message` its text.
@@ -43,6 +46,25 @@ pub fn from_js<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value)
             js_terms(&e.to_string())
         ))
     })
+}
+
+/// The one options object of an export, from either call form: `(options)`, or the 0.1
+/// positional `(value, options?)` whose leading string becomes `options[field]`. Anything
+/// else is returned as given, for the decoder to refuse with `E_INVALID_ARG`.
+pub fn positional(
+    o: serde_json::Value,
+    rest: Option<serde_json::Value>,
+    field: &str,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match (o, rest) {
+        (Value::String(v), None | Some(Value::Null)) => serde_json::json!({ field: v }),
+        (Value::String(v), Some(Value::Object(mut m))) => {
+            m.insert(field.to_string(), Value::String(v));
+            Value::Object(m)
+        }
+        (o, _) => o,
+    }
 }
 
 /// A serde message in JS terms: `f64`/`u32` are numbers, `a sequence` an array, `a map`
@@ -77,29 +99,74 @@ pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
 }
 
 /// A JS number of milliseconds for a lock bound (the core's one number check).
-pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
+fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
     n.map(|v| crate::ids::whole_number("lockTimeoutMs", v, 9_000_000_000_000_000).map_err(js_err))
         .transpose()
+}
+
+/// The context of one call, resolved once from an export's `home` and `lockTimeoutMs`
+/// (else `OKSTRA_HOME` / `OKSTRA_LOCK_TIMEOUT_MS`) and handed down to the core.
+pub fn context(home: Option<&str>, lock_timeout_ms: Option<f64>) -> Result<Context> {
+    Context::resolve(home, ms_arg(lock_timeout_ms)?).map_err(js_err)
+}
+
+/// The lock bound alone, for the exports that touch no registry (the ledger).
+pub fn lock_bound(lock_timeout_ms: Option<f64>) -> Result<Duration> {
+    Ok(crate::fsio::lock_timeout(ms_arg(lock_timeout_ms)?))
 }
 
 type Work<T> = Box<dyn FnOnce() -> Result<T> + Send>;
 
 /// Runs one core operation on the libuv thread pool (git2 and file I/O block, so this is
-/// `AsyncTask`, not Tokio) and settles the Promise with its value or its coded error.
+/// `AsyncTask`, not Tokio) and settles the Promise with its value or its coded error. Each
+/// async export names its own task type ([`task!`]) so the generated typings say what the
+/// Promise resolves to.
 pub struct Job<T> {
     work: Option<Work<T>>,
 }
 
-/// Wraps `work` as an `AsyncTask` returning a Promise.
-pub fn job<T, F>(work: F) -> napi::bindgen_prelude::AsyncTask<Job<T>>
-where
-    F: FnOnce() -> Result<T> + Send + 'static,
-    T: ToNapiValue + TypeName + Send + 'static,
-{
-    napi::bindgen_prelude::AsyncTask::new(Job {
-        work: Some(Box::new(work)),
-    })
+impl<T> Job<T> {
+    /// Wraps `work`, run once on the pool.
+    pub fn new(work: impl FnOnce() -> Result<T> + Send + 'static) -> Job<T> {
+        Job {
+            work: Some(Box::new(work)),
+        }
+    }
 }
+
+/// Declares the task type of one async export: a [`Job`] whose `JsValue` napi sees, so
+/// `index.d.ts` gets `Promise<Result>` without a hand-written `ts_return_type`. napi also
+/// registers the type as an empty class; `arg_errors.js` removes it from the exports.
+macro_rules! task {
+    ($(#[$doc:meta])* $name:ident => $($out:tt)+) => {
+        $(#[$doc])*
+        pub struct $name($crate::binding::Job<$($out)+>);
+
+        impl $name {
+            /// The Promise of `work` run on the libuv pool.
+            pub fn run(
+                work: impl FnOnce() -> $crate::binding::Result<$($out)+> + Send + 'static,
+            ) -> napi::bindgen_prelude::AsyncTask<$name> {
+                napi::bindgen_prelude::AsyncTask::new($name($crate::binding::Job::new(work)))
+            }
+        }
+
+        #[napi_derive::napi]
+        impl napi::Task for $name {
+            type Output = std::result::Result<$($out)+, (String, String)>;
+            type JsValue = $($out)+;
+
+            fn compute(&mut self) -> napi::Result<Self::Output> {
+                napi::Task::compute(&mut self.0)
+            }
+
+            fn resolve(&mut self, env: napi::Env, output: Self::Output) -> napi::Result<$($out)+> {
+                napi::Task::resolve(&mut self.0, env, output)
+            }
+        }
+    };
+}
+pub(crate) use task;
 
 impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
     type Output = std::result::Result<T, (String, String)>;

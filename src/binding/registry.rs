@@ -1,19 +1,34 @@
 //! Exports of the worktree registry.
 
-use napi::bindgen_prelude::{AsyncTask, Either, Null};
+use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
-
-use super::ids::JsKeyParts;
 use serde_json::Value;
 
-use super::{from_js, job, js_err, ms_arg, Job, Result};
+use super::ids::JsKeyParts;
+use super::{context, from_js, js_err, task, Result};
 use crate::ids;
 use crate::registry::{self, Registry, Reservation};
 use crate::worktree;
 
-/// A registered worktree. `stage` is `null` outside implementation stage worktrees;
-/// `stages` lists the stages a stage-group collector covers (else `null`).
-#[napi(object, js_name = "WorktreeEntry")]
+/// Whether a registry entry holds its key and branch (`active`) or has given them up
+/// (`released`; the directory and branch stay).
+#[napi(string_enum)]
+pub enum EntryStatus {
+    #[napi(value = "active")]
+    Active,
+    #[napi(value = "released")]
+    Released,
+}
+
+/// A registered worktree, field for field as `registry.json` stores it. `stage` is `null`
+/// outside implementation stage worktrees; `stages` lists the stages a stage-group
+/// collector covers (else `null`).
+#[napi(
+    object,
+    js_name = "WorktreeEntry",
+    object_from_js = false,
+    use_nullable = true
+)]
 pub struct JsWorktreeEntry {
     pub task_key: String,
     pub project_id: String,
@@ -24,15 +39,11 @@ pub struct JsWorktreeEntry {
     pub base_ref: String,
     pub created_at: String,
     pub last_phase: String,
-    #[napi(ts_type = "'active' | 'released'")]
+    #[napi(ts_type = "EntryStatus")]
     pub status: String,
-    pub stage: Either<u32, Null>,
+    pub stage: Option<u32>,
     pub implementation_base_commit: String,
-    pub stages: Either<Vec<u32>, Null>,
-}
-
-fn nullable<T>(v: Option<T>) -> Either<T, Null> {
-    v.map_or(Either::B(Null), Either::A)
+    pub stages: Option<Vec<u32>>,
 }
 
 impl From<registry::WorktreeEntry> for JsWorktreeEntry {
@@ -48,15 +59,15 @@ impl From<registry::WorktreeEntry> for JsWorktreeEntry {
             created_at: e.created_at,
             last_phase: e.last_phase,
             status: e.status,
-            stage: nullable(e.stage),
+            stage: e.stage,
             implementation_base_commit: e.implementation_base_commit,
-            stages: nullable(e.stages),
+            stages: e.stages,
         }
     }
 }
 
 fn open(home: Option<&str>, lock_timeout_ms: Option<f64>) -> Result<Registry> {
-    Registry::open(home, ms_arg(lock_timeout_ms)?).map_err(js_err)
+    Ok(Registry::open(&context(home, lock_timeout_ms)?))
 }
 
 fn with_key(p: &JsKeyParts) -> Result<(Registry, ids::KeyParts)> {
@@ -110,13 +121,17 @@ pub fn registry_reserve(o: Value) -> Result<JsWorktreeEntry> {
     reserve(o)
 }
 
+task!(
+    /// The Promise of `registryReserve`.
+    ReserveTask => JsWorktreeEntry
+);
+
 /// `registryReserve` on the libuv pool.
 #[napi(
-    ts_args_type = "o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }",
-    ts_return_type = "Promise<WorktreeEntry>"
+    ts_args_type = "o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }"
 )]
-pub fn registry_reserve_async(o: Value) -> AsyncTask<Job<JsWorktreeEntry>> {
-    job(move || reserve(o))
+pub fn registry_reserve_async(o: Value) -> AsyncTask<ReserveTask> {
+    ReserveTask::run(move || reserve(o))
 }
 
 #[derive(serde::Deserialize)]
@@ -133,18 +148,21 @@ fn touch_phase(o: Value) -> Result<()> {
 }
 
 /// Records the latest phase seen on the worktree; does nothing when the key is absent.
+/// Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { phase: string }")]
 pub fn registry_touch_phase(o: Value) -> Result<()> {
     touch_phase(o)
 }
 
+task!(
+    /// The Promise of `registryTouchPhase`.
+    TouchPhaseTask => ()
+);
+
 /// `registryTouchPhase` on the libuv pool.
-#[napi(
-    ts_args_type = "o: KeyParts & { phase: string }",
-    ts_return_type = "Promise<void>"
-)]
-pub fn registry_touch_phase_async(o: Value) -> AsyncTask<Job<()>> {
-    job(move || touch_phase(o))
+#[napi(ts_args_type = "o: KeyParts & { phase: string }")]
+pub fn registry_touch_phase_async(o: Value) -> AsyncTask<TouchPhaseTask> {
+    TouchPhaseTask::run(move || touch_phase(o))
 }
 
 fn release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
@@ -163,10 +181,15 @@ pub fn registry_release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     release(p)
 }
 
+task!(
+    /// The Promise of `registryRelease`.
+    ReleaseTask => Option<JsWorktreeEntry>
+);
+
 /// `registryRelease` on the libuv pool.
-#[napi(ts_return_type = "Promise<WorktreeEntry | null>")]
-pub fn registry_release_async(p: JsKeyParts) -> AsyncTask<Job<Option<JsWorktreeEntry>>> {
-    job(move || release(p))
+#[napi]
+pub fn registry_release_async(p: JsKeyParts) -> AsyncTask<ReleaseTask> {
+    ReleaseTask::run(move || release(p))
 }
 
 #[derive(serde::Deserialize)]
@@ -190,20 +213,22 @@ fn write_base(o: Value, reset: bool) -> Result<String> {
 /// Pins the implementation base once and returns the recorded value (a later call returns
 /// the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
 /// `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
-/// full hex id.
+/// full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { commit: string }")]
 pub fn registry_set_implementation_base(o: Value) -> Result<String> {
     write_base(o, false)
 }
 
-/// The deliberate re-anchor: replaces the recorded implementation base. Throws like
-/// `registrySetImplementationBase`.
+/// The deliberate re-anchor: replaces the recorded implementation base. Throws
+/// `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
+/// full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { commit: string }")]
 pub fn registry_reset_implementation_base(o: Value) -> Result<String> {
     write_base(o, true)
 }
 
-/// The recorded implementation base, or `null` when absent or unset.
+/// The recorded implementation base, or `null` when absent or unset. Throws
+/// `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_get_implementation_base(p: JsKeyParts) -> Result<Option<String>> {
     let (reg, key) = with_key(&p)?;
@@ -211,7 +236,7 @@ pub fn registry_get_implementation_base(p: JsKeyParts) -> Result<Option<String>>
 }
 
 /// Stage numbers with an active `#stage-<N>` entry for the task, ascending (the stage or
-/// group in `p` is ignored).
+/// group in `p` is ignored). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_list_active_stage_numbers(p: JsKeyParts) -> Result<Vec<u32>> {
     let (reg, key) = with_key(&p)?;
@@ -222,12 +247,14 @@ pub fn registry_list_active_stage_numbers(p: JsKeyParts) -> Result<Vec<u32>> {
 #[napi(object)]
 pub struct ListOptions {
     pub project_id: Option<String>,
-    /// `active` or `released`; anything else is `E_INVALID_ARG`.
-    pub status: Option<String>,
+    /// Only entries with this status; another string is `E_INVALID_ARG`.
+    pub status: Option<EntryStatus>,
+    /// `OKSTRA_HOME` override.
     pub home: Option<String>,
 }
 
-/// Every entry matching the filters, sorted by task key.
+/// Every entry matching the filters, sorted by task key. Throws `E_INVALID_ARG`,
+/// `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
     let f = f.unwrap_or(ListOptions {
@@ -236,8 +263,12 @@ pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
         home: None,
     });
     let reg = open(f.home.as_deref(), None)?;
+    let status = f.status.map(|s| match s {
+        EntryStatus::Active => registry::ACTIVE,
+        EntryStatus::Released => registry::RELEASED,
+    });
     Ok(reg
-        .list(f.project_id.as_deref(), f.status.as_deref())
+        .list(f.project_id.as_deref(), status)
         .map_err(js_err)?
         .into_iter()
         .map(Into::into)
@@ -252,12 +283,14 @@ pub struct PruneOptions {
     /// A directory of the project's repository, to find released worktrees no other
     /// registry entry leads to (their git lock and record are removed).
     pub project_root: Option<String>,
+    /// `OKSTRA_HOME` override.
     pub home: Option<String>,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
 /// What `registryPrune` released (or, in a dry run, would release).
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct PruneResult {
     pub released: Vec<JsWorktreeEntry>,
     /// Released worktrees whose okstra git lock and git record were removed.
@@ -295,16 +328,23 @@ pub fn registry_prune(o: Option<PruneOptions>) -> Result<PruneResult> {
     prune(o)
 }
 
+task!(
+    /// The Promise of `registryPrune`.
+    PruneTask => PruneResult
+);
+
 /// `registryPrune` on the libuv pool.
-#[napi(ts_return_type = "Promise<PruneResult>")]
-pub fn registry_prune_async(o: Option<PruneOptions>) -> AsyncTask<Job<PruneResult>> {
-    job(move || prune(o))
+#[napi]
+pub fn registry_prune_async(o: Option<PruneOptions>) -> AsyncTask<PruneTask> {
+    PruneTask::run(move || prune(o))
 }
 
-/// `home` override for the whole-registry operations.
+/// Where the registry is, for the whole-registry operations.
 #[napi(object)]
 pub struct HomeOptions {
+    /// `OKSTRA_HOME` override.
     pub home: Option<String>,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
@@ -314,7 +354,7 @@ pub struct HomeOptions {
 /// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
 /// `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
 /// command that clears it.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct DoctorProblem {
     pub code: String,
     pub task_key: Option<String>,
@@ -322,14 +362,17 @@ pub struct DoctorProblem {
 }
 
 /// The doctor's report; `ok` when `problems` is empty.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct DoctorReport {
     pub ok: bool,
     pub problems: Vec<DoctorProblem>,
 }
 
 fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
-    let reg = open(o.as_ref().and_then(|o| o.home.as_deref()), None)?;
+    let reg = open(
+        o.as_ref().and_then(|o| o.home.as_deref()),
+        o.as_ref().and_then(|o| o.lock_timeout_ms),
+    )?;
     let r = worktree::doctor(&reg).map_err(js_err)?;
     Ok(DoctorReport {
         ok: r.ok,
@@ -347,25 +390,31 @@ fn problem(p: crate::registry::Problem) -> DoctorProblem {
 
 /// A read-only consistency report: branch index vs rows, missing directories, worktrees
 /// git no longer knows, and `git worktree list` of every repository the active entries
-/// live in (branch switched, prunable, foreign worktrees under the okstra root).
+/// live in (branch switched, prunable, foreign worktrees under the okstra root). Throws
+/// `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
     doctor(o)
 }
 
+task!(
+    /// The Promise of `registryDoctor`.
+    DoctorTask => DoctorReport
+);
+
 /// `registryDoctor` on the libuv pool.
-#[napi(ts_return_type = "Promise<DoctorReport>")]
-pub fn registry_doctor_async(o: Option<HomeOptions>) -> AsyncTask<Job<DoctorReport>> {
-    job(move || doctor(o))
+#[napi]
+pub fn registry_doctor_async(o: Option<HomeOptions>) -> AsyncTask<DoctorTask> {
+    DoctorTask::run(move || doctor(o))
 }
 
 /// What `registryRepair` did: `movedTo` is where the corrupt file was copied aside (then
 /// replaced by the salvaged rows), or `null` when the registry was valid JSON; `released`
 /// lists the keys that were a second active row on one branch (the newest keeps it) and
 /// `indexFixed` counts branch index entries dropped, fixed or added.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct RepairResult {
-    pub moved_to: Either<String, Null>,
+    pub moved_to: Option<String>,
     pub salvaged: u32,
     pub dropped: u32,
     pub released: Vec<String>,
@@ -377,9 +426,9 @@ pub struct RepairResult {
 fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
     let (home, ms) = o.map_or((None, None), |o| (o.home, o.lock_timeout_ms));
     let reg = open(home.as_deref(), ms)?;
-    let r = worktree::repair(&reg, ms_arg(ms)?).map_err(js_err)?;
+    let r = worktree::repair(&reg).map_err(js_err)?;
     Ok(RepairResult {
-        moved_to: nullable(r.registry.moved_to),
+        moved_to: r.registry.moved_to,
         salvaged: r.registry.salvaged,
         dropped: r.registry.dropped,
         released: r.registry.released,
@@ -394,14 +443,21 @@ fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
 /// okstra's debris that `registryDoctor` reports (completes or undoes unfinished
 /// provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
 /// deletes unregistered branches okstra made while they still point where they were
-/// created, removes stale git lock files) and lists it in `cleared`.
+/// created, removes stale git lock files) and lists it in `cleared`. Throws
+/// `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT` (a file that is not JSON at
+/// all is moved aside, not thrown), `E_GIT`, `E_IO`.
 #[napi]
 pub fn registry_repair(o: Option<HomeOptions>) -> Result<RepairResult> {
     repair(o)
 }
 
+task!(
+    /// The Promise of `registryRepair`.
+    RepairTask => RepairResult
+);
+
 /// `registryRepair` on the libuv pool.
-#[napi(ts_return_type = "Promise<RepairResult>")]
-pub fn registry_repair_async(o: Option<HomeOptions>) -> AsyncTask<Job<RepairResult>> {
-    job(move || repair(o))
+#[napi]
+pub fn registry_repair_async(o: Option<HomeOptions>) -> AsyncTask<RepairTask> {
+    RepairTask::run(move || repair(o))
 }

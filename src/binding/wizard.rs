@@ -8,12 +8,17 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use super::worktree::ProvisionResult;
-use super::{job, js_err, Job, Result};
+use super::{js_err, task, Result};
 use crate::error::Code;
-use crate::wizard::{self, CreateOptions, PromptKind};
+use crate::wizard::{self, CreateOptions};
 
 /// One choice of a pick prompt.
-#[napi(object, js_name = "PromptOption")]
+#[napi(
+    object,
+    js_name = "PromptOption",
+    object_from_js = false,
+    use_nullable = true
+)]
 pub struct JsPromptOption {
     /// The stable machine value to submit.
     pub value: String,
@@ -21,16 +26,59 @@ pub struct JsPromptOption {
     pub label: String,
 }
 
-/// What the wizard asks next. `step` is a step id (`task_type` … `edit_target`,
-/// `done`, `aborted`) or `customize_group` for a batched `pick_group`.
-#[napi(object, js_name = "Prompt")]
+/// How a prompt is answered: `pick` one option value, free `text`, a `pick_group` JSON
+/// object of step → value; `done` and `aborted` are terminal.
+#[napi(string_enum)]
+pub enum PromptKind {
+    #[napi(value = "pick")]
+    Pick,
+    #[napi(value = "text")]
+    Text,
+    #[napi(value = "pick_group")]
+    PickGroup,
+    #[napi(value = "done")]
+    Done,
+    #[napi(value = "aborted")]
+    Aborted,
+}
+
+impl From<wizard::PromptKind> for PromptKind {
+    fn from(k: wizard::PromptKind) -> Self {
+        match k {
+            wizard::PromptKind::Pick => PromptKind::Pick,
+            wizard::PromptKind::Text => PromptKind::Text,
+            wizard::PromptKind::PickGroup => PromptKind::PickGroup,
+            wizard::PromptKind::Done => PromptKind::Done,
+            wizard::PromptKind::Aborted => PromptKind::Aborted,
+        }
+    }
+}
+
+/// How a wizard run ended.
+#[napi(string_enum)]
+pub enum WizardOutcome {
+    /// Confirmed: `renderArgs()` holds the run.
+    #[napi(value = "done")]
+    Done,
+    /// Aborted by the user.
+    #[napi(value = "aborted")]
+    Aborted,
+}
+
+/// What the wizard asks next. `step` is a step id (`task_type` … `edit_target`, `done`,
+/// `aborted`) or `customize_group` for a batched `pick_group`.
+#[napi(
+    object,
+    js_name = "Prompt",
+    object_from_js = false,
+    use_nullable = true
+)]
 pub struct JsPrompt {
     /// The step id; callers and tests key on it.
     pub step: String,
     /// `pick`: submit one option value; `text`: free text; `pick_group`: a JSON object of
     /// step → value for `prompts`; `done` / `aborted`: terminal.
-    #[napi(ts_type = "'pick' | 'text' | 'pick_group' | 'done' | 'aborted'")]
-    pub kind: String,
+    pub kind: PromptKind,
     /// The question, in the wizard's language.
     pub label: String,
     /// The choices of a pick (empty otherwise).
@@ -39,27 +87,18 @@ pub struct JsPrompt {
     pub help: String,
     /// The echo printed once answered; `{value}` stands for the answer.
     pub echo_template: String,
-    /// The batched prompts of a `pick_group` (answer them with one JSON object step → value).
+    /// The batched prompts of a `pick_group` (answer them with one JSON object step →
+    /// value); `null` for every other kind.
     pub prompts: Option<Vec<JsPrompt>>,
     /// Whether `back()` has an earlier answer to return to (survives a resume).
     pub can_go_back: bool,
-}
-
-fn kind_str(k: PromptKind) -> &'static str {
-    match k {
-        PromptKind::Pick => "pick",
-        PromptKind::Text => "text",
-        PromptKind::PickGroup => "pick_group",
-        PromptKind::Done => "done",
-        PromptKind::Aborted => "aborted",
-    }
 }
 
 impl From<wizard::Prompt> for JsPrompt {
     fn from(p: wizard::Prompt) -> Self {
         JsPrompt {
             step: p.step,
-            kind: kind_str(p.kind).to_string(),
+            kind: p.kind.into(),
             label: p.label,
             options: p
                 .options
@@ -80,8 +119,8 @@ impl From<wizard::Prompt> for JsPrompt {
 
 /// The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
 /// `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
-/// the same prompt again.
-#[napi(object)]
+/// the same prompt again. Fields that do not apply are `null`.
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SubmitResult {
     /// Whether the answer was accepted.
     pub ok: bool,
@@ -111,10 +150,6 @@ pub struct WizardCreateOptions {
     pub groups: Option<bool>,
 }
 
-/// The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
-/// `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
-/// `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
-/// `E_LOCK_TIMEOUT`.
 /// The project a wizard started in `dir` is about: the top of the git worktree holding
 /// `dir`; outside git the nearest ancestor with `.okstra/`; else `dir`. Throws
 /// `E_INVALID_ARG` when `dir` is not an existing directory.
@@ -151,8 +186,7 @@ pub struct WizardInteractiveOptions {
 /// when the project directory does not exist.
 #[napi]
 pub fn wizard_interactive_options(args: Vec<String>) -> Result<Option<WizardInteractiveOptions>> {
-    let o =
-        crate::cli::interactive_wizard(args).map_err(|e| napi::Error::new(e.code, e.message))?;
+    let o = crate::cli::interactive_wizard(args).map_err(|e| super::code_err(e.code, e.message))?;
     Ok(o.map(|o| WizardInteractiveOptions {
         project_root: o.project_root,
         state_file: o.state_file,
@@ -182,8 +216,12 @@ pub fn wizard_text(
         .ok_or_else(|| super::invalid_arg(format!("{key:?} is not a terminal text of the wizard")))
 }
 
-#[napi(js_name = "Wizard")]
-pub struct JsWizard {
+/// The resumable run set-up wizard. It never prints: ask `next()`, show the prompt, then
+/// `submit()` the answer. Errors thrown: `E_INVALID_ARG`, `E_WIZARD_STATE_VERSION`,
+/// `E_WIZARD_STATE_INVALID`, `E_WIZARD_ABORTED`, `E_IO`, `E_REGISTRY_CORRUPT`,
+/// `E_LOCK_TIMEOUT`.
+#[napi]
+pub struct Wizard {
     /// Shared with the async methods' pool jobs; one call at a time changes the state.
     inner: Arc<Mutex<wizard::Wizard>>,
 }
@@ -197,8 +235,8 @@ fn lock(inner: &Mutex<wizard::Wizard>) -> Result<MutexGuard<'_, wizard::Wizard>>
     })
 }
 
-fn wrap(w: wizard::Wizard) -> JsWizard {
-    JsWizard {
+fn wrap(w: wizard::Wizard) -> Wizard {
+    Wizard {
         inner: Arc::new(Mutex::new(w)),
     }
 }
@@ -214,12 +252,22 @@ fn submit(inner: &Mutex<wizard::Wizard>, value: &str) -> Result<SubmitResult> {
     })
 }
 
+task!(
+    /// The Promise of `Wizard#nextAsync`.
+    NextTask => JsPrompt
+);
+
+task!(
+    /// The Promise of `Wizard#submitAsync`.
+    SubmitTask => SubmitResult
+);
+
 #[napi]
-impl JsWizard {
+impl Wizard {
     /// A fresh wizard for a project. Throws `E_INVALID_ARG` for a missing root or an
     /// unknown language.
     #[napi(factory)]
-    pub fn create(o: WizardCreateOptions) -> Result<JsWizard> {
+    pub fn create(o: WizardCreateOptions) -> Result<Wizard> {
         let inner = wizard::Wizard::create(CreateOptions {
             project_root: o.project_root,
             project_id: o.project_id,
@@ -234,13 +282,13 @@ impl JsWizard {
     /// A wizard from `toJson()` output. Throws `E_WIZARD_STATE_VERSION` for a state of
     /// another format version (e.g. the Python wizard's), `E_WIZARD_STATE_INVALID` otherwise.
     #[napi(factory)]
-    pub fn from_json(json: String) -> Result<JsWizard> {
+    pub fn from_json(json: String) -> Result<Wizard> {
         wizard::Wizard::from_json(&json).map(wrap).map_err(js_err)
     }
 
     /// A wizard from a state file written by `save`.
     #[napi(factory)]
-    pub fn load(state_file: String) -> Result<JsWizard> {
+    pub fn load(state_file: String) -> Result<Wizard> {
         wizard::Wizard::load(std::path::Path::new(&state_file))
             .map(wrap)
             .map_err(js_err)
@@ -267,10 +315,10 @@ impl JsWizard {
     }
 
     /// `next()` on the libuv pool (it reads git and the registry).
-    #[napi(ts_return_type = "Promise<Prompt>")]
-    pub fn next_async(&self) -> AsyncTask<Job<JsPrompt>> {
+    #[napi]
+    pub fn next_async(&self) -> AsyncTask<NextTask> {
         let inner = Arc::clone(&self.inner);
-        job(move || lock(&inner)?.next().map(Into::into).map_err(js_err))
+        NextTask::run(move || lock(&inner)?.next().map(Into::into).map_err(js_err))
     }
 
     /// Submits the answer to the current prompt (for a `pick_group`, a JSON object of step →
@@ -281,15 +329,16 @@ impl JsWizard {
     }
 
     /// `submit()` on the libuv pool; the wizard's state is updated when it resolves.
-    #[napi(ts_return_type = "Promise<SubmitResult>")]
-    pub fn submit_async(&self, value: String) -> AsyncTask<Job<SubmitResult>> {
+    #[napi]
+    pub fn submit_async(&self, value: String) -> AsyncTask<SubmitTask> {
         let inner = Arc::clone(&self.inner);
-        job(move || submit(&inner, &value))
+        SubmitTask::run(move || submit(&inner, &value))
     }
 
     /// The `okstra render-bundle` arguments (kebab-case keys, every value a string). Throws
     /// `E_WIZARD_ABORTED` after an abort, `E_INVALID_ARG` before `done` or for a
     /// final-verification without an explicit stage.
+    // An ordered map (the CLI flag order); napi would type it `Record<string, any>`.
     #[napi(ts_return_type = "Record<string, string>")]
     pub fn render_args(&self) -> Result<Map<String, Value>> {
         let args = lock(&self.inner)?.render_args().map_err(js_err)?;
@@ -299,7 +348,6 @@ impl JsWizard {
             .collect())
     }
 
-    /// The human summary of the effective values shown before the final confirm.
     /// Returns to the question answered last, restoring the answers from before it (an
     /// edit or an abort is undone the same way). The history is saved with the state, so
     /// this works after a resume. `false` when there is nothing to go back to.
@@ -321,17 +369,25 @@ impl JsWizard {
     /// `provisionTaskWorktree` throw.
     #[napi]
     pub fn provision(&self) -> Result<ProvisionResult> {
-        let req = lock(&self.inner)?.provision_request().map_err(js_err)?;
-        let r = crate::worktree::provision(&req).map_err(js_err)?;
+        let (ctx, req) = lock(&self.inner)?.provision_request().map_err(js_err)?;
+        let r = crate::worktree::provision(&ctx, &req).map_err(js_err)?;
         Ok(r.into())
     }
 
     /// `'done'` or `'aborted'` once the run is over (start a new run then), else `null`.
-    #[napi(ts_return_type = "'done' | 'aborted' | null")]
-    pub fn finished(&self) -> Result<Option<String>> {
-        Ok(lock(&self.inner)?.finished().map(str::to_string))
+    #[napi]
+    pub fn finished(&self) -> Result<Option<WizardOutcome>> {
+        Ok(lock(&self.inner)?.finished().map(|f| {
+            if f == "done" {
+                WizardOutcome::Done
+            } else {
+                WizardOutcome::Aborted
+            }
+        }))
     }
 
+    /// The human summary of the effective values shown before the final confirm. Throws
+    /// `E_INVALID_ARG` before the summary can be computed.
     #[napi]
     pub fn confirmation_block(&self) -> Result<String> {
         lock(&self.inner)?.confirmation_block().map_err(js_err)

@@ -7,7 +7,8 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use super::ids::JsKeyParts;
-use super::{from_js, job, js_err, ms_arg, stage_arg, Job, Result};
+use super::{context, from_js, js_err, positional, stage_arg, task, Result};
+use crate::context::Context;
 use crate::worktree::{self, ProvisionRequest};
 
 #[derive(serde::Deserialize)]
@@ -22,6 +23,68 @@ struct ProvisionArgs {
     branch: Option<String>,
 }
 
+/// The six task types (phases) of an okstra run. Provisioning records any phase label as
+/// given (`taskType` accepts other strings too); the wizard, the report checks and the
+/// collector use exactly these.
+#[napi(string_enum)]
+pub enum TaskType {
+    #[napi(value = "requirements-discovery")]
+    RequirementsDiscovery,
+    #[napi(value = "error-analysis")]
+    ErrorAnalysis,
+    #[napi(value = "implementation-planning")]
+    ImplementationPlanning,
+    #[napi(value = "implementation")]
+    Implementation,
+    #[napi(value = "final-verification")]
+    FinalVerification,
+    #[napi(value = "release-handoff")]
+    ReleaseHandoff,
+}
+
+impl From<crate::task_type::TaskType> for TaskType {
+    // Exhaustive on purpose: a task type added to the core fails to compile here.
+    fn from(t: crate::task_type::TaskType) -> Self {
+        use crate::task_type::TaskType as Core;
+        match t {
+            Core::RequirementsDiscovery => TaskType::RequirementsDiscovery,
+            Core::ErrorAnalysis => TaskType::ErrorAnalysis,
+            Core::ImplementationPlanning => TaskType::ImplementationPlanning,
+            Core::Implementation => TaskType::Implementation,
+            Core::FinalVerification => TaskType::FinalVerification,
+            Core::ReleaseHandoff => TaskType::ReleaseHandoff,
+        }
+    }
+}
+
+/// The outcome of provisioning (and of its preview).
+#[napi(string_enum)]
+pub enum ProvisionStatus {
+    /// A new branch and worktree were made and registered.
+    #[napi(value = "created")]
+    Created,
+    /// The key's active (or reactivated released) entry was reused.
+    #[napi(value = "reused")]
+    Reused,
+    /// `projectRoot` is itself a linked worktree and the key has no stage or group.
+    #[napi(value = "skipped-in-worktree")]
+    SkippedInWorktree,
+    /// `projectRoot` is not inside git.
+    #[napi(value = "skipped-not-git")]
+    SkippedNotGit,
+}
+
+impl From<worktree::ProvisionStatus> for ProvisionStatus {
+    fn from(s: worktree::ProvisionStatus) -> Self {
+        match s {
+            worktree::ProvisionStatus::Created => ProvisionStatus::Created,
+            worktree::ProvisionStatus::Reused => ProvisionStatus::Reused,
+            worktree::ProvisionStatus::SkippedInWorktree => ProvisionStatus::SkippedInWorktree,
+            worktree::ProvisionStatus::SkippedNotGit => ProvisionStatus::SkippedNotGit,
+        }
+    }
+}
+
 /// What `provisionTaskWorktree` did. `path` is the worktree to work in (`projectRoot`
 /// itself when skipped); `branch` and `baseRef` (full commit id) are empty when skipped;
 /// `linked` (symlinked dirs), `linkedFiles` (symlinked files), `snapshots` (read-only
@@ -29,10 +92,9 @@ struct ProvisionArgs {
 /// copies) are filled for `created` only; `note` is one readable line saying what happened,
 /// including skipped entries. Every carried entry is listed in the okstra block of the
 /// repository's `info/exclude`, so `git status` in the worktree stays clean.
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionResult {
-    #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
-    pub status: String,
+    pub status: ProvisionStatus,
     pub path: String,
     pub branch: String,
     pub base_ref: String,
@@ -51,9 +113,10 @@ pub struct ProvisionResult {
     pub copied: Vec<String>,
 }
 
-fn request(what: &str, o: Value) -> Result<ProvisionRequest> {
+fn request(what: &str, o: Value) -> Result<(Context, ProvisionRequest)> {
     let o: ProvisionArgs = from_js(what, o)?;
-    Ok(ProvisionRequest {
+    let ctx = context(o.key.home.as_deref(), o.key.lock_timeout_ms)?;
+    let req = ProvisionRequest {
         task_type: o.task_type,
         project_root: PathBuf::from(o.project_root),
         project_id: o.key.project_id,
@@ -65,15 +128,14 @@ fn request(what: &str, o: Value) -> Result<ProvisionRequest> {
         group_id: o.key.group_id,
         branch: o.branch,
         stages: None,
-        home: o.key.home,
-        lock_timeout_ms: ms_arg(o.key.lock_timeout_ms)?,
-    })
+    };
+    Ok((ctx, req))
 }
 
 impl From<worktree::Provisioned> for ProvisionResult {
     fn from(r: worktree::Provisioned) -> Self {
         ProvisionResult {
-            status: r.status.as_str().to_string(),
+            status: r.status.into(),
             path: r.path,
             branch: r.branch,
             base_ref: r.base_ref,
@@ -88,7 +150,8 @@ impl From<worktree::Provisioned> for ProvisionResult {
 }
 
 fn provision(o: Value) -> Result<ProvisionResult> {
-    let r = worktree::provision(&request("provisionTaskWorktree", o)?).map_err(js_err)?;
+    let (ctx, req) = request("provisionTaskWorktree", o)?;
+    let r = worktree::provision(&ctx, &req).map_err(js_err)?;
     Ok(r.into())
 }
 
@@ -113,29 +176,32 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
 /// `E_REGISTRY_CORRUPT`.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
+    ts_args_type = "o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]
 pub fn provision_task_worktree(o: Value) -> Result<ProvisionResult> {
     provision(o)
 }
 
+task!(
+    /// The Promise of `provisionTaskWorktree`.
+    ProvisionTask => ProvisionResult
+);
+
 /// `provisionTaskWorktree` on the libuv pool; resolves to the same result.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }",
-    ts_return_type = "Promise<ProvisionResult>"
+    ts_args_type = "o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]
-pub fn provision_task_worktree_async(o: Value) -> AsyncTask<Job<ProvisionResult>> {
-    job(move || provision(o))
+pub fn provision_task_worktree_async(o: Value) -> AsyncTask<ProvisionTask> {
+    ProvisionTask::run(move || provision(o))
 }
 
 /// What `provisionTaskWorktree` would do for the same options, with nothing changed:
 /// `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
 /// and a `note` saying how (new branch, reactivated released entry, recreated on the key's
 /// own branch with its commits, an unfinished provisioning undone first).
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionPreview {
-    #[napi(ts_type = "'created' | 'reused' | 'skipped-in-worktree' | 'skipped-not-git'")]
-    pub status: String,
+    pub status: ProvisionStatus,
     pub path: String,
     pub branch: String,
     pub base_ref: String,
@@ -148,12 +214,13 @@ pub struct ProvisionPreview {
 /// `E_INVALID_ARG`, `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`.
 #[napi(
-    ts_args_type = "o: KeyParts & { taskType: string; projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
+    ts_args_type = "o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }"
 )]
 pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
-    let r = worktree::preview(&request("previewTaskWorktree", o)?).map_err(js_err)?;
+    let (ctx, req) = request("previewTaskWorktree", o)?;
+    let r = worktree::preview(&ctx, &req).map_err(js_err)?;
     Ok(ProvisionPreview {
-        status: r.status.as_str().to_string(),
+        status: r.status.into(),
         path: r.path,
         branch: r.branch,
         base_ref: r.base_ref,
@@ -163,7 +230,7 @@ pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
 
 /// The shared entries provisioning carries from the main worktree, project-relative and
 /// normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
-#[napi(object)]
+#[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SyncEntries {
     /// Symlinked directories.
     pub dirs: Vec<String>,
@@ -207,16 +274,22 @@ pub fn clean_gate_excludes(project_root: String) -> Vec<String> {
     worktree::clean_gate_excludes(Path::new(&project_root))
 }
 
-/// Whether `path` lies inside a linked (non-main) git worktree; `false` outside git.
+/// Whether `path` lies inside a linked (non-main) git worktree; `false` outside git. Never
+/// throws.
 #[napi]
 pub fn is_inside_linked_worktree(path: String) -> bool {
     worktree::is_inside_linked_worktree(Path::new(&path))
 }
 
+task!(
+    /// The Promise of `isInsideLinkedWorktree`.
+    InsideLinkedTask => bool
+);
+
 /// `isInsideLinkedWorktree` on the libuv pool.
-#[napi(ts_return_type = "Promise<boolean>")]
-pub fn is_inside_linked_worktree_async(path: String) -> AsyncTask<Job<bool>> {
-    job(move || Ok(worktree::is_inside_linked_worktree(Path::new(&path))))
+#[napi]
+pub fn is_inside_linked_worktree_async(path: String) -> AsyncTask<InsideLinkedTask> {
+    InsideLinkedTask::run(move || Ok(worktree::is_inside_linked_worktree(Path::new(&path))))
 }
 
 fn main_path(path: &str) -> Result<String> {
@@ -234,10 +307,26 @@ pub fn main_worktree_path(path: String) -> Result<String> {
     main_path(&path)
 }
 
+task!(
+    /// The Promise of `mainWorktreePath`.
+    MainPathTask => String
+);
+
 /// `mainWorktreePath` on the libuv pool.
-#[napi(ts_return_type = "Promise<string>")]
-pub fn main_worktree_path_async(path: String) -> AsyncTask<Job<String>> {
-    job(move || main_path(&path))
+#[napi]
+pub fn main_worktree_path_async(path: String) -> AsyncTask<MainPathTask> {
+    MainPathTask::run(move || main_path(&path))
+}
+
+/// Options of `upsertProjectJson`.
+#[napi(object)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectJsonOptions {
+    /// The project's root directory.
+    pub project_root: String,
+    /// The id to register.
+    pub project_id: String,
 }
 
 /// Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
@@ -245,8 +334,18 @@ pub fn main_worktree_path_async(path: String) -> AsyncTask<Job<String>> {
 /// written. Owns only `projectId`, `projectRoot`, `createdAt` (kept) and `updatedAt`; every
 /// other field is kept. Throws `E_PROJECT_ID_MISMATCH` when the file registers another id,
 /// `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG`; the file is
-/// unchanged then.
-#[napi(ts_return_type = "Record<string, unknown>")]
-pub fn upsert_project_json(project_root: String, project_id: String) -> Result<Map<String, Value>> {
-    worktree::upsert_project_json(Path::new(&project_root), &project_id).map_err(js_err)
+/// unchanged then. (The 0.1 form `(projectRoot, projectId)` still works.)
+#[napi(
+    ts_args_type = "o: ProjectJsonOptions",
+    ts_return_type = "Record<string, unknown>"
+)]
+pub fn upsert_project_json(o: Value, legacy: Option<Value>) -> Result<Map<String, Value>> {
+    let o = match (o, legacy) {
+        (Value::String(root), Some(Value::String(id))) => {
+            serde_json::json!({ "projectRoot": root, "projectId": id })
+        }
+        (o, legacy) => positional(o, legacy, "projectRoot"),
+    };
+    let o: ProjectJsonOptions = from_js("upsertProjectJson", o)?;
+    worktree::upsert_project_json(Path::new(&o.project_root), &o.project_id).map_err(js_err)
 }

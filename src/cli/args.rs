@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::CliError;
+use crate::context::Context;
 use crate::ids::KeyParts;
 use crate::registry::Registry;
 
@@ -18,9 +19,17 @@ pub struct HomeArgs {
 }
 
 impl HomeArgs {
+    /// The context these options name, resolved once for the command.
+    pub fn context(&self) -> Result<Context, CliError> {
+        Ok(Context::resolve(
+            self.home.as_deref(),
+            self.lock_timeout_ms,
+        )?)
+    }
+
     /// The registry these options name.
     pub fn open(&self) -> Result<Registry, CliError> {
-        Ok(Registry::open(self.home.as_deref(), self.lock_timeout_ms)?)
+        Ok(Registry::open(&self.context()?))
     }
 }
 

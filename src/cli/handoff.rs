@@ -1,12 +1,15 @@
 //! `okstra handoff …` and `okstra git-reconcile`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::ledger::PrArgs;
 use super::{to_json, CmdResult};
+use crate::context::Context;
+use crate::fsio;
 use crate::handoff::{self, HandoffContext};
 use crate::reconcile::{self, ReconcileRequest};
 
@@ -28,13 +31,14 @@ pub struct CtxArgs {
 }
 
 impl CtxArgs {
-    fn ctx(self) -> HandoffContext {
+    /// The handoff context, with the lock bound the command resolved once.
+    fn ctx(self, lock_timeout: Duration) -> HandoffContext {
         HandoffContext {
             plan_run_root: self.plan_run_root,
             approved_plan: self.approved_plan,
             project_root: self.project_root,
             base: self.base,
-            lock_timeout_ms: self.lock_timeout_ms,
+            lock_timeout,
         }
     }
 }
@@ -85,7 +89,10 @@ pub enum HandoffCmd {
 /// Runs one `okstra handoff` command.
 pub fn run(cmd: HandoffCmd) -> CmdResult {
     match cmd {
-        HandoffCmd::Eligible(ctx) => to_json(json!({ "stages": handoff::eligible(&ctx.ctx())? })),
+        HandoffCmd::Eligible(ctx) => {
+            let bound = fsio::lock_timeout(ctx.lock_timeout_ms);
+            to_json(json!({ "stages": handoff::eligible(&ctx.ctx(bound))? }))
+        }
         HandoffCmd::Assemble {
             ctx,
             stages,
@@ -95,16 +102,21 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             work_category,
             group_id,
             home,
-        } => to_json(handoff::assemble(&handoff::AssembleRequest {
-            ctx: ctx.ctx(),
-            stages,
-            project_id,
-            task_group,
-            task_id,
-            work_category,
-            group_id,
-            home,
-        })?),
+        } => {
+            let context = Context::resolve(home.as_deref(), ctx.lock_timeout_ms)?;
+            to_json(handoff::assemble(
+                &context,
+                &handoff::AssembleRequest {
+                    ctx: ctx.ctx(context.lock_timeout()),
+                    stages,
+                    project_id,
+                    task_group,
+                    task_id,
+                    work_category,
+                    group_id,
+                },
+            )?)
+        }
         HandoffCmd::RecordVerified {
             plan_run_root,
             impl_task_key,
@@ -117,18 +129,19 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 impl_task_key,
                 stage,
                 report_path,
-                lock_timeout_ms,
+                lock_timeout: fsio::lock_timeout(lock_timeout_ms),
             })?;
             Ok(json!({ "appended": appended }))
         }
         HandoffCmd::RecordPr(pr) => {
+            let lock_timeout = pr.root.lock_bound();
             let appended = handoff::record_pr(&handoff::RecordPrRequest {
                 plan_run_root: PathBuf::from(pr.root.plan_run_root),
                 impl_task_key: pr.impl_task_key,
                 stages: pr.stages,
                 branch: pr.branch,
                 url: pr.url,
-                lock_timeout_ms: pr.root.lock_timeout_ms,
+                lock_timeout,
                 create: pr.root.create,
             })?;
             Ok(json!({ "appended": appended }))
@@ -163,15 +176,17 @@ pub struct ReconcileArgs {
 
 /// Runs `okstra git-reconcile`.
 pub fn reconcile(a: ReconcileArgs) -> CmdResult {
-    to_json(reconcile::reconcile(&ReconcileRequest {
-        plan_run_root: a.plan_run_root,
-        project_root: a.project_root,
-        project_id: a.project_id,
-        task_group: a.task_group,
-        task_id: a.task_id,
-        apply: a.apply,
-        reset_anchor: a.reset_anchor,
-        home: a.home,
-        lock_timeout_ms: a.lock_timeout_ms,
-    })?)
+    let context = Context::resolve(a.home.as_deref(), a.lock_timeout_ms)?;
+    to_json(reconcile::reconcile(
+        &context,
+        &ReconcileRequest {
+            plan_run_root: a.plan_run_root,
+            project_root: a.project_root,
+            project_id: a.project_id,
+            task_group: a.task_group,
+            task_id: a.task_id,
+            apply: a.apply,
+            reset_anchor: a.reset_anchor,
+        },
+    )?)
 }

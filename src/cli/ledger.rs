@@ -23,9 +23,14 @@ pub struct RootArgs {
 }
 
 impl RootArgs {
+    /// The ledger lock bound, resolved once for the command.
+    pub fn lock_bound(&self) -> std::time::Duration {
+        crate::fsio::lock_timeout(self.lock_timeout_ms)
+    }
+
     fn open(&self) -> Result<Ledger, CliError> {
         crate::ids::check_path("--plan-run-root", &self.plan_run_root)?;
-        Ok(Ledger::new(&self.plan_run_root, self.lock_timeout_ms).creating(self.create))
+        Ok(Ledger::new(&self.plan_run_root, self.lock_bound()).creating(self.create))
     }
 }
 

@@ -158,9 +158,6 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             project_root.as_deref(),
         )?),
         RegistryCmd::Doctor { home } => to_json(crate::worktree::doctor(&home.open()?)?),
-        RegistryCmd::Repair { home } => to_json(crate::worktree::repair(
-            &home.open()?,
-            home.lock_timeout_ms,
-        )?),
+        RegistryCmd::Repair { home } => to_json(crate::worktree::repair(&home.open()?)?),
     }
 }

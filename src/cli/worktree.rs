@@ -44,8 +44,6 @@ impl ProvisionArgs {
             stage: self.key.stage,
             group_id: self.key.group_id,
             stages: None,
-            home: self.key.home.home,
-            lock_timeout_ms: self.key.home.lock_timeout_ms,
         }
     }
 }
@@ -91,11 +89,17 @@ pub enum WorktreeCmd {
 /// Runs one `okstra worktree` command.
 pub fn run(cmd: WorktreeCmd) -> CmdResult {
     match cmd {
-        WorktreeCmd::Provision(a) => to_json(worktree::provision(&a.request())?),
-        WorktreeCmd::Preview(a) => to_json(worktree::preview(&a.request())?),
+        WorktreeCmd::Provision(a) => {
+            let context = a.key.home.context()?;
+            to_json(worktree::provision(&context, &a.request())?)
+        }
+        WorktreeCmd::Preview(a) => {
+            let context = a.key.home.context()?;
+            to_json(worktree::preview(&context, &a.request())?)
+        }
         WorktreeCmd::Path(k) => {
             let parts = k.parts()?;
-            let root = ids::worktrees_root(k.home.home.as_deref())?;
+            let root = k.home.context()?.worktrees_root();
             to_json(ids::compute_worktree_path(&root, &parts))
         }
         WorktreeCmd::Branch {

@@ -9,14 +9,16 @@ use serde::Serialize;
 
 use super::merge::{merge_chain, Item};
 use super::{HandoffContext, HandoffError, Loaded};
+use crate::context::Context;
 use crate::error::{git_err, GitCause, GitError, InvalidArg};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::{Registry, ACTIVE};
+use crate::task_type::TaskType;
 use crate::worktree::{self, journal, ProvisionRequest, ProvisionStatus};
 
 /// What to assemble: the stages to release together and the task they belong to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AssembleRequest {
     pub ctx: HandoffContext,
     /// The selected stage numbers (any order; merged in dependency order).
@@ -28,8 +30,6 @@ pub struct AssembleRequest {
     pub work_category: String,
     /// Collector id (`#group-<ID>`); default `s<a>-<b>-…` from the stages in merge order.
     pub group_id: Option<String>,
-    /// `OKSTRA_HOME` override.
-    pub home: Option<String>,
 }
 
 /// One stage merged into the collector.
@@ -65,7 +65,7 @@ pub struct Assembled {
 /// Errors: `E_INVALID_ARG`, `E_PLAN_INVALID`, `E_NOT_ELIGIBLE` (eligibility or closure),
 /// `E_NOT_FOUND` (no implementation base), `E_MERGE_CONFLICT`, `E_GIT`, and provisioning's
 /// and the registry's codes.
-pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
+pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
         return Err(InvalidArg("select at least one stage to assemble".into()).into());
     }
@@ -75,7 +75,7 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     let items = merge_items(&loaded, &order)?;
     let repo = &loaded.repo;
     let keys = Keys::of(req, &order)?;
-    let reg = Registry::open(req.home.as_deref(), req.ctx.lock_timeout_ms)?;
+    let reg = Registry::open(context);
     let base = implementation_base(&reg, &keys.task, repo)?;
 
     // A re-run continues from the existing collector's tip.
@@ -93,14 +93,9 @@ pub fn assemble(req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     let made = merge_chain(repo, start, &items, &branch_name)?;
     let target = made.iter().rev().find_map(|m| m.merge).unwrap_or(start);
 
-    let (prov, created) = provision_collector(req, &keys, base, &selection)?;
-    let undo = worktree::UndoCreation::new(
-        created,
-        &req.ctx.project_root,
-        &keys.collector,
-        req.home.as_deref(),
-        req.ctx.lock_timeout_ms,
-    );
+    let (prov, created) = provision_collector(context, req, &keys, base, &selection)?;
+    let undo =
+        worktree::UndoCreation::new(created, context, &req.ctx.project_root, &keys.collector);
     move_journaled(&reg, &keys.collector, &prov, start, target, created)?;
     undo.keep();
     let tip = repo
@@ -249,26 +244,28 @@ fn implementation_base(
 /// Provisions (or reuses) the collector worktree, branched from the implementation base;
 /// returns it and whether it was created now.
 fn provision_collector(
+    context: &Context,
     req: &AssembleRequest,
     keys: &Keys,
     base: Oid,
     selection: &BTreeSet<u32>,
 ) -> Result<(worktree::Provisioned, bool), HandoffError> {
-    let prov = worktree::provision(&ProvisionRequest {
-        task_type: "release-handoff".into(),
-        project_root: req.ctx.project_root.clone(),
-        project_id: keys.task.project_id.clone(),
-        task_group: keys.task.task_group.clone(),
-        task_id: keys.task.task_id.clone(),
-        work_category: req.work_category.clone(),
-        base_ref: Some(base.to_string()),
-        stage: None,
-        group_id: Some(keys.group_id.clone()),
-        branch: None,
-        stages: Some(selection.iter().copied().collect()),
-        home: req.home.clone(),
-        lock_timeout_ms: req.ctx.lock_timeout_ms,
-    })?;
+    let prov = worktree::provision(
+        context,
+        &ProvisionRequest {
+            task_type: TaskType::ReleaseHandoff.as_str().into(),
+            project_root: req.ctx.project_root.clone(),
+            project_id: keys.task.project_id.clone(),
+            task_group: keys.task.task_group.clone(),
+            task_id: keys.task.task_id.clone(),
+            work_category: req.work_category.clone(),
+            base_ref: Some(base.to_string()),
+            stage: None,
+            group_id: Some(keys.group_id.clone()),
+            branch: None,
+            stages: Some(selection.iter().copied().collect()),
+        },
+    )?;
     let created = match prov.status {
         ProvisionStatus::Created => true,
         ProvisionStatus::Reused => false,
@@ -294,7 +291,7 @@ fn move_journaled(
     target: Oid,
     created: bool,
 ) -> Result<(), HandoffError> {
-    let _lock = worktree::locks::lock_key(reg, key, None)?;
+    let _lock = worktree::locks::lock_key(reg, key)?;
     let record = journal::file(reg, journal::Op::Assemble, &key.key());
     let interrupted = journal::read::<journal::Move>(&record)?.is_some();
     let path = Path::new(&prov.path);

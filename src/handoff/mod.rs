@@ -14,6 +14,7 @@ mod verified;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use git2::{Oid, Repository};
 use serde::Serialize;
@@ -91,7 +92,7 @@ impl Coded for HandoffError {
 
 /// What every handoff operation reads: the plan run's ledger, the approved plan, the
 /// project's repository and the release base branch.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HandoffContext {
     /// Directory holding the plan run's `consumers.jsonl`.
     pub plan_run_root: PathBuf,
@@ -101,8 +102,8 @@ pub struct HandoffContext {
     pub project_root: PathBuf,
     /// Release base branch (default `main`); compared as `origin/<base>`.
     pub base: Option<String>,
-    /// Bound on the ledger lock wait.
-    pub lock_timeout_ms: Option<u64>,
+    /// Bound on the ledger lock wait (resolved at the boundary).
+    pub lock_timeout: Duration,
 }
 
 /// One stage's eligibility.
@@ -126,7 +127,7 @@ pub(crate) struct Loaded {
 
 impl HandoffContext {
     pub(crate) fn ledger(&self) -> Ledger {
-        Ledger::new(&self.plan_run_root, self.lock_timeout_ms)
+        Ledger::new(&self.plan_run_root, self.lock_timeout)
     }
 
     pub(crate) fn load(&self) -> Result<Loaded, HandoffError> {

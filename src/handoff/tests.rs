@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use super::*;
+use crate::context::Context;
 use crate::ids::KeyParts;
 use crate::registry::{Registry, Reservation};
 use crate::testutil::git;
@@ -23,6 +24,14 @@ struct Fixture {
     home: String,
     ctx: HandoffContext,
     base: String,
+}
+
+const T: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Fixture {
+    fn context(&self) -> Context {
+        Context::resolve(Some(&self.home), None).unwrap()
+    }
 }
 
 /// Stages 1 and 2 edit different files; stage 3 rewrites stage 1's file. All are done and
@@ -46,7 +55,7 @@ fn fixture() -> Fixture {
     ];
     let plan = p.path().join("plan.md");
     std::fs::write(&plan, "## 5.5 Stage Map\n- Stage 1: A — depends-on: (none)\n- Stage 2: B — depends-on: 1\n- Stage 3: C — depends-on: (none)\n").unwrap();
-    let ledger = Ledger::new(p.path(), None);
+    let ledger = Ledger::new(p.path(), T);
     for (i, h) in heads.iter().enumerate() {
         let n = i as u32 + 1;
         let mut f = Map::new();
@@ -58,7 +67,7 @@ fn fixture() -> Fixture {
             .unwrap();
     }
     let home = h.path().to_string_lossy().into_owned();
-    let reg = Registry::open(Some(&home), None).unwrap();
+    let reg = Registry::open(&Context::resolve(Some(&home), None).unwrap());
     let key = KeyParts::new("p", "g", "t", None, None).unwrap();
     reg.reserve(
         &key,
@@ -77,7 +86,7 @@ fn fixture() -> Fixture {
         approved_plan: plan,
         project_root: repo.clone(),
         base: None,
-        lock_timeout_ms: None,
+        lock_timeout: T,
     };
     Fixture {
         _dirs: vec![r, h, p],
@@ -97,14 +106,13 @@ fn request(f: &Fixture, stages: &[u32]) -> AssembleRequest {
         task_id: "t".into(),
         work_category: "feature".into(),
         group_id: None,
-        home: Some(f.home.clone()),
     }
 }
 
 #[test]
 fn a_conflict_is_found_in_memory_and_creates_nothing() {
     let f = fixture();
-    let e = assemble(&request(&f, &[3, 1])).unwrap_err();
+    let e = assemble(&f.context(), &request(&f, &[3, 1])).unwrap_err();
     assert_eq!(e.code(), "E_MERGE_CONFLICT");
     match &e {
         HandoffError::MergeConflict { conflicts } => {
@@ -127,7 +135,7 @@ fn a_conflict_is_found_in_memory_and_creates_nothing() {
 #[test]
 fn assemble_builds_merge_commits_in_dependency_order() {
     let f = fixture();
-    let a = assemble(&request(&f, &[2, 1])).unwrap();
+    let a = assemble(&f.context(), &request(&f, &[2, 1])).unwrap();
     assert_eq!(a.status, "created");
     let order: Vec<u32> = a.merges.iter().map(|m| m.stage).collect();
     assert_eq!(order, vec![1, 2]);
@@ -157,7 +165,7 @@ fn assemble_builds_merge_commits_in_dependency_order() {
         std::fs::read_to_string(Path::new(&a.worktree_path).join("b.txt")).unwrap(),
         "two\n"
     );
-    let again = assemble(&request(&f, &[1, 2])).unwrap();
+    let again = assemble(&f.context(), &request(&f, &[1, 2])).unwrap();
     assert_eq!(again.status, "reused");
     assert_eq!(again.merges, a.merges);
 }
@@ -165,13 +173,13 @@ fn assemble_builds_merge_commits_in_dependency_order() {
 #[test]
 fn eligibility_reports_closure_and_missing_verification() {
     let f = fixture();
-    Ledger::new(&f.ctx.plan_run_root, None)
+    Ledger::new(&f.ctx.plan_run_root, T)
         .append_verified("p/g/t", 1, "rejected", "again.md")
         .unwrap();
     let stages = eligible(&f.ctx).unwrap();
     assert!(!stages[0].eligible);
     assert_eq!(stages[1].reasons, vec!["Stage 2 depends on stage 1, which is not merged into origin/main and cannot be handed off with it (stage 1 is not eligible).".to_string()]);
-    let e = assemble(&request(&f, &[2])).unwrap_err();
+    let e = assemble(&f.context(), &request(&f, &[2])).unwrap_err();
     assert_eq!(e.code(), "E_NOT_ELIGIBLE");
 }
 
@@ -181,7 +189,7 @@ fn a_dependency_merged_into_the_base_satisfies_closure() {
     git(&f.repo, &["merge", "-q", "--no-edit", "s1"]);
     let stages = eligible(&f.ctx).unwrap();
     assert!(stages[1].eligible, "{:?}", stages[1].reasons);
-    let a = assemble(&request(&f, &[2])).unwrap();
+    let a = assemble(&f.context(), &request(&f, &[2])).unwrap();
     assert_eq!(a.merges.len(), 1);
 }
 
@@ -195,7 +203,7 @@ fn record_verified_reads_top_level_or_meta_fields() {
         impl_task_key: "p/g/t".into(),
         stage: 3,
         report_path: f.ctx.plan_run_root.join("fv.md"),
-        lock_timeout_ms: None,
+        lock_timeout: T,
     };
     assert!(record_verified(&req).unwrap());
     assert!(!record_verified(&req).unwrap());
@@ -227,7 +235,7 @@ fn record_verified_reads_the_data_beside_the_report_or_the_data_file_given() {
         impl_task_key: "p/g/t".into(),
         stage,
         report_path: root.join(report),
-        lock_timeout_ms: None,
+        lock_timeout: T,
     };
     assert!(record_verified(&req("fv-7.md", 1)).unwrap());
     assert!(record_verified(&req("fv-7.data.json", 2)).unwrap());

@@ -1,6 +1,7 @@
 //! `record_verified` and `record_pr`: the ledger rows of a handoff.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -8,16 +9,18 @@ use super::HandoffError;
 use crate::error::InvalidArg;
 use crate::ledger::Ledger;
 use crate::report::{self, field};
+use crate::task_type::TaskType;
 
 /// A single-stage final verification to record.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RecordVerifiedRequest {
     pub plan_run_root: PathBuf,
     pub impl_task_key: String,
     pub stage: u32,
     /// The final report (`….md`, whose `….data.json` sibling is read) or its data.json.
     pub report_path: PathBuf,
-    pub lock_timeout_ms: Option<u64>,
+    /// Bound on the ledger lock wait (resolved at the boundary).
+    pub lock_timeout: Duration,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -53,7 +56,7 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
         &mut reasons,
         "taskType",
         text(field(&data, "taskType")),
-        "final-verification",
+        TaskType::FinalVerification.as_str(),
     );
     expect(
         &mut reasons,
@@ -78,7 +81,7 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
     }
     let report = req.report_path.to_string_lossy();
     Ok(
-        Ledger::new(&req.plan_run_root, req.lock_timeout_ms).append_verified(
+        Ledger::new(&req.plan_run_root, req.lock_timeout).append_verified(
             &req.impl_task_key,
             req.stage,
             "accepted",
@@ -88,7 +91,7 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
 }
 
 /// The PR a stage group was handed off in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RecordPrRequest {
     pub plan_run_root: PathBuf,
     pub impl_task_key: String,
@@ -96,7 +99,8 @@ pub struct RecordPrRequest {
     /// The PR's head branch (the collector branch).
     pub branch: String,
     pub url: String,
-    pub lock_timeout_ms: Option<u64>,
+    /// Bound on the ledger lock wait (resolved at the boundary).
+    pub lock_timeout: Duration,
     /// Create a missing plan run root (default: refused with `E_INVALID_ARG`).
     pub create: bool,
 }
@@ -107,7 +111,7 @@ pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
         return Err(InvalidArg("url must not be empty".into()).into());
     }
-    Ok(Ledger::new(&req.plan_run_root, req.lock_timeout_ms)
+    Ok(Ledger::new(&req.plan_run_root, req.lock_timeout)
         .creating(req.create)
         .append_pr(&req.impl_task_key, &req.stages, &req.branch, &req.url)?)
 }

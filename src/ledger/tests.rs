@@ -1,4 +1,6 @@
 use super::*;
+
+const T: Duration = Duration::from_secs(30);
 use serde_json::json;
 
 fn fields(v: Value) -> Map<String, Value> {
@@ -10,7 +12,7 @@ fn fields(v: Value) -> Map<String, Value> {
 
 fn ledger() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::new(dir.path(), Some(2000));
+    let l = Ledger::new(dir.path(), std::time::Duration::from_millis(2000));
     (dir, l)
 }
 
@@ -182,7 +184,7 @@ fn concurrent_appends_lose_nothing_and_never_duplicate() {
         .map(|t| {
             let root = root.clone();
             std::thread::spawn(move || {
-                let l = Ledger::new(&root, Some(10_000));
+                let l = Ledger::new(&root, std::time::Duration::from_millis(10_000));
                 for i in 0..25u32 {
                     // Every thread races on the same idempotent row and adds its own.
                     l.append("shared", 1, "started", false, Map::new()).unwrap();
@@ -201,7 +203,7 @@ fn concurrent_appends_lose_nothing_and_never_duplicate() {
     for t in threads {
         t.join().unwrap();
     }
-    let r = Ledger::new(&root, None).read().unwrap();
+    let r = Ledger::new(&root, T).read().unwrap();
     assert!(r.skipped.is_empty());
     assert_eq!(r.rows.len(), 1 + 8 * 25);
 }
@@ -234,10 +236,10 @@ fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
     );
     let root = _d.path().join("empty");
     std::fs::create_dir(&root).unwrap();
-    let empty = Ledger::new(&root, None).read_text().unwrap();
+    let empty = Ledger::new(&root, T).read_text().unwrap();
     assert_eq!(empty.rows_json, "[]");
     // A missing plan run root is refused the same way `read` refuses it.
-    let missing = Ledger::new(_d.path().join("none"), None);
+    let missing = Ledger::new(_d.path().join("none"), T);
     assert_eq!(
         missing.read_text().map(|_| ()).unwrap_err().code(),
         missing.read().map(|_| ()).unwrap_err().code()

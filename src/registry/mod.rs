@@ -27,9 +27,10 @@ pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_F
 pub use repair::RepairReport;
 use store::Doc;
 
+use crate::context::Context;
 use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, FsError, LockGuard};
-use crate::ids::{self, KeyParts};
+use crate::ids::KeyParts;
 
 /// The registry file name inside the worktrees root.
 pub const REGISTRY_FILE: &str = "registry.json";
@@ -139,13 +140,9 @@ fn fresh_row(parts: &KeyParts, r: &Reservation) -> Value {
 }
 
 impl Registry {
-    /// The registry under `home` (or `OKSTRA_HOME`), waiting at most `lock_timeout_ms` (or
-    /// `OKSTRA_LOCK_TIMEOUT_MS`, or 30 s) for its lock.
-    pub fn open(home: Option<&str>, lock_timeout_ms: Option<u64>) -> Result<Registry> {
-        Ok(Registry::at(
-            ids::worktrees_root(home)?,
-            fsio::lock_timeout(lock_timeout_ms),
-        ))
+    /// The registry of a resolved context: under its home, waiting at most its lock bound.
+    pub fn open(ctx: &Context) -> Registry {
+        Registry::at(ctx.worktrees_root(), ctx.lock_timeout())
     }
 
     /// The registry in an explicit worktrees root.
@@ -156,6 +153,11 @@ impl Registry {
     /// The worktrees root (`<OKSTRA_HOME>/worktrees`).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// How long this handle waits for any lock (the context's bound).
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
     }
 
     /// Path of `registry.json`.

@@ -10,14 +10,15 @@ use super::project::{Project, WorktreeDecision};
 use super::state::WizardState;
 use super::step_id::StepId;
 use super::{PromptOption, WizardError};
+use crate::task_type::TaskType;
 use crate::worktree::ProvisionRequest;
 
 /// The task type of an implementation run.
-pub const IMPL: &str = "implementation";
+pub const IMPL: &str = TaskType::Implementation.as_str();
 /// The task type of a final-verification run.
-pub const FV: &str = "final-verification";
+pub const FV: &str = TaskType::FinalVerification.as_str();
 /// The task type of a release-handoff run.
-pub const RH: &str = "release-handoff";
+pub const RH: &str = TaskType::ReleaseHandoff.as_str();
 
 /// One call's reasoning over a state and its project.
 pub struct Ctx<'a> {
@@ -112,7 +113,6 @@ impl<'a> Ctx<'a> {
             work_category: self.work_category(),
             base_ref: base_ref.map(str::to_string),
             stage,
-            home: self.st.home.clone(),
             ..Default::default()
         })
     }

@@ -359,18 +359,20 @@ impl Wizard {
         }
         if self.finished().is_none() {
             let next = flow::next(&self.state)?;
-            return Err(WizardError::InvalidArg(InvalidArg(format!(
+            return Err(WizardError::NotReady(format!(
                 "the wizard is not finished (next step: {}); answer it, then call render-args",
                 next.step
-            ))));
+            )));
         }
         render::render_args(&ctx::Ctx::new(&self.state))
     }
 
     /// The provisioning request of a finished run: the worktree its confirmation showed
     /// (`renderArgs`' task, work category, base ref and implementation stage). Throws what
-    /// `render_args` throws.
-    pub fn provision_request(&self) -> Result<crate::worktree::ProvisionRequest, WizardError> {
+    /// `render_args` throws; with the context of the wizard's `home`.
+    pub fn provision_request(
+        &self,
+    ) -> Result<(crate::context::Context, crate::worktree::ProvisionRequest), WizardError> {
         let args = self.render_args()?;
         let arg = |name: &str| {
             args.iter()
@@ -380,11 +382,13 @@ impl Wizard {
         let cx = ctx::Ctx::new(&self.state);
         let base = Some(arg("base-ref")).filter(|b| !b.is_empty());
         let stage = arg("stage").parse().ok();
-        cx.provision_request(stage, base).ok_or_else(|| {
+        let req = cx.provision_request(stage, base).ok_or_else(|| {
             WizardError::InvalidArg(InvalidArg(
                 "the wizard's run has no task to provision".into(),
             ))
-        })
+        })?;
+        let context = crate::context::Context::resolve(self.state.home.as_deref(), None)?;
+        Ok((context, req))
     }
 
     /// The human summary shown before the final confirm (effective values, `default (…)`

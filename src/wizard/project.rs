@@ -10,12 +10,14 @@ use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
+use crate::context::Context;
 use crate::error::Code;
 use crate::fsio;
 use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
 use crate::report;
+use crate::task_type::TaskType;
 use crate::worktree;
 
 /// Task roots, newest layout first: `.okstra/tasks` then the legacy `.project-docs/okstra/tasks`.
@@ -223,6 +225,7 @@ impl<'a> Project<'a> {
             Some(true) => return Ok(WorktreeDecision::InWorktree),
             Some(false) => {}
         }
+        let context = Context::resolve(self.state.home.as_deref(), None)?;
         let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
             Ok(label) => label.unwrap_or_default(),
             // An unknown ref is refused when it is answered; one deleted since shows as is.
@@ -230,7 +233,7 @@ impl<'a> Project<'a> {
         };
         // Provisioning's own plan: the same path and branch (a group-qualified name when
         // another key owns the computed one, a released key's recorded branch, …).
-        if let Ok(p) = worktree::preview(req) {
+        if let Ok(p) = worktree::preview(&context, req) {
             return Ok(match p.status {
                 worktree::ProvisionStatus::Reused => WorktreeDecision::Reused {
                     path: p.path,
@@ -246,7 +249,7 @@ impl<'a> Project<'a> {
         }
         // Provisioning would refuse (its error is reported then): show the computed names.
         let key = worktree::key_of(req)?;
-        let reg = Registry::open(self.state.home.as_deref(), None)?;
+        let reg = Registry::open(&context);
         if let Some(e) = reg.lookup(&key)?.filter(|e| e.is_active()) {
             let base: String = e.base_ref.chars().take(12).collect();
             return Ok(WorktreeDecision::Reused {
@@ -372,7 +375,7 @@ pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
     })?;
     let task_type = report::field(&doc, "taskType").and_then(Value::as_str);
     match task_type {
-        Some(t) if t != "implementation-planning" => {
+        Some(t) if t != TaskType::ImplementationPlanning.as_str() => {
             Err(Rejection::new("plan_wrong_type", Code::InvalidArg)
                 .var("path", plan_md)
                 .var("value", t))

@@ -8,7 +8,6 @@ use super::ctx::{Ctx, FV, IMPL, RH};
 use super::project::WorktreeDecision;
 use super::step_id::StepId;
 use super::WizardError;
-use crate::error::InvalidArg;
 
 /// Known defaults shown as `default (…)` (as the Python wizard shows them): lead and report
 /// writer, and the
@@ -42,9 +41,9 @@ fn stage(cx: &Ctx<'_>) -> Result<String, WizardError> {
     Ok(match cx.tt() {
         IMPL => if s.is_empty() { "auto" } else { s }.to_string(),
         FV if s.is_empty() || s == "auto" => {
-            return Err(WizardError::InvalidArg(InvalidArg(
+            return Err(WizardError::NotReady(
                 "final-verification requires an explicit stage number".into(),
-            )))
+            ))
         }
         FV => s.to_string(),
         _ => String::new(),

@@ -1,6 +1,6 @@
 //! The wizard's steps as one table, [`STEPS`]: each step is one [`Step`] record saying when
 //! it is asked, what it offers, how its prompt is shaped, how its answer is validated, which
-//! resolved values it writes and what an edit of it clears. The engine ([`super::flow`])
+//! resolved values it writes and what an edit of it clears. The engine (`flow.rs`)
 //! only walks this table; nothing else knows a step by name.
 //!
 //! # Adding a wizard step
@@ -23,6 +23,7 @@ use super::step_id::StepId;
 use super::{Prompt, Rejection, WizardError};
 use crate::error::Code;
 use crate::ids;
+use crate::task_type::TaskType;
 
 /// Terminal prompt ids (not steps: nothing is asked).
 pub const TERMINAL: [&str; 2] = ["done", "aborted"];
@@ -31,14 +32,7 @@ pub const TERMINAL: [&str; 2] = ["done", "aborted"];
 pub const GROUP: &str = "customize_group";
 
 /// The six task types (phases).
-pub const TASK_TYPES: [&str; 6] = [
-    "requirements-discovery",
-    "error-analysis",
-    "implementation-planning",
-    IMPL,
-    FV,
-    RH,
-];
+pub const TASK_TYPES: [&str; 6] = TaskType::NAMES;
 
 /// Known worker names for `workers`.
 pub const WORKERS: [&str; 4] = ["claude", "codex", "gemini", "report-writer"];

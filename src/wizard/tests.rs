@@ -564,7 +564,7 @@ fn branch_confirm_edit_reasks_base_ref() {
 #[test]
 fn reused_worktree_skips_base_ref_and_renders_it_empty() {
     let fx = fixture();
-    let reg = Registry::open(Some(&fx.home), None).unwrap();
+    let reg = Registry::open(&crate::context::Context::resolve(Some(&fx.home), None).unwrap());
     let key = KeyParts::new("shop", "pay", "checkout", None, None).unwrap();
     reg.reserve(
         &key,
@@ -1204,7 +1204,7 @@ fn provision_request_is_what_was_confirmed() {
             ("confirm", "proceed"),
         ],
     );
-    let req = w.provision_request().unwrap();
+    let (context, req) = w.provision_request().unwrap();
     assert_eq!(
         (
             req.task_type.as_str(),
@@ -1213,7 +1213,7 @@ fn provision_request_is_what_was_confirmed() {
             req.work_category.as_str(),
             req.base_ref.as_deref(),
             req.stage,
-            req.home.as_deref(),
+            context.home(),
         ),
         (
             "implementation",
@@ -1222,10 +1222,10 @@ fn provision_request_is_what_was_confirmed() {
             "bugfix",
             Some("develop"),
             Some(2),
-            Some(fx.home.as_str()),
+            Path::new(&fx.home),
         )
     );
-    let made = crate::worktree::provision(&req).unwrap();
+    let made = crate::worktree::provision(&context, &req).unwrap();
     let block = w.confirmation_block().unwrap();
     assert!(block.contains(&made.branch), "{block}\n{}", made.branch);
     assert!(block.contains(&made.path), "{block}\n{}", made.path);

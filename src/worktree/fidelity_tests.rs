@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::tests::serial;
 use super::*;
+use crate::context::Context;
 use crate::testutil::{git, write};
 
 /// One entry of a worktree as compared: kind + mode + content (or link target).
@@ -74,7 +75,11 @@ fn new_repo(dir: &Path) -> PathBuf {
     repo
 }
 
-fn req(repo: &Path, home: &Path, task: &str) -> ProvisionRequest {
+fn ctx(home: &Path) -> Context {
+    Context::resolve(Some(&home.to_string_lossy()), None).unwrap()
+}
+
+fn req(repo: &Path, _home: &Path, task: &str) -> ProvisionRequest {
     ProvisionRequest {
         task_type: "implementation".into(),
         project_root: repo.to_path_buf(),
@@ -82,7 +87,6 @@ fn req(repo: &Path, home: &Path, task: &str) -> ProvisionRequest {
         task_group: "g".into(),
         task_id: task.into(),
         work_category: "feature".into(),
-        home: Some(home.to_string_lossy().into_owned()),
         ..ProvisionRequest::default()
     }
 }
@@ -180,7 +184,7 @@ fn provisioned_worktree_equals_git_worktree_add_with_encoding_lfs_hook_crlf_mode
     let dir = tempfile::tempdir().unwrap();
     let (repo, ini, object) = hostile_fixture(dir.path());
     let home = dir.path().join("home");
-    let r = provision(&req(&repo, &home, "fid")).unwrap();
+    let r = provision(&ctx(&home), &req(&repo, &home, "fid")).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created, "{r:?}");
     let made = Path::new(&r.path);
     let reference = dir.path().join("reference");
@@ -236,7 +240,7 @@ fn sparse_cone_of_the_main_worktree_is_carried_like_git_does() {
     assert!(!repo.join("skip").exists());
 
     let home = dir.path().join("home");
-    let r = provision(&req(&repo, &home, "sparse")).unwrap();
+    let r = provision(&ctx(&home), &req(&repo, &home, "sparse")).unwrap();
     let made = Path::new(&r.path);
     let reference = dir.path().join("reference");
     reference_worktree(&repo, &reference, "reference", &r.base_ref);
@@ -260,7 +264,7 @@ fn relative_base_refs_resolve_in_the_worktree_project_root_names() {
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "one"]);
     let home = dir.path().join("home");
-    let task = provision(&req(&repo, &home, "task")).unwrap();
+    let task = provision(&ctx(&home), &req(&repo, &home, "task")).unwrap();
     let wt = Path::new(&task.path);
     // The task worktree moves ahead of main, and switches branches once (for @{-1}).
     write(&wt.join("a.txt"), "2\n");
@@ -281,16 +285,16 @@ fn relative_base_refs_resolve_in_the_worktree_project_root_names() {
         let mut r = req(wt, &home, "task");
         r.stage = Some(stage);
         r.base_ref = Some(base.into());
-        let made = provision(&r).unwrap();
+        let made = provision(&ctx(&home), &r).unwrap();
         assert_eq!(&made.base_ref, want, "{base}");
         assert_eq!(&git(Path::new(&made.path), &["rev-parse", "HEAD"]), want);
     }
     // No baseRef: the main worktree's HEAD, from anywhere.
     let mut r = req(wt, &home, "task");
     r.stage = Some(4);
-    assert_eq!(provision(&r).unwrap().base_ref, main_head);
+    assert_eq!(provision(&ctx(&home), &r).unwrap().base_ref, main_head);
     // From the main worktree, HEAD is the main worktree's.
     let mut r = req(&repo, &home, "other");
     r.base_ref = Some("HEAD".into());
-    assert_eq!(provision(&r).unwrap().base_ref, main_head);
+    assert_eq!(provision(&ctx(&home), &r).unwrap().base_ref, main_head);
 }

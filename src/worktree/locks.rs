@@ -1,11 +1,11 @@
 //! The two provisioning locks under `<OKSTRA_HOME>/worktrees/.locks/`: one per task key
 //! (held from the lookup to the reservation) and one per repository (serializes changes to
-//! one repository's branches and worktrees).
+//! one repository's branches and worktrees). Both wait at most the registry's lock bound.
 
 use std::path::PathBuf;
 
 use super::WorktreeError;
-use crate::fsio::{self, LockGuard};
+use crate::fsio::LockGuard;
 use crate::ids::{self, KeyParts};
 use crate::registry::Registry;
 
@@ -14,33 +14,21 @@ fn locks_dir(reg: &Registry) -> PathBuf {
 }
 
 /// The per-key lock.
-pub fn lock_key(
-    reg: &Registry,
-    key: &KeyParts,
-    ms: Option<u64>,
-) -> Result<LockGuard, WorktreeError> {
-    lock_key_str(reg, &key.key(), ms)
+pub fn lock_key(reg: &Registry, key: &KeyParts) -> Result<LockGuard, WorktreeError> {
+    lock_key_str(reg, &key.key())
 }
 
 /// The per-key lock by the key's text (journal records carry the text).
-pub fn lock_key_str(
-    reg: &Registry,
-    key: &str,
-    ms: Option<u64>,
-) -> Result<LockGuard, WorktreeError> {
+pub fn lock_key_str(reg: &Registry, key: &str) -> Result<LockGuard, WorktreeError> {
     let name = format!("key-{}.lock", ids::stable_hash8(key));
     Ok(LockGuard::acquire(
         &locks_dir(reg).join(name),
-        fsio::lock_timeout(ms),
+        reg.lock_timeout(),
     )?)
 }
 
 /// The per-repository lock, named by the canonical common git dir.
-pub fn lock_repo(
-    reg: &Registry,
-    main: &git2::Repository,
-    ms: Option<u64>,
-) -> Result<LockGuard, WorktreeError> {
+pub fn lock_repo(reg: &Registry, main: &git2::Repository) -> Result<LockGuard, WorktreeError> {
     let dir = main
         .path()
         .canonicalize()
@@ -48,6 +36,6 @@ pub fn lock_repo(
     let name = format!("repo-{}.lock", ids::stable_hash8(&dir.to_string_lossy()));
     Ok(LockGuard::acquire(
         &locks_dir(reg).join(name),
-        fsio::lock_timeout(ms),
+        reg.lock_timeout(),
     )?)
 }

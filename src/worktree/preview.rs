@@ -14,6 +14,7 @@ use super::git;
 use super::journal::{self, Intent, Op};
 use super::provision::{admin_name, key_of, kind, ProvisionRequest, ProvisionStatus};
 use super::WorktreeError;
+use crate::context::Context;
 use crate::error::InvalidArg;
 use crate::ids::{self, KeyParts};
 use crate::registry::{Registry, WorktreeEntry, ACTIVE};
@@ -289,7 +290,7 @@ fn choose_branch(
 /// Errors: those of `provision` that come before any change (`E_INVALID_ARG`,
 /// `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`).
-pub fn preview(req: &ProvisionRequest) -> Result<ProvisionPreview, WorktreeError> {
+pub fn preview(ctx: &Context, req: &ProvisionRequest) -> Result<ProvisionPreview, WorktreeError> {
     let (key, repo) = match start(req)? {
         Start::Skip(status, root, note) => {
             return Ok(ProvisionPreview {
@@ -302,7 +303,7 @@ pub fn preview(req: &ProvisionRequest) -> Result<ProvisionPreview, WorktreeError
         }
         Start::Repo(key, repo) => (key, repo),
     };
-    let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;
+    let reg = Registry::open(ctx);
     let main = git::open_main(&repo)?;
     let pending: Option<Intent> =
         journal::read(&journal::file(&reg, Op::Provision, &key.key())).unwrap_or(None);

@@ -11,8 +11,9 @@ use super::locks::{lock_key, lock_repo};
 use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
+use crate::context::Context;
 use crate::error::InvalidArg;
-use crate::fsio::{self, io_err};
+use crate::fsio::io_err;
 use crate::ids::{self, KeyParts};
 use crate::interrupt;
 use crate::registry::{Registry, Reservation, WorktreeEntry};
@@ -42,10 +43,6 @@ pub struct ProvisionRequest {
     pub branch: Option<String>,
     /// Stages a stage-group collector covers, recorded in its registry entry (`stages`).
     pub stages: Option<Vec<u32>>,
-    /// `OKSTRA_HOME` override.
-    pub home: Option<String>,
-    /// Bound on every lock wait (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s).
-    pub lock_timeout_ms: Option<u64>,
 }
 
 /// The four outcomes of provisioning: skipped (not git / in a worktree), reused, created.
@@ -206,25 +203,25 @@ fn reused(
 /// (not okstra's), `E_BRANCH_OWNED` (another key's, active or released), `E_UNKNOWN_REF`,
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_LOCK_TIMEOUT`, `E_INTERRUPTED`, and the registry's
 /// `E_TASK_KEY_ACTIVE` / `E_REGISTRY_CORRUPT`.
-pub fn provision(req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
+pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     let (key, repo) = match start(req)? {
         Start::Skip(status, root, note) => return Ok(Provisioned::skipped(status, &root, note)),
         Start::Repo(key, repo) => (key, repo),
     };
-    let reg = Registry::open(req.home.as_deref(), req.lock_timeout_ms)?;
+    let reg = Registry::open(ctx);
     let record = journal::file(&reg, Op::Provision, &key.key());
     if !record.exists() {
         if let Some(e) = active(&reg, &key)? {
             return reused(&reg, &key, e, &req.task_type, "reused");
         }
     }
-    let _key_lock = lock_key(&reg, &key, req.lock_timeout_ms)?;
-    let recovered = recover_pending(&reg, &record, req.lock_timeout_ms)?;
+    let _key_lock = lock_key(&reg, &key)?;
+    let recovered = recover_pending(&reg, &record)?;
     if let Some(e) = active(&reg, &key)? {
         return reused(&reg, &key, e, &req.task_type, "reused");
     }
     let main = git::open_main(&repo)?;
-    let _repo_lock = lock_repo(&reg, &main, req.lock_timeout_ms)?;
+    let _repo_lock = lock_repo(&reg, &main)?;
     let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
         Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
         Action::Reactivate(e, admin) => reactivate(req, &key, &reg, &main, e, &admin)?,
@@ -265,21 +262,17 @@ fn reactivate(
 
 /// Completes or undoes an unfinished provisioning of the key (the caller holds its lock);
 /// returns what was done, for the note.
-fn recover_pending(
-    reg: &Registry,
-    record: &Path,
-    ms: Option<u64>,
-) -> Result<Option<&'static str>, WorktreeError> {
+fn recover_pending(reg: &Registry, record: &Path) -> Result<Option<&'static str>, WorktreeError> {
     let Some(intent) = journal::read::<Intent>(record)? else {
         return Ok(None);
     };
     let main = git2::Repository::open(&intent.git_dir).ok();
     let _repo_lock = match &main {
-        Some(m) => Some(lock_repo(reg, m, ms)?),
+        Some(m) => Some(lock_repo(reg, m)?),
         None => None,
     };
     Ok(Some(
-        match journal::recover(reg, record, &intent, fsio::lock_timeout(ms))? {
+        match journal::recover(reg, record, &intent, reg.lock_timeout())? {
             Recovered::Completed => "an interrupted provisioning had finished",
             Recovered::Undone => "an interrupted provisioning was undone",
         },
@@ -318,7 +311,7 @@ fn create(
     };
     guard.set_admin(&made.admin)?;
     interrupt::check()?;
-    let carried = sync::carry(main, &c.path);
+    let carried = sync::carry(main, &c.path, reg.lock_timeout());
     interrupt::check()?;
     let reservation = Reservation {
         worktree_path: c.path.to_string_lossy().into_owned(),

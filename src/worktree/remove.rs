@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::git;
 use super::locks::{lock_key, lock_repo};
 use super::WorktreeError;
+use crate::context::Context;
 use crate::error::{git_err, InvalidArg};
 use crate::ids::KeyParts;
 use crate::registry::{Registry, WorktreeEntry};
@@ -19,13 +20,12 @@ use crate::registry::{Registry, WorktreeEntry};
 /// Errors: `E_INVALID_ARG` (projectRoot not in git), `E_GIT`, `E_LOCK_TIMEOUT`,
 /// `E_REGISTRY_CORRUPT`.
 pub fn remove_provisioned(
+    ctx: &Context,
     project_root: &Path,
     key: &KeyParts,
-    home: Option<&str>,
-    lock_timeout_ms: Option<u64>,
 ) -> Result<Option<WorktreeEntry>, WorktreeError> {
-    let reg = Registry::open(home, lock_timeout_ms)?;
-    let _key_lock = lock_key(&reg, key, lock_timeout_ms)?;
+    let reg = Registry::open(ctx);
+    let _key_lock = lock_key(&reg, key)?;
     let Some(entry) = reg.lookup(key)? else {
         return Ok(None);
     };
@@ -36,7 +36,7 @@ pub fn remove_provisioned(
         ))
     })?;
     let main = git::open_main(&repo)?;
-    let _repo_lock = lock_repo(&reg, &main, lock_timeout_ms)?;
+    let _repo_lock = lock_repo(&reg, &main)?;
     let path = PathBuf::from(&entry.worktree_path);
     // Only a directory git lists as a linked worktree of this repository is deleted: a row
     // may name any path (`registryReserve` takes what it is given).
@@ -55,10 +55,9 @@ pub fn remove_provisioned(
 /// matters); [`UndoCreation::keep`] ends it. Armed only when the provision created the
 /// worktree: a reused one is never removed.
 pub struct UndoCreation<'a> {
+    ctx: &'a Context,
     project_root: &'a Path,
     key: &'a KeyParts,
-    home: Option<&'a str>,
-    lock_timeout_ms: Option<u64>,
     armed: bool,
 }
 
@@ -66,16 +65,14 @@ impl<'a> UndoCreation<'a> {
     /// Guards the worktree of `key` when `created`; a no-op guard otherwise.
     pub fn new(
         created: bool,
+        ctx: &'a Context,
         project_root: &'a Path,
         key: &'a KeyParts,
-        home: Option<&'a str>,
-        lock_timeout_ms: Option<u64>,
     ) -> UndoCreation<'a> {
         UndoCreation {
+            ctx,
             project_root,
             key,
-            home,
-            lock_timeout_ms,
             armed: created,
         }
     }
@@ -89,8 +86,7 @@ impl<'a> UndoCreation<'a> {
 impl Drop for UndoCreation<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ =
-                remove_provisioned(self.project_root, self.key, self.home, self.lock_timeout_ms);
+            let _ = remove_provisioned(self.ctx, self.project_root, self.key);
         }
     }
 }

@@ -12,7 +12,6 @@ use super::doctor::survey;
 use super::journal::{self, Intent};
 use super::locks::{lock_key_str, lock_repo};
 use super::WorktreeError;
-use crate::fsio;
 use crate::registry::{Problem, Registry};
 
 /// What `repair` did: the registry file's repair plus the debris it cleared.
@@ -31,15 +30,12 @@ pub struct WorktreeRepair {
 /// active entry owns (directories kept), deletes branches okstra made that no entry owns
 /// while they still point where they were created and nothing has them checked out, and
 /// removes stale git lock files. Takes the key and repository locks provisioning takes.
-pub fn repair(
-    reg: &Registry,
-    lock_timeout_ms: Option<u64>,
-) -> Result<WorktreeRepair, WorktreeError> {
+pub fn repair(reg: &Registry) -> Result<WorktreeRepair, WorktreeError> {
     let registry = reg.repair()?;
     let s = survey(reg, reg.list(None, None)?);
     let mut cleared = Vec::new();
     for (d, p) in debris::find(&s) {
-        if clear(reg, d, lock_timeout_ms)? {
+        if clear(reg, d)? {
             cleared.push(p);
         }
     }
@@ -48,11 +44,11 @@ pub fn repair(
 
 /// Clears one piece of debris; returns whether it was cleared (a record another process
 /// finished meanwhile, or a branch that moved, is left as it is).
-fn clear(reg: &Registry, d: Debris, lock_timeout_ms: Option<u64>) -> Result<bool, WorktreeError> {
+fn clear(reg: &Registry, d: Debris) -> Result<bool, WorktreeError> {
     Ok(match d {
-        Debris::Intent(file, intent) => finish_intent(reg, &file, &intent, lock_timeout_ms)?,
+        Debris::Intent(file, intent) => finish_intent(reg, &file, &intent)?,
         Debris::Move(file, m) => {
-            let _k = lock_key_str(reg, &m.task_key, lock_timeout_ms)?;
+            let _k = lock_key_str(reg, &m.task_key)?;
             journal::undo_move(&m);
             journal::clear(&file)?;
             true
@@ -74,21 +70,16 @@ fn clear(reg: &Registry, d: Debris, lock_timeout_ms: Option<u64>) -> Result<bool
 
 /// Completes or undoes an unfinished provisioning under its key's and repository's locks,
 /// re-reading the record once they are held (the provisioning may have ended meanwhile).
-fn finish_intent(
-    reg: &Registry,
-    file: &Path,
-    intent: &Intent,
-    lock_timeout_ms: Option<u64>,
-) -> Result<bool, WorktreeError> {
-    let _k = lock_key_str(reg, &intent.task_key, lock_timeout_ms)?;
+fn finish_intent(reg: &Registry, file: &Path, intent: &Intent) -> Result<bool, WorktreeError> {
+    let _k = lock_key_str(reg, &intent.task_key)?;
     let main = Repository::open(&intent.git_dir).ok();
     let _r = match &main {
-        Some(m) => Some(lock_repo(reg, m, lock_timeout_ms)?),
+        Some(m) => Some(lock_repo(reg, m)?),
         None => None,
     };
     match journal::read::<Intent>(file)? {
         Some(i) => {
-            journal::recover(reg, file, &i, fsio::lock_timeout(lock_timeout_ms))?;
+            journal::recover(reg, file, &i, reg.lock_timeout())?;
             Ok(true)
         }
         None => Ok(false),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::*;
+use crate::context::Context;
 use crate::error::Coded;
 use crate::ids::KeyParts;
 use crate::registry::Registry;
@@ -62,13 +63,16 @@ impl Fixture {
             task_group: "grp".into(),
             task_id: task.into(),
             work_category: "feature".into(),
-            home: Some(self.home.clone()),
             ..ProvisionRequest::default()
         }
     }
 
+    fn ctx(&self) -> Context {
+        Context::resolve(Some(&self.home), None).unwrap()
+    }
+
     fn reg(&self) -> Registry {
-        Registry::open(Some(&self.home), None).unwrap()
+        Registry::open(&self.ctx())
     }
 
     fn worktree_list(&self) -> String {
@@ -115,7 +119,7 @@ fn key(task: &str, stage: Option<u32>, group: Option<&str>) -> KeyParts {
 fn created_then_reused_and_git_sees_a_clean_locked_worktree() {
     let _g = serial();
     let f = fixture();
-    let r = provision(&f.req("Login")).unwrap();
+    let r = provision(&f.ctx(), &f.req("Login")).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created, "{r:?}");
     assert_eq!(r.branch, "feat-login");
     assert_eq!(r.base_ref, git(&f.repo, &["rev-parse", "HEAD"]).trim());
@@ -145,7 +149,7 @@ fn created_then_reused_and_git_sees_a_clean_locked_worktree() {
 
     let mut again = f.req("Login");
     again.task_type = "final-verification".into();
-    let r2 = provision(&again).unwrap();
+    let r2 = provision(&f.ctx(), &again).unwrap();
     assert_eq!(r2.status, ProvisionStatus::Reused);
     assert_eq!(
         (r2.path.as_str(), r2.branch.as_str()),
@@ -162,14 +166,14 @@ fn skipped_outcomes() {
     let plain = tempfile::tempdir().unwrap();
     let mut req = f.req("t");
     req.project_root = plain.path().to_path_buf();
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     assert_eq!(r.status, ProvisionStatus::SkippedNotGit);
     assert_eq!(Path::new(&r.path), plain.path());
 
-    let created = provision(&f.req("a")).unwrap();
+    let created = provision(&f.ctx(), &f.req("a")).unwrap();
     let mut inside = f.req("b");
     inside.project_root = PathBuf::from(&created.path);
-    let r = provision(&inside).unwrap();
+    let r = provision(&f.ctx(), &inside).unwrap();
     assert_eq!(r.status, ProvisionStatus::SkippedInWorktree);
     assert_eq!(r.path, created.path);
     assert!(f.reg().lookup(&key("b", None, None)).unwrap().is_none());
@@ -185,7 +189,7 @@ fn stage_and_group_worktrees_of_two_tasks_side_by_side() {
             let mut req = f.req(task);
             req.stage = stage;
             req.group_id = group.map(str::to_string);
-            let r = provision(&req).unwrap();
+            let r = provision(&f.ctx(), &req).unwrap();
             assert_eq!(r.status, ProvisionStatus::Created, "{r:?}");
             paths.push((r.path, r.branch));
         }
@@ -233,14 +237,14 @@ fn base_refs_by_branch_tag_and_sha_and_unknown_ref_leaves_nothing() {
     ] {
         let mut req = f.req(task);
         req.base_ref = Some(base.to_string());
-        let r = provision(&req).unwrap();
+        let r = provision(&f.ctx(), &req).unwrap();
         assert_eq!(r.base_ref, v1, "{base}");
         assert_eq!(git(Path::new(&r.path), &["rev-parse", "HEAD"]).trim(), v1);
     }
     let before = f.snapshot();
     let mut req = f.req("t5");
     req.base_ref = Some("no-such-ref".into());
-    let e = provision(&req).unwrap_err();
+    let e = provision(&f.ctx(), &req).unwrap_err();
     assert_eq!(e.code(), "E_UNKNOWN_REF");
     assert!(e.to_string().contains("no-such-ref"), "{e}");
     assert_eq!(f.snapshot(), before);
@@ -253,14 +257,14 @@ fn refusals_change_nothing() {
     let path = PathBuf::from(&f.home).join("worktrees/proj/grp/taken");
     std::fs::create_dir_all(&path).unwrap();
     let before = f.snapshot();
-    let e = provision(&f.req("taken")).unwrap_err();
+    let e = provision(&f.ctx(), &f.req("taken")).unwrap_err();
     assert_eq!(e.code(), "E_PATH_EXISTS");
     assert!(e.to_string().contains("no registry entry owns it"), "{e}");
     assert_eq!(f.snapshot(), before);
 
     git(&f.repo, &["branch", "feat-branchy"]);
     let before = f.snapshot();
-    let e = provision(&f.req("branchy")).unwrap_err();
+    let e = provision(&f.ctx(), &f.req("branchy")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_EXISTS");
     assert!(e.to_string().contains("not created by okstra"), "{e}");
     assert!(!e.to_string().contains("branch -D"), "{e}");
@@ -279,7 +283,7 @@ fn refusals_change_nothing() {
         f.reg().reserve(&other, &r).unwrap();
     }
     let before = f.snapshot();
-    let e = provision(&f.req("owned")).unwrap_err();
+    let e = provision(&f.ctx(), &f.req("owned")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED");
     assert!(e.to_string().contains("x/y/w (active)"), "{e}");
     assert_eq!(f.snapshot(), before);
@@ -292,18 +296,21 @@ fn refusals_change_nothing() {
     let mut both = f.req("t");
     both.stage = Some(1);
     both.group_id = Some("g".into());
-    assert_eq!(provision(&both).unwrap_err().code(), "E_INVALID_ARG");
+    assert_eq!(
+        provision(&f.ctx(), &both).unwrap_err().code(),
+        "E_INVALID_ARG"
+    );
 }
 
 #[test]
 fn stage_from_inside_another_tasks_linked_worktree_uses_the_main_worktree() {
     let _g = serial();
     let f = fixture();
-    let a = provision(&f.req("a")).unwrap();
+    let a = provision(&f.ctx(), &f.req("a")).unwrap();
     let mut req = f.req("b");
     req.project_root = PathBuf::from(&a.path);
     req.stage = Some(1);
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created);
     assert_eq!(r.base_ref, git(&f.repo, &["rev-parse", "HEAD"]).trim());
     assert!(f
@@ -319,7 +326,7 @@ fn stage_from_inside_another_tasks_linked_worktree_uses_the_main_worktree() {
     std::fs::create_dir_all(f.repo.join("sub/dir")).unwrap();
     let mut sub = f.req("c");
     sub.project_root = f.repo.join("sub/dir");
-    let r = provision(&sub).unwrap();
+    let r = provision(&f.ctx(), &sub).unwrap();
     assert_eq!(r.linked_files, vec![".env"]);
 }
 
@@ -335,7 +342,7 @@ fn snapshots_are_read_only_and_unsafe_entries_are_noted() {
             "worktreeSyncDirs": []}"#,
     )
     .unwrap();
-    let r = provision(&f.req("snap")).unwrap();
+    let r = provision(&f.ctx(), &f.req("snap")).unwrap();
     assert_eq!(r.snapshots, vec!["data.db"]);
     assert!(r.linked.is_empty());
     let meta = std::fs::metadata(Path::new(&r.path).join("data.db")).unwrap();
@@ -416,7 +423,7 @@ fn precedence_env_then_project_json_then_default() {
 fn release_unlocks_and_git_can_remove_and_prune() {
     let _g = serial();
     let f = fixture();
-    let r = provision(&f.req("rel")).unwrap();
+    let r = provision(&f.ctx(), &f.req("rel")).unwrap();
     let k = key("rel", None, None);
     let e = release_worktree(&f.reg(), &k).unwrap().unwrap();
     assert_eq!(e.status, "released");
@@ -427,7 +434,7 @@ fn release_unlocks_and_git_can_remove_and_prune() {
     // The key can be provisioned again once its branch is gone.
     git(&f.repo, &["branch", "-D", "feat-rel"]);
     assert_eq!(
-        provision(&f.req("rel")).unwrap().status,
+        provision(&f.ctx(), &f.req("rel")).unwrap().status,
         ProvisionStatus::Created
     );
 }
@@ -436,7 +443,7 @@ fn release_unlocks_and_git_can_remove_and_prune() {
 fn a_refused_reactivation_takes_its_git_lock_off_again() {
     let _g = serial();
     let f = fixture();
-    let r = provision(&f.req("re")).unwrap();
+    let r = provision(&f.ctx(), &f.req("re")).unwrap();
     let k = key("re", None, None);
     release_worktree(&f.reg(), &k).unwrap().unwrap();
     assert!(!f.worktree_list().contains("locked"));
@@ -453,7 +460,7 @@ fn a_refused_reactivation_takes_its_git_lock_off_again() {
             },
         )
         .unwrap();
-    let e = provision(&f.req("re")).unwrap_err();
+    let e = provision(&f.ctx(), &f.req("re")).unwrap_err();
     assert_eq!(e.code(), "E_BRANCH_OWNED", "{e}");
     assert!(
         !f.worktree_list().contains("locked"),
@@ -469,24 +476,25 @@ fn remove_provisioned_undoes_everything() {
     let f = fixture();
     let mut req = f.req("col");
     req.group_id = Some("g1".into());
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     let k = key("col", None, Some("g1"));
-    let e = remove_provisioned(&f.repo, &k, Some(&f.home), None)
-        .unwrap()
-        .unwrap();
+    let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
     assert_eq!(e.status, "released");
     assert!(!Path::new(&r.path).exists());
     assert!(!f.worktree_list().contains(&r.path));
     assert_eq!(git(&f.repo, &["branch", "--list", "feat-col-g1"]), "");
-    assert_eq!(provision(&req).unwrap().status, ProvisionStatus::Created);
+    assert_eq!(
+        provision(&f.ctx(), &req).unwrap().status,
+        ProvisionStatus::Created
+    );
 }
 
 #[test]
 fn doctor_compares_registry_with_git() {
     let _g = serial();
     let f = fixture();
-    let a = provision(&f.req("a")).unwrap();
-    let b = provision(&f.req("b")).unwrap();
+    let a = provision(&f.ctx(), &f.req("a")).unwrap();
+    let b = provision(&f.ctx(), &f.req("b")).unwrap();
     assert!(doctor(&f.reg()).unwrap().ok);
     git(Path::new(&a.path), &["checkout", "-q", "-b", "elsewhere"]);
     // Released in the registry alone: git still holds okstra's lock on it.
@@ -512,7 +520,7 @@ fn busy_git_ref_lock_is_waited_out() {
             std::fs::remove_file(lock).unwrap();
         }
     });
-    let r = provision(&f.req("busy")).unwrap();
+    let r = provision(&f.ctx(), &f.req("busy")).unwrap();
     remover.join().unwrap();
     assert_eq!(r.status, ProvisionStatus::Created);
 }
@@ -546,7 +554,7 @@ fn attributes_still_apply_filters() {
     std::fs::write(f.repo.join(".gitattributes"), "*.txt text eol=crlf\n").unwrap();
     git(&f.repo, &["add", ".gitattributes"]);
     git(&f.repo, &["commit", "-q", "-m", "attrs"]);
-    let r = provision(&f.req("crlf")).unwrap();
+    let r = provision(&f.ctx(), &f.req("crlf")).unwrap();
     let wt = Path::new(&r.path);
     assert_eq!(std::fs::read(wt.join("a.txt")).unwrap(), b"two\r\n");
     assert_eq!(git(wt, &["status", "--porcelain"]), "");
@@ -565,13 +573,11 @@ fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
         stages: None,
     };
     f.reg().reserve(&k, &r).unwrap();
-    let e = remove_provisioned(&f.repo, &k, Some(&f.home), None)
-        .unwrap()
-        .unwrap();
+    let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
     assert_eq!(e.status, "released");
     assert!(f.repo.join("a.txt").exists());
     assert!(
-        remove_provisioned(&f.repo, &key("absent", None, None), Some(&f.home), None)
+        remove_provisioned(&f.ctx(), &f.repo, &key("absent", None, None))
             .unwrap()
             .is_none()
     );
@@ -581,8 +587,8 @@ fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
 fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
     let _g = serial();
     let f = fixture();
-    let a = provision(&f.req("a")).unwrap();
-    provision(&f.req("b")).unwrap();
+    let a = provision(&f.ctx(), &f.req("a")).unwrap();
+    provision(&f.ctx(), &f.req("b")).unwrap();
     std::fs::remove_dir_all(&a.path).unwrap();
     let rep = doctor(&f.reg()).unwrap();
     let codes: Vec<&str> = rep.problems.iter().map(|p| p.code.as_str()).collect();
@@ -594,7 +600,7 @@ fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
     git(&f.repo, &["update-ref", "-d", "refs/heads/feat-a"]);
     assert!(f.worktree_list().contains("locked okstra task proj/grp/a"));
     assert_eq!(
-        provision(&f.req("a")).unwrap().status,
+        provision(&f.ctx(), &f.req("a")).unwrap().status,
         ProvisionStatus::Created
     );
     assert!(doctor(&f.reg()).unwrap().ok);
@@ -609,7 +615,7 @@ fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
     release_worktree(&f.reg(), &key("b", None, None)).unwrap();
     git(&f.repo, &["update-ref", "-d", "refs/heads/feat-b"]);
     let before = f.snapshot();
-    let e = provision(&f.req("b")).unwrap_err();
+    let e = provision(&f.ctx(), &f.req("b")).unwrap_err();
     assert_eq!(e.code(), "E_WORKTREE_STALE");
     assert!(e.to_string().contains("git worktree prune"), "{e}");
     assert_eq!(f.snapshot(), before);
@@ -619,7 +625,7 @@ fn gone_directories_show_as_prunable_and_block_reprovisioning_clearly() {
 fn legacy_nested_rows_keep_their_path_and_new_stages_go_beside_the_task() {
     let _g = serial();
     let f = fixture();
-    let task = provision(&f.req("nest")).unwrap();
+    let task = provision(&f.ctx(), &f.req("nest")).unwrap();
     // A row the Python helper wrote: the stage nested inside the task worktree.
     let legacy = format!("{}/stage-1", task.path);
     f.reg()
@@ -636,13 +642,13 @@ fn legacy_nested_rows_keep_their_path_and_new_stages_go_beside_the_task() {
         .unwrap();
     let mut req = f.req("nest");
     req.stage = Some(1);
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     assert_eq!(
         (r.status, r.path.as_str()),
         (ProvisionStatus::Reused, legacy.as_str())
     );
     req.stage = Some(2);
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created);
     assert_eq!(r.path, format!("{}.stage-2", task.path));
     // The task worktree does not see its stages.
@@ -679,7 +685,7 @@ fn a_tracked_symlink_on_the_way_lets_nothing_out() {
     std::fs::write(f.repo.join(".git/info/exclude"), "/a/\n").unwrap();
     let mut req = f.req("esc");
     req.base_ref = Some(base);
-    let r = provision(&req).unwrap();
+    let r = provision(&f.ctx(), &req).unwrap();
     assert_eq!(r.status, ProvisionStatus::Created);
     assert_eq!(
         std::fs::read_dir(&outside).unwrap().count(),
@@ -705,7 +711,7 @@ fn a_source_leading_outside_the_main_worktree_is_skipped() {
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, f.repo.join(".scratch")).unwrap();
     std::fs::write(f.repo.join(".git/info/exclude"), ".scratch\n").unwrap();
-    let r = provision(&f.req("src-out")).unwrap();
+    let r = provision(&f.ctx(), &f.req("src-out")).unwrap();
     assert!(!r.linked.contains(&".scratch".to_string()), "{r:?}");
     assert!(
         r.note
@@ -732,7 +738,7 @@ fn copies_are_private_listed_and_ignored_by_git() {
         "module.exports = 1\n",
     );
     crate::testutil::write(&f.repo.join("conf/local.json"), "{}");
-    let r = provision(&f.req("cp")).unwrap();
+    let r = provision(&f.ctx(), &f.req("cp")).unwrap();
     let mut all: Vec<String> = r.cloned.iter().chain(&r.copied).cloned().collect();
     all.sort();
     assert_eq!(all, ["conf/local.json", "node_modules"], "{}", r.note);
@@ -771,7 +777,7 @@ fn a_gitignore_negation_takes_the_entry_out_again() {
     )
     .unwrap();
     git(&f.repo, &["commit", "-q", "-am", "negate"]);
-    let r = provision(&f.req("neg")).unwrap();
+    let r = provision(&f.ctx(), &f.req("neg")).unwrap();
     assert!(r.linked.is_empty(), "{r:?}");
     assert!(
         r.note.contains("took .project-docs out again"),

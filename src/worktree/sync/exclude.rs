@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::fsio::{self, FsError, LockGuard};
 
@@ -64,14 +65,15 @@ fn split(text: &str) -> (Vec<&str>, BTreeSet<String>, Vec<&str>) {
 /// there), lines outside the block are kept as they were, and concurrent callers are
 /// serialized by a lock file beside it (`info/okstra-exclude.lock`); the file is replaced
 /// atomically. An entry holding a line break has no pattern and is left out (the
-/// visibility check then takes it out of the worktree).
-pub fn ensure(common_dir: &Path, rels: &[String]) -> Result<(), FsError> {
+/// visibility check then takes it out of the worktree). Waits at most `lock_timeout` for the
+/// lock.
+pub fn ensure(common_dir: &Path, rels: &[String], lock_timeout: Duration) -> Result<(), FsError> {
     let wanted: Vec<String> = rels.iter().filter_map(|r| pattern(r)).collect();
     if wanted.is_empty() {
         return Ok(());
     }
     let info = common_dir.join("info");
-    let _lock = LockGuard::acquire(&info.join("okstra-exclude.lock"), fsio::lock_timeout(None))?;
+    let _lock = LockGuard::acquire(&info.join("okstra-exclude.lock"), lock_timeout)?;
     let file = info.join("exclude");
     if file.symlink_metadata().is_ok_and(|m| !m.is_file()) {
         // Not read through a symlink (it could point anywhere) nor replaced.

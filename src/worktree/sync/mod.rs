@@ -23,6 +23,7 @@ mod resolve;
 mod tests;
 
 use std::path::Path;
+use std::time::Duration;
 
 pub use resolve::{clean_gate_excludes, resolve_sync_entries, SyncEntries};
 
@@ -116,8 +117,8 @@ fn copy_all(
 /// them (never through a symlink, never over an existing path), adds them to the okstra
 /// block of the shared `info/exclude`, and takes out again any entry git would still show
 /// as untracked (a `.gitignore` negation un-ignores it). Failures of single entries become
-/// notes; this never fails.
-pub fn carry(main: &git2::Repository, wt: &Path) -> Carried {
+/// notes; this never fails. `lock_timeout` bounds the wait for the `info/exclude` lock.
+pub fn carry(main: &git2::Repository, wt: &Path, lock_timeout: Duration) -> Carried {
     let main_root = main.workdir().unwrap_or_else(|| main.path());
     let main_canon = main_root
         .canonicalize()
@@ -145,7 +146,7 @@ pub fn carry(main: &git2::Repository, wt: &Path) -> Carried {
             .map(|s| s.trim_end_matches(" (rw-fallback)").to_string()),
     );
     out.snapshots = snaps;
-    if let Err(e) = exclude::ensure(main.path(), &done) {
+    if let Err(e) = exclude::ensure(main.path(), &done, lock_timeout) {
         out.notes.push(format!(
             "could not add the carried entries to info/exclude: {e}"
         ));

@@ -10,6 +10,8 @@ use super::*;
 use crate::testutil::{git, write};
 use crate::worktree::tests::serial;
 
+const T: Duration = Duration::from_secs(30);
+
 #[test]
 fn resolution_is_linear_in_the_number_of_entries() {
     let _g = serial();
@@ -65,8 +67,8 @@ fn exclude_block_is_idempotent_and_keeps_user_lines() {
     let common = repo.join(".git");
     let file = common.join("info/exclude");
     write(&file, "# user\n*.log\n");
-    exclude::ensure(&common, &[".env".into(), ".claude".into()]).unwrap();
-    exclude::ensure(&common, &["a b ".into(), ".env".into()]).unwrap();
+    exclude::ensure(&common, &[".env".into(), ".claude".into()], T).unwrap();
+    exclude::ensure(&common, &["a b ".into(), ".env".into()], T).unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(
         text,
@@ -78,11 +80,11 @@ fn exclude_block_is_idempotent_and_keeps_user_lines() {
     );
     // Nothing new: the file is not rewritten (same inode, same bytes).
     let ino = std::fs::metadata(&file).unwrap().ino();
-    exclude::ensure(&common, &[".env".into()]).unwrap();
+    exclude::ensure(&common, &[".env".into()], T).unwrap();
     assert_eq!(std::fs::metadata(&file).unwrap().ino(), ino);
     // Lines a user adds after the block survive the next update.
     std::fs::write(&file, format!("{text}after\n")).unwrap();
-    exclude::ensure(&common, &["z".into()]).unwrap();
+    exclude::ensure(&common, &["z".into()], T).unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
         text.ends_with(&format!("/z\n{}\nafter\n", exclude::END)),
@@ -107,7 +109,7 @@ fn concurrent_updates_keep_every_entry_once() {
             let common = &common;
             s.spawn(move || {
                 for i in 0..20 {
-                    exclude::ensure(common, &[format!("t{t}-{i}"), "shared".into()]).unwrap();
+                    exclude::ensure(common, &[format!("t{t}-{i}"), "shared".into()], T).unwrap();
                 }
             });
         }
@@ -269,7 +271,7 @@ fn a_symlinked_exclude_file_is_neither_read_nor_replaced() {
     std::fs::write(&elsewhere, "private\n").unwrap();
     std::fs::create_dir_all(common.join("info")).unwrap();
     symlink(&elsewhere, common.join("info/exclude")).unwrap();
-    let e = exclude::ensure(&common, &[".env".into()]).unwrap_err();
+    let e = exclude::ensure(&common, &[".env".into()], T).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
     assert!(common.join("info/exclude").is_symlink());
     assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "private\n");
