@@ -19,6 +19,8 @@ use std::ops::Range;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use crate::bytescan::plain_run;
+
 /// One member of the `tasks` or `branches` object.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -222,47 +224,6 @@ impl<'a> Keys<'a> {
         }
         true
     }
-}
-
-/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
-static STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = true;
-        c += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
-/// The length of the run of plain string content at the start of `s` (up to the first
-/// `"`, `\\` or control character), eight bytes at a time; `None` when `s` has none of them.
-fn plain_run(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A high bit in every byte below `n` (exact for the lowest such byte, which is the
-    // only one used): the classic "has less than" word trick, valid for n <= 128.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
-    let mut chunks = s.chunks_exact(8);
-    let mut at = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
-            | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = chunks.remainder();
-    rest.iter()
-        .position(|&c| STOP[usize::from(c)])
-        .map(|n| at + n)
 }
 
 struct Scanner<'a> {
