@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import * as native from '@okstra/native'
-import { CLI, PY_REGISTRY, ROOT, okstra, run, tempDir } from './helpers.mjs'
+import { CLI, PY_REGISTRY, ROOT, okstra, okstraNative, run, tempDir } from './helpers.mjs'
 
 const {
   registryLookup, registryReserve, registryReserveAsync, registryRelease, registryReleaseAsync,
@@ -296,4 +296,35 @@ test('repeated lookups are served from a copy that follows every replacement, th
   // A file replaced by garbage is refused, not served from the copy.
   writeFileSync(registryFile(home), '{"tasks": ')
   assert.throws(() => registryLookup(key(home, 'b')), { code: 'E_REGISTRY_CORRUPT' })
+})
+
+test('the CLI lookup index: written for a settled registry, never trusted after the Python helper or a writer of ours replaces it', () => {
+  const home = tempDir()
+  const idx = join(home, 'worktrees', 'registry.idx')
+  const lookup = (taskId) => {
+    const r = okstraNative(['registry', 'lookup', '--project-id', 'p', '--task-group', 'g', '--task-id', taskId, '--home', home])
+    assert.equal(r.status, 0, r.stderr)
+    return JSON.parse(r.stdout)
+  }
+  registryReserve(reservation(home, 'a'))
+  assert.equal(lookup('a').branch, 'feat-a')
+  assert.equal(existsSync(idx), false, 'a registry written just now gets no index')
+  const past = new Date(Date.now() - 5000)
+  utimesSync(registryFile(home), past, past)
+  assert.equal(lookup('a').branch, 'feat-a')
+  assert.equal(existsSync(idx), true, 'a settled one does')
+  assert.equal(lookup('none'), null)
+  // The Python helper replaces the file: the next lookup sees its change at once.
+  assert.equal(py(home, 'release', 'p', 'g', 'a').status, 0)
+  assert.equal(lookup('a').status, 'released')
+  assert.equal(py(home, 'reserve', 'p', 'g', 'b', '/w/b', 'feat-b', SHA).status, 0)
+  const later = new Date(Date.now() - 4000)
+  utimesSync(registryFile(home), later, later)
+  assert.equal(lookup('b').worktreePath, '/w/b')
+  // Ours too, and a garbage index is ignored.
+  registryReserve(reservation(home, 'c'))
+  assert.equal(lookup('c').branch, 'feat-c')
+  writeFileSync(idx, 'garbage')
+  assert.equal(lookup('b').worktreePath, '/w/b')
+  assert.equal(lookup('c').branch, 'feat-c')
 })

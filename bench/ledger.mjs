@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import {
   ledgerAppend, ledgerRead, ledgerLatestDoneByStage, ledgerVerifiedAcceptedStages, ledgerPrCoveredStages, parseStageMap,
 } from '../index.js'
-import { NATIVE_CLI, NODE_CLI, PYTHON, interleave, measure, spawnOk } from './lib.mjs'
+import { NATIVE_CLI, NODE_CLI, PYTHON, measure, spawnTimes } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const py = join(here, '..', '__test__', 'fixtures', 'py_consumers.py')
@@ -46,11 +46,12 @@ export async function run({ quick }) {
       ledgerAppend(root, { implTaskKey: 'bench', stage: i++, status: 'started' })
       const build = Number(process.hrtime.bigint() - t0) / 1e6
       const inproc = measure(() => ledgerAppend(root, { implTaskKey: 'bench', stage: i++, status: 'started' }), { n: quick ? 30 : 100, warmup: 3 })
-      const spawned = interleave({
-        native: () => spawnOk(NATIVE_CLI, ['ledger', 'append', '--plan-run-root', root, '--impl-task-key', 'bench', '--stage', String(i++), '--status', 'started']),
-        cli: () => spawnOk(process.execPath, [NODE_CLI, 'ledger', 'append', '--plan-run-root', root, '--impl-task-key', 'bench', '--stage', String(i++), '--status', 'started']),
-        python: () => spawnOk(PYTHON, [py, root, 'append', 'bench', String(i++), 'started']),
-      }, { n })
+      const appendArgs = ['ledger', 'append', '--plan-run-root', root, '--impl-task-key', 'bench', '--stage', '{i}', '--status', 'started']
+      const spawned = spawnTimes({
+        native: { cmd: NATIVE_CLI, args: appendArgs },
+        cli: { cmd: process.execPath, args: [NODE_CLI, ...appendArgs] },
+        python: { cmd: PYTHON, args: [py, root, 'append', 'bench', '{i}', 'started'] },
+      }, { n, first: 1_000_000 })
       rows.push({ op: `ledgerAppend (fsync) @${label} rows`, inproc, ...spawned, oldLabel: 'no fsync' })
       rows.push({ op: `  first append, builds consumers.idx @${label} rows`, inproc: build })
       const dup = measure(() => ledgerAppend(root, { implTaskKey: 'bench', stage: 0, status: 'started' }), { n: quick ? 30 : 100, warmup: 3 })
@@ -58,10 +59,10 @@ export async function run({ quick }) {
 
       seed(root, size)
       const readIn = measure(() => ledgerRead(root), { n: big ? 15 : quick ? 20 : 60, warmup: 2 })
-      const spawnedRead = interleave({
-        native: () => spawnOk(NATIVE_CLI, ['ledger', 'read', '--plan-run-root', root]),
-        cli: () => spawnOk(process.execPath, [NODE_CLI, 'ledger', 'read', '--plan-run-root', root]),
-        python: () => spawnOk(PYTHON, [py, root, 'read']),
+      const spawnedRead = spawnTimes({
+        native: { cmd: NATIVE_CLI, args: ['ledger', 'read', '--plan-run-root', root] },
+        cli: { cmd: process.execPath, args: [NODE_CLI, 'ledger', 'read', '--plan-run-root', root] },
+        python: { cmd: PYTHON, args: [py, root, 'read'] },
       }, { n })
       rows.push({ op: `ledgerRead @${label} rows`, inproc: readIn, ...spawnedRead })
 
@@ -71,7 +72,7 @@ export async function run({ quick }) {
         ledgerVerifiedAcceptedStages(all)
         ledgerPrCoveredStages(all)
       }, { n: quick ? 20 : 60 })
-      const readersPy = measure(() => spawnOk(PYTHON, [py, root, 'readers']), { n, warmup: 1 })
+      const { python: readersPy } = spawnTimes({ python: { cmd: PYTHON, args: [py, root, 'readers'] } }, { n })
       rows.push({ op: `last-wins readers (3) @${label} rows, rows already in JS`, inproc: readers, python: readersPy, oldLabel: 'read + readers' })
     } finally {
       rmSync(root, { recursive: true, force: true })

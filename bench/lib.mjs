@@ -1,6 +1,6 @@
 // Timing helpers shared by the benchmark parts. Figures are medians of wall-clock samples.
 import { spawnSync } from 'node:child_process'
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -43,24 +43,16 @@ export function measure(fn, { n = 200, warmup = 10, before } = {}) {
   return median(samples)
 }
 
+const TIMER = join(here, 'spawn-timer.mjs')
+
 /**
- * Times several contenders on the same machine state: each round runs every contender once
- * (in turn, `before` untimed before each), so load that drifts during the run hits all of
- * them alike. Returns the median per contender.
+ * Times spawned contenders ({ name: { cmd, args, env?, before?, allowFail? } }) from a small
+ * fresh process (see spawn-timer.mjs), interleaved sample by sample; `{i}` in args becomes a
+ * fresh number per call, counting from `first`. Returns the median per contender.
  */
-export function interleave(contenders, { n = 15, warmup = 1 } = {}) {
-  const samples = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
-  for (let i = -warmup; i < n; i++) {
-    for (const [name, c] of Object.entries(contenders)) {
-      const { fn, before } = typeof c === 'function' ? { fn: c } : c
-      before?.()
-      const t0 = process.hrtime.bigint()
-      fn()
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6
-      if (i >= 0) samples[name].push(ms)
-    }
-  }
-  return Object.fromEntries(Object.entries(samples).map(([k, s]) => [k, median(s)]))
+export function spawnTimes(contenders, { n = 15, warmup = 1, first = 0 } = {}) {
+  const r = spawnOk(process.execPath, [TIMER], { input: JSON.stringify({ contenders, n, warmup, first }) })
+  return JSON.parse(r.stdout)
 }
 
 /** Spawns a command and throws with its output when it fails. */
@@ -68,6 +60,31 @@ export function spawnOk(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`)
   return r
+}
+
+/** `bytes` as MiB (or KiB below one MiB) for a row label. */
+export const mib = (bytes) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`)
+
+/**
+ * The floor of replacing `file` durably with a file of its size: write a temp file, fsync,
+ * rename over a scratch copy, fsync the directory (what the atomic write does, and the
+ * least any registry change must do, since the format is one JSON file).
+ */
+export function atomicWriteFloor(file, n) {
+  const body = readFileSync(file)
+  const dir = dirname(file)
+  const target = join(dir, 'floor.json')
+  return measure(() => {
+    const tmp = `${target}.tmp`
+    const fd = openSync(tmp, 'w')
+    writeSync(fd, body)
+    fsyncSync(fd)
+    closeSync(fd)
+    renameSync(tmp, target)
+    const d = openSync(dir, 'r')
+    fsyncSync(d)
+    closeSync(d)
+  }, { n, warmup: 2 })
 }
 
 /** This machine's floors: what the file system and process creation cost by themselves. */
@@ -96,9 +113,11 @@ export function floors(dir, { quick }) {
     fsyncSync(fd)
     closeSync(fd)
   }, { n, warmup: 3 })
-  const spawnTrue = measure(() => spawnOk('/bin/true', []), { n, warmup: 3 })
-  const spawnNode = measure(() => spawnOk(process.execPath, ['-e', '0']), { n: quick ? 5 : 15, warmup: 1 })
-  const spawnPy = measure(() => spawnOk(PYTHON, ['-c', 'pass']), { n: quick ? 5 : 15, warmup: 1 })
+  const { spawnTrue } = spawnTimes({ spawnTrue: { cmd: '/bin/true' } }, { n, warmup: 3 })
+  const { spawnNode, spawnPy } = spawnTimes({
+    spawnNode: { cmd: process.execPath, args: ['-e', '0'] },
+    spawnPy: { cmd: PYTHON, args: ['-c', 'pass'] },
+  }, { n: quick ? 5 : 15 })
   return [
     { op: 'floor: write 4 KiB + fsync + rename + fsync dir', inproc: atomic },
     { op: 'floor: append one line + fsync', inproc: append },

@@ -2,13 +2,12 @@
 // hit the per-process parsed copy), the native `okstra` executable, `node bin/okstra.cjs`,
 // and the real Python interpreter running the old helper's algorithm; spawned contenders
 // are interleaved sample by sample.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { registryDoctor, registryLookup, registryRelease, registryReserve } from '../index.js'
-import { spawnSync } from 'node:child_process'
-import { NATIVE_CLI, NODE_CLI, PYTHON, interleave, measure, spawnOk } from './lib.mjs'
+import { NATIVE_CLI, NODE_CLI, PYTHON, atomicWriteFloor, measure, mib, spawnTimes } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const py = join(here, '..', '__test__', 'fixtures', 'py_registry.py')
@@ -44,10 +43,10 @@ export async function run({ quick }) {
     const keyArgs = ['--project-id', 'p', '--task-group', 'g', '--task-id', t, '--home', home]
 
     const inproc = measure(() => registryLookup(key), { n: big ? 100 : 300 })
-    const spawned = interleave({
-      native: () => spawnOk(NATIVE_CLI, ['registry', 'lookup', ...keyArgs]),
-      cli: () => spawnOk(process.execPath, [NODE_CLI, 'registry', 'lookup', ...keyArgs]),
-      python: () => spawnOk(PYTHON, [py, 'lookup', 'p', 'g', t], { env }),
+    const spawned = spawnTimes({
+      native: { cmd: NATIVE_CLI, args: ['registry', 'lookup', ...keyArgs] },
+      cli: { cmd: process.execPath, args: [NODE_CLI, 'registry', 'lookup', ...keyArgs] },
+      python: { cmd: PYTHON, args: [py, 'lookup', 'p', 'g', t], env },
     }, { n })
     rows.push({ op: `registryLookup @${size.toLocaleString('en')}`, inproc, ...spawned })
 
@@ -59,12 +58,16 @@ export async function run({ quick }) {
       '--worktree-path', '/w/bench', '--branch', 'feat-bench', '--base-ref', SHA, '--home', home]
     const inprocR = measure(() => registryReserve({ ...rkey, worktreePath: '/w/bench', branch: 'feat-bench', baseRef: SHA }),
       { n: big ? 5 : quick ? 20 : 60, warmup: 1, before: release })
-    const spawnedR = interleave({
-      native: { before: release, fn: () => spawnOk(NATIVE_CLI, resArgs) },
-      cli: { before: release, fn: () => spawnOk(process.execPath, [NODE_CLI, ...resArgs]) },
-      python: { before: release, fn: () => spawnOk(PYTHON, [py, 'reserve', 'p', 'g', 'bench', '/w/bench', 'feat-bench', SHA], { env }) },
+    const untimedRelease = { cmd: NATIVE_CLI, args: ['registry', 'release', '--project-id', 'p', '--task-group', 'g', '--task-id', 'bench', '--home', home] }
+    const spawnedR = spawnTimes({
+      native: { before: untimedRelease, cmd: NATIVE_CLI, args: resArgs },
+      cli: { before: untimedRelease, cmd: process.execPath, args: [NODE_CLI, ...resArgs] },
+      python: { before: untimedRelease, cmd: PYTHON, args: [py, 'reserve', 'p', 'g', 'bench', '/w/bench', 'feat-bench', SHA], env },
     }, { n })
     rows.push({ op: `registryReserve @${size.toLocaleString('en')}`, inproc: inprocR, ...spawnedR })
+    // What any reserve must at least do: replace a file of this size durably.
+    const file = join(home, 'worktrees', 'registry.json')
+    rows.push({ op: `  floor: write ${mib(statSync(file).size)} + fsync + rename + fsync dir`, inproc: atomicWriteFloor(file, big ? 5 : quick ? 10 : 30) })
     rmSync(home, { recursive: true, force: true })
   }
   rows.push(doctorAt(100_000, quick))
@@ -89,9 +92,9 @@ function doctorAt(size, quick) {
   const inproc = measure(() => registryDoctor({ home }), { n, warmup: 1 })
   // The CLI exits non-zero when the doctor reports problems (every row's directory is gone).
   const args = ['registry', 'doctor', '--home', home]
-  const spawned = interleave({
-    native: () => spawnSync(NATIVE_CLI, args, { maxBuffer: 1 << 30 }),
-    cli: () => spawnSync(process.execPath, [NODE_CLI, ...args], { maxBuffer: 1 << 30 }),
+  const spawned = spawnTimes({
+    native: { cmd: NATIVE_CLI, args, allowFail: true },
+    cli: { cmd: process.execPath, args: [NODE_CLI, ...args], allowFail: true },
   }, { n })
   rmSync(home, { recursive: true, force: true })
   return { op: `registryDoctor @${(size / 1000).toLocaleString('en')}k rows`, inproc, ...spawned }

@@ -95,7 +95,7 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
     match cmd {
         RegistryCmd::Lookup(k) => {
             let (reg, key) = k.open()?;
-            to_json(reg.lookup(&key)?)
+            to_json(reg.lookup_once(&key)?)
         }
         RegistryCmd::Reserve {
             key,

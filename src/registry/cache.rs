@@ -45,13 +45,37 @@ impl Stamp {
         }
     }
 
+    /// The length of [`Stamp::to_bytes`].
+    pub const BYTES: usize = 8 + 8 + 8 + 16;
+
+    /// The stamp as bytes (little-endian dev, inode, size, mtime ns), for a file that names
+    /// the version it describes.
+    pub fn to_bytes(self) -> [u8; Self::BYTES] {
+        let mut out = [0u8; Self::BYTES];
+        out[..8].copy_from_slice(&self.dev.to_le_bytes());
+        out[8..16].copy_from_slice(&self.ino.to_le_bytes());
+        out[16..24].copy_from_slice(&self.size.to_le_bytes());
+        out[24..].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        out
+    }
+
+    /// The stamp [`Stamp::to_bytes`] wrote.
+    pub fn from_bytes(b: &[u8]) -> Option<Stamp> {
+        Some(Stamp {
+            dev: u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            ino: u64::from_le_bytes(b.get(8..16)?.try_into().ok()?),
+            size: u64::from_le_bytes(b.get(16..24)?.try_into().ok()?),
+            mtime_ns: i128::from_le_bytes(b.get(24..40)?.try_into().ok()?),
+        })
+    }
+
     /// The file size at this stamp.
     pub fn size(&self) -> u64 {
         self.size
     }
 
     /// Whether the file had not changed for [`SETTLED`] at `now`.
-    fn settled_at(&self, now: SystemTime) -> bool {
+    pub fn settled_at(&self, now: SystemTime) -> bool {
         let now_ns = now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i128)

@@ -12,6 +12,7 @@ mod canon;
 mod doctor;
 mod entry;
 mod layout;
+mod lookup_index;
 mod release;
 mod repair;
 mod store;
@@ -227,11 +228,11 @@ impl Registry {
         Ok(entry)
     }
 
-    /// The entry for the key, active or released.
+    /// The entry for the key, active or released, for a process that will ask again.
     /// It reads the registry the way every other call does, so it refuses exactly what they
-    /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`). The typed rows of that read are kept in this
-    /// process and reused while the file's (device, inode, size, mtime) are unchanged (see
-    /// the `registry::cache` module), so a repeated lookup costs one `stat`.
+    /// refuse (`E_REGISTRY_CORRUPT`, `E_IO`). The validated registry is kept in this process
+    /// and reused while the file's (device, inode, size, mtime) are unchanged (see the
+    /// `registry::cache` module), so a repeated lookup costs one `stat`.
     pub fn lookup(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
         let file = self.file();
         let stamp = match std::fs::metadata(&file) {
@@ -241,22 +242,50 @@ impl Registry {
         };
         let canon = match cache::get(&file, &stamp) {
             Some(canon) => canon,
-            None => {
-                // Taken before the read: what is read is this version or a newer one, and a
-                // newer one has a fresh mtime, so it is not kept (see `cache::put`).
-                let read_at = std::time::SystemTime::now();
-                let Some(bytes) = Doc::read_bytes(&file)? else {
-                    return Ok(None);
-                };
-                let same = bytes.len() as u64 == stamp.size();
-                let canon = std::sync::Arc::new(Canon::of(&file, Some(bytes))?);
-                if same {
-                    cache::put(&file, stamp, read_at, canon.clone());
-                }
-                canon
-            }
+            None => self.scan(&file, false)?,
         };
         Ok(canon.entry(&parts.key()))
+    }
+
+    /// The entry for the key, for a process that asks once (the CLI): answered from the
+    /// lookup index (`registry.idx`, see the `lookup_index` module) with a few small reads when it
+    /// describes the registry as it is now, else by the full read of [`Registry::lookup`],
+    /// which then writes a fresh index for the next caller (the only writer of the index:
+    /// the calls of a process that keeps its copy leave no file behind).
+    pub fn lookup_once(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
+        match lookup_index::lookup(&self.index_file(), &self.file(), &parts.key()) {
+            lookup_index::Answer::Row(e) => Ok(Some(*e)),
+            lookup_index::Answer::Absent => Ok(None),
+            lookup_index::Answer::Unknown => Ok(self.scan(&self.file(), true)?.entry(&parts.key())),
+        }
+    }
+
+    /// Reads and validates the registry (missing: empty). A version whose mtime had settled
+    /// when it was read is kept in memory (see `cache::put`) and, with `index`, gets a
+    /// lookup index when the one on disk describes another version.
+    fn scan(&self, file: &Path, index: bool) -> Result<std::sync::Arc<Canon>> {
+        // Taken before the read: a version whose mtime is older than this by the settling
+        // time is identified by its stamp (see `cache`).
+        let read_at = std::time::SystemTime::now();
+        let Some((stamp, bytes)) = Doc::read_stamped(file)? else {
+            return Ok(std::sync::Arc::new(Canon::of(file, None)?));
+        };
+        let canon = std::sync::Arc::new(Canon::of(file, Some(bytes))?);
+        if stamp.settled_at(read_at) {
+            cache::put(file, stamp, read_at, canon.clone());
+            let idx = self.index_file();
+            if index && !lookup_index::is_current(&idx, &stamp) {
+                // Only speed depends on it: a registry directory we cannot write to (or a
+                // full disk) still answers, by the full read.
+                let _ = lookup_index::write(&idx, &stamp, &canon);
+            }
+        }
+        Ok(canon)
+    }
+
+    /// Path of the lookup index, `registry.idx`.
+    pub fn index_file(&self) -> PathBuf {
+        self.root.join(lookup_index::INDEX_FILE)
     }
 
     /// Inserts an active entry. Fails with `E_TASK_KEY_ACTIVE` when the key is active and

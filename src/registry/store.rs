@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::cache::Stamp;
 use super::entry::{WorktreeEntry, RELEASED};
 use super::RegistryError;
 use crate::fsio;
@@ -33,6 +34,23 @@ impl Doc {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(fsio::io_err("read registry", path)(e).into()),
         }
+    }
+
+    /// Reads the registry bytes with the stamp of the very file they were read from (one
+    /// descriptor: `stat` then `read` by path could describe two versions); `None` for a
+    /// missing file. Errors as [`Doc::read_bytes`].
+    pub fn read_stamped(path: &Path) -> Result<Option<(Stamp, Vec<u8>)>, RegistryError> {
+        use std::io::Read;
+        let io = |e| fsio::io_err("read registry", path)(e).into();
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let stamp = Stamp::of(&file.metadata().map_err(io)?);
+        let mut bytes = Vec::with_capacity(usize::try_from(stamp.size()).unwrap_or(0) + 1);
+        file.read_to_end(&mut bytes).map_err(io)?;
+        Ok(Some((stamp, bytes)))
     }
 
     /// Reads the registry: the one validating read every call uses (writes read the bytes
