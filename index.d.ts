@@ -128,16 +128,9 @@ export declare function computeBranchName(o: BranchNameOptions): string
  */
 export declare function computeWorktreePath(p: KeyParts): string
 
-/**
- * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
- * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
- * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
- * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
- * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
- * command that clears it.
- */
+/** One doctor finding; `detail` names the command that clears it. */
 export interface DoctorProblem {
-  code: string
+  code: ProblemCode
   taskKey: string | null
   detail: string
 }
@@ -509,12 +502,27 @@ export interface PlanStage {
  */
 export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
 
+/**
+ * The kind of a doctor finding (what each means and what clears it: `docs/errors.md`).
+ * From the registry: `branch-index-dangling`, `branch-index-missing`,
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
+ * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
+ * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+ */
+export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'
+
 /** Options of `upsertProjectJson`. */
 export interface ProjectJsonOptions {
   /** The project's root directory. */
   projectRoot: string
   /** The id to register. */
   projectId: string
+  /**
+   * How long to wait for the lock on the project root (default
+   * `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
+   */
+  lockTimeoutMs?: number
 }
 
 /**
@@ -943,6 +951,11 @@ export interface WizardCreateOptions {
   home?: string
   /** Batch independent prompts (the customize answers) into `pick_group` prompts. */
   groups?: boolean
+  /**
+   * How long this wizard's calls wait for a lock (plan approval, the registry); default
+   * `OKSTRA_LOCK_TIMEOUT_MS`, else 30000. Not saved with the state.
+   */
+  lockTimeoutMs?: number
 }
 
 /**

@@ -3,7 +3,7 @@
 // or a result field turns optional (`?: T`) instead of `T | null`.
 import type {
   AppendResult, AssembleStatus, DoctorProblem, EntryStatus, GitReconcileResult, HandoffAssembleResult,
-  LedgerAppendOptions, LedgerReadOptions, Prompt, PromptKind, ProvisionPreview, ProvisionResult,
+  LedgerAppendOptions, LedgerReadOptions, ProblemCode, Prompt, PromptKind, ProvisionPreview, ProvisionResult,
   ProvisionStatus, RepairResult, SubmitResult, TaskType, Wizard, WizardOutcome, WorktreeEntry,
 } from '@okstra/native'
 import type * as native from '@okstra/native'
@@ -28,6 +28,12 @@ export const checks = [
   exact<ReturnType<Wizard['finished']>, WizardOutcome | null>(true),
   exact<TaskType, 'requirements-discovery' | 'error-analysis' | 'implementation-planning' | 'implementation' | 'final-verification' | 'release-handoff'>(true),
   exact<LedgerAppendOptions['status'], 'started' | 'done'>(true),
+  exact<ProblemCode,
+    | 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree'
+    | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished'
+    | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'>(true),
+  exact<DoctorProblem['code'], ProblemCode>(true),
+  exact<RepairResult['cleared'][number]['code'], ProblemCode>(true),
   // Results: a missing value is `null`, always present (never `undefined`, never optional).
   exact<WorktreeEntry['stage'], number | null>(true),
   exact<WorktreeEntry['stages'], number[] | null>(true),

@@ -120,12 +120,22 @@ pub struct HandoffAssembleOptions {
 
 /// Whether `handoffAssemble` built the collector now or found it built for the same
 /// selection.
+// Mirrors `handoff::AssembleStatus`: the core carries no Node-API types.
 #[napi(string_enum)]
 pub enum AssembleStatus {
     #[napi(value = "created")]
     Created,
     #[napi(value = "reused")]
     Reused,
+}
+
+impl From<handoff::AssembleStatus> for AssembleStatus {
+    fn from(s: handoff::AssembleStatus) -> Self {
+        match s {
+            handoff::AssembleStatus::Created => AssembleStatus::Created,
+            handoff::AssembleStatus::Reused => AssembleStatus::Reused,
+        }
+    }
 }
 
 /// One stage merged into the collector.
@@ -178,11 +188,7 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
                 merge_commit: m.merge_commit,
             })
             .collect(),
-        status: if a.status == "created" {
-            AssembleStatus::Created
-        } else {
-            AssembleStatus::Reused
-        },
+        status: a.status.into(),
     })
 }
 

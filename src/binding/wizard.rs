@@ -148,6 +148,9 @@ pub struct WizardCreateOptions {
     pub home: Option<String>,
     /// Batch independent prompts (the customize answers) into `pick_group` prompts.
     pub groups: Option<bool>,
+    /// How long this wizard's calls wait for a lock (plan approval, the registry); default
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30000. Not saved with the state.
+    pub lock_timeout_ms: Option<f64>,
 }
 
 /// The project a wizard started in `dir` is about: the top of the git worktree holding
@@ -274,6 +277,7 @@ impl Wizard {
             lang: o.lang,
             home: o.home,
             groups: o.groups.unwrap_or(false),
+            lock_timeout_ms: super::ms_arg(o.lock_timeout_ms)?,
         })
         .map_err(js_err)?;
         Ok(wrap(inner))

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use super::ids::JsKeyParts;
-use super::{context, from_js, js_err, positional, stage_arg, task, Result};
+use super::{context, from_js, js_err, lock_bound, positional, stage_arg, task, Result};
 use crate::context::Context;
 use crate::worktree::{self, ProvisionRequest};
 
@@ -327,6 +327,9 @@ pub struct ProjectJsonOptions {
     pub project_root: String,
     /// The id to register.
     pub project_id: String,
+    /// How long to wait for the lock on the project root (default
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
+    pub lock_timeout_ms: Option<f64>,
 }
 
 /// Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
@@ -347,5 +350,6 @@ pub fn upsert_project_json(o: Value, legacy: Option<Value>) -> Result<Map<String
         (o, legacy) => positional(o, legacy, "projectRoot"),
     };
     let o: ProjectJsonOptions = from_js("upsertProjectJson", o)?;
-    worktree::upsert_project_json(Path::new(&o.project_root), &o.project_id).map_err(js_err)
+    let bound = lock_bound(o.lock_timeout_ms)?;
+    worktree::upsert_project_json(Path::new(&o.project_root), &o.project_id, bound).map_err(js_err)
 }

@@ -192,6 +192,8 @@ pub struct CreateOptions {
     pub home: Option<String>,
     /// Batch independent prompts into `pick_group` prompts.
     pub groups: bool,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s).
+    pub lock_timeout_ms: Option<u64>,
 }
 
 /// The wizard: a state plus its operations (next, submit, back, render).
@@ -236,6 +238,7 @@ impl Wizard {
                 lang,
                 home,
                 groups: o.groups,
+                lock_timeout_ms: o.lock_timeout_ms,
                 answers: Default::default(),
                 values: Default::default(),
                 aborted: false,
@@ -266,6 +269,12 @@ impl Wizard {
     /// The state as JSON.
     pub fn to_json(&self) -> String {
         self.state.to_json()
+    }
+
+    /// Sets how long this wizard's calls wait for a lock (plan approval, the registry);
+    /// `None`: `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s. Not saved with the state.
+    pub fn set_lock_timeout(&mut self, ms: Option<u64>) {
+        self.state.lock_timeout_ms = ms;
     }
 
     /// The state.
@@ -387,8 +396,7 @@ impl Wizard {
                 "the wizard's run has no task to provision".into(),
             ))
         })?;
-        let context = crate::context::Context::resolve(self.state.home.as_deref(), None)?;
-        Ok((context, req))
+        Ok((self.state.context()?, req))
     }
 
     /// The human summary shown before the final confirm (effective values, `default (…)`

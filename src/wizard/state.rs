@@ -4,12 +4,15 @@
 //! keyed by [`StepId::as_str`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Lang;
 use super::step_id::StepId;
 use super::WizardError;
+use crate::context::Context;
+use crate::error::InvalidArg;
 
 /// The state format written by this version. Version 1 is the first Rust format; the Python
 /// wizard's state files carry no `version` and are refused with a clear error.
@@ -33,6 +36,11 @@ pub struct WizardState {
     /// Whether independent prompts are batched into `pick_group` prompts.
     #[serde(default)]
     pub groups: bool,
+    /// How long this process's calls wait for a lock (plan approval, the registry). Not
+    /// saved: each call gives its own (`lockTimeoutMs`, `--lock-timeout-ms`), else
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s.
+    #[serde(skip)]
+    pub lock_timeout_ms: Option<u64>,
     /// Raw answers by step id.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
@@ -63,6 +71,16 @@ pub struct Snapshot {
 pub const HISTORY_LIMIT: usize = 200;
 
 impl WizardState {
+    /// The context of a call: the state's `home` and lock bound, resolved once.
+    pub fn context(&self) -> Result<Context, InvalidArg> {
+        Context::resolve(self.home.as_deref(), self.lock_timeout_ms)
+    }
+
+    /// How long a call waits for a lock.
+    pub fn lock_timeout(&self) -> Duration {
+        crate::fsio::lock_timeout(self.lock_timeout_ms)
+    }
+
     /// Parses a saved state, refusing other versions with a clear error.
     pub fn from_json(text: &str) -> Result<WizardState, WizardError> {
         let raw: serde_json::Value =

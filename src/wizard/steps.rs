@@ -362,7 +362,9 @@ pub static STEPS: &[Step] = &[
             if a.value == "no" {
                 return Err(reject("declined").into());
             }
-            project::ensure_plan_approved(a.draft.value("approvedPlan"))?.map_err(Refusal::Rejected)
+            let bound = a.draft.lock_timeout();
+            project::ensure_plan_approved(a.draft.value("approvedPlan"), bound)?
+                .map_err(Refusal::Rejected)
         }),
         edit: Some(APPROVED_PLAN),
         ..BASE

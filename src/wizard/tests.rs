@@ -73,6 +73,7 @@ impl Fx {
             lang: Some(lang.into()),
             home: Some(self.home.clone()),
             groups,
+            lock_timeout_ms: None,
         })
         .unwrap()
     }
@@ -1248,7 +1249,9 @@ fn plan_data_is_the_reports_sibling_or_the_data_file_given() {
     for given in [&data, &md] {
         let given = given.to_string_lossy();
         assert!(project::check_plan(&given).is_ok(), "{given}");
-        project::ensure_plan_approved(&given).unwrap().unwrap();
+        project::ensure_plan_approved(&given, std::time::Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
     }
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
     assert_eq!(v["meta"]["approvalStatus"], "approved");
