@@ -311,12 +311,8 @@ export declare function isInsideLinkedWorktree(path: string): boolean
 export declare function isInsideLinkedWorktreeAsync(path: string): Promise<boolean>
 
 /**
- * The parts that name one registry entry, and where that registry is. `stageNumber` (an
- * implementation stage worktree, `#stage-<N>`) and `groupId` (a stage-group collector,
- * `#group-<ID>`) are mutually exclusive. Segments are taken as given but may not be empty
- * or hold `/`, `#` or NUL (`E_INVALID_ARG`). `home` (absolute) overrides `OKSTRA_HOME`
- * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000) for the exports
- * that open the registry; `taskKey` reads neither.
+ * `TaskKeyParts` plus where that registry is: `home` (absolute) overrides `OKSTRA_HOME`
+ * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
  */
 export interface KeyParts {
   projectId: string
@@ -920,7 +916,22 @@ export interface SyncEntries {
  * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
  * for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
  */
-export declare function taskKey(p: KeyParts): string
+export declare function taskKey(p: TaskKeyParts): string
+
+/**
+ * The parts that name one registry entry. `stageNumber` (an implementation stage worktree,
+ * `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are mutually
+ * exclusive. Segments are taken as given but may not be empty or hold `/`, `#` or NUL
+ * (`E_INVALID_ARG`). What `taskKey` takes; the exports that open the registry take
+ * `KeyParts`, these plus where the registry is.
+ */
+export interface TaskKeyParts {
+  projectId: string
+  taskGroup: string
+  taskId: string
+  stageNumber?: number
+  groupId?: string
+}
 
 /**
  * The six task types (phases) of an okstra run. Provisioning records any phase label as

@@ -4,7 +4,7 @@
 import type {
   AppendResult, AssembleStatus, DoctorProblem, EntryStatus, GitReconcileResult, HandoffAssembleResult,
   LedgerAppendOptions, LedgerReadOptions, ProblemCode, Prompt, PromptKind, ProvisionPreview, ProvisionResult,
-  ProvisionStatus, RepairResult, SubmitResult, TaskType, Wizard, WizardOutcome, WorktreeEntry,
+  ProvisionStatus, RepairResult, SubmitResult, TaskKeyParts, TaskType, Wizard, WizardOutcome, WorktreeEntry,
 } from '@okstra/native'
 import type * as native from '@okstra/native'
 
@@ -54,6 +54,9 @@ export const checks = [
   // One argument per export; ledger reads take no lock bound.
   exact<Parameters<typeof native.ledgerRead>, [o: LedgerReadOptions]>(true),
   exact<keyof LedgerReadOptions, 'planRunRoot'>(true),
+  // taskKey takes the key alone (no home or lock bound, which it would ignore).
+  exact<Parameters<typeof native.taskKey>, [p: TaskKeyParts]>(true),
+  exact<keyof TaskKeyParts, 'projectId' | 'taskGroup' | 'taskId' | 'stageNumber' | 'groupId'>(true),
 ]
 
 // @ts-expect-error: a status outside the set is refused.

@@ -139,6 +139,7 @@ impl From<handoff::AssembleStatus> for AssembleStatus {
 }
 
 /// One stage merged into the collector.
+// Mirrors `handoff::MergeRecord` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct StageMerge {
     pub stage: u32,

@@ -23,6 +23,7 @@ pub enum EntryStatus {
 /// A registered worktree, field for field as `registry.json` stores it. `stage` is `null`
 /// outside implementation stage worktrees; `stages` lists the stages a stage-group
 /// collector covers (else `null`).
+// Mirrors `registry::WorktreeEntry` field by field: the core carries no Node-API types.
 #[napi(
     object,
     js_name = "WorktreeEntry",
@@ -39,8 +40,7 @@ pub struct JsWorktreeEntry {
     pub base_ref: String,
     pub created_at: String,
     pub last_phase: String,
-    #[napi(ts_type = "EntryStatus")]
-    pub status: String,
+    pub status: EntryStatus,
     pub stage: Option<u32>,
     pub implementation_base_commit: String,
     pub stages: Option<Vec<u32>>,
@@ -48,6 +48,11 @@ pub struct JsWorktreeEntry {
 
 impl From<registry::WorktreeEntry> for JsWorktreeEntry {
     fn from(e: registry::WorktreeEntry) -> Self {
+        let status = if e.is_active() {
+            EntryStatus::Active
+        } else {
+            EntryStatus::Released
+        };
         JsWorktreeEntry {
             task_key: e.task_key,
             project_id: e.project_id,
@@ -58,7 +63,7 @@ impl From<registry::WorktreeEntry> for JsWorktreeEntry {
             base_ref: e.base_ref,
             created_at: e.created_at,
             last_phase: e.last_phase,
-            status: e.status,
+            status,
             stage: e.stage,
             implementation_base_commit: e.implementation_base_commit,
             stages: e.stages,

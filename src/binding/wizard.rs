@@ -120,6 +120,7 @@ impl From<wizard::Prompt> for JsPrompt {
 /// The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
 /// `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
 /// the same prompt again. Fields that do not apply are `null`.
+// Mirrors `wizard::SubmitOutcome` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SubmitResult {
     /// Whether the answer was accepted.
@@ -166,6 +167,7 @@ pub fn find_project_root(dir: String) -> Result<String> {
 }
 
 /// The interactive `okstra wizard`'s options, parsed by the CLI's own parser.
+// Mirrors `cli::Interactive` field by field: the core carries no Node-API types.
 #[napi(object)]
 pub struct WizardInteractiveOptions {
     /// The project root (the repository root found from `--project-root` or the current

@@ -92,6 +92,7 @@ impl From<worktree::ProvisionStatus> for ProvisionStatus {
 /// copies) are filled for `created` only; `note` is one readable line saying what happened,
 /// including skipped entries. Every carried entry is listed in the okstra block of the
 /// repository's `info/exclude`, so `git status` in the worktree stays clean.
+// Mirrors `worktree::Provisioned` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionResult {
     pub status: ProvisionStatus,
@@ -199,6 +200,7 @@ pub fn provision_task_worktree_async(o: Value) -> AsyncTask<ProvisionTask> {
 /// `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
 /// and a `note` saying how (new branch, reactivated released entry, recreated on the key's
 /// own branch with its commits, an unfinished provisioning undone first).
+// Mirrors `worktree::ProvisionPreview` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionPreview {
     pub status: ProvisionStatus,
@@ -230,6 +232,7 @@ pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
 
 /// The shared entries provisioning carries from the main worktree, project-relative and
 /// normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
+// Mirrors `worktree::SyncEntries` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SyncEntries {
     /// Symlinked directories.

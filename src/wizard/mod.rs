@@ -239,9 +239,7 @@ impl Wizard {
                 home,
                 groups: o.groups,
                 lock_timeout_ms: o.lock_timeout_ms,
-                answers: Default::default(),
-                values: Default::default(),
-                aborted: false,
+                now: Default::default(),
                 history: Vec::new(),
             },
         })
@@ -290,7 +288,7 @@ impl Wizard {
     /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
     /// callers start a new one), else `None`.
     pub fn finished(&self) -> Option<&'static str> {
-        if self.state.aborted {
+        if self.state.now.aborted {
             Some("aborted")
         } else if self.state.is(StepId::Confirm, "proceed") {
             Some("done")
@@ -305,9 +303,7 @@ impl Wizard {
     pub fn back(&mut self) -> bool {
         match self.state.history.pop() {
             Some(s) => {
-                self.state.answers = s.answers;
-                self.state.values = s.values;
-                self.state.aborted = s.aborted;
+                self.state.now = s;
                 true
             }
             None => false,
@@ -363,7 +359,7 @@ impl Wizard {
     /// after an abort, `E_INVALID_ARG` before the wizard is done or when final-verification
     /// has no explicit stage.
     pub fn render_args(&self) -> Result<Vec<(&'static str, String)>, WizardError> {
-        if self.state.aborted {
+        if self.state.now.aborted {
             return Err(WizardError::Aborted);
         }
         if self.finished().is_none() {

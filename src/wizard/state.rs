@@ -41,6 +41,19 @@ pub struct WizardState {
     /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s.
     #[serde(skip)]
     pub lock_timeout_ms: Option<u64>,
+    /// The answers so far (saved as the top-level `answers`, `values` and `aborted`).
+    #[serde(flatten)]
+    pub now: Snapshot,
+    /// The answers before each accepted answer, oldest first: what Back returns to. Saved
+    /// with the state, so a resumed run can still go back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Snapshot>,
+}
+
+/// The answers at one point of the run: the current ones ([`WizardState::now`]) or an
+/// entry of [`WizardState::history`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
     /// Raw answers by step id.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
@@ -48,21 +61,6 @@ pub struct WizardState {
     #[serde(default)]
     pub values: BTreeMap<String, String>,
     /// Terminal: the user aborted.
-    #[serde(default)]
-    pub aborted: bool,
-    /// The answers before each accepted answer, oldest first: what Back returns to. Saved
-    /// with the state, so a resumed run can still go back.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<Snapshot>,
-}
-
-/// The answers at one point of the run (an entry of [`WizardState::history`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    #[serde(default)]
-    pub answers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub values: BTreeMap<String, String>,
     #[serde(default)]
     pub aborted: bool,
 }
@@ -113,11 +111,7 @@ impl WizardState {
 
     /// Records `before` (the state this one was made from) as the point Back returns to.
     pub fn push_history(&mut self, before: &WizardState) {
-        self.history.push(Snapshot {
-            answers: before.answers.clone(),
-            values: before.values.clone(),
-            aborted: before.aborted,
-        });
+        self.history.push(before.now.clone());
         if self.history.len() > HISTORY_LIMIT {
             let extra = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..extra);
@@ -126,7 +120,7 @@ impl WizardState {
 
     /// The answer to `step` (a [`StepId`] or its string), if given.
     pub fn answer(&self, step: impl AsRef<str>) -> Option<&str> {
-        self.answers.get(step.as_ref()).map(String::as_str)
+        self.now.answers.get(step.as_ref()).map(String::as_str)
     }
 
     /// The answer to `step`, or empty.
@@ -141,7 +135,7 @@ impl WizardState {
 
     /// The resolved value `key`, or empty.
     pub fn value(&self, key: &str) -> &str {
-        self.values.get(key).map_or("", String::as_str)
+        self.now.values.get(key).map_or("", String::as_str)
     }
 
     /// The chosen task type, or empty.
@@ -151,9 +145,9 @@ impl WizardState {
 
     /// Forgets the answer to `step` and the values it resolved (`writes`).
     pub fn clear(&mut self, step: StepId, writes: &[&str]) {
-        self.answers.remove(step.as_str());
+        self.now.answers.remove(step.as_str());
         for k in writes {
-            self.values.remove(*k);
+            self.now.values.remove(*k);
         }
     }
 }
