@@ -55,6 +55,7 @@ impl From<wizard::PromptKind> for PromptKind {
 }
 
 /// How a wizard run ended.
+// Mirrors `wizard::Outcome`: the core carries no Node-API types.
 #[napi(string_enum)]
 pub enum WizardOutcome {
     /// Confirmed: `renderArgs()` holds the run.
@@ -383,12 +384,9 @@ impl Wizard {
     /// `'done'` or `'aborted'` once the run is over (start a new run then), else `null`.
     #[napi]
     pub fn finished(&self) -> Result<Option<WizardOutcome>> {
-        Ok(lock(&self.inner)?.finished().map(|f| {
-            if f == "done" {
-                WizardOutcome::Done
-            } else {
-                WizardOutcome::Aborted
-            }
+        Ok(lock(&self.inner)?.finished().map(|f| match f {
+            wizard::Outcome::Done => WizardOutcome::Done,
+            wizard::Outcome::Aborted => WizardOutcome::Aborted,
         }))
     }
 

@@ -196,6 +196,27 @@ pub struct CreateOptions {
     pub lock_timeout_ms: Option<u64>,
 }
 
+/// How a wizard run ended (serialized `done` / `aborted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Confirmed: `render_args` holds the run.
+    Done,
+    /// Aborted by the user.
+    Aborted,
+}
+
+impl PartialEq<&str> for Outcome {
+    /// Compares with the wire name (`done`, `aborted`).
+    fn eq(&self, other: &&str) -> bool {
+        let name = match self {
+            Outcome::Done => "done",
+            Outcome::Aborted => "aborted",
+        };
+        name == *other
+    }
+}
+
 /// The wizard: a state plus its operations (next, submit, back, render).
 #[derive(Debug, Clone)]
 pub struct Wizard {
@@ -285,13 +306,13 @@ impl Wizard {
         flow::next(&self.state)
     }
 
-    /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
+    /// How the run ended once it is over (a finished state never blocks a new run:
     /// callers start a new one), else `None`.
-    pub fn finished(&self) -> Option<&'static str> {
+    pub fn finished(&self) -> Option<Outcome> {
         if self.state.now.aborted {
-            Some("aborted")
+            Some(Outcome::Aborted)
         } else if self.state.is(StepId::Confirm, "proceed") {
-            Some("done")
+            Some(Outcome::Done)
         } else {
             None
         }
