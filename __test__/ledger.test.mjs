@@ -71,6 +71,27 @@ test('a torn last line is reported in skipped and the next append starts a new l
   assert.equal(JSON.parse(py(root, 'read').stdout).length, 2)
 })
 
+test('a line shaped like an object but not valid JSON is skipped on both paths, sync and async', async () => {
+  // Every line opens with { and closes with }, so the read takes the JSON.parse path; V8
+  // refuses the text and the checked read lists the bad line, as it does for a torn one.
+  const root = tempDir()
+  ledgerAppend({ planRunRoot: root, implTaskKey: 'k', stage: 1, status: 'started' })
+  appendFileSync(file(root), '{"impl_task_key": "k", "stage": tru}\n{"note": "é", "n": [1, {"x": "}{"}]}\n')
+  const want = {
+    rows: [{ impl_task_key: 'k', stage: 1, status: 'started' }, { note: 'é', n: [1, { x: '}{' }] }],
+  }
+  for (const r of [ledgerRead({ planRunRoot: root }), await ledgerReadAsync({ planRunRoot: root })]) {
+    assert.deepEqual(r.rows, want.rows)
+    assert.deepEqual(r.skipped.map((s) => s.line), [2])
+    assert.match(r.skipped[0].reason, /not valid JSON/)
+  }
+  // Two lines that would merge into one element once joined, and one line holding two.
+  appendFileSync(file(root), '{"a": [1\n2]}\n{"b": 1}, {"c": 2}\n')
+  const r = ledgerRead({ planRunRoot: root })
+  assert.equal(r.rows.length, 2)
+  assert.deepEqual(r.skipped.map((s) => s.line), [2, 4, 5, 6])
+})
+
 test('Python-written rows read as equals and Python reads ours; the bytes are identical', () => {
   const a = tempDir()
   const b = tempDir()

@@ -290,6 +290,32 @@ impl Drop for TempFile {
     }
 }
 
+/// Whether the file at `path` holds exactly `bytes`, read in small chunks (no buffer the
+/// size of the file, whose fresh pages cost more than the comparison): how a writer that
+/// kept what it last wrote confirms, under the lock, that nobody changed the file since.
+/// Any error reading it is "no" (the caller then reads it in full and reports the error).
+pub fn file_holds(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut chunk = vec![0u8; 256 << 10];
+    let mut at = 0;
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return at == bytes.len(),
+            Ok(n) => {
+                if bytes.get(at..at + n) != Some(&chunk[..n]) {
+                    return false;
+                }
+                at += n;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Replaces `path` with `bytes` so that a crash at any instant leaves either the old or the
 /// new file, and two writers at once leave one writer's whole content: a unique temp file
 /// is created beside `path` (`O_EXCL | O_NOFOLLOW`, so a symlink planted at any name is

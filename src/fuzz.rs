@@ -231,6 +231,21 @@ fn fuzz_ledger_lines() {
     fuzz("ledger_line", 800, |input| {
         std::fs::write(&file, input).map_err(|e| e.to_string())?;
         let before = ledger.read().map_err(|e| format!("read: {e}"))?;
+        // The unchecked text, once a full parser accepts it, holds the same rows and the
+        // checked read skipped nothing (else the binding's JSON.parse path would differ).
+        let unchecked = ledger
+            .read_unchecked()
+            .map_err(|e| format!("read_unchecked: {e}"))?;
+        if let Some(rows) = unchecked.and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok()) {
+            ensure(rows == before.rows && before.skipped.is_empty(), || {
+                format!(
+                    "the unchecked read parsed to {} rows, the checked one {} rows and {} skipped",
+                    rows.len(),
+                    before.rows.len(),
+                    before.skipped.len()
+                )
+            })?;
+        }
         let appended = ledger
             .append("fz/fz/fz", 7, "started", false, serde_json::Map::new())
             .map_err(|e| format!("append: {e}"))?;

@@ -1,6 +1,7 @@
 //! okstra native core. The modules below are plain Rust, covered by `cargo test`; the
 //! `binding` module alone knows Node-API and only converts types and errors.
 
+mod bytescan;
 pub mod cli;
 pub mod context;
 pub mod error;

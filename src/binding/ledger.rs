@@ -2,15 +2,16 @@
 //! snake_case keys and any extra fields.
 
 use napi::bindgen_prelude::{
-    AsyncTask, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, TypeName, Unknown,
-    ValueType,
+    AsyncTask, Function, JsObjectValue, JsValue, Object, ObjectRef, ToNapiValue, Unknown,
 };
 use napi::{sys, Env};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use super::{from_js, invalid_arg, js_err, lock_bound, positional, stage_arg, task, Result};
+use super::{
+    as_thrown, from_js, invalid_arg, js_err, lock_bound, positional, stage_arg, task, Result,
+};
 use crate::ledger::Ledger;
 
 /// A line of `consumers.jsonl` that was not read as a row.
@@ -23,33 +24,60 @@ pub struct SkippedLine {
 }
 
 /// Every row in file order, exactly as stored, and the lines skipped.
-#[napi(object, object_from_js = false, use_nullable = true)]
+#[napi(
+    object,
+    object_from_js = false,
+    object_to_js = false,
+    use_nullable = true
+)]
 pub struct LedgerReadResult {
     #[napi(ts_type = "Array<Record<string, unknown>>")]
     pub rows: JsonRows,
     pub skipped: Vec<SkippedLine>,
 }
 
-/// Rows as one validated JSON array text, turned into JS objects by V8's own `JSON.parse`
-/// (one call) instead of one Node-API call per property.
-pub struct JsonRows(String);
-
-impl TypeName for JsonRows {
-    fn type_name() -> &'static str {
-        "Array<Record<string, unknown>>"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
+/// Rows as one JSON array text, turned into JS objects by V8's own `JSON.parse` (one call)
+/// instead of one Node-API call per property.
+pub enum JsonRows {
+    /// Every line validated ([`Ledger::read_text`]); `skipped` lists the others.
+    Checked(String),
+    /// Every line shaped like one object ([`Ledger::read_unchecked`]): `JSON.parse` is the
+    /// validation, and when it refuses the text the ledger under `root` is read again the
+    /// checked way (on the JS thread; only a file with a malformed line pays for it).
+    Unchecked { text: String, root: String },
 }
 
-impl ToNapiValue for JsonRows {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let env = Env::from_raw(env);
-        let json: Object = env.get_global()?.get_named_property("JSON")?;
-        let parse: Function<String, Unknown> = json.get_named_property("parse")?;
-        Ok(parse.call(val.0)?.raw())
+/// `JSON.parse(text)`; a throw is cleared and returned as an error.
+unsafe fn json_parse(env: &Env, text: String) -> napi::Result<Unknown<'_>> {
+    let json: Object = env.get_global()?.get_named_property("JSON")?;
+    let parse: Function<String, Unknown> = json.get_named_property("parse")?;
+    parse.call(text).inspect_err(|_| {
+        let mut thrown = std::ptr::null_mut();
+        // SAFETY: `env` is the live env of this call; clearing leaves no pending exception.
+        unsafe { sys::napi_get_and_clear_last_exception(env.raw(), &mut thrown) };
+    })
+}
+
+impl ToNapiValue for LedgerReadResult {
+    unsafe fn to_napi_value(raw: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let env = Env::from_raw(raw);
+        let (rows, skipped) = match val.rows {
+            JsonRows::Checked(text) => (json_parse(&env, text)?, val.skipped),
+            JsonRows::Unchecked { text, root } => match json_parse(&env, text) {
+                Ok(rows) => (rows, val.skipped),
+                Err(_) => {
+                    let checked = read_checked(&root).map_err(|e| as_thrown(&env, e))?;
+                    let JsonRows::Checked(text) = checked.rows else {
+                        return Err(napi::Error::from_reason("a checked read is checked"));
+                    };
+                    (json_parse(&env, text)?, checked.skipped)
+                }
+            },
+        };
+        let mut out = Object::new(&env)?;
+        out.set_named_property("rows", rows)?;
+        out.set_named_property("skipped", skipped)?;
+        Ok(out.raw())
     }
 }
 
@@ -151,11 +179,26 @@ fn read(o: Value, legacy: Option<Value>) -> Result<LedgerReadResult> {
     let o: LedgerReadOptions = ledger_options("ledgerRead", o, legacy)?;
     crate::ids::check_path("planRunRoot", &o.plan_run_root).map_err(js_err)?;
     // Reads take no lock: the bound is never used.
-    let r = Ledger::new(&o.plan_run_root, Duration::ZERO)
+    let ledger = Ledger::new(&o.plan_run_root, Duration::ZERO);
+    match ledger.read_unchecked().map_err(js_err)? {
+        Some(text) => Ok(LedgerReadResult {
+            rows: JsonRows::Unchecked {
+                text,
+                root: o.plan_run_root,
+            },
+            skipped: Vec::new(),
+        }),
+        None => read_checked(&o.plan_run_root),
+    }
+}
+
+/// The ledger under `root` read with every line validated.
+fn read_checked(root: &str) -> Result<LedgerReadResult> {
+    let r = Ledger::new(root, Duration::ZERO)
         .read_text()
         .map_err(js_err)?;
     Ok(LedgerReadResult {
-        rows: JsonRows(r.rows_json),
+        rows: JsonRows::Checked(r.rows_json),
         skipped: r
             .skipped
             .into_iter()

@@ -181,19 +181,22 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
-        output.map_err(|(code, message)| {
-            // A `napi::Error<Status>` rejected as is would carry a Status as its code. Build
-            // the JS Error here, on the JS thread, and reject with that very object.
-            // SAFETY: `env` is the live environment of this completion callback, and the
-            // value is a fresh Error created in it.
-            let value = unsafe {
-                let raw = JsError::from(napi::Error::new(code, message)).into_value(env.raw());
-                Unknown::from_napi_value(env.raw(), raw)
-            };
-            match value {
-                Ok(v) => napi::Error::from(v),
-                Err(e) => e,
-            }
-        })
+        output.map_err(|(code, message)| as_thrown(&env, napi::Error::new(code, message)))
+    }
+}
+
+/// A coded error as a `napi::Error` that throws (or rejects with) a JS Error whose `code`
+/// is the error's code: a `napi::Error<Status>` made the usual way would carry a Status as
+/// its code. For code that must return `napi::Result` (a conversion, a task's resolve).
+pub fn as_thrown(env: &Env, e: napi::Error<String>) -> napi::Error {
+    // SAFETY: `env` is the live environment of the current call on the JS thread, and the
+    // value is a fresh Error created in it.
+    let value = unsafe {
+        let raw = JsError::from(e).into_value(env.raw());
+        Unknown::from_napi_value(env.raw(), raw)
+    };
+    match value {
+        Ok(v) => napi::Error::from(v),
+        Err(e) => e,
     }
 }

@@ -230,6 +230,17 @@ fn the_json_text_read_holds_the_same_rows_and_skips_the_same_lines() {
     let parsed: Vec<Value> = serde_json::from_str(&text.rows_json).unwrap();
     assert_eq!(parsed, values.rows);
     assert_eq!(parsed.len(), 2);
+    // Lines not shaped like one object send the reader to the checked path.
+    assert_eq!(l.read_unchecked().unwrap(), None);
+    std::fs::write(l.path(), body.replace("[1, 2]\n", "").replace("7\n", "")).unwrap();
+    assert_eq!(l.read_unchecked().unwrap(), None, "the torn last line");
+    let shaped = body.replace("[1, 2]\n", "").replace("7\n", "");
+    let whole = shaped.rsplit_once('\n').unwrap().0;
+    std::fs::write(l.path(), format!("{whole}\n  \n")).unwrap();
+    let unchecked: Vec<Value> =
+        serde_json::from_str(&l.read_unchecked().unwrap().expect("all shaped")).unwrap();
+    assert_eq!(unchecked, l.read().unwrap().rows);
+    std::fs::write(l.path(), body).unwrap();
     assert_eq!(
         l.read_text().map(|t| t.rows_json).ok().as_deref(),
         Some(text.rows_json.as_str())

@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::canon::Canon;
-use super::store::Doc;
 
 /// How old a file's mtime must be before its (dev, inode, size, mtime) identify its content.
 pub const SETTLED: Duration = Duration::from_millis(20);
@@ -96,50 +95,18 @@ pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, canon: Arc<Canon>) {
     copies.insert(path.to_path_buf(), Copy { stamp, canon });
 }
 
-/// The last version of a registry file this process read or wrote for a change, parsed and
-/// validated, with its exact bytes: a write that finds the same bytes under the lock skips
-/// the parse and validation of every row (the expensive part of a write on a large
-/// registry). Matching is by content, so no timestamp question arises.
-struct DocCopy {
-    bytes: Option<Vec<u8>>,
-    doc: Doc,
-}
-
-fn docs() -> &'static Mutex<HashMap<PathBuf, DocCopy>> {
-    static DOCS: OnceLock<Mutex<HashMap<PathBuf, DocCopy>>> = OnceLock::new();
-    DOCS.get_or_init(Default::default)
-}
-
-/// Takes the parsed copy of `path` when `bytes` (the file as just read) are its bytes.
-pub fn take_doc(path: &Path, bytes: Option<&[u8]>) -> Option<Doc> {
-    let mut docs = docs().lock().ok()?;
-    let copy = docs.remove(path)?;
-    (copy.bytes.as_deref() == bytes).then_some(copy.doc)
-}
-
-/// Keeps `doc` as the parsed content of `path`, whose bytes are `bytes`.
-pub fn put_doc(path: &Path, bytes: Option<Vec<u8>>, doc: Doc) {
-    let Ok(mut docs) = docs().lock() else {
-        return;
-    };
-    if docs.len() >= MAX_FILES && !docs.contains_key(path) {
-        docs.clear();
-    }
-    docs.insert(path.to_path_buf(), DocCopy { bytes, doc });
-}
-
 fn canons() -> &'static Mutex<HashMap<PathBuf, Canon>> {
     static CANONS: OnceLock<Mutex<HashMap<PathBuf, Canon>>> = OnceLock::new();
     CANONS.get_or_init(Default::default)
 }
 
-/// Takes the copy of `path` a reservation of this process last wrote, when `bytes` (the
-/// file as just read under the lock) are still its bytes: the next reservation skips the
-/// scan. Matching is by content, so no timestamp question arises.
-pub fn take_canon(path: &Path, bytes: Option<&[u8]>) -> Option<Canon> {
+/// Takes the copy of `path` a change of this process last wrote (or read), when the file
+/// (read under the lock) still holds exactly its bytes: the next change skips the read into
+/// a fresh buffer and the scan. Matching is by content, so no timestamp question arises.
+pub fn take_canon(path: &Path) -> Option<Canon> {
     let mut canons = canons().lock().ok()?;
     let canon = canons.remove(path)?;
-    (Some(canon.bytes.as_slice()) == bytes).then_some(canon)
+    crate::fsio::file_holds(path, &canon.bytes).then_some(canon)
 }
 
 /// Keeps `canon`, whose bytes are what `path` now holds (written under the lock).

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::entry::WorktreeEntry;
-use super::layout::{decode_key, Layout, Member, Section};
+use super::layout::{decode_key, token, Layout, Member, Section};
 use super::store::Doc;
 use super::RegistryError;
 
@@ -61,7 +61,7 @@ impl Canon {
 
     /// The stored row of `key`, decoded.
     pub fn row(&self, key: &str) -> Option<Value> {
-        let m = self.layout.tasks.get(key)?;
+        let m = self.layout.tasks.get(&self.bytes, &token(key))?;
         serde_json::from_slice(&self.bytes[m.value.clone()]).ok()
     }
 
@@ -73,10 +73,10 @@ impl Canon {
     /// The active owner of `branch` other than `key`, if any: the indexed key when it is an
     /// active row on that branch, else the first active row on that branch in file order (an
     /// index entry to a missing or released key, or to a row now on another branch, owns
-    /// nothing). Decodes at most one row.
+    /// nothing). Decodes at most one key.
     pub fn active_owner(&self, branch: &str, key: &str) -> Option<String> {
-        let branch_token = serde_json::to_vec(branch).ok()?;
-        let key_token = serde_json::to_vec(key).ok()?;
+        let branch_token = token(branch);
+        let key_token = token(key);
         let tasks = &self.layout.tasks;
         let on = |i: usize| {
             let r = &self.layout.rows[i];
@@ -84,12 +84,24 @@ impl Canon {
                 && self.bytes[r.branch.clone()] == branch_token[..]
                 && self.bytes[tasks.members[i].key.clone()] != key_token[..]
         };
-        let indexed = self.layout.branches.get(branch).and_then(|m| {
-            let owner: String = serde_json::from_slice(&self.bytes[m.value.clone()]).ok()?;
-            tasks.index.get(&owner).copied().filter(|&i| on(i))
-        });
+        // An index value is a string token in the layout's one spelling, so it is the
+        // owner's key token as it stands.
+        let indexed = self
+            .layout
+            .branches
+            .get(&self.bytes, &branch_token)
+            .and_then(|m| tasks.find(&self.bytes, &self.bytes[m.value.clone()]))
+            .filter(|&i| on(i));
         let i = indexed.or_else(|| (0..tasks.members.len()).find(|&i| on(i)))?;
         decode_key(&self.bytes[tasks.members[i].key.clone()])
+    }
+
+    /// Whether the branch index entry of `branch` names `key`.
+    pub fn branch_indexed_to(&self, branch: &str, key: &str) -> bool {
+        self.layout
+            .branches
+            .get(&self.bytes, &token(branch))
+            .is_some_and(|m| self.bytes[m.value.clone()] == token(key)[..])
     }
 
     /// Sets the row of `key` (replacing its value in place, or appending a member).
@@ -102,8 +114,8 @@ impl Canon {
         let mut fact = facts.pop().ok_or("no row")?;
         let at = self.set(Which::Tasks, key, &text);
         fact.branch = fact.branch.start + at..fact.branch.end + at;
-        match self.layout.tasks.index.get(key) {
-            Some(&i) if i < self.layout.rows.len() => self.layout.rows[i] = fact,
+        match self.layout.tasks.find(&self.bytes, &token(key)) {
+            Some(i) if i < self.layout.rows.len() => self.layout.rows[i] = fact,
             _ => self.layout.rows.push(fact),
         }
         Ok(())
@@ -116,22 +128,33 @@ impl Canon {
         Ok(())
     }
 
-    fn section(&mut self, which: Which) -> &mut Section {
-        match which {
-            Which::Tasks => &mut self.layout.tasks,
-            Which::Branches => &mut self.layout.branches,
-        }
+    /// Removes the branch index entry of `branch`, if there is one.
+    pub fn remove_branch(&mut self, branch: &str) {
+        let sec = &self.layout.branches;
+        let Some(i) = sec.find(&self.bytes, &token(branch)) else {
+            return;
+        };
+        let m = &sec.members[i];
+        // The member and the separator before it; the first member takes the one after it,
+        // and the last one left takes the whole body (`{\n    "b": "k"\n  }` becomes `{}`).
+        let range = match (i, sec.members.len()) {
+            (_, 1) => sec.open + 1..sec.close,
+            (0, _) => m.key.start..sec.members[1].key.start,
+            _ => sec.members[i - 1].value.end..m.value.end,
+        };
+        self.layout.branches.remove(&self.bytes, i);
+        self.splice(range, b"", false);
     }
 
     /// Writes `value` (already in the layout of a depth-2 value) as the member `key` of a
     /// section; returns the offset the value now starts at.
     fn set(&mut self, which: Which, key: &str, value: &[u8]) -> usize {
-        if let Some(m) = self.section(which).get(key).cloned() {
+        let quoted = token(key);
+        let sec = section(&mut self.layout, which);
+        if let Some(m) = sec.get(&self.bytes, &quoted).cloned() {
             self.splice(m.value.clone(), value, false);
             return m.value.start;
         }
-        let sec = self.section(which);
-        let quoted = serde_json::to_vec(key).unwrap_or_default();
         let mut text = Vec::with_capacity(quoted.len() + value.len() + 16);
         let (range, lead) = match sec.members.last() {
             // `{}` becomes `{\n    "key": value\n  }`.
@@ -149,15 +172,15 @@ impl Canon {
             text.extend_from_slice(b"\n  }");
         }
         self.splice(range.clone(), &text, !empty);
-        let sec = self.section(which);
+        let member = Member {
+            key: key_at..key_at + quoted.len(),
+            value: start..start + value.len(),
+        };
+        let sec = section(&mut self.layout, which);
         if empty {
             sec.close = range.start + text.len() - 1;
         }
-        sec.index.insert(key.to_string(), sec.members.len());
-        sec.members.push(Member {
-            key: key_at..key_at + quoted.len(),
-            value: start..start + value.len(),
-        });
+        sec.push(&self.bytes, member);
         start
     }
 
@@ -166,13 +189,18 @@ impl Canon {
     /// value before it); a replacement moves the end of the replaced value with the rest.
     fn splice(&mut self, range: Range<usize>, text: &[u8], insert: bool) {
         let delta = text.len() as isize - range.len() as isize;
-        let mut out = Vec::with_capacity(self.bytes.len() + text.len());
-        out.extend_from_slice(&self.bytes[..range.start]);
-        out.extend_from_slice(text);
-        out.extend_from_slice(&self.bytes[range.end..]);
-        self.bytes = out;
+        // In place: the buffer is kept between changes (see `cache::put_canon`), so its
+        // pages are already there; only the tail moves.
+        self.bytes.splice(range.clone(), text.iter().copied());
         self.layout
             .shift(if insert { range.end + 1 } else { range.end }, delta);
+    }
+}
+
+fn section(layout: &mut Layout, which: Which) -> &mut Section {
+    match which {
+        Which::Tasks => &mut layout.tasks,
+        Which::Branches => &mut layout.branches,
     }
 }
 

@@ -12,10 +12,14 @@
 //! that writes changed members in the same layout keeps the file equal to the full
 //! re-serialization of the changed document.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
+use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+
+use crate::bytescan::plain_run;
 
 /// One member of the `tasks` or `branches` object.
 #[derive(Debug, Clone)]
@@ -27,6 +31,10 @@ pub struct Member {
 }
 
 /// The `tasks` or `branches` object: where it opens and closes, and its members in order.
+///
+/// Members are found by their key's string token as it stands in the file: the layout
+/// allows one spelling per string (see [`Scanner::string`]), the one `serde_json` writes
+/// ([`token`]), so equal keys have equal tokens and no key is decoded to be indexed.
 #[derive(Debug, Clone, Default)]
 pub struct Section {
     /// Offset of `{`.
@@ -34,14 +42,62 @@ pub struct Section {
     /// Offset of the matching `}`.
     pub close: usize,
     pub members: Vec<Member>,
-    /// Decoded key → index in `members`.
-    pub index: HashMap<String, usize, FxBuildHasher>,
+    /// (hash of the key token, index in `members`).
+    index: HashTable<(u64, usize)>,
+}
+
+/// The string token `serde_json` (and the Python helper) writes for `s`: the form a key
+/// has in a file in the layout.
+pub fn token(s: &str) -> Vec<u8> {
+    serde_json::to_vec(s).unwrap_or_default()
+}
+
+fn hash(token: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(token)
 }
 
 impl Section {
-    /// The member for `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&Member> {
-        self.index.get(key).map(|&i| &self.members[i])
+    /// The index in `members` of the member whose key token (in `bytes`) is `token`.
+    pub fn find(&self, bytes: &[u8], token: &[u8]) -> Option<usize> {
+        let at = |i: usize| bytes.get(self.members[i].key.clone());
+        self.index
+            .find(hash(token), |&(_, i)| at(i) == Some(token))
+            .map(|&(_, i)| i)
+    }
+
+    /// The member whose key token (in `bytes`) is `token`, if present.
+    pub fn get(&self, bytes: &[u8], token: &[u8]) -> Option<&Member> {
+        self.find(bytes, token).map(|i| &self.members[i])
+    }
+
+    /// Appends `member` (its key token in `bytes`); `false`, and nothing added, when a
+    /// member with that key exists.
+    pub fn push(&mut self, bytes: &[u8], member: Member) -> bool {
+        let token = &bytes[member.key.clone()];
+        let h = hash(token);
+        let members = &self.members;
+        let same = |&(_, i): &(u64, usize)| bytes.get(members[i].key.clone()) == Some(token);
+        if self.index.find(h, same).is_some() {
+            return false;
+        }
+        self.index
+            .insert_unique(h, (h, self.members.len()), |&(h, _)| h);
+        self.members.push(member);
+        true
+    }
+
+    /// Removes member `i` (whose key token is in `bytes`); later members move up one.
+    pub fn remove(&mut self, bytes: &[u8], i: usize) {
+        let token = &bytes[self.members[i].key.clone()];
+        if let Ok(entry) = self.index.find_entry(hash(token), |&(_, j)| j == i) {
+            entry.remove();
+        }
+        for (_, j) in self.index.iter_mut() {
+            if *j > i {
+                *j -= 1;
+            }
+        }
+        self.members.remove(i);
     }
 
     fn shift(&mut self, at: usize, delta: isize) {
@@ -121,20 +177,30 @@ enum Field {
     Unknown,
 }
 
-fn field_of(raw_key: &[u8]) -> Field {
+/// The rule for a row field and its bit among the known fields (`0` for an unknown one).
+fn field_of(raw_key: &[u8]) -> (Field, u16) {
     match raw_key {
-        b"\"project_id\"" | b"\"task_group\"" | b"\"task_id\"" | b"\"worktree_path\""
-        | b"\"branch\"" => Field::Required,
-        b"\"base_ref\""
-        | b"\"created_at\""
-        | b"\"last_phase\""
-        | b"\"implementation_base_commit\"" => Field::Optional,
-        b"\"status\"" => Field::Status,
-        b"\"stage\"" => Field::Stage,
-        b"\"stages\"" => Field::Stages,
-        _ => Field::Unknown,
+        b"\"project_id\"" => (Field::Required, 1),
+        b"\"task_group\"" => (Field::Required, 1 << 1),
+        b"\"task_id\"" => (Field::Required, 1 << 2),
+        b"\"worktree_path\"" => (Field::Required, 1 << 3),
+        b"\"branch\"" => (Field::Required, 1 << 4),
+        b"\"base_ref\"" => (Field::Optional, 1 << 5),
+        b"\"created_at\"" => (Field::Optional, 1 << 6),
+        b"\"last_phase\"" => (Field::Optional, 1 << 7),
+        b"\"implementation_base_commit\"" => (Field::Optional, 1 << 8),
+        b"\"status\"" => (Field::Status, 1 << 9),
+        b"\"stage\"" => (Field::Stage, 1 << 10),
+        b"\"stages\"" => (Field::Stages, 1 << 11),
+        _ => (Field::Unknown, 0),
     }
 }
+
+/// The bits of the five required fields.
+const REQUIRED: u16 = 0b1_1111;
+
+/// The bit of `branch`.
+const BRANCH: u16 = 1 << 4;
 
 /// Keys seen in one object, to refuse duplicates (whose re-serialization differs).
 #[derive(Default)]
@@ -160,25 +226,10 @@ impl<'a> Keys<'a> {
     }
 }
 
-/// Bytes that end a run of plain string content: `"`, `\\` and control characters.
-static STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = true;
-        c += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
 }
-
-const REQUIRED: usize = 5;
 
 impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
@@ -212,9 +263,7 @@ impl<'a> Scanner<'a> {
         let start = self.i;
         self.eat(b"\"")?;
         loop {
-            let rest = self.b.get(self.i..)?;
-            let n = rest.iter().position(|&c| STOP[usize::from(c)])?;
-            self.i += n;
+            self.i += plain_run(self.b.get(self.i..)?)?;
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
@@ -360,17 +409,13 @@ impl<'a> Scanner<'a> {
             ..Section::default()
         };
         self.object(1, false, |s, k| {
-            let key = decode_key(&s.b[k.clone()])?;
             let start = s.i;
             member(s)?;
-            if sec.index.insert(key, sec.members.len()).is_some() {
-                return None;
-            }
-            sec.members.push(Member {
+            let m = Member {
                 key: k,
                 value: start..s.i,
-            });
-            Some(())
+            };
+            sec.push(s.b, m).then_some(())
         })?;
         sec.close = self.i - 1;
         Some(sec)
@@ -378,19 +423,23 @@ impl<'a> Scanner<'a> {
 
     /// One row (depth 2), checked field by field against the rules of a typed row.
     fn row(&mut self, rows: &mut Vec<RowFacts>) -> Option<()> {
-        let mut required = 0;
+        let mut seen = 0u16;
+        let mut unknown = Keys::default();
         let mut active = true;
         let mut branch = 0..0;
-        self.object(2, true, |s, k| {
-            let kind = field_of(&s.b[k.clone()]);
+        self.object(2, false, |s, k| {
+            let (kind, bit) = field_of(&s.b[k.clone()]);
+            if seen & bit != 0 || (bit == 0 && !unknown.add(&s.b[k])) {
+                return None;
+            }
+            seen |= bit;
             let v = s.value(3)?;
             let val = &s.b[v.clone()];
             let is_string = val[0] == b'"';
             let is_null = val == b"null";
             let ok = match kind {
                 Field::Required => {
-                    required += 1;
-                    if &s.b[k] == b"\"branch\"" {
+                    if bit == BRANCH {
                         branch = v.clone();
                     }
                     is_string
@@ -406,7 +455,7 @@ impl<'a> Scanner<'a> {
             };
             ok.then_some(())
         })?;
-        (required == REQUIRED).then(|| rows.push(RowFacts { active, branch }))
+        (seen & REQUIRED == REQUIRED).then(|| rows.push(RowFacts { active, branch }))
     }
 }
 

@@ -179,13 +179,6 @@ impl Registry {
         }
     }
 
-    fn typed(&self, doc: &Doc, key: &str) -> Result<Option<WorktreeEntry>> {
-        doc.entry(key).map_err(|detail| RegistryError::Corrupt {
-            path: self.file(),
-            detail,
-        })
-    }
-
     fn entries(&self, doc: &Doc) -> Result<Vec<WorktreeEntry>> {
         doc.entries().map_err(|detail| RegistryError::Corrupt {
             path: self.file(),
@@ -193,30 +186,45 @@ impl Registry {
         })
     }
 
-    /// Runs `f` on the loaded document under the lock and saves when it returns `true`.
-    /// The document is parsed afresh unless the file holds exactly the bytes this process
-    /// last read or wrote (see [`cache::take_doc`]).
+    /// Runs `f` on the loaded document under the lock and saves when it returns `true`:
+    /// the path for changes to many rows at once ([`Registry::prune`]), which rewrites the
+    /// whole document once.
     fn modify<T>(&self, f: impl FnOnce(&mut Doc) -> Result<(T, bool)>) -> Result<T> {
         let _guard = self.lock()?;
         let file = self.file();
-        let bytes = Doc::read_bytes(&file)?;
-        let mut doc = match (cache::take_doc(&file, bytes.as_deref()), &bytes) {
-            (Some(doc), _) => doc,
-            (None, Some(b)) => Doc::from_bytes(&file, b)?.0,
-            (None, None) => Doc::default(),
-        };
-        // On an error the copy is gone (taken above): `f` may have changed `doc` halfway.
+        let mut doc = Doc::load_typed(&file)?.0;
         let (out, changed) = f(&mut doc)?;
         if changed {
             doc.save(&file)?;
-            // Still under the lock, so these are the bytes just written.
-            if let Ok(Some(written)) = Doc::read_bytes(&file) {
-                cache::put_doc(&file, Some(written), doc);
-            }
-        } else {
-            cache::put_doc(&file, bytes, doc);
         }
         Ok(out)
+    }
+
+    /// Runs `f` on the registry's bytes under the lock and writes them (atomically) when it
+    /// returns `true`: the path for changes to one row, which splice the changed members
+    /// into the old bytes (see [`Canon`]). The file is scanned afresh unless it holds
+    /// exactly the bytes this process last wrote or read here (see [`cache::take_canon`]);
+    /// a copy `f` failed halfway through is dropped.
+    fn edit<T>(&self, f: impl FnOnce(&mut Canon) -> Result<(T, bool)>) -> Result<T> {
+        let _guard = self.lock()?;
+        let file = self.file();
+        let mut canon = match cache::take_canon(&file) {
+            Some(canon) => canon,
+            None => Canon::of(&file, Doc::read_bytes(&file)?)?,
+        };
+        let (out, changed) = f(&mut canon)?;
+        if changed {
+            fsio::atomic_write(&file, &canon.bytes)?;
+        }
+        cache::put_canon(&file, canon);
+        Ok(out)
+    }
+
+    /// Sets the row of `key` in `canon` and returns it typed.
+    fn put_row(&self, canon: &mut Canon, key: &str, row: &Value) -> Result<WorktreeEntry> {
+        let entry = WorktreeEntry::from_row(key, row).map_err(|d| self.corrupt(d))?;
+        canon.set_row(key, row).map_err(|d| self.corrupt(d))?;
+        Ok(entry)
     }
 
     /// The entry for the key, active or released.
@@ -271,57 +279,51 @@ impl Registry {
             )));
         }
         let key = parts.key();
-        let _guard = self.lock()?;
-        let file = self.file();
-        let bytes = Doc::read_bytes(&file)?;
-        let mut canon = match cache::take_canon(&file, bytes.as_deref()) {
-            Some(canon) => canon,
-            None => Canon::of(&file, bytes)?,
-        };
-        if let Some(e) = canon.entry(&key).filter(WorktreeEntry::is_active) {
-            return Err(RegistryError::TaskKeyActive {
-                key,
-                path: e.worktree_path,
-                branch: e.branch,
-            });
-        }
-        // Only an active row on the branch owns it: an index entry left pointing at a
-        // missing or released key (or one on another branch) is stale and replaced below.
-        if let Some(owner) = canon.active_owner(&r.branch, &key) {
-            return Err(RegistryError::BranchOwned {
-                branch: r.branch.clone(),
-                owner,
-            });
-        }
-        // A released row is reserved again in place: fields this module does not know stay.
-        let mut row = canon
-            .row(&key)
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({}));
-        if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh_row(parts, r)) {
-            row.extend(fresh);
-        }
-        let entry = WorktreeEntry::from_row(&key, &row).map_err(|d| self.corrupt(d))?;
-        canon.set_row(&key, &row).map_err(|d| self.corrupt(d))?;
-        canon
-            .set_branch(&r.branch, &key)
-            .map_err(|d| self.corrupt(d))?;
-        fsio::atomic_write(&file, &canon.bytes)?;
-        cache::put_canon(&file, canon);
-        Ok(entry)
+        self.edit(|canon| {
+            if let Some(e) = canon.entry(&key).filter(WorktreeEntry::is_active) {
+                return Err(RegistryError::TaskKeyActive {
+                    key,
+                    path: e.worktree_path,
+                    branch: e.branch,
+                });
+            }
+            // Only an active row on the branch owns it: an index entry left pointing at a
+            // missing or released key (or one on another branch) is stale and replaced below.
+            if let Some(owner) = canon.active_owner(&r.branch, &key) {
+                return Err(RegistryError::BranchOwned {
+                    branch: r.branch.clone(),
+                    owner,
+                });
+            }
+            // A released row is reserved again in place: fields this module does not know
+            // stay.
+            let mut row = canon
+                .row(&key)
+                .filter(Value::is_object)
+                .unwrap_or_else(|| json!({}));
+            if let (Some(row), Value::Object(fresh)) = (row.as_object_mut(), fresh_row(parts, r)) {
+                row.extend(fresh);
+            }
+            let entry = self.put_row(canon, &key, &row)?;
+            canon
+                .set_branch(&r.branch, &key)
+                .map_err(|d| self.corrupt(d))?;
+            Ok((entry, true))
+        })
     }
 
     /// Records the latest phase seen on the worktree; does nothing when the key is absent.
     pub fn touch_phase(&self, parts: &KeyParts, phase: &str) -> Result<()> {
         let key = parts.key();
-        self.modify(|doc| {
-            let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) else {
+        self.edit(|canon| {
+            let Some(mut row) = canon.row(&key).filter(Value::is_object) else {
                 return Ok(((), false));
             };
             if row.get("last_phase").and_then(Value::as_str) == Some(phase) {
                 return Ok(((), false));
             }
-            row.insert("last_phase".into(), Value::String(phase.to_string()));
+            row["last_phase"] = Value::String(phase.to_string());
+            self.put_row(canon, &key, &row)?;
             Ok(((), true))
         })
     }
@@ -329,22 +331,17 @@ impl Registry {
     fn write_base(&self, parts: &KeyParts, commit: &str, overwrite: bool) -> Result<String> {
         check_commit(commit)?;
         let key = parts.key();
-        self.modify(|doc| {
-            let entry = self
-                .typed(doc, &key)?
+        self.edit(|canon| {
+            let mut row = canon
+                .row(&key)
                 .ok_or_else(|| RegistryError::NotFound { key: key.clone() })?;
-            if !overwrite && !entry.implementation_base_commit.is_empty() {
-                return Ok((entry.implementation_base_commit, false));
+            let entry = WorktreeEntry::from_row(&key, &row).map_err(|d| self.corrupt(d))?;
+            let recorded = entry.implementation_base_commit;
+            if (!overwrite && !recorded.is_empty()) || recorded == commit {
+                return Ok((recorded, false));
             }
-            if entry.implementation_base_commit == commit {
-                return Ok((entry.implementation_base_commit, false));
-            }
-            if let Some(row) = doc.tasks_mut().get_mut(&key).and_then(Value::as_object_mut) {
-                row.insert(
-                    "implementation_base_commit".into(),
-                    Value::String(commit.into()),
-                );
-            }
+            row["implementation_base_commit"] = Value::String(commit.into());
+            self.put_row(canon, &key, &row)?;
             Ok((commit.to_string(), true))
         })
     }

@@ -26,12 +26,16 @@ impl Registry {
     /// Returns the released entry, or `None` when the key is absent.
     pub fn release(&self, parts: &KeyParts) -> Result<Option<WorktreeEntry>> {
         let key = parts.key();
-        self.modify(|doc| {
-            let Some(entry) = self.typed(doc, &key)? else {
+        self.edit(|canon| {
+            let Some(mut row) = canon.row(&key).filter(Value::is_object) else {
                 return Ok((None, false));
             };
-            release_row(doc, &key, &entry.branch);
-            Ok((self.typed(doc, &key)?, true))
+            row["status"] = Value::String(RELEASED.into());
+            let entry = self.put_row(canon, &key, &row)?;
+            if canon.branch_indexed_to(&entry.branch, &key) {
+                canon.remove_branch(&entry.branch);
+            }
+            Ok((Some(entry), true))
         })
     }
 

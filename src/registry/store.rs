@@ -121,14 +121,6 @@ impl Doc {
         self.section_mut("branches")
     }
 
-    /// The typed row for `key`, if present.
-    pub fn entry(&self, key: &str) -> Result<Option<WorktreeEntry>, String> {
-        self.tasks()
-            .get(key)
-            .map(|row| WorktreeEntry::from_row(key, row))
-            .transpose()
-    }
-
     /// Every row, typed, in file order.
     pub fn entries(&self) -> Result<Vec<WorktreeEntry>, String> {
         self.tasks()

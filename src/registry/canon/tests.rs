@@ -140,6 +140,34 @@ fn reserve_spliced(canon: &mut Canon, key: &str, fresh: &Value, branch: &str) {
     canon.set_branch(branch, key).expect("branch");
 }
 
+/// The full path of a release: the row marked released, its branch freed when the index
+/// names it.
+fn release_full(top: &mut Map<String, Value>, key: &str) {
+    let tasks = top["tasks"].as_object_mut().expect("tasks");
+    let Some(row) = tasks.get_mut(key).and_then(Value::as_object_mut) else {
+        return;
+    };
+    row.insert("status".into(), json!("released"));
+    let branch = row["branch"].as_str().expect("branch").to_owned();
+    let index = top["branches"].as_object_mut().expect("branches");
+    if index.get(&branch) == Some(&json!(key)) {
+        index.shift_remove(&branch);
+    }
+}
+
+/// The spliced path, as `Registry::release` does it.
+fn release_spliced(canon: &mut Canon, key: &str) {
+    let Some(mut row) = canon.row(key) else {
+        return;
+    };
+    row["status"] = json!("released");
+    canon.set_row(key, &row).expect("row");
+    let branch = row["branch"].as_str().expect("branch").to_owned();
+    if canon.branch_indexed_to(&branch, key) {
+        canon.remove_branch(&branch);
+    }
+}
+
 fn fresh(rng: &mut Rng, branch: &str) -> Value {
     json!({
         "project_id": "p", "task_group": text(rng), "task_id": "t", "worktree_path": "/w/é",
@@ -179,7 +207,7 @@ fn splices_equal_the_full_reserialization_over_random_registries() {
         let bytes = to_bytes(&top);
         let mut canon = Canon::of(path, Some(bytes.clone())).expect("valid");
         assert_eq!(canon.bytes, bytes, "seed {seed}: already in the layout");
-        for step in 0..4 {
+        for step in 0..8 {
             let keys: Vec<String> = top["tasks"]
                 .as_object()
                 .expect("tasks")
@@ -196,9 +224,14 @@ fn splices_equal_the_full_reserialization_over_random_registries() {
                 rng.below(4),
                 *rng.pick(&["", "é", "😀", "\\\"", "stale0"])
             );
-            let f = fresh(&mut rng, &branch);
-            reserve_full(&mut top, &key, &f, &branch);
-            reserve_spliced(&mut canon, &key, &f, &branch);
+            if rng.below(3) == 0 {
+                release_full(&mut top, &key);
+                release_spliced(&mut canon, &key);
+            } else {
+                let f = fresh(&mut rng, &branch);
+                reserve_full(&mut top, &key, &f, &branch);
+                reserve_spliced(&mut canon, &key, &f, &branch);
+            }
             let want = to_bytes(&top);
             assert_eq!(
                 String::from_utf8_lossy(&canon.bytes),
