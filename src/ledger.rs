@@ -141,7 +141,7 @@ impl Ledger {
     }
 
     /// Every row as one JSON array text, like [`Ledger::read_text`], when every non-blank
-    /// line is UTF-8 shaped like one JSON object ([`crate::bytescan::one_object`]); the
+    /// line is UTF-8 shaped like one JSON object (`bytescan::one_object`); the
     /// tokens are not checked, so the caller must hand the text to a full JSON parser and
     /// take [`Ledger::read_text`] if that refuses it. `None` (take `read_text`) when a line
     /// is not so shaped: a torn line, which `read_text` lists as skipped. What a parser

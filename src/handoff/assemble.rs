@@ -65,17 +65,6 @@ pub enum AssembleStatus {
     Reused,
 }
 
-impl PartialEq<&str> for AssembleStatus {
-    /// Compares with the wire name (`created`, `reused`).
-    fn eq(&self, other: &&str) -> bool {
-        let name = match self {
-            AssembleStatus::Created => "created",
-            AssembleStatus::Reused => "reused",
-        };
-        name == *other
-    }
-}
-
 /// Re-checks eligibility for the selection, preflights every merge in memory, then
 /// provisions the collector worktree (`#group-<ID>`, branched from the task's
 /// implementation base in the registry) and moves its branch onto the chain of merge

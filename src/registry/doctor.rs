@@ -99,13 +99,6 @@ impl std::fmt::Display for ProblemCode {
     }
 }
 
-/// Lets tests compare with the spelled code: `assert_eq!(p.code, "worktree-missing")`.
-impl PartialEq<&str> for ProblemCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 impl Serialize for ProblemCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())

@@ -206,17 +206,6 @@ pub enum Outcome {
     Aborted,
 }
 
-impl PartialEq<&str> for Outcome {
-    /// Compares with the wire name (`done`, `aborted`).
-    fn eq(&self, other: &&str) -> bool {
-        let name = match self {
-            Outcome::Done => "done",
-            Outcome::Aborted => "aborted",
-        };
-        name == *other
-    }
-}
-
 /// The wizard: a state plus its operations (next, submit, back, render).
 #[derive(Debug, Clone)]
 pub struct Wizard {
