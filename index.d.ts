@@ -128,16 +128,9 @@ export declare function computeBranchName(o: BranchNameOptions): string
  */
 export declare function computeWorktreePath(p: KeyParts): string
 
-/**
- * One doctor finding: `branch-index-dangling`, `branch-index-missing`,
- * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
- * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
- * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
- * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
- * command that clears it.
- */
+/** One doctor finding; `detail` names the command that clears it. */
 export interface DoctorProblem {
-  code: string
+  code: ProblemCode
   taskKey: string | null
   detail: string
 }
@@ -318,12 +311,8 @@ export declare function isInsideLinkedWorktree(path: string): boolean
 export declare function isInsideLinkedWorktreeAsync(path: string): Promise<boolean>
 
 /**
- * The parts that name one registry entry, and where that registry is. `stageNumber` (an
- * implementation stage worktree, `#stage-<N>`) and `groupId` (a stage-group collector,
- * `#group-<ID>`) are mutually exclusive. Segments are taken as given but may not be empty
- * or hold `/`, `#` or NUL (`E_INVALID_ARG`). `home` (absolute) overrides `OKSTRA_HOME`
- * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000) for the exports
- * that open the registry; `taskKey` reads neither.
+ * `TaskKeyParts` plus where that registry is: `home` (absolute) overrides `OKSTRA_HOME`
+ * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
  */
 export interface KeyParts {
   projectId: string
@@ -509,12 +498,27 @@ export interface PlanStage {
  */
 export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType | (string & {}); projectRoot: string; workCategory?: string; baseRef?: string; branch?: string }): ProvisionPreview
 
+/**
+ * The kind of a doctor finding (what each means and what clears it: `docs/errors.md`).
+ * From the registry: `branch-index-dangling`, `branch-index-missing`,
+ * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
+ * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
+ * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+ */
+export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'
+
 /** Options of `upsertProjectJson`. */
 export interface ProjectJsonOptions {
   /** The project's root directory. */
   projectRoot: string
   /** The id to register. */
   projectId: string
+  /**
+   * How long to wait for the lock on the project root (default
+   * `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
+   */
+  lockTimeoutMs?: number
 }
 
 /**
@@ -912,7 +916,22 @@ export interface SyncEntries {
  * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
  * for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
  */
-export declare function taskKey(p: KeyParts): string
+export declare function taskKey(p: TaskKeyParts): string
+
+/**
+ * The parts that name one registry entry. `stageNumber` (an implementation stage worktree,
+ * `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are mutually
+ * exclusive. Segments are taken as given but may not be empty or hold `/`, `#` or NUL
+ * (`E_INVALID_ARG`). What `taskKey` takes; the exports that open the registry take
+ * `KeyParts`, these plus where the registry is.
+ */
+export interface TaskKeyParts {
+  projectId: string
+  taskGroup: string
+  taskId: string
+  stageNumber?: number
+  groupId?: string
+}
 
 /**
  * The six task types (phases) of an okstra run. Provisioning records any phase label as
@@ -943,6 +962,11 @@ export interface WizardCreateOptions {
   home?: string
   /** Batch independent prompts (the customize answers) into `pick_group` prompts. */
   groups?: boolean
+  /**
+   * How long this wizard's calls wait for a lock (plan approval, the registry); default
+   * `OKSTRA_LOCK_TIMEOUT_MS`, else 30000. Not saved with the state.
+   */
+  lockTimeoutMs?: number
 }
 
 /**

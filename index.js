@@ -867,6 +867,7 @@ module.exports.mainWorktreePath = nativeBinding.mainWorktreePath
 module.exports.mainWorktreePathAsync = nativeBinding.mainWorktreePathAsync
 module.exports.parseStageMap = nativeBinding.parseStageMap
 module.exports.previewTaskWorktree = nativeBinding.previewTaskWorktree
+module.exports.ProblemCode = nativeBinding.ProblemCode
 module.exports.PromptKind = nativeBinding.PromptKind
 module.exports.ProvisionStatus = nativeBinding.ProvisionStatus
 module.exports.provisionTaskWorktree = nativeBinding.provisionTaskWorktree

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { ROOT, git, makeRepo, tempDir } from './helpers.mjs'
+import { ROOT, git, makeRepo, tempDir, holdLock } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const native = require('../index.js')
@@ -100,10 +100,8 @@ test('lockTimeoutMs bounds every lock a provisioning takes, whatever OKSTRA_LOCK
   mkdirSync(info, { recursive: true })
   // Another process holds the lock on the shared info/exclude (a provisioning in flight).
   const lock = join(info, 'okstra-exclude.lock')
-  writeFileSync(lock, '')
-  const holder = spawn('python3', ['-c', `import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)`, lock], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const holder = await holdLock(lock)
   try {
-    await new Promise((res) => holder.stdout.once('data', res))
     // A child whose environment asks for a 10-minute bound; the call asks for 300 ms.
     const script = `
       const { provisionTaskWorktree } = require(${JSON.stringify(join(ROOT, 'index.js'))})
@@ -126,7 +124,6 @@ test('lockTimeoutMs bounds every lock a provisioning takes, whatever OKSTRA_LOCK
     assert.match(r.note, /info\/exclude/, 'the note says the carried entries could not be excluded')
     assert.ok(r.ms < 15000, `${r.ms} ms`)
   } finally {
-    holder.kill()
-    await new Promise((res) => holder.on('close', res))
+    await holder.release()
   }
 })

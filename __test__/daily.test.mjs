@@ -7,8 +7,7 @@ import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as native from '@okstra/native'
-import { ROOT, git, makeRepo, okstra, tempDir } from './helpers.mjs'
-import { makeOkstraProject } from '../demo/wizard.mjs'
+import { ROOT, git, makeRepo, okstra, okstraProject, tempDir, tempHome } from './helpers.mjs'
 
 const {
   safeSegment, computeBranchName, computeWorktreePath, taskKey, registryLookup, registryList,
@@ -39,9 +38,9 @@ test('safeSegment is idempotent, so a slugged id gives the same branch and path 
 
 test('one validation: exports, CLI and wizard refuse the same ids with E_INVALID_ARG and a short message', () => {
   const repo = makeRepo()
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const bad = ['', '   ', 'x'.repeat(10_000), 'a/b', 'a#b', '.', '..', 'a\u0001b']
-  const project = makeOkstraProject(join(tempDir(), 'shop')).root
+  const project = okstraProject().root
   for (const id of bad) {
     const what = JSON.stringify(id.slice(0, 12))
     const key = { projectId: 'p', taskGroup: 'g', taskId: id, home }
@@ -181,7 +180,7 @@ test('home must be an absolute path, through the CLI and the exports', () => {
 
 test('registry prune --apply removes okstra\'s git lock and git\'s record of the gone worktree', () => {
   const repo = makeRepo()
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const req = (taskId) => ({ projectId: 'p', taskGroup: 'g', taskId, taskType: 'implementation', projectRoot: repo, home })
   const gone = provisionTaskWorktree(req('gone'))
   const kept = provisionTaskWorktree(req('kept'))
@@ -203,7 +202,7 @@ test('registry prune --apply removes okstra\'s git lock and git\'s record of the
   assert.equal(registryDoctor({ home }).problems.length, 0, JSON.stringify(registryDoctor({ home })))
   // The export, with projectRoot when no other entry leads to the repository.
   const repo2 = makeRepo()
-  const home2 = tempDir('okstra-home-')
+  const home2 = tempHome()
   const only = provisionTaskWorktree({ ...req('only'), projectRoot: repo2, home: home2 })
   rmSync(only.path, { recursive: true, force: true })
   const p = registryPrune({ dryRun: false, home: home2, projectRoot: repo2 })
@@ -213,10 +212,9 @@ test('registry prune --apply removes okstra\'s git lock and git\'s record of the
 
 /** A project with a Korean task (copied from the demo task) and its plan. */
 function koreanProject() {
-  const dir = tempDir('okstra-daily-')
-  const { root } = makeOkstraProject(join(dir, 'shop'))
+  const { root, home } = okstraProject('okstra-daily-')
   cpSync(join(root, '.okstra', 'tasks', 'payments', 'refund-api'), join(root, '.okstra', 'tasks', '결제', '환불-버그'), { recursive: true })
-  return { root, home: join(dir, 'home') }
+  return { root, home }
 }
 
 function walk(w, answers) {

@@ -74,3 +74,18 @@ test('the CLI exits with the exit class the registry gives a code', () => {
   // A refused command line shows clap's usage on stderr; the others one line naming the code.
   for (const r of [cases[0], cases[2]]) assert.match(r.stderr, new RegExp(`\\[${r.json.code}\\]`))
 })
+
+test('doctor finding codes: the typings union is the table of docs/errors.md', () => {
+  const documented = []
+  const text = read('docs/errors.md')
+  const section = text.slice(text.indexOf('## Doctor findings'))
+  for (const line of section.split('\n')) {
+    const m = /^\| `([a-z][a-z-]*)` \| /.exec(line)
+    if (m) documented.push(m[1])
+  }
+  assert.ok(documented.length >= 15, `only ${documented.length} finding codes parsed from docs/errors.md`)
+  const union = /export type ProblemCode = ([^\n]+)/.exec(read('index.d.ts'))
+  assert.ok(union, 'index.d.ts exports ProblemCode')
+  const typed = [...union[1].matchAll(/'([^']+)'/g)].map((m) => m[1])
+  assert.deepEqual(typed, documented)
+})

@@ -20,7 +20,8 @@ import {
   ftruncateSync,
 } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { CLI, ROOT, okstra, run, tempDir } from './helpers.mjs'
+import { CLI, ROOT, callWithEnv, okstra, okstraProject, run, tempDir, holdLock } from './helpers.mjs'
+import { DEMO_ANSWERS } from './fixtures/project.mjs'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -272,15 +273,8 @@ test('a CLI waiting over 1 s for a lock held by the Python helper says which loc
   const home = tempDir()
   const lockPath = join(home, 'worktrees', 'registry.lock')
   mkdirSync(dirname(lockPath), { recursive: true })
-  // Python's fcntl.flock holds registry.lock (the lock both runtimes share) until killed.
-  const holder = spawn('python3', ['-c', `
-import fcntl, time
-f = open(${JSON.stringify(lockPath)}, 'a+')
-fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-print('locked', flush=True)
-time.sleep(60)
-`], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  // Python's fcntl.flock holds registry.lock (the lock both runtimes share) until released.
+  const holder = await holdLock(lockPath)
   try {
     const started = Date.now()
     const cli = spawn(process.execPath, [CLI, 'registry', 'touch-phase', '--home', home, '--project-id', 'p',
@@ -302,16 +296,83 @@ time.sleep(60)
     const noticed = Date.now() - started
     if (!said) cli.kill('SIGKILL')
     assert.ok(said, `no notice on stderr after 10 s of waiting: ${JSON.stringify(stderr)}`)
-    holder.kill('SIGKILL')
+    await holder.release()
     assert.equal(await exited, 0, stdout + stderr)
     assert.match(stderr, /okstra: Blocking waiting for file lock on .*registry\.lock/)
     assert.ok(noticed >= 1000, `the notice came after ${noticed} ms`)
   } finally {
-    holder.kill('SIGKILL')
+    await holder.release()
   }
   // A wait-free call says nothing.
   const quick = await run(process.execPath, [CLI, 'registry', 'touch-phase', '--home', home, '--project-id', 'p',
     '--task-group', 'g', '--task-id', 't', '--phase', 'y'])
   assert.equal(quick.code, 0)
   assert.equal(quick.stderr, '')
+})
+
+// The environment asks every child for a 10-minute bound; each call below asks for 300 ms.
+// Without the call's own bound reaching the lock, the call waits on the environment's.
+const LONG_ENV = { ...process.env, OKSTRA_LOCK_TIMEOUT_MS: '600000' }
+
+test('project.json: lockTimeoutMs / --lock-timeout-ms bound the wait for the project root lock', async () => {
+  const { root } = okstraProject('okstra-pj-lock-')
+  const holder = await holdLock(root)
+  try {
+    let t0 = Date.now()
+    assert.throws(
+      () => callWithEnv(LONG_ENV, 'upsertProjectJson', { projectRoot: root, projectId: 'shop', lockTimeoutMs: 300 }),
+      (e) => e.code === 'E_LOCK_TIMEOUT' && e.message.includes(root),
+    )
+    assert.ok(Date.now() - t0 < 10000, `JS waited ${Date.now() - t0} ms`)
+    t0 = Date.now()
+    const cli = okstra(['worktree', 'project-json', '--project-root', root, '--project-id', 'shop', '--lock-timeout-ms', '300'],
+      { env: LONG_ENV, timeout: 20000 })
+    assert.equal(cli.json?.code, 'E_LOCK_TIMEOUT', cli.stdout + cli.stderr)
+    assert.equal(cli.status, 1)
+    assert.ok(Date.now() - t0 < 10000, `CLI waited ${Date.now() - t0} ms`)
+    assert.ok(!existsSync(join(root, '.okstra', 'project.json')), 'nothing written')
+  } finally {
+    await holder.release()
+  }
+  assert.equal(callWithEnv(LONG_ENV, 'upsertProjectJson', { projectRoot: root, projectId: 'shop', lockTimeoutMs: 300 }).projectId, 'shop')
+})
+
+test("the wizard's plan approval: lockTimeoutMs / --lock-timeout-ms bound the wait for the plan's directory lock", async () => {
+  const { dir, root, planPath, home } = okstraProject('okstra-plan-lock-')
+  const state = join(dir, 'state.json')
+  const wizard = (args, lockMs) => okstra(['wizard', ...args, '--state', state, ...(lockMs ? ['--lock-timeout-ms', String(lockMs)] : [])],
+    { env: LONG_ENV, timeout: 20000 })
+  assert.equal(wizard(['init', '--project-root', root, '--home', home, '--lang', 'en']).status, 0)
+  for (let p = wizard(['next']).json.next; p.step !== 'approve_plan_confirm'; p = wizard(['next']).json.next) {
+    assert.equal(wizard(['submit', '--value', DEMO_ANSWERS[p.step]]).json.ok, true, p.step)
+  }
+  const before = readFileSync(state, 'utf8')
+  // The JS API: a wizard created with lockTimeoutMs, driven to the same question in a child.
+  const script = `
+    const { Wizard } = require(${JSON.stringify(ROOT)})
+    const answers = ${JSON.stringify(DEMO_ANSWERS)}
+    const w = Wizard.create({ projectRoot: ${JSON.stringify(root)}, home: ${JSON.stringify(home)}, projectId: 'shop', lang: 'en', lockTimeoutMs: 300 })
+    for (let p = w.next(); p.step !== 'approve_plan_confirm'; p = w.next()) w.submit(answers[p.step])
+    const t0 = Date.now()
+    try { w.submit('yes'); console.log(JSON.stringify({ ok: true })) }
+    catch (e) { console.log(JSON.stringify({ code: e.code, ms: Date.now() - t0 })) }`
+  const holder = await holdLock(dirname(planPath))
+  try {
+    const js = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: LONG_ENV, timeout: 20000 })
+    assert.equal(js.status, 0, js.stderr)
+    const out = JSON.parse(js.stdout)
+    assert.equal(out.code, 'E_LOCK_TIMEOUT', js.stdout)
+    assert.ok(out.ms < 10000, `JS waited ${out.ms} ms`)
+    const t0 = Date.now()
+    const cli = wizard(['submit', '--value', 'yes'], 300)
+    assert.equal(cli.json?.code, 'E_LOCK_TIMEOUT', cli.stdout + cli.stderr)
+    assert.equal(cli.status, 1)
+    assert.ok(Date.now() - t0 < 10000, `CLI waited ${Date.now() - t0} ms`)
+    assert.equal(readFileSync(state, 'utf8'), before, 'the state file is unchanged')
+  } finally {
+    await holder.release()
+  }
+  assert.equal(wizard(['submit', '--value', 'yes'], 300).json.ok, true)
+  const data = JSON.parse(readFileSync(planPath.replace(/\.md$/, '.data.json'), 'utf8'))
+  assert.equal(data.meta.approvalStatus, 'approved')
 })

@@ -4,10 +4,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   handoffEligible, handoffEligibleAsync, handoffAssemble, handoffAssembleAsync, handoffRecordVerified,
-  handoffRecordPr, gitReconcile, gitReconcileAsync, ledgerAppend, ledgerRead, ledgerLatestDoneByStage,
-  registryReserve, registrySetImplementationBase, registryGetImplementationBase, registryLookup,
+  handoffRecordPr, gitReconcile, gitReconcileAsync, ledgerRead, ledgerLatestDoneByStage,
+  registryGetImplementationBase, registryLookup,
 } from '@okstra/native'
-import { git, makeRepo, okstra, tempDir } from './helpers.mjs'
+import { git, makeRepo, okstra, tempDir, tempHome } from './helpers.mjs'
+import { recordStages } from './fixtures/project.mjs'
 
 const PLAN = `# 구현 계획 보고서
 
@@ -44,24 +45,12 @@ function setup() {
   }
   heads[2] = branch('feat-t-s2', 'feat-t-s1', 'b.txt', 'stage two\n')
   git(repo, 'checkout', '-q', 'main')
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const runs = tempDir('okstra-plan-run-')
   const plan = join(runs, 'final-report-implementation-planning-001.md')
   writeFileSync(plan, PLAN)
-  const task = { projectId: 'p', taskGroup: 'g', taskId: 't', home }
-  registryReserve({ ...task, worktreePath: repo, branch: 'feat-t', baseRef: base })
-  registrySetImplementationBase({ ...task, commit: base })
-  for (const n of [1, 2, 3, 4]) {
-    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'started', fields: { branch: `feat-t-s${n}` } })
-    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
-  }
-  for (const n of [1, 2, 3]) {
-    const report = join(runs, `final-report-final-verification-00${n}.md`)
-    writeFileSync(report.replace(/\.md$/, '.data.json'), JSON.stringify({
-      meta: { taskType: 'final-verification', verificationScope: 'single-stage', stage: n }, verdict: { token: 'ACCEPTED' },
-    }))
-    assert.deepEqual(handoffRecordVerified({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, reportPath: report }), { appended: true })
-  }
+  const { task, results } = recordStages({ repo, home, runs, base, heads, verified: [1, 2, 3], started: true })
+  for (const r of results) assert.deepEqual(r, { appended: true })
   const ctx = { planRunRoot: runs, approvedPlan: plan, projectRoot: repo }
   return { repo, home, runs, plan, base, heads, task, ctx, asm: { ...ctx, ...task, workCategory: 'feature' } }
 }

@@ -1,11 +1,16 @@
-// Shared helpers for the Node tests: temp dirs that clean up, real child processes, and
-// real git repositories made with the git CLI.
-import { mkdtempSync, rmSync } from 'node:fs'
+// Shared helpers for the Node tests: temp dirs removed after the test file, real child
+// processes, and the fixtures of `fixtures/project.mjs` placed in such temp dirs. The
+// fixtures themselves (git, repositories, the sample okstra project, the wizard driver)
+// live in `fixtures/project.mjs`, which the demo and the benchmarks import too.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawn, spawnSync } from 'node:child_process'
 import { after } from 'node:test'
+import { git, initRepo, makeOkstraProject } from './fixtures/project.mjs'
+
+export { git }
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const CLI = join(ROOT, 'bin', 'okstra.cjs')
@@ -16,11 +21,19 @@ after(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true })
 })
 
-/** A fresh temp directory, removed after the test file. */
-export function tempDir(prefix = 'okstra-test-') {
-  const d = mkdtempSync(join(tmpdir(), prefix))
+/** tmpfs when there is one (fast for big repositories), else the temp directory. */
+export const SHM = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+
+/** A fresh temp directory (under `base`), removed after the test file. */
+export function tempDir(prefix = 'okstra-test-', base = tmpdir()) {
+  const d = mkdtempSync(join(base, prefix))
   made.push(d)
   return d
+}
+
+/** A fresh okstra home (an empty temp directory) for one test. */
+export function tempHome() {
+  return tempDir('okstra-home-')
 }
 
 /** Runs the okstra CLI; returns { status, stdout, stderr, json }. */
@@ -52,23 +65,19 @@ export function run(cmd, args, opts = {}) {
   })
 }
 
-/** Runs git and returns trimmed stdout; throws with git's stderr on failure. */
-export function git(cwd, ...args) {
-  const r = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
-  })
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
-
 /** A new repository on branch `main` with one commit. */
 export function makeRepo(prefix = 'okstra-repo-') {
+  return initRepo(tempDir(prefix))
+}
+
+/**
+ * The sample okstra project (`makeOkstraProject`) at `<dir>/shop` in a fresh temp `dir`,
+ * with `home` = `<dir>/home` (not created). Returns `{ dir, root, planPath, home }`.
+ */
+export function okstraProject(prefix = 'okstra-project-') {
   const dir = tempDir(prefix)
-  git(dir, 'init', '-q', '-b', 'main')
-  git(dir, 'commit', '-q', '--allow-empty', '-m', 'init')
-  return dir
+  const { root, planPath } = makeOkstraProject(join(dir, 'shop'))
+  return { dir, root, planPath, home: join(dir, 'home') }
 }
 
 /** The native `okstra` executable the build puts in the per-platform package. */
@@ -84,7 +93,8 @@ export function okstraNative(args, opts = {}) {
  * plus `env`, and returns its result (through JSON). Settings read from the environment
  * (OKSTRA_WORKTREE_*, OKSTRA_HOME, …) are given per call this way: a test never changes
  * this process's environment, which every other test in the file shares. A throw in the
- * child is rethrown here with its `code`.
+ * child is rethrown here with its `code`; a child still running after 2 min is killed and
+ * reported.
  */
 export function callWithEnv(env, name, ...args) {
   const script = `
@@ -96,9 +106,36 @@ export function callWithEnv(env, name, ...args) {
   const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(args)], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
+    timeout: 120_000, // a call stuck on a lock fails the test instead of hanging it
   })
   if (r.status !== 0) throw new Error(`${name} in a child process exited ${r.status}: ${r.stderr}`)
   const out = JSON.parse(r.stdout)
   if (!('ok' in out)) throw Object.assign(new Error(out.message), { code: out.code })
   return out.ok
+}
+
+/**
+ * Another process (Python's `fcntl.flock`, the lock the Python helper takes too) holding an
+ * exclusive lock on `path` — a lock file or a directory — until `release()`. Resolves once
+ * the lock is held.
+ */
+export async function holdLock(path) {
+  const holder = spawn('python3', ['-c', `
+import fcntl, os, sys, time
+p = sys.argv[1]
+fd = os.open(p, os.O_RDONLY) if os.path.isdir(p) else os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print('held', flush=True)
+time.sleep(120)
+`, path], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    holder.stdout.once('data', resolve)
+    holder.once('exit', (code) => reject(new Error(`the lock holder exited ${code} before locking ${path}`)))
+  })
+  return {
+    release: () => {
+      holder.kill()
+      return new Promise((resolve) => (holder.exitCode !== null || holder.signalCode !== null ? resolve() : holder.once('close', resolve)))
+    },
+  }
 }

@@ -2,28 +2,21 @@
 // next call of the same key, re-entry after release, branch clashes, doctor's debris.
 // Real processes and real repositories; the kill loops run on tmpfs (/dev/shm) to keep the
 // file's wall time to a few minutes.
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
-import { tmpdir } from 'node:os'
 import * as native from '@okstra/native'
-import { CLI, ROOT, git, makeRepo, okstra, tempDir } from './helpers.mjs'
+import { CLI, ROOT, SHM, git, makeRepo, okstra, tempDir, tempHome } from './helpers.mjs'
+import { recordStages } from './fixtures/project.mjs'
 import { spawn, spawnSync } from 'node:child_process'
 
 const {
   provisionTaskWorktree, previewTaskWorktree, registryRelease, registryList, registryDoctor, registryRepair,
-  handoffAssemble, ledgerAppend, handoffRecordVerified, registryReserve, registrySetImplementationBase,
+  handoffAssemble, registryReserve,
 } = native
 
-const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
-const made = []
-after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }) })
-function fastDir(prefix) {
-  const d = mkdtempSync(join(shm, prefix))
-  made.push(d)
-  return d
-}
+const fastDir = (prefix) => tempDir(prefix, SHM)
 
 /** A repository of `dirs` directories × 30 files (default 3,000 files) on tmpfs. */
 function bigRepo(dirs = 100) {
@@ -180,17 +173,7 @@ function handoffSetup() {
   const runs = fastDir('okstra-runs-')
   const plan = join(runs, 'final-report-implementation-planning-001.md')
   writeFileSync(plan, PLAN)
-  const task = { projectId: 'p', taskGroup: 'g', taskId: 't', home }
-  registryReserve({ ...task, worktreePath: repo, branch: 'feat-t', baseRef: base })
-  registrySetImplementationBase({ ...task, commit: base })
-  for (const n of [1, 2]) {
-    ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, status: 'done', fields: { head_commit: heads[n], branch: `feat-t-s${n}` } })
-    const report = join(runs, `final-report-final-verification-00${n}.md`)
-    writeFileSync(report.replace(/\.md$/, '.data.json'), JSON.stringify({
-      meta: { taskType: 'final-verification', verificationScope: 'single-stage', stage: n }, verdict: { token: 'ACCEPTED' },
-    }))
-    handoffRecordVerified({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: n, reportPath: report })
-  }
+  const { task } = recordStages({ repo, home, runs, base, heads, verified: [1, 2] })
   const asm = { planRunRoot: runs, approvedPlan: plan, projectRoot: repo, ...task, workCategory: 'feature' }
   return { ...f, asm, heads }
 }
@@ -230,7 +213,7 @@ function small() {
   writeFileSync(join(repo, 'a.txt'), 'one\n')
   git(repo, 'add', '-A')
   git(repo, 'commit', '-q', '-m', 'one')
-  return { repo, home: tempDir('okstra-home-') }
+  return { repo, home: tempHome() }
 }
 
 test('release → provision reactivates (reused, same path and branch); directory deleted → recreated on the same branch with its commits', () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { git, makeRepo, okstra, tempDir } from './helpers.mjs'
+import { git, makeRepo, okstra, tempDir, tempHome } from './helpers.mjs'
 
 const key = (task) => ['--project-id', 'p', '--task-group', 'g', '--task-id', task]
 
@@ -39,7 +39,7 @@ test('without git on PATH: libgit2 makes a clean, locked worktree and says so', 
   const repo = makeRepo()
   writeFileSync(join(repo, 'a.txt'), 'a\n')
   commitAll(repo)
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const r = provision(repo, home, 't1', noGit())
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.json.status, 'created')
@@ -51,7 +51,7 @@ test('without git on PATH: libgit2 makes a clean, locked worktree and says so', 
 })
 
 test('without git on PATH: working-tree-encoding and a configured LFS filter are refused, nothing changes', () => {
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const enc = makeRepo()
   writeFileSync(join(enc, '.gitattributes'), '*.ini text working-tree-encoding=UTF-16LE-BOM\n')
   writeFileSync(join(enc, 'a.ini'), Buffer.from('\ufeffk=v\n', 'utf16le'))
@@ -87,7 +87,7 @@ test('without git on PATH: a post-checkout hook and a sparse cone are noted as n
   const hook = join(repo, '.git', 'hooks', 'post-checkout')
   writeFileSync(hook, '#!/bin/sh\ntouch .hook-ran\n')
   chmodSync(hook, 0o755)
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const r = provision(repo, home, 'noted', noGit())
   assert.equal(r.status, 0, r.stderr)
   assert.match(r.json.note, /post-checkout hook NOT run/)
@@ -106,7 +106,7 @@ test('a git older than 2.36 on PATH is not used', () => {
   const bin = tempDir('okstra-oldgit-')
   writeFileSync(join(bin, 'git'), '#!/bin/sh\necho "git version 2.30.9"\n')
   chmodSync(join(bin, 'git'), 0o755)
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const r = provision(repo, home, 'old', { ...process.env, PATH: bin })
   assert.equal(r.status, 0, r.stderr)
   assert.match(r.json.note, new RegExp(`made with libgit2 \\(${join(bin, 'git')} is 2\\.30\\.9, older than the 2\\.36\\.0 okstra needs\\)`))
@@ -117,7 +117,7 @@ test('a failing post-checkout hook fails provisioning with its output and leaves
   const hook = join(repo, '.git', 'hooks', 'post-checkout')
   writeFileSync(hook, '#!/bin/sh\necho "hook says no" >&2\nexit 3\n')
   chmodSync(hook, 0o755)
-  const home = tempDir('okstra-home-')
+  const home = tempHome()
   const before = state(repo, home)
   const r = provision(repo, home, 'hookfail')
   assert.equal(r.status, 1, r.stdout)

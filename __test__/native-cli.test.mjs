@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { NATIVE_CLI, ROOT, okstra, okstraNative, tempDir } from './helpers.mjs'
-import { makeOkstraProject } from '../demo/wizard.mjs'
+import { makeOkstraProject } from './fixtures/project.mjs'
 
 const SHA = 'c'.repeat(40)
 const KEY = ['--project-id', 'p', '--task-group', 'g', '--task-id', 't']

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import * as native from '@okstra/native'
-import { ROOT, callWithEnv, git, makeRepo, okstra, run, tempDir } from './helpers.mjs'
+import { ROOT, callWithEnv, git, makeRepo, okstra, run, tempDir, tempHome } from './helpers.mjs'
 
 const {
   provisionTaskWorktree, provisionTaskWorktreeAsync, registryLookup, registryRelease, registryReleaseAsync,
@@ -26,7 +26,7 @@ function fixture() {
   git(repo, 'commit', '-q', '-am', 'two')
   writeFileSync(join(repo, '.env'), 'SECRET=1\n')
   mkdirSync(join(repo, '.project-docs'))
-  return { repo, home: tempDir('okstra-home-') }
+  return { repo, home: tempHome() }
 }
 
 const req = (f, taskId, extra = {}) => ({

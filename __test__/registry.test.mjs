@@ -4,7 +4,7 @@ import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import * as native from '@okstra/native'
-import { CLI, PY_REGISTRY, ROOT, okstra, okstraNative, run, tempDir } from './helpers.mjs'
+import { CLI, PY_REGISTRY, ROOT, okstra, okstraNative, run, tempDir, tempHome, holdLock } from './helpers.mjs'
 
 const {
   registryLookup, registryReserve, registryReserveAsync, registryRelease, registryReleaseAsync,
@@ -224,9 +224,8 @@ test('a lock held too long gives E_LOCK_TIMEOUT naming the lock file', async () 
   const home = tempDir()
   registryReserve(reservation(home, 'a'))
   const lock = join(home, 'worktrees', 'registry.lock')
-  // The Python helper's own lock: fcntl.flock on the same file, held for 3 s.
-  const holder = spawn('python3', ['-c', `import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(3)`, lock], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise((res) => holder.stdout.once('data', res))
+  // The Python helper's own lock: fcntl.flock on the same file.
+  const holder = await holdLock(lock)
   const t0 = Date.now()
   assert.throws(() => registryReserve(reservation(home, 'b', { lockTimeoutMs: 200 })), (e) => e.code === 'E_LOCK_TIMEOUT' && e.message.includes(lock))
   assert.ok(Date.now() - t0 < 2000)
@@ -235,8 +234,7 @@ test('a lock held too long gives E_LOCK_TIMEOUT naming the lock file', async () 
   assert.equal(cli.json.code, 'E_LOCK_TIMEOUT')
   // Reads do not wait for the lock.
   assert.equal(registryLookup(key(home, 'a')).status, 'active')
-  holder.kill()
-  await new Promise((res) => holder.on('close', res))
+  await holder.release()
   assert.equal(registryRelease(key(home, 'a')).status, 'released')
 })
 
@@ -299,7 +297,7 @@ test('repeated lookups are served from a copy that follows every replacement, th
 })
 
 test('the CLI lookup index: written for a settled registry, never trusted after the Python helper or a writer of ours replaces it', () => {
-  const home = tempDir()
+  const home = tempHome()
   const idx = join(home, 'worktrees', 'registry.idx')
   const lookup = (taskId) => {
     const r = okstraNative(['registry', 'lookup', '--project-id', 'p', '--task-group', 'g', '--task-id', taskId, '--home', home])

@@ -11,7 +11,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import * as native from '@okstra/native'
-import { callWithEnv, git, makeRepo, tempDir } from './helpers.mjs'
+import { callWithEnv, git, makeRepo, tempDir, tempHome } from './helpers.mjs'
 
 const { provisionTaskWorktree, resolveSyncEntries } = native
 
@@ -54,7 +54,7 @@ const status = (dir) => git(dir, 'status', '--porcelain', '--untracked-files=all
 for (const [style, gitignore] of Object.entries(STYLES)) {
   test(`.gitignore style "${style}": task, stage and group worktrees are clean; main gains nothing`, () => {
     const repo = repoWithState(gitignore)
-    const home = tempDir('okstra-home-')
+    const home = tempHome()
     const mainBefore = status(repo)
     const base = { projectRoot: repo, projectId: 'p', taskGroup: 'g', taskId: 'T', taskType: 'implementation', home }
     const task = provisionTaskWorktree(base)

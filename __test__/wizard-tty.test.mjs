@@ -6,8 +6,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { tempDir, git, CLI, ROOT } from './helpers.mjs'
-import { makeOkstraProject } from '../demo/wizard.mjs'
+import { git, okstraProject, CLI, ROOT } from './helpers.mjs'
 
 const DRIVER = join(ROOT, '__test__', 'fixtures', 'pty_drive.py')
 const DOWN = '\u001b[B'
@@ -21,10 +20,8 @@ function drive(script, args, cwd = undefined) {
 }
 
 test('interactive wizard: picks, text validation, back, Ctrl-C, resume, provision', () => {
-  const dir = tempDir('okstra-tty-')
-  const { root } = makeOkstraProject(join(dir, 'shop'))
+  const { dir, root, home } = okstraProject('okstra-tty-')
   const state = join(dir, 'state.json')
-  const home = join(dir, 'home')
   const args = ['--project-root', root, '--state', state, '--home', home, '--lang', 'en']
 
   // requirements-discovery for a new task; a bad task id is rejected inline; "<" goes back.
@@ -82,10 +79,9 @@ test('interactive wizard: picks, text validation, back, Ctrl-C, resume, provisio
 })
 
 test('interactive wizard: Ctrl-C, then resume in English with Back working', () => {
-  const dir = tempDir('okstra-tty-')
-  const { root } = makeOkstraProject(join(dir, 'shop'))
+  const { dir, root, home } = okstraProject('okstra-tty-')
   const state = join(dir, 'state.json')
-  const args = ['--project-root', root, '--state', state, '--home', join(dir, 'home')]
+  const args = ['--project-root', root, '--state', state, '--home', home]
   // Korean (the default): two answers, then Ctrl-C.
   let r = drive([
     ['어떤 단계를 실행할까요?', ENTER], // requirements-discovery
@@ -109,14 +105,13 @@ test('interactive wizard: Ctrl-C, then resume in English with Back working', () 
 })
 
 test('interactive wizard: started from a subdirectory, the project is the repository root', () => {
-  const dir = tempDir('okstra-tty-')
-  const { root } = makeOkstraProject(join(dir, 'shop'))
+  const { root, home } = okstraProject('okstra-tty-')
   const sub = join(root, 'src', 'deep')
   mkdirSync(sub, { recursive: true })
   const r = drive([
     ['Which phase', ENTER],
     ['payments/refund-api', CTRL_C], // the existing task of the root is offered
-  ], ['--home', join(dir, 'home'), '--lang', 'en'], sub)
+  ], ['--home', home, '--lang', 'en'], sub)
   assert.equal(r.status, 130, r.out)
   const state = JSON.parse(readFileSync(join(root, '.okstra', 'wizard-state.json'), 'utf8'))
   assert.equal(state.projectRoot, root)

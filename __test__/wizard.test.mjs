@@ -7,16 +7,12 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Wizard } from '../index.js'
-import { tempDir, okstra, git } from './helpers.mjs'
-import { makeOkstraProject, driveWizard, DEMO_ANSWERS } from '../demo/wizard.mjs'
+import { okstra, okstraProject, git } from './helpers.mjs'
+import { driveWizard, DEMO_ANSWERS } from './fixtures/project.mjs'
 
 const require = createRequire(import.meta.url)
 
-function project() {
-  const dir = tempDir('okstra-wizard-')
-  const { root, planPath } = makeOkstraProject(join(dir, 'shop'))
-  return { root, planPath, home: join(dir, 'home'), dir }
-}
+const project = () => okstraProject('okstra-wizard-')
 
 test('ESM and CJS load the same Wizard class', () => {
   const cjs = require('../index.js')

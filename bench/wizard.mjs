@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Wizard } from '../index.js'
-import { makeOkstraProject } from '../demo/wizard.mjs'
+import { makeOkstraProject } from '../__test__/fixtures/project.mjs'
 import { NATIVE_CLI, PYTHON, measure, spawnOk } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))

@@ -9,7 +9,7 @@ import {
   gitReconcile, registryReserve, registrySetImplementationBase,
 } from '../index.js'
 import { heading, step, table } from './show.mjs'
-import { git } from './repo.mjs'
+import { git } from '../__test__/fixtures/project.mjs'
 
 const PLAN = `# 구현 계획 보고서 — 주문 내보내기
 

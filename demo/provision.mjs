@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { provisionTaskWorktree, registryList, registryRelease, cleanGateExcludes } from '../index.js'
 import { heading, step, table } from './show.mjs'
-import { git } from './repo.mjs'
+import { git } from '../__test__/fixtures/project.mjs'
 
 export async function run({ root, home }) {
   heading('worktree provisioning')

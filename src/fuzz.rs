@@ -332,7 +332,7 @@ fn fuzz_registry_json() {
             doctor
                 .problems
                 .iter()
-                .all(|p| !p.code.starts_with("branch")),
+                .all(|p| !p.code.as_str().starts_with("branch")),
             || format!("reserve broke an invariant: {:?}", doctor.problems),
         )
     });
@@ -392,7 +392,7 @@ fn fuzz_wizard_answers() {
             project_id: Some("fz".into()),
             lang: Some("en".into()),
             home: Some(home.path().to_string_lossy().into_owned()),
-            groups: false,
+            ..Default::default()
         })
         .unwrap()
     };

@@ -3,8 +3,8 @@
 // or a result field turns optional (`?: T`) instead of `T | null`.
 import type {
   AppendResult, AssembleStatus, DoctorProblem, EntryStatus, GitReconcileResult, HandoffAssembleResult,
-  LedgerAppendOptions, LedgerReadOptions, Prompt, PromptKind, ProvisionPreview, ProvisionResult,
-  ProvisionStatus, RepairResult, SubmitResult, TaskType, Wizard, WizardOutcome, WorktreeEntry,
+  LedgerAppendOptions, LedgerReadOptions, ProblemCode, Prompt, PromptKind, ProvisionPreview, ProvisionResult,
+  ProvisionStatus, RepairResult, SubmitResult, TaskKeyParts, TaskType, Wizard, WizardOutcome, WorktreeEntry,
 } from '@okstra/native'
 import type * as native from '@okstra/native'
 
@@ -28,6 +28,12 @@ export const checks = [
   exact<ReturnType<Wizard['finished']>, WizardOutcome | null>(true),
   exact<TaskType, 'requirements-discovery' | 'error-analysis' | 'implementation-planning' | 'implementation' | 'final-verification' | 'release-handoff'>(true),
   exact<LedgerAppendOptions['status'], 'started' | 'done'>(true),
+  exact<ProblemCode,
+    | 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree'
+    | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished'
+    | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'>(true),
+  exact<DoctorProblem['code'], ProblemCode>(true),
+  exact<RepairResult['cleared'][number]['code'], ProblemCode>(true),
   // Results: a missing value is `null`, always present (never `undefined`, never optional).
   exact<WorktreeEntry['stage'], number | null>(true),
   exact<WorktreeEntry['stages'], number[] | null>(true),
@@ -48,6 +54,9 @@ export const checks = [
   // One argument per export; ledger reads take no lock bound.
   exact<Parameters<typeof native.ledgerRead>, [o: LedgerReadOptions]>(true),
   exact<keyof LedgerReadOptions, 'planRunRoot'>(true),
+  // taskKey takes the key alone (no home or lock bound, which it would ignore).
+  exact<Parameters<typeof native.taskKey>, [p: TaskKeyParts]>(true),
+  exact<keyof TaskKeyParts, 'projectId' | 'taskGroup' | 'taskId' | 'stageNumber' | 'groupId'>(true),
 ]
 
 // @ts-expect-error: a status outside the set is refused.

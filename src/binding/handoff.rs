@@ -120,6 +120,7 @@ pub struct HandoffAssembleOptions {
 
 /// Whether `handoffAssemble` built the collector now or found it built for the same
 /// selection.
+// Mirrors `handoff::AssembleStatus`: the core carries no Node-API types.
 #[napi(string_enum)]
 pub enum AssembleStatus {
     #[napi(value = "created")]
@@ -128,7 +129,17 @@ pub enum AssembleStatus {
     Reused,
 }
 
+impl From<handoff::AssembleStatus> for AssembleStatus {
+    fn from(s: handoff::AssembleStatus) -> Self {
+        match s {
+            handoff::AssembleStatus::Created => AssembleStatus::Created,
+            handoff::AssembleStatus::Reused => AssembleStatus::Reused,
+        }
+    }
+}
+
 /// One stage merged into the collector.
+// Mirrors `handoff::MergeRecord` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct StageMerge {
     pub stage: u32,
@@ -178,11 +189,7 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
                 merge_commit: m.merge_commit,
             })
             .collect(),
-        status: if a.status == "created" {
-            AssembleStatus::Created
-        } else {
-            AssembleStatus::Reused
-        },
+        status: a.status.into(),
     })
 }
 

@@ -5,12 +5,23 @@ use napi_derive::napi;
 use super::{context, js_err, stage_arg, Result};
 use crate::ids;
 
-/// The parts that name one registry entry, and where that registry is. `stageNumber` (an
-/// implementation stage worktree, `#stage-<N>`) and `groupId` (a stage-group collector,
-/// `#group-<ID>`) are mutually exclusive. Segments are taken as given but may not be empty
-/// or hold `/`, `#` or NUL (`E_INVALID_ARG`). `home` (absolute) overrides `OKSTRA_HOME`
-/// and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000) for the exports
-/// that open the registry; `taskKey` reads neither.
+/// The parts that name one registry entry. `stageNumber` (an implementation stage worktree,
+/// `#stage-<N>`) and `groupId` (a stage-group collector, `#group-<ID>`) are mutually
+/// exclusive. Segments are taken as given but may not be empty or hold `/`, `#` or NUL
+/// (`E_INVALID_ARG`). What `taskKey` takes; the exports that open the registry take
+/// `KeyParts`, these plus where the registry is.
+#[napi(object, js_name = "TaskKeyParts")]
+pub struct JsTaskKeyParts {
+    pub project_id: String,
+    pub task_group: String,
+    pub task_id: String,
+    pub stage_number: Option<f64>,
+    pub group_id: Option<String>,
+}
+
+/// `TaskKeyParts` plus where that registry is: `home` (absolute) overrides `OKSTRA_HOME`
+/// and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+// The key fields are repeated from `TaskKeyParts`: a napi object cannot extend another.
 #[napi(object, js_name = "KeyParts")]
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,17 +35,34 @@ pub struct JsKeyParts {
     pub lock_timeout_ms: Option<f64>,
 }
 
+/// The validated core key of the five parts.
+fn key_parts(
+    project_id: &str,
+    task_group: &str,
+    task_id: &str,
+    stage_number: Option<f64>,
+    group_id: Option<&str>,
+) -> Result<ids::KeyParts> {
+    ids::KeyParts::new(
+        project_id,
+        task_group,
+        task_id,
+        stage_arg(stage_number)?,
+        group_id,
+    )
+    .map_err(js_err)
+}
+
 impl JsKeyParts {
     /// The validated core key.
     pub fn parts(&self) -> Result<ids::KeyParts> {
-        ids::KeyParts::new(
+        key_parts(
             &self.project_id,
             &self.task_group,
             &self.task_id,
-            stage_arg(self.stage_number)?,
+            self.stage_number,
             self.group_id.as_deref(),
         )
-        .map_err(js_err)
     }
 }
 
@@ -50,8 +78,15 @@ pub fn safe_segment(value: String) -> String {
 /// `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
 /// for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
 #[napi]
-pub fn task_key(p: JsKeyParts) -> Result<String> {
-    Ok(p.parts()?.key())
+pub fn task_key(p: JsTaskKeyParts) -> Result<String> {
+    let parts = key_parts(
+        &p.project_id,
+        &p.task_group,
+        &p.task_id,
+        p.stage_number,
+        p.group_id.as_deref(),
+    )?;
+    Ok(parts.key())
 }
 
 /// `<OKSTRA_HOME>/worktrees/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every

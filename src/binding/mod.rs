@@ -99,7 +99,7 @@ pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
 }
 
 /// A JS number of milliseconds for a lock bound (the core's one number check).
-fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
+pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
     n.map(|v| crate::ids::whole_number("lockTimeoutMs", v, 9_000_000_000_000_000).map_err(js_err))
         .transpose()
 }

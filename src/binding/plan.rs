@@ -5,6 +5,7 @@ use napi_derive::napi;
 use crate::plan;
 
 /// One stage of a plan's `## 5.5 Stage Map`.
+// Mirrors `plan::Stage` field by field: the core carries no Node-API types.
 #[napi(object, js_name = "PlanStage")]
 pub struct JsStage {
     /// The stage number (`Stage 2` → 2).

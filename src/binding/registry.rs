@@ -23,6 +23,7 @@ pub enum EntryStatus {
 /// A registered worktree, field for field as `registry.json` stores it. `stage` is `null`
 /// outside implementation stage worktrees; `stages` lists the stages a stage-group
 /// collector covers (else `null`).
+// Mirrors `registry::WorktreeEntry` field by field: the core carries no Node-API types.
 #[napi(
     object,
     js_name = "WorktreeEntry",
@@ -39,8 +40,7 @@ pub struct JsWorktreeEntry {
     pub base_ref: String,
     pub created_at: String,
     pub last_phase: String,
-    #[napi(ts_type = "EntryStatus")]
-    pub status: String,
+    pub status: EntryStatus,
     pub stage: Option<u32>,
     pub implementation_base_commit: String,
     pub stages: Option<Vec<u32>>,
@@ -48,6 +48,11 @@ pub struct JsWorktreeEntry {
 
 impl From<registry::WorktreeEntry> for JsWorktreeEntry {
     fn from(e: registry::WorktreeEntry) -> Self {
+        let status = if e.is_active() {
+            EntryStatus::Active
+        } else {
+            EntryStatus::Released
+        };
         JsWorktreeEntry {
             task_key: e.task_key,
             project_id: e.project_id,
@@ -58,7 +63,7 @@ impl From<registry::WorktreeEntry> for JsWorktreeEntry {
             base_ref: e.base_ref,
             created_at: e.created_at,
             last_phase: e.last_phase,
-            status: e.status,
+            status,
             stage: e.stage,
             implementation_base_commit: e.implementation_base_commit,
             stages: e.stages,
@@ -348,15 +353,76 @@ pub struct HomeOptions {
     pub lock_timeout_ms: Option<f64>,
 }
 
-/// One doctor finding: `branch-index-dangling`, `branch-index-missing`,
+/// The kind of a doctor finding (what each means and what clears it: `docs/errors.md`).
+/// From the registry: `branch-index-dangling`, `branch-index-missing`,
 /// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
 /// from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
 /// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
-/// `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`. `detail` names the
-/// command that clears it.
+/// `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+// Mirrors `registry::ProblemCode` (the core carries no Node-API types); a test checks the
+// strings against the generated table of docs/errors.md.
+#[napi(string_enum)]
+pub enum ProblemCode {
+    #[napi(value = "branch-index-dangling")]
+    BranchIndexDangling,
+    #[napi(value = "branch-index-missing")]
+    BranchIndexMissing,
+    #[napi(value = "branch-active-twice")]
+    BranchActiveTwice,
+    #[napi(value = "worktree-missing")]
+    WorktreeMissing,
+    #[napi(value = "not-a-worktree")]
+    NotAWorktree,
+    #[napi(value = "worktree-unknown-to-git")]
+    WorktreeUnknownToGit,
+    #[napi(value = "branch-switched")]
+    BranchSwitched,
+    #[napi(value = "worktree-prunable")]
+    WorktreePrunable,
+    #[napi(value = "worktree-foreign")]
+    WorktreeForeign,
+    #[napi(value = "provision-unfinished")]
+    ProvisionUnfinished,
+    #[napi(value = "assemble-unfinished")]
+    AssembleUnfinished,
+    #[napi(value = "journal-unreadable")]
+    JournalUnreadable,
+    #[napi(value = "worktree-locked-orphan")]
+    WorktreeLockedOrphan,
+    #[napi(value = "branch-unregistered")]
+    BranchUnregistered,
+    #[napi(value = "git-lock-stale")]
+    GitLockStale,
+}
+
+impl From<registry::ProblemCode> for ProblemCode {
+    fn from(c: registry::ProblemCode) -> Self {
+        use registry::ProblemCode as C;
+        match c {
+            C::BranchIndexDangling => ProblemCode::BranchIndexDangling,
+            C::BranchIndexMissing => ProblemCode::BranchIndexMissing,
+            C::BranchActiveTwice => ProblemCode::BranchActiveTwice,
+            C::WorktreeMissing => ProblemCode::WorktreeMissing,
+            C::NotAWorktree => ProblemCode::NotAWorktree,
+            C::WorktreeUnknownToGit => ProblemCode::WorktreeUnknownToGit,
+            C::BranchSwitched => ProblemCode::BranchSwitched,
+            C::WorktreePrunable => ProblemCode::WorktreePrunable,
+            C::WorktreeForeign => ProblemCode::WorktreeForeign,
+            C::ProvisionUnfinished => ProblemCode::ProvisionUnfinished,
+            C::AssembleUnfinished => ProblemCode::AssembleUnfinished,
+            C::JournalUnreadable => ProblemCode::JournalUnreadable,
+            C::WorktreeLockedOrphan => ProblemCode::WorktreeLockedOrphan,
+            C::BranchUnregistered => ProblemCode::BranchUnregistered,
+            C::GitLockStale => ProblemCode::GitLockStale,
+        }
+    }
+}
+
+/// One doctor finding; `detail` names the command that clears it.
+// Mirrors `registry::Problem` with the binding's `ProblemCode`.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct DoctorProblem {
-    pub code: String,
+    pub code: ProblemCode,
     pub task_key: Option<String>,
     pub detail: String,
 }
@@ -382,7 +448,7 @@ fn doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
 
 fn problem(p: crate::registry::Problem) -> DoctorProblem {
     DoctorProblem {
-        code: p.code,
+        code: p.code.into(),
         task_key: p.task_key,
         detail: p.detail,
     }

@@ -55,6 +55,7 @@ impl From<wizard::PromptKind> for PromptKind {
 }
 
 /// How a wizard run ended.
+// Mirrors `wizard::Outcome`: the core carries no Node-API types.
 #[napi(string_enum)]
 pub enum WizardOutcome {
     /// Confirmed: `renderArgs()` holds the run.
@@ -120,6 +121,7 @@ impl From<wizard::Prompt> for JsPrompt {
 /// The result of `Wizard.submit`: `ok: false` with `error` (and `code`: `E_INVALID_ARG` or
 /// `E_NOT_FOUND`) when the answer was rejected; the state is then unchanged and `next` is
 /// the same prompt again. Fields that do not apply are `null`.
+// Mirrors `wizard::SubmitOutcome` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SubmitResult {
     /// Whether the answer was accepted.
@@ -148,6 +150,9 @@ pub struct WizardCreateOptions {
     pub home: Option<String>,
     /// Batch independent prompts (the customize answers) into `pick_group` prompts.
     pub groups: Option<bool>,
+    /// How long this wizard's calls wait for a lock (plan approval, the registry); default
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30000. Not saved with the state.
+    pub lock_timeout_ms: Option<f64>,
 }
 
 /// The project a wizard started in `dir` is about: the top of the git worktree holding
@@ -163,6 +168,7 @@ pub fn find_project_root(dir: String) -> Result<String> {
 }
 
 /// The interactive `okstra wizard`'s options, parsed by the CLI's own parser.
+// Mirrors `cli::Interactive` field by field: the core carries no Node-API types.
 #[napi(object)]
 pub struct WizardInteractiveOptions {
     /// The project root (the repository root found from `--project-root` or the current
@@ -274,6 +280,7 @@ impl Wizard {
             lang: o.lang,
             home: o.home,
             groups: o.groups.unwrap_or(false),
+            lock_timeout_ms: super::ms_arg(o.lock_timeout_ms)?,
         })
         .map_err(js_err)?;
         Ok(wrap(inner))
@@ -377,12 +384,9 @@ impl Wizard {
     /// `'done'` or `'aborted'` once the run is over (start a new run then), else `null`.
     #[napi]
     pub fn finished(&self) -> Result<Option<WizardOutcome>> {
-        Ok(lock(&self.inner)?.finished().map(|f| {
-            if f == "done" {
-                WizardOutcome::Done
-            } else {
-                WizardOutcome::Aborted
-            }
+        Ok(lock(&self.inner)?.finished().map(|f| match f {
+            wizard::Outcome::Done => WizardOutcome::Done,
+            wizard::Outcome::Aborted => WizardOutcome::Aborted,
         }))
     }
 

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use super::ids::JsKeyParts;
-use super::{context, from_js, js_err, positional, stage_arg, task, Result};
+use super::{context, from_js, js_err, lock_bound, positional, stage_arg, task, Result};
 use crate::context::Context;
 use crate::worktree::{self, ProvisionRequest};
 
@@ -92,6 +92,7 @@ impl From<worktree::ProvisionStatus> for ProvisionStatus {
 /// copies) are filled for `created` only; `note` is one readable line saying what happened,
 /// including skipped entries. Every carried entry is listed in the okstra block of the
 /// repository's `info/exclude`, so `git status` in the worktree stays clean.
+// Mirrors `worktree::Provisioned` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionResult {
     pub status: ProvisionStatus,
@@ -199,6 +200,7 @@ pub fn provision_task_worktree_async(o: Value) -> AsyncTask<ProvisionTask> {
 /// `status` (`created`, `reused`, `skipped-…`), `path`, `branch`, `baseRef` (full commit id)
 /// and a `note` saying how (new branch, reactivated released entry, recreated on the key's
 /// own branch with its commits, an unfinished provisioning undone first).
+// Mirrors `worktree::ProvisionPreview` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionPreview {
     pub status: ProvisionStatus,
@@ -230,6 +232,7 @@ pub fn preview_task_worktree(o: Value) -> Result<ProvisionPreview> {
 
 /// The shared entries provisioning carries from the main worktree, project-relative and
 /// normalized; `notes` says what was skipped (unsafe entries, an unreadable project.json).
+// Mirrors `worktree::SyncEntries` field by field: the core carries no Node-API types.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct SyncEntries {
     /// Symlinked directories.
@@ -327,6 +330,9 @@ pub struct ProjectJsonOptions {
     pub project_root: String,
     /// The id to register.
     pub project_id: String,
+    /// How long to wait for the lock on the project root (default
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
+    pub lock_timeout_ms: Option<f64>,
 }
 
 /// Registers `projectId` in `<projectRoot>/.okstra/project.json` (or the legacy
@@ -347,5 +353,6 @@ pub fn upsert_project_json(o: Value, legacy: Option<Value>) -> Result<Map<String
         (o, legacy) => positional(o, legacy, "projectRoot"),
     };
     let o: ProjectJsonOptions = from_js("upsertProjectJson", o)?;
-    worktree::upsert_project_json(Path::new(&o.project_root), &o.project_id).map_err(js_err)
+    let bound = lock_bound(o.lock_timeout_ms)?;
+    worktree::upsert_project_json(Path::new(&o.project_root), &o.project_id, bound).map_err(js_err)
 }

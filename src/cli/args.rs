@@ -1,4 +1,8 @@
-//! Options shared by several commands: where OKSTRA_HOME is and the key of one entry.
+//! Options shared by several commands: the lock bound, where OKSTRA_HOME is and the key of
+//! one entry. Each command resolves them once into a [`Context`] (or, where no home is
+//! involved, a lock bound) and passes that down.
+
+use std::time::Duration;
 
 use clap::Args;
 
@@ -7,24 +11,40 @@ use crate::context::Context;
 use crate::ids::KeyParts;
 use crate::registry::Registry;
 
+/// How long to wait for a lock.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// How long to wait for a lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
+    #[arg(long)]
+    pub lock_timeout_ms: Option<u64>,
+}
+
+impl LockArgs {
+    /// The lock bound, resolved once for the command.
+    pub fn bound(&self) -> Duration {
+        crate::fsio::lock_timeout(self.lock_timeout_ms)
+    }
+
+    /// The command's context: `home` (else `OKSTRA_HOME`, else `~/.okstra`) and this bound.
+    pub fn context(&self, home: Option<&str>) -> Result<Context, CliError> {
+        Ok(Context::resolve(home, self.lock_timeout_ms)?)
+    }
+}
+
 /// Where the registry is.
 #[derive(Debug, Args)]
 pub struct HomeArgs {
     /// OKSTRA_HOME override (default: $OKSTRA_HOME, else ~/.okstra).
     #[arg(long)]
     pub home: Option<String>,
-    /// How long to wait for the registry lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
-    #[arg(long)]
-    pub lock_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 impl HomeArgs {
     /// The context these options name, resolved once for the command.
     pub fn context(&self) -> Result<Context, CliError> {
-        Ok(Context::resolve(
-            self.home.as_deref(),
-            self.lock_timeout_ms,
-        )?)
+        self.lock.context(self.home.as_deref())
     }
 
     /// The registry these options name.

@@ -6,10 +6,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::args::{HomeArgs, LockArgs};
 use super::ledger::PrArgs;
 use super::{to_json, CmdResult};
-use crate::context::Context;
-use crate::fsio;
 use crate::handoff::{self, HandoffContext};
 use crate::reconcile::{self, ReconcileRequest};
 
@@ -26,8 +25,8 @@ pub struct CtxArgs {
     /// Release base branch, compared as origin/<base> (default main).
     #[arg(long)]
     base: Option<String>,
-    #[arg(long)]
-    lock_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    lock: LockArgs,
 }
 
 impl CtxArgs {
@@ -43,31 +42,51 @@ impl CtxArgs {
     }
 }
 
+/// `okstra handoff assemble`: the stage group and the collector's task key.
+#[derive(Debug, Args)]
+pub struct AssembleArgs {
+    #[command(flatten)]
+    ctx: CtxArgs,
+    /// Comma-separated stage numbers.
+    #[arg(long, value_delimiter = ',', required = true)]
+    stages: Vec<u32>,
+    #[arg(long, env = "OKSTRA_PROJECT_ID")]
+    project_id: String,
+    #[arg(long, env = "OKSTRA_TASK_GROUP")]
+    task_group: String,
+    #[arg(long, env = "OKSTRA_TASK_ID")]
+    task_id: String,
+    #[arg(long, default_value = "")]
+    work_category: String,
+    #[arg(long)]
+    group_id: Option<String>,
+    #[arg(long)]
+    home: Option<String>,
+}
+
+impl AssembleArgs {
+    fn run(self) -> CmdResult {
+        let context = self.ctx.lock.context(self.home.as_deref())?;
+        let req = handoff::AssembleRequest {
+            ctx: self.ctx.ctx(context.lock_timeout()),
+            stages: self.stages,
+            project_id: self.project_id,
+            task_group: self.task_group,
+            task_id: self.task_id,
+            work_category: self.work_category,
+            group_id: self.group_id,
+        };
+        to_json(handoff::assemble(&context, &req)?)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum HandoffCmd {
     /// Print every stage's eligibility and reasons.
     Eligible(CtxArgs),
     /// Build the collector branch and worktree for the selected stages (exit 1 when not
     /// eligible, 2 on a merge conflict).
-    Assemble {
-        #[command(flatten)]
-        ctx: CtxArgs,
-        /// Comma-separated stage numbers.
-        #[arg(long, value_delimiter = ',', required = true)]
-        stages: Vec<u32>,
-        #[arg(long, env = "OKSTRA_PROJECT_ID")]
-        project_id: String,
-        #[arg(long, env = "OKSTRA_TASK_GROUP")]
-        task_group: String,
-        #[arg(long, env = "OKSTRA_TASK_ID")]
-        task_id: String,
-        #[arg(long, default_value = "")]
-        work_category: String,
-        #[arg(long)]
-        group_id: Option<String>,
-        #[arg(long)]
-        home: Option<String>,
-    },
+    Assemble(AssembleArgs),
     /// Record a single-stage final verification after checking its report data.
     RecordVerified {
         #[arg(long, env = "OKSTRA_PLAN_RUN_ROOT")]
@@ -79,8 +98,8 @@ pub enum HandoffCmd {
         /// The final report (.md) or its .data.json.
         #[arg(long)]
         report_path: PathBuf,
-        #[arg(long)]
-        lock_timeout_ms: Option<u64>,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Record the PR a stage group was handed off in.
     RecordPr(PrArgs),
@@ -90,51 +109,28 @@ pub enum HandoffCmd {
 pub fn run(cmd: HandoffCmd) -> CmdResult {
     match cmd {
         HandoffCmd::Eligible(ctx) => {
-            let bound = fsio::lock_timeout(ctx.lock_timeout_ms);
+            let bound = ctx.lock.bound();
             to_json(json!({ "stages": handoff::eligible(&ctx.ctx(bound))? }))
         }
-        HandoffCmd::Assemble {
-            ctx,
-            stages,
-            project_id,
-            task_group,
-            task_id,
-            work_category,
-            group_id,
-            home,
-        } => {
-            let context = Context::resolve(home.as_deref(), ctx.lock_timeout_ms)?;
-            to_json(handoff::assemble(
-                &context,
-                &handoff::AssembleRequest {
-                    ctx: ctx.ctx(context.lock_timeout()),
-                    stages,
-                    project_id,
-                    task_group,
-                    task_id,
-                    work_category,
-                    group_id,
-                },
-            )?)
-        }
+        HandoffCmd::Assemble(a) => a.run(),
         HandoffCmd::RecordVerified {
             plan_run_root,
             impl_task_key,
             stage,
             report_path,
-            lock_timeout_ms,
+            lock,
         } => {
             let appended = handoff::record_verified(&handoff::RecordVerifiedRequest {
                 plan_run_root,
                 impl_task_key,
                 stage,
                 report_path,
-                lock_timeout: fsio::lock_timeout(lock_timeout_ms),
+                lock_timeout: lock.bound(),
             })?;
             Ok(json!({ "appended": appended }))
         }
         HandoffCmd::RecordPr(pr) => {
-            let lock_timeout = pr.root.lock_bound();
+            let lock_timeout = pr.root.lock.bound();
             let appended = handoff::record_pr(&handoff::RecordPrRequest {
                 plan_run_root: PathBuf::from(pr.root.plan_run_root),
                 impl_task_key: pr.impl_task_key,
@@ -168,15 +164,13 @@ pub struct ReconcileArgs {
     /// Re-pin the task's implementation base to this commit (with --apply).
     #[arg(long)]
     reset_anchor: Option<String>,
-    #[arg(long)]
-    home: Option<String>,
-    #[arg(long)]
-    lock_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    home: HomeArgs,
 }
 
 /// Runs `okstra git-reconcile`.
 pub fn reconcile(a: ReconcileArgs) -> CmdResult {
-    let context = Context::resolve(a.home.as_deref(), a.lock_timeout_ms)?;
+    let context = a.home.context()?;
     to_json(reconcile::reconcile(
         &context,
         &ReconcileRequest {

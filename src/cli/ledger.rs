@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
+use super::args::LockArgs;
 use super::{to_json, CliError, CmdResult};
 use crate::error::Code;
 use crate::ledger::Ledger;
@@ -13,9 +14,8 @@ pub struct RootArgs {
     /// The plan run root holding consumers.jsonl.
     #[arg(long, env = "OKSTRA_PLAN_RUN_ROOT")]
     pub plan_run_root: String,
-    /// How long to wait for consumers.lock (default: $OKSTRA_LOCK_TIMEOUT_MS, else 30000).
-    #[arg(long)]
-    pub lock_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// Appends: create a missing plan run root (without it a missing root is refused, so a
     /// mistyped path makes no new ledger).
     #[arg(long)]
@@ -23,15 +23,21 @@ pub struct RootArgs {
 }
 
 impl RootArgs {
-    /// The ledger lock bound, resolved once for the command.
-    pub fn lock_bound(&self) -> std::time::Duration {
-        crate::fsio::lock_timeout(self.lock_timeout_ms)
-    }
-
     fn open(&self) -> Result<Ledger, CliError> {
         crate::ids::check_path("--plan-run-root", &self.plan_run_root)?;
-        Ok(Ledger::new(&self.plan_run_root, self.lock_bound()).creating(self.create))
+        Ok(Ledger::new(&self.plan_run_root, self.lock.bound()).creating(self.create))
     }
+}
+
+/// The ledger and the stage of one implementation task a row is about.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    #[arg(long)]
+    pub impl_task_key: String,
+    #[arg(long)]
+    pub stage: u32,
 }
 
 /// A stage group's pull request: what `ledger append-pr` and `handoff record-pr` record.
@@ -57,11 +63,7 @@ pub enum LedgerCmd {
     /// Record a started/done event (idempotent per key, stage and status).
     Append {
         #[command(flatten)]
-        root: RootArgs,
-        #[arg(long)]
-        impl_task_key: String,
-        #[arg(long)]
-        stage: u32,
+        at: StageArgs,
         /// started or done.
         #[arg(long)]
         status: String,
@@ -75,11 +77,7 @@ pub enum LedgerCmd {
     /// Record a single-stage final-verification verdict.
     AppendVerified {
         #[command(flatten)]
-        root: RootArgs,
-        #[arg(long)]
-        impl_task_key: String,
-        #[arg(long)]
-        stage: u32,
+        at: StageArgs,
         #[arg(long)]
         verdict: String,
         #[arg(long)]
@@ -105,29 +103,32 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
     match cmd {
         LedgerCmd::Read(root) => to_json(root.open()?.read()?),
         LedgerCmd::Append {
-            root,
-            impl_task_key,
-            stage,
+            at,
             status,
             force_reappend,
             fields,
         } => {
             let fields = parse_fields(fields.as_deref())?;
-            let appended =
-                root.open()?
-                    .append(&impl_task_key, stage, &status, force_reappend, fields)?;
+            let appended = at.root.open()?.append(
+                &at.impl_task_key,
+                at.stage,
+                &status,
+                force_reappend,
+                fields,
+            )?;
             Ok(json!({ "appended": appended }))
         }
         LedgerCmd::AppendVerified {
-            root,
-            impl_task_key,
-            stage,
+            at,
             verdict,
             report_path,
         } => {
-            let appended =
-                root.open()?
-                    .append_verified(&impl_task_key, stage, &verdict, &report_path)?;
+            let appended = at.root.open()?.append_verified(
+                &at.impl_task_key,
+                at.stage,
+                &verdict,
+                &report_path,
+            )?;
             Ok(json!({ "appended": appended }))
         }
         LedgerCmd::AppendPr(pr) => {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use super::args::LockArgs;
 use super::{to_json, CliError, CmdResult};
 use crate::error::{Code, Coded};
 use crate::wizard::{CreateOptions, Wizard, WizardError};
@@ -18,6 +19,17 @@ pub struct StateArg {
     /// The wizard state file (JSON).
     #[arg(long, env = "OKSTRA_WIZARD_STATE")]
     state: PathBuf,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+impl StateArg {
+    /// The wizard saved in the state file, waiting for locks as this command says.
+    fn load(&self) -> Result<Wizard, CliError> {
+        let mut w = Wizard::load(&self.state)?;
+        w.set_lock_timeout(self.lock.lock_timeout_ms);
+        Ok(w)
+    }
 }
 
 /// What a new run is for: the flags `init` and the interactive wizard share.
@@ -219,12 +231,13 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
                 lang: run.lang,
                 home: run.home,
                 groups,
+                lock_timeout_ms: state.lock.lock_timeout_ms,
                 ..Default::default()
             },
             force,
         ),
         WizardCmd::Next { state, lang } => {
-            let mut w = Wizard::load(&state.state)?;
+            let mut w = state.load()?;
             if let Some(l) = lang {
                 w.set_lang(&l)?;
                 w.save(&state.state)?;
@@ -232,7 +245,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             Ok(json!({ "ok": true, "next": to_json(w.next()?)? }))
         }
         WizardCmd::Back(s) => {
-            let mut w = Wizard::load(&s.state)?;
+            let mut w = s.load()?;
             let moved = w.back();
             if moved {
                 w.save(&s.state)?;
@@ -240,7 +253,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             Ok(json!({ "ok": true, "back": moved, "next": to_json(w.next()?)? }))
         }
         WizardCmd::Submit { state, value } => {
-            let mut w = Wizard::load(&state.state)?;
+            let mut w = state.load()?;
             let out = w.submit(&value)?;
             if out.ok {
                 w.save(&state.state)?;
@@ -248,7 +261,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             to_json(out)
         }
         WizardCmd::RenderArgs(s) => {
-            let w = Wizard::load(&s.state)?;
+            let w = s.load()?;
             match w.render_args() {
                 Ok(args) => {
                     let map: serde_json::Map<String, Value> = args
@@ -262,7 +275,7 @@ pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
             }
         }
         WizardCmd::Confirmation(s) => {
-            let w = Wizard::load(&s.state)?;
+            let w = s.load()?;
             Ok(json!({ "ok": true, "text": w.confirmation_block()? }))
         }
     }

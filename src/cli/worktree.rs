@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::args::KeyArgs;
+use super::args::{KeyArgs, LockArgs};
 use super::{to_json, CmdResult};
 use crate::ids;
 use crate::worktree::{self, ProvisionRequest};
@@ -83,6 +83,8 @@ pub enum WorktreeCmd {
         project_root: PathBuf,
         #[arg(long, env = "OKSTRA_PROJECT_ID")]
         project_id: String,
+        #[command(flatten)]
+        lock: LockArgs,
     },
 }
 
@@ -124,6 +126,11 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
         WorktreeCmd::ProjectJson {
             project_root,
             project_id,
-        } => to_json(worktree::upsert_project_json(&project_root, &project_id)?),
+            lock,
+        } => to_json(worktree::upsert_project_json(
+            &project_root,
+            &project_id,
+            lock.bound(),
+        )?),
     }
 }

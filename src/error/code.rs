@@ -189,7 +189,7 @@ impl std::str::FromStr for Code {
 /// `docs/errors.md`: the table of every code, generated from the registry.
 pub fn markdown() -> String {
     let mut out = String::from(
-        "<!-- Generated from src/error/code.rs by `UPDATE_DOCS=1 cargo test --release --target \
+        "<!-- Generated from src/error/code.rs and src/registry/doctor.rs by `UPDATE_DOCS=1 cargo test --release --target \
          x86_64-unknown-linux-gnu errors_doc`; do not edit by hand. -->\n\
          # Error codes\n\n\
          Every failure carries a stable `code` beside a message that says what happened and \
@@ -215,6 +215,18 @@ pub fn markdown() -> String {
             code.as_str(),
             code.meaning()
         ));
+    }
+    out.push_str(
+        "\n## Doctor findings\n\n\
+         `okstra registry doctor` (and `registryDoctor()`) reports `{\"ok\", \"problems\"}`; each \
+         problem has a `code` from this table, the `taskKey` it concerns (`null` when none) and \
+         a `detail` naming the directory, branch or file and the command that clears it. \
+         Branch on the code, never on the detail.\n\n\
+         | Code | Meaning and what clears it |\n\
+         | --- | --- |\n",
+    );
+    for code in crate::registry::ProblemCode::ALL {
+        out.push_str(&format!("| `{}` | {} |\n", code.as_str(), code.meaning()));
     }
     out
 }
@@ -244,6 +256,12 @@ mod tests {
             assert!(
                 have.contains(&format!("| `{}` |", code.as_str())),
                 "{code} is missing from docs/errors.md"
+            );
+        }
+        for code in crate::registry::ProblemCode::ALL {
+            assert!(
+                have.contains(&format!("| `{}` |", code.as_str())),
+                "doctor finding {code} is missing from docs/errors.md"
             );
         }
     }

@@ -52,7 +52,17 @@ pub struct Assembled {
     pub worktree_path: String,
     pub merges: Vec<MergeRecord>,
     /// `created` for a new collector, `reused` when the collector existed (re-run).
-    pub status: String,
+    pub status: AssembleStatus,
+}
+
+/// Whether [`assemble`] built the collector now or found it built (a re-run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssembleStatus {
+    /// The collector worktree was provisioned by this call.
+    Created,
+    /// The collector existed; only what it lacked was merged.
+    Reused,
 }
 
 /// Re-checks eligibility for the selection, preflights every merge in memory, then
@@ -117,7 +127,11 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
         branch: prov.branch,
         worktree_path: prov.path,
         merges,
-        status: if created { "created" } else { "reused" }.into(),
+        status: if created {
+            AssembleStatus::Created
+        } else {
+            AssembleStatus::Reused
+        },
     })
 }
 

@@ -20,7 +20,7 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use assemble::{assemble, AssembleRequest, Assembled, MergeRecord};
+pub use assemble::{assemble, AssembleRequest, AssembleStatus, Assembled, MergeRecord};
 pub use merge::StageConflict;
 pub use verified::{record_pr, record_verified, RecordPrRequest, RecordVerifiedRequest};
 

@@ -136,7 +136,7 @@ fn a_conflict_is_found_in_memory_and_creates_nothing() {
 fn assemble_builds_merge_commits_in_dependency_order() {
     let f = fixture();
     let a = assemble(&f.context(), &request(&f, &[2, 1])).unwrap();
-    assert_eq!(a.status, "created");
+    assert_eq!(a.status, AssembleStatus::Created);
     let order: Vec<u32> = a.merges.iter().map(|m| m.stage).collect();
     assert_eq!(order, vec![1, 2]);
     let first = git(
@@ -166,7 +166,7 @@ fn assemble_builds_merge_commits_in_dependency_order() {
         "two\n"
     );
     let again = assemble(&f.context(), &request(&f, &[1, 2])).unwrap();
-    assert_eq!(again.status, "reused");
+    assert_eq!(again.status, AssembleStatus::Reused);
     assert_eq!(again.merges, a.merges);
 }
 

@@ -1,5 +1,14 @@
 use super::*;
 
+/// Stage `number` titled `title`, depending on `depends_on`.
+fn stage(number: u32, title: &str, depends_on: &[u32]) -> Stage {
+    Stage {
+        number,
+        title: title.into(),
+        depends_on: depends_on.to_vec(),
+    }
+}
+
 const TABLE_REPORT: &str = r#"# 구현 계획 보고서 — 결제 재시도 (final-report-implementation-planning-002)
 
 ## 5. 구현 계획
@@ -32,26 +41,10 @@ fn reads_a_table_with_korean_text_around_it() {
     assert_eq!(
         map.stages,
         vec![
-            Stage {
-                number: 1,
-                title: "재시도 테이블 스키마 추가".into(),
-                depends_on: vec![]
-            },
-            Stage {
-                number: 2,
-                title: "재시도 워커 구현".into(),
-                depends_on: vec![1]
-            },
-            Stage {
-                number: 3,
-                title: "관리자 API".into(),
-                depends_on: vec![1, 2]
-            },
-            Stage {
-                number: 4,
-                title: "Dashboard 위젯".into(),
-                depends_on: vec![2]
-            },
+            stage(1, "재시도 테이블 스키마 추가", &[]),
+            stage(2, "재시도 워커 구현", &[1]),
+            stage(3, "관리자 API", &[1, 2]),
+            stage(4, "Dashboard 위젯", &[2]),
         ]
     );
     assert_eq!(dependency_order(&map.stages), Ok(vec![1, 2, 3, 4]));
@@ -106,14 +99,7 @@ fn reads_a_numbered_list_without_the_word_stage() {
     let md = "## 5.5 Stage Map\n1. Schema (depends on: none)\n2. S3 upload path (depends on: 1)\n";
     let map = parse_stage_map(md);
     assert_eq!(map.errors, Vec::<String>::new());
-    assert_eq!(
-        map.stages[1],
-        Stage {
-            number: 2,
-            title: "S3 upload path".into(),
-            depends_on: vec![1]
-        }
-    );
+    assert_eq!(map.stages[1], stage(2, "S3 upload path", &[1]));
 }
 
 #[test]
@@ -207,11 +193,7 @@ fn a_deeper_heading_level_and_a_later_sibling_end_the_section() {
 
 #[test]
 fn dependency_order_puts_lower_numbers_first_among_ready_stages() {
-    let st = |n, d: &[u32]| Stage {
-        number: n,
-        title: String::new(),
-        depends_on: d.to_vec(),
-    };
+    let st = |n, d: &[u32]| stage(n, "", d);
     let stages = vec![st(3, &[]), st(1, &[2]), st(2, &[]), st(4, &[1, 3])];
     assert_eq!(dependency_order(&stages), Ok(vec![2, 1, 3, 4]));
 }
@@ -223,18 +205,7 @@ fn reads_bullets_that_start_with_the_bare_number() {
     assert_eq!(map.errors, Vec::<String>::new());
     assert_eq!(
         map.stages,
-        vec![
-            Stage {
-                number: 1,
-                title: "준비".into(),
-                depends_on: vec![]
-            },
-            Stage {
-                number: 2,
-                title: "적용".into(),
-                depends_on: vec![1]
-            },
-        ]
+        vec![stage(1, "준비", &[]), stage(2, "적용", &[1]),]
     );
 }
 

@@ -11,14 +11,106 @@ use super::entry::WorktreeEntry;
 use super::store::{BranchOwners, Doc};
 use super::{Registry, Result};
 
+/// Declares [`ProblemCode`] from one table: variant, code string, what it means and what
+/// clears it (the table of `docs/errors.md`).
+macro_rules! problem_codes {
+    ($($variant:ident = $text:literal, $meaning:literal;)+) => {
+        /// The kind of a doctor finding, serialized as its kebab-case code
+        /// (`branch-index-dangling`, …): a closed set, documented in `docs/errors.md`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $(#[doc = $meaning] $variant,)+
+        }
+
+        impl ProblemCode {
+            /// Every finding code, in the order of `docs/errors.md`.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),+];
+
+            /// The code as the report spells it, e.g. `worktree-missing`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $text,)+
+                }
+            }
+
+            /// What it means and what clears it, in one line.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $meaning,)+
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    BranchIndexDangling = "branch-index-dangling",
+        "The `branches` index names a key for a branch that is not in the registry, is \
+         released or is on another branch (the detail says which); it blocks that branch. \
+         `okstra registry repair` drops the index entry.";
+    BranchIndexMissing = "branch-index-missing",
+        "An active entry's branch is not indexed to it. `okstra registry repair` indexes it.";
+    BranchActiveTwice = "branch-active-twice",
+        "Two active entries are on one branch. `okstra registry repair` keeps the newest and \
+         releases the other.";
+    WorktreeMissing = "worktree-missing",
+        "An active entry's directory no longer exists. `okstra registry prune --apply` \
+         releases the entry.";
+    NotAWorktree = "not-a-worktree",
+        "An active entry's directory is inside a git work tree but not the top of one: move \
+         it aside, release the entry and provision again.";
+    WorktreeUnknownToGit = "worktree-unknown-to-git",
+        "An active entry's directory exists but git does not know it as a worktree (pruned \
+         from git?): release the entry and provision again.";
+    BranchSwitched = "branch-switched",
+        "An entry's worktree has another branch checked out than the registered one: check \
+         out the registered branch in it (or release the entry).";
+    WorktreePrunable = "worktree-prunable",
+        "git still lists a worktree whose directory is gone: `git worktree unlock <path>` and \
+         `git worktree prune`, then `okstra registry prune --apply` (provisioning the key \
+         again also clears it).";
+    WorktreeForeign = "worktree-foreign",
+        "A git worktree lies under the okstra root but no registry entry owns it: remove it \
+         with `git worktree remove <path>` if it is not yours to keep.";
+    ProvisionUnfinished = "provision-unfinished",
+        "A provisioning record whose process died. `okstra registry repair` (or provisioning \
+         the key again) completes or undoes it.";
+    AssembleUnfinished = "assemble-unfinished",
+        "A handoff assemble record whose process died. `okstra registry repair` resets the \
+         collector's checkout to its branch; running handoff assemble again resumes.";
+    JournalUnreadable = "journal-unreadable",
+        "A journal record that does not parse. `okstra registry repair` moves it aside \
+         (`.unreadable`).";
+    WorktreeLockedOrphan = "worktree-locked-orphan",
+        "A worktree git keeps locked with okstra's reason that no active entry owns. `okstra \
+         registry repair` unlocks it (the directory is kept).";
+    BranchUnregistered = "branch-unregistered",
+        "A branch whose reflog says okstra created it that no registry row owns. `okstra \
+         registry repair` deletes it while it still points where it was created and nothing \
+         has it checked out.";
+    GitLockStale = "git-lock-stale",
+        "A git `*.lock` (git dir, `refs/`, a worktree's admin dir) older than 10 min that no \
+         process holds open. `okstra registry repair` removes it.";
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProblemCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
-    /// `branch-index-dangling`, `branch-index-missing`,
-    /// `branch-active-twice`, `worktree-missing`, `not-a-worktree` or
-    /// `worktree-unknown-to-git`.
-    pub code: String,
+    /// What kind of finding (the closed set [`ProblemCode`]).
+    pub code: ProblemCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_key: Option<String>,
     pub detail: String,
@@ -34,9 +126,9 @@ pub struct DoctorReport {
 impl Problem {
     /// A finding with its code, the task key it concerns (if any) and a readable detail
     /// naming what clears it.
-    pub fn new(code: &str, key: Option<&str>, detail: String) -> Problem {
+    pub fn new(code: ProblemCode, key: Option<&str>, detail: String) -> Problem {
         Problem {
-            code: code.into(),
+            code,
             task_key: key.map(str::to_string),
             detail,
         }
@@ -51,7 +143,7 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
         Ok(r) => r,
         Err(err) => {
             return Some(Problem::new(
-                "worktree-unknown-to-git",
+                ProblemCode::WorktreeUnknownToGit,
                 key,
                 format!(
                     "{} exists but git does not know it as a worktree ({}); if it was pruned \
@@ -69,7 +161,7 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
         .is_some_and(|(w, p)| w == p);
     (!same_dir).then(|| {
         Problem::new(
-            "not-a-worktree",
+            ProblemCode::NotAWorktree,
             key,
             format!(
                 "{} is inside a git work tree but is not the top of one",
@@ -96,7 +188,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
             Some(_) => continue,
         };
         problems.push(Problem::new(
-            "branch-index-dangling",
+            ProblemCode::BranchIndexDangling,
             Some(owner),
             format!(
                 "branch {branch:?} is indexed to {owner}, {why}; it blocks that branch. \
@@ -108,7 +200,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
         let e = &entries[*kept];
         if doc.branches().get(*branch).and_then(Value::as_str) != Some(e.task_key.as_str()) {
             problems.push(Problem::new(
-                "branch-index-missing",
+                ProblemCode::BranchIndexMissing,
                 Some(&e.task_key),
                 format!(
                     "branch {branch:?} of this active entry is not indexed to it; `okstra \
@@ -118,7 +210,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
         }
         for &i in others {
             problems.push(Problem::new(
-                "branch-active-twice",
+                ProblemCode::BranchActiveTwice,
                 Some(&entries[i].task_key),
                 format!(
                     "this active entry is on branch {branch:?}, which the newer active entry \
@@ -132,7 +224,7 @@ pub fn examine(doc: &Doc, entries: &[WorktreeEntry]) -> DoctorReport {
         let key = Some(e.task_key.as_str());
         if !Path::new(&e.worktree_path).exists() {
             problems.push(Problem::new(
-                "worktree-missing",
+                ProblemCode::WorktreeMissing,
                 key,
                 format!(
                     "{} no longer exists; `okstra registry prune --apply` releases the entry",

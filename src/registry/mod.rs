@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use canon::Canon;
-pub use doctor::{DoctorReport, Problem};
+pub use doctor::{DoctorReport, Problem, ProblemCode};
 pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_FORMAT};
 pub use repair::RepairReport;
 use store::Doc;

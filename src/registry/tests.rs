@@ -547,8 +547,13 @@ fn doctor_names_each_violation_and_repair_restores_the_invariants() {
     let mut codes: Vec<(String, String)> = rep
         .problems
         .iter()
-        .filter(|p| !p.code.starts_with("worktree"))
-        .map(|p| (p.code.clone(), p.task_key.clone().unwrap_or_default()))
+        .filter(|p| !p.code.as_str().starts_with("worktree"))
+        .map(|p| {
+            (
+                p.code.as_str().to_string(),
+                p.task_key.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     codes.sort();
     let want: Vec<(String, String)> = [
@@ -577,7 +582,7 @@ fn doctor_names_each_violation_and_repair_restores_the_invariants() {
         after
             .problems
             .iter()
-            .all(|p| p.code.starts_with("worktree")),
+            .all(|p| p.code.as_str().starts_with("worktree")),
         "{:?}",
         after.problems
     );

@@ -51,7 +51,7 @@ fn pending(cx: &Ctx<'_>, step: &Step) -> Result<bool, WizardError> {
 /// The prompt to show for `st`.
 pub fn next(st: &WizardState) -> Result<Prompt, WizardError> {
     let cx = Ctx::new(st);
-    if st.aborted {
+    if st.now.aborted {
         return Ok(text_prompt(&cx, "aborted", PromptKind::Aborted));
     }
     if st.is(StepId::Confirm, "proceed") {
@@ -179,6 +179,7 @@ fn apply_one(
     }
     if a.record {
         a.draft
+            .now
             .answers
             .insert(step.id.as_str().to_string(), a.shown.clone());
     }

@@ -192,6 +192,18 @@ pub struct CreateOptions {
     pub home: Option<String>,
     /// Batch independent prompts into `pick_group` prompts.
     pub groups: bool,
+    /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s).
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// How a wizard run ended (serialized `done` / `aborted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Confirmed: `render_args` holds the run.
+    Done,
+    /// Aborted by the user.
+    Aborted,
 }
 
 /// The wizard: a state plus its operations (next, submit, back, render).
@@ -236,9 +248,8 @@ impl Wizard {
                 lang,
                 home,
                 groups: o.groups,
-                answers: Default::default(),
-                values: Default::default(),
-                aborted: false,
+                lock_timeout_ms: o.lock_timeout_ms,
+                now: Default::default(),
                 history: Vec::new(),
             },
         })
@@ -268,6 +279,12 @@ impl Wizard {
         self.state.to_json()
     }
 
+    /// Sets how long this wizard's calls wait for a lock (plan approval, the registry);
+    /// `None`: `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s. Not saved with the state.
+    pub fn set_lock_timeout(&mut self, ms: Option<u64>) {
+        self.state.lock_timeout_ms = ms;
+    }
+
     /// The state.
     pub fn state(&self) -> &WizardState {
         &self.state
@@ -278,13 +295,13 @@ impl Wizard {
         flow::next(&self.state)
     }
 
-    /// `done` or `aborted` once the run is over (a finished state never blocks a new run:
+    /// How the run ended once it is over (a finished state never blocks a new run:
     /// callers start a new one), else `None`.
-    pub fn finished(&self) -> Option<&'static str> {
-        if self.state.aborted {
-            Some("aborted")
+    pub fn finished(&self) -> Option<Outcome> {
+        if self.state.now.aborted {
+            Some(Outcome::Aborted)
         } else if self.state.is(StepId::Confirm, "proceed") {
-            Some("done")
+            Some(Outcome::Done)
         } else {
             None
         }
@@ -296,9 +313,7 @@ impl Wizard {
     pub fn back(&mut self) -> bool {
         match self.state.history.pop() {
             Some(s) => {
-                self.state.answers = s.answers;
-                self.state.values = s.values;
-                self.state.aborted = s.aborted;
+                self.state.now = s;
                 true
             }
             None => false,
@@ -354,7 +369,7 @@ impl Wizard {
     /// after an abort, `E_INVALID_ARG` before the wizard is done or when final-verification
     /// has no explicit stage.
     pub fn render_args(&self) -> Result<Vec<(&'static str, String)>, WizardError> {
-        if self.state.aborted {
+        if self.state.now.aborted {
             return Err(WizardError::Aborted);
         }
         if self.finished().is_none() {
@@ -387,8 +402,7 @@ impl Wizard {
                 "the wizard's run has no task to provision".into(),
             ))
         })?;
-        let context = crate::context::Context::resolve(self.state.home.as_deref(), None)?;
-        Ok((context, req))
+        Ok((self.state.context()?, req))
     }
 
     /// The human summary shown before the final confirm (effective values, `default (…)`

@@ -5,12 +5,12 @@
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
-use crate::context::Context;
 use crate::error::Code;
 use crate::fsio;
 use crate::ids;
@@ -225,7 +225,7 @@ impl<'a> Project<'a> {
             Some(true) => return Ok(WorktreeDecision::InWorktree),
             Some(false) => {}
         }
-        let context = Context::resolve(self.state.home.as_deref(), None)?;
+        let context = self.state.context()?;
         let base_label = || match worktree::base_label(self.root(), req.base_ref.as_deref()) {
             Ok(label) => label.unwrap_or_default(),
             // An unknown ref is refused when it is answered; one deleted since shows as is.
@@ -310,8 +310,11 @@ impl<'a> Project<'a> {
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
 /// data.json; does nothing when it already is. A missing or malformed data.json is a
 /// rejected answer; failing to lock or write it is an error of the call (`E_LOCK_TIMEOUT`,
-/// `E_IO`), not a bad answer.
-pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, WizardError> {
+/// `E_IO`), not a bad answer. The lock is waited for at most `lock_timeout`.
+pub fn ensure_plan_approved(
+    plan_md: &str,
+    lock_timeout: Duration,
+) -> Result<Result<(), Rejection>, WizardError> {
     let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
     let missing = || Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown);
@@ -325,7 +328,7 @@ pub fn ensure_plan_approved(plan_md: &str) -> Result<Result<(), Rejection>, Wiza
     if !data.is_file() {
         return Ok(Err(missing()));
     }
-    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), fsio::lock_timeout(None))?;
+    let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), lock_timeout)?;
     let Ok(bytes) = std::fs::read(&data) else {
         return Ok(Err(missing()));
     };
@@ -412,7 +415,7 @@ mod error_code_tests {
         std::fs::write(dir.join("plan.data.json"), "{\"meta\": {}}\n").unwrap();
         let remounted = mount(&["-o", "remount,ro", &d]);
         let plan = dir.join("plan.md").to_string_lossy().into_owned();
-        let result = ensure_plan_approved(&plan);
+        let result = ensure_plan_approved(&plan, std::time::Duration::from_secs(5));
         mount(&["-o", "remount,rw", &d]);
         let _ = Command::new("umount").arg(&d).status();
         let _ = std::fs::remove_dir(&dir);

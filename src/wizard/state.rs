@@ -4,12 +4,15 @@
 //! keyed by [`StepId::as_str`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Lang;
 use super::step_id::StepId;
 use super::WizardError;
+use crate::context::Context;
+use crate::error::InvalidArg;
 
 /// The state format written by this version. Version 1 is the first Rust format; the Python
 /// wizard's state files carry no `version` and are refused with a clear error.
@@ -33,6 +36,24 @@ pub struct WizardState {
     /// Whether independent prompts are batched into `pick_group` prompts.
     #[serde(default)]
     pub groups: bool,
+    /// How long this process's calls wait for a lock (plan approval, the registry). Not
+    /// saved: each call gives its own (`lockTimeoutMs`, `--lock-timeout-ms`), else
+    /// `OKSTRA_LOCK_TIMEOUT_MS`, else 30 s.
+    #[serde(skip)]
+    pub lock_timeout_ms: Option<u64>,
+    /// The answers so far (saved as the top-level `answers`, `values` and `aborted`).
+    #[serde(flatten)]
+    pub now: Snapshot,
+    /// The answers before each accepted answer, oldest first: what Back returns to. Saved
+    /// with the state, so a resumed run can still go back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Snapshot>,
+}
+
+/// The answers at one point of the run: the current ones ([`WizardState::now`]) or an
+/// entry of [`WizardState::history`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
     /// Raw answers by step id.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
@@ -42,27 +63,22 @@ pub struct WizardState {
     /// Terminal: the user aborted.
     #[serde(default)]
     pub aborted: bool,
-    /// The answers before each accepted answer, oldest first: what Back returns to. Saved
-    /// with the state, so a resumed run can still go back.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<Snapshot>,
-}
-
-/// The answers at one point of the run (an entry of [`WizardState::history`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    #[serde(default)]
-    pub answers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub values: BTreeMap<String, String>,
-    #[serde(default)]
-    pub aborted: bool,
 }
 
 /// How many answers Back can undo (a run has about thirty questions; edits add more).
 pub const HISTORY_LIMIT: usize = 200;
 
 impl WizardState {
+    /// The context of a call: the state's `home` and lock bound, resolved once.
+    pub fn context(&self) -> Result<Context, InvalidArg> {
+        Context::resolve(self.home.as_deref(), self.lock_timeout_ms)
+    }
+
+    /// How long a call waits for a lock.
+    pub fn lock_timeout(&self) -> Duration {
+        crate::fsio::lock_timeout(self.lock_timeout_ms)
+    }
+
     /// Parses a saved state, refusing other versions with a clear error.
     pub fn from_json(text: &str) -> Result<WizardState, WizardError> {
         let raw: serde_json::Value =
@@ -95,11 +111,7 @@ impl WizardState {
 
     /// Records `before` (the state this one was made from) as the point Back returns to.
     pub fn push_history(&mut self, before: &WizardState) {
-        self.history.push(Snapshot {
-            answers: before.answers.clone(),
-            values: before.values.clone(),
-            aborted: before.aborted,
-        });
+        self.history.push(before.now.clone());
         if self.history.len() > HISTORY_LIMIT {
             let extra = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..extra);
@@ -108,7 +120,7 @@ impl WizardState {
 
     /// The answer to `step` (a [`StepId`] or its string), if given.
     pub fn answer(&self, step: impl AsRef<str>) -> Option<&str> {
-        self.answers.get(step.as_ref()).map(String::as_str)
+        self.now.answers.get(step.as_ref()).map(String::as_str)
     }
 
     /// The answer to `step`, or empty.
@@ -123,7 +135,7 @@ impl WizardState {
 
     /// The resolved value `key`, or empty.
     pub fn value(&self, key: &str) -> &str {
-        self.values.get(key).map_or("", String::as_str)
+        self.now.values.get(key).map_or("", String::as_str)
     }
 
     /// The chosen task type, or empty.
@@ -133,9 +145,9 @@ impl WizardState {
 
     /// Forgets the answer to `step` and the values it resolved (`writes`).
     pub fn clear(&mut self, step: StepId, writes: &[&str]) {
-        self.answers.remove(step.as_str());
+        self.now.answers.remove(step.as_str());
         for k in writes {
-            self.values.remove(*k);
+            self.now.values.remove(*k);
         }
     }
 }

@@ -85,7 +85,7 @@ pub struct Answer<'a> {
 
 impl Answer<'_> {
     fn set(&mut self, key: &str, value: &str) {
-        self.draft.values.insert(key.into(), value.into());
+        self.draft.now.values.insert(key.into(), value.into());
     }
 }
 
@@ -186,6 +186,23 @@ const MODELS: &[StepId] = &[StepId::ClaudeModel, StepId::CodexModel, StepId::Gem
 /// An edit field that clears nothing else.
 const fn only(field: &'static str) -> Edit {
     Edit { field, clears: &[] }
+}
+
+/// The model step of a worker (`claude`, `codex`, `gemini`): asked when the worker takes
+/// part, labelled as the executor's when it is one, a model name or blank.
+macro_rules! worker_model {
+    ($id:ident, $worker:literal, $field:literal) => {
+        Step {
+            id: StepId::$id,
+            when: |cx| Ok(cx.model_needed($worker)),
+            variants: &["label_executor"],
+            prompt: Some(executor_label),
+            accept: Some(accept_model),
+            edit: Some(only($field)),
+            groupable: true,
+            ..BASE
+        }
+    };
 }
 
 /// Every step, in the order they are asked.
@@ -362,7 +379,9 @@ pub static STEPS: &[Step] = &[
             if a.value == "no" {
                 return Err(reject("declined").into());
             }
-            project::ensure_plan_approved(a.draft.value("approvedPlan"))?.map_err(Refusal::Rejected)
+            let bound = a.draft.lock_timeout();
+            project::ensure_plan_approved(a.draft.value("approvedPlan"), bound)?
+                .map_err(Refusal::Rejected)
         }),
         edit: Some(APPROVED_PLAN),
         ..BASE
@@ -450,36 +469,9 @@ pub static STEPS: &[Step] = &[
         groupable: true,
         ..BASE
     },
-    Step {
-        id: StepId::ClaudeModel,
-        when: |cx| Ok(cx.model_needed("claude")),
-        variants: &["label_executor"],
-        prompt: Some(executor_label),
-        accept: Some(accept_model),
-        edit: Some(only("claude_model")),
-        groupable: true,
-        ..BASE
-    },
-    Step {
-        id: StepId::CodexModel,
-        when: |cx| Ok(cx.model_needed("codex")),
-        variants: &["label_executor"],
-        prompt: Some(executor_label),
-        accept: Some(accept_model),
-        edit: Some(only("codex_model")),
-        groupable: true,
-        ..BASE
-    },
-    Step {
-        id: StepId::GeminiModel,
-        when: |cx| Ok(cx.model_needed("gemini")),
-        variants: &["label_executor"],
-        prompt: Some(executor_label),
-        accept: Some(accept_model),
-        edit: Some(only("gemini_model")),
-        groupable: true,
-        ..BASE
-    },
+    worker_model!(ClaudeModel, "claude", "claude_model"),
+    worker_model!(CodexModel, "codex", "codex_model"),
+    worker_model!(GeminiModel, "gemini", "gemini_model"),
     Step {
         id: StepId::ReportWriterModel,
         when: |cx| Ok(cx.customize() && (cx.tt() == IMPL || cx.worker_selected("report-writer"))),
@@ -576,7 +568,7 @@ pub static STEPS: &[Step] = &[
                     clear(a.draft, StepId::BaseRefText);
                     a.record = false;
                 }
-                "abort" => a.draft.aborted = true,
+                "abort" => a.draft.now.aborted = true,
                 _ => {}
             }
             Ok(())

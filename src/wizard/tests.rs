@@ -73,6 +73,7 @@ impl Fx {
             lang: Some(lang.into()),
             home: Some(self.home.clone()),
             groups,
+            lock_timeout_ms: None,
         })
         .unwrap()
     }
@@ -107,6 +108,24 @@ fn walk(w: &mut Wizard, script: &[(&str, &str)]) {
         let out = w.submit(value).unwrap();
         assert!(out.ok, "{step}={value} rejected: {:?}", out.error);
     }
+}
+
+/// Answers the task type `tt`, picks the fixture's existing task `pay/checkout` and keeps its
+/// brief: how most runs start.
+fn existing_task(w: &mut Wizard, tt: &str) {
+    walk(
+        w,
+        &[
+            ("task_type", tt),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+        ],
+    );
+}
+
+/// Proceeds past the branch confirmation and the final confirmation: how most runs end.
+fn proceed(w: &mut Wizard) {
+    walk(w, &[("branch_confirm", "proceed"), ("confirm", "proceed")]);
 }
 
 fn args(w: &Wizard) -> std::collections::BTreeMap<String, String> {
@@ -148,10 +167,9 @@ fn requirements_discovery_new_task_to_done() {
             ("brief_path", "briefs/other.md"),
             ("base_ref_pick", "develop"),
             ("customize_pick", "defaults"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
         ],
     );
+    proceed(&mut w);
     assert_eq!(w.next().unwrap().kind, PromptKind::Done);
     let a = args(&w);
     assert_eq!(a["task-type"], "requirements-discovery");
@@ -172,12 +190,10 @@ fn requirements_discovery_new_task_to_done() {
 fn error_analysis_existing_task_customized() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "error-analysis");
     walk(
         &mut w,
         &[
-            ("task_type", "error-analysis"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "main"),
             ("customize_pick", "customize"),
             ("workers", "claude, report-writer, claude"),
@@ -228,13 +244,9 @@ fn implementation_planning_with_typed_base_ref() {
     assert!(msg.contains("no-such-ref"), "{msg}");
     walk(
         &mut w,
-        &[
-            ("base_ref_text", "main~0"),
-            ("customize_pick", "defaults"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
-        ],
+        &[("base_ref_text", "main~0"), ("customize_pick", "defaults")],
     );
+    proceed(&mut w);
     assert_eq!(args(&w)["base-ref"], "main~0");
 }
 
@@ -242,15 +254,10 @@ fn implementation_planning_with_typed_base_ref() {
 fn implementation_rules() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "implementation");
     walk(
         &mut w,
-        &[
-            ("task_type", "implementation"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
-            ("base_ref_pick", "main"),
-            ("approved_plan_pick", "latest"),
-        ],
+        &[("base_ref_pick", "main"), ("approved_plan_pick", "latest")],
     );
     rejected(&mut w, "no", "E_INVALID_ARG");
     walk(&mut w, &[("approve_plan_confirm", "yes")]);
@@ -354,19 +361,16 @@ fn final_verification_rules() {
 fn release_handoff_with_repo_template() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "release-handoff");
     walk(
         &mut w,
         &[
-            ("task_type", "release-handoff"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "main"),
             ("customize_pick", "defaults"),
             ("pr_template_pick", "repo"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
         ],
     );
+    proceed(&mut w);
     let a = args(&w);
     assert_eq!(
         a["pr-template"],
@@ -422,12 +426,10 @@ fn rejected_answers_leave_state_unchanged() {
 fn abort_is_terminal() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "error-analysis");
     walk(
         &mut w,
         &[
-            ("task_type", "error-analysis"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "main"),
             ("customize_pick", "defaults"),
             ("branch_confirm", "abort"),
@@ -457,12 +459,10 @@ fn render_args_before_done_is_refused() {
 fn edit_reasks_the_field_and_clears_dependents() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "implementation");
     walk(
         &mut w,
         &[
-            ("task_type", "implementation"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "main"),
             ("approved_plan_pick", "latest"),
             ("approve_plan_confirm", "yes"),
@@ -518,10 +518,9 @@ fn edit_reasks_the_field_and_clears_dependents() {
             ("approved_plan_text", &fx.plan("001")),
             ("approve_plan_confirm", "yes"),
             ("stage_pick", "2"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
         ],
     );
+    proceed(&mut w);
     let a = args(&w);
     assert_eq!(
         (a["stage"].as_str(), a["executor"].as_str()),
@@ -535,15 +534,10 @@ fn edit_reasks_the_field_and_clears_dependents() {
 fn branch_confirm_edit_reasks_base_ref() {
     let fx = fixture();
     let mut w = fx.wizard();
+    existing_task(&mut w, "error-analysis");
     walk(
         &mut w,
-        &[
-            ("task_type", "error-analysis"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
-            ("base_ref_pick", "main"),
-            ("customize_pick", "defaults"),
-        ],
+        &[("base_ref_pick", "main"), ("customize_pick", "defaults")],
     );
     let p = w.next().unwrap();
     assert!(p.label.contains("fix-checkout"), "{}", p.label);
@@ -551,13 +545,9 @@ fn branch_confirm_edit_reasks_base_ref() {
     assert_eq!(values, ["proceed", "edit", "abort"]);
     walk(
         &mut w,
-        &[
-            ("branch_confirm", "edit"),
-            ("base_ref_pick", "develop"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
-        ],
+        &[("branch_confirm", "edit"), ("base_ref_pick", "develop")],
     );
+    proceed(&mut w);
     assert_eq!(args(&w)["base-ref"], "develop");
 }
 
@@ -578,15 +568,8 @@ fn reused_worktree_skips_base_ref_and_renders_it_empty() {
     )
     .unwrap();
     let mut w = fx.wizard();
-    walk(
-        &mut w,
-        &[
-            ("task_type", "error-analysis"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
-            ("customize_pick", "defaults"),
-        ],
-    );
+    existing_task(&mut w, "error-analysis");
+    walk(&mut w, &[("customize_pick", "defaults")]);
     let p = w.next().unwrap();
     assert_eq!(p.step, "branch_confirm");
     assert!(p.label.contains("/w/shop/pay/checkout"), "{}", p.label);
@@ -637,12 +620,10 @@ fn not_a_git_project() {
 fn pick_group_batches_the_customize_answers() {
     let fx = fixture();
     let mut w = fx.wizard_with(true, "en");
+    existing_task(&mut w, "requirements-discovery");
     walk(
         &mut w,
         &[
-            ("task_type", "requirements-discovery"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "main"),
             ("customize_pick", "customize"),
             ("workers", "codex,report-writer"),
@@ -1080,15 +1061,8 @@ fn plan_checks_and_stage_map_errors() {
     );
     write(&fx.root.join("reports/cyclic.data.json"), "{}");
     let mut w = fx.wizard_with(false, "en");
-    walk(
-        &mut w,
-        &[
-            ("task_type", "final-verification"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
-            ("approved_plan_pick", "path"),
-        ],
-    );
+    existing_task(&mut w, "final-verification");
+    walk(&mut w, &[("approved_plan_pick", "path")]);
     let msg = rejected(&mut w, &other.to_string_lossy(), "E_INVALID_ARG");
     assert!(
         msg.contains("not an implementation-planning report"),
@@ -1187,12 +1161,10 @@ fn provision_request_is_what_was_confirmed() {
     let fx = fixture();
     let mut w = fx.wizard();
     assert_eq!(w.provision_request().unwrap_err().code(), "E_INVALID_ARG");
+    existing_task(&mut w, "implementation");
     walk(
         &mut w,
         &[
-            ("task_type", "implementation"),
-            ("task_pick", "pay/checkout"),
-            ("brief_pick", "keep"),
             ("base_ref_pick", "develop"),
             ("approved_plan_pick", "latest"),
             ("approve_plan_confirm", "yes"),
@@ -1200,10 +1172,9 @@ fn provision_request_is_what_was_confirmed() {
             ("executor_pick", "codex"),
             ("critic_pick", "off"),
             ("customize_pick", "defaults"),
-            ("branch_confirm", "proceed"),
-            ("confirm", "proceed"),
         ],
     );
+    proceed(&mut w);
     let (context, req) = w.provision_request().unwrap();
     assert_eq!(
         (
@@ -1248,7 +1219,9 @@ fn plan_data_is_the_reports_sibling_or_the_data_file_given() {
     for given in [&data, &md] {
         let given = given.to_string_lossy();
         assert!(project::check_plan(&given).is_ok(), "{given}");
-        project::ensure_plan_approved(&given).unwrap().unwrap();
+        project::ensure_plan_approved(&given, std::time::Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
     }
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
     assert_eq!(v["meta"]["approvalStatus"], "approved");

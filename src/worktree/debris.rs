@@ -11,7 +11,7 @@ use git2::{BranchType, Repository};
 use super::doctor::{canon, okstra_locked, worktree_names, Survey};
 use super::journal::{Intent, Move};
 use super::{git, holders};
-use crate::registry::{Problem, ACTIVE};
+use crate::registry::{Problem, ProblemCode, ACTIVE};
 
 /// A git `*.lock` file older than this, that no process holds open, is stale.
 pub const STALE_GIT_LOCK: Duration = Duration::from_secs(600);
@@ -69,7 +69,7 @@ fn unreadable(file: &Path, e: &str) -> (Debris, Problem) {
     (
         Debris::UnreadableRecord(file.to_path_buf()),
         Problem::new(
-            "journal-unreadable",
+            ProblemCode::JournalUnreadable,
             None,
             format!(
                 "journal record {} cannot be read ({e}); `okstra registry repair` moves it \
@@ -88,7 +88,7 @@ fn journal_debris(s: &Survey) -> Vec<(Debris, Problem)> {
             Ok(i) => (
                 Debris::Intent(file.clone(), i.clone()),
                 Problem::new(
-                    "provision-unfinished",
+                    ProblemCode::ProvisionUnfinished,
                     Some(&i.task_key),
                     format!(
                         "provisioning of {} at {} on branch {} (pid {}, {}) did not finish; \
@@ -110,7 +110,7 @@ fn journal_debris(s: &Survey) -> Vec<(Debris, Problem)> {
             Ok(m) => (
                 Debris::Move(file.clone(), m.clone()),
                 Problem::new(
-                    "assemble-unfinished",
+                    ProblemCode::AssembleUnfinished,
                     Some(&m.task_key),
                     format!(
                         "handoff assemble moving collector {} from {} to {} did not finish; \
@@ -151,7 +151,7 @@ fn locked_orphans(
         out.push((
             Debris::LockedOrphan(main.path().to_path_buf(), name.clone()),
             Problem::new(
-                "worktree-locked-orphan",
+                ProblemCode::WorktreeLockedOrphan,
                 None,
                 format!(
                     "git worktree {name} at {} is locked by okstra but no active registry \
@@ -184,7 +184,7 @@ fn unregistered_branches(main: &Repository, known: &BTreeSet<&str>) -> Vec<(Debr
             out.push((
                 Debris::Branch(main.path().to_path_buf(), name.clone(), at),
                 Problem::new(
-                    "branch-unregistered",
+                    ProblemCode::BranchUnregistered,
                     None,
                     format!(
                         "branch {name} in {} was made by okstra but no registry entry owns it; \
@@ -201,7 +201,7 @@ fn unregistered_branches(main: &Repository, known: &BTreeSet<&str>) -> Vec<(Debr
 
 fn git_lock_debris(lock: PathBuf) -> (Debris, Problem) {
     let problem = Problem::new(
-        "git-lock-stale",
+        ProblemCode::GitLockStale,
         None,
         format!(
             "git lock file {} is older than {} min and no process holds it; `okstra registry \

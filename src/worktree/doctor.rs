@@ -11,7 +11,7 @@ use super::journal::{self, Intent, Move, Op};
 use super::{debris, git, WorktreeError};
 use crate::fsio;
 use crate::ids;
-use crate::registry::{DoctorReport, Problem, Registry, WorktreeEntry, ACTIVE};
+use crate::registry::{DoctorReport, Problem, ProblemCode, Registry, WorktreeEntry, ACTIVE};
 
 /// Where the repositories okstra provisioned in are remembered (one file per repository
 /// holding its common git dir), so doctor finds their debris even when no entry is left.
@@ -146,7 +146,7 @@ fn branch_switched(entries: &[WorktreeEntry]) -> Vec<Problem> {
         .filter_map(|e| {
             let b = git::head_branch(Path::new(&e.worktree_path)).filter(|b| *b != e.branch)?;
             Some(Problem::new(
-                "branch-switched",
+                ProblemCode::BranchSwitched,
                 Some(&e.task_key),
                 format!(
                     "{} has branch {b} checked out, not its registered branch {}",
@@ -194,7 +194,7 @@ fn git_worktree_problems(reg: &Registry, s: &Survey) -> Vec<Problem> {
             let owner = owned.get(&path).map(|e| e.task_key.as_str());
             if wt.validate().is_err() {
                 problems.push(Problem::new(
-                    "worktree-prunable",
+                    ProblemCode::WorktreePrunable,
                     owner,
                     format!(
                         "git still lists worktree {name} at {} but its directory is gone; \
@@ -207,7 +207,7 @@ fn git_worktree_problems(reg: &Registry, s: &Survey) -> Vec<Problem> {
                 ));
             } else if owner.is_none() && !okstra_locked(&wt) && !released.contains(&path) {
                 problems.push(Problem::new(
-                    "worktree-foreign",
+                    ProblemCode::WorktreeForeign,
                     None,
                     format!(
                         "git worktree {name} at {} lies under the okstra root but no registry \

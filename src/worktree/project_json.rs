@@ -3,6 +3,7 @@
 //! [`upsert_project_json`] owns its identity fields.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -64,10 +65,11 @@ pub fn project_id(root: &Path) -> Option<String> {
 /// Errors: `E_PROJECT_ID_MISMATCH` when the file registers another id,
 /// `E_PROJECT_JSON_INVALID` when it is not a JSON object, `E_INVALID_ARG` for an empty id;
 /// the file is left unchanged in every case. Concurrent upserts of one root are serialized by
-/// a `flock` on the root directory (bounded: `E_LOCK_TIMEOUT`).
+/// a `flock` on the root directory, waited for at most `lock_timeout` (`E_LOCK_TIMEOUT`).
 pub fn upsert_project_json(
     project_root: &Path,
     project_id: &str,
+    lock_timeout: Duration,
 ) -> Result<Map<String, Value>, WorktreeError> {
     crate::ids::check_segment("projectId", project_id)?;
     crate::ids::check_dir("projectRoot", project_root)?;
@@ -76,7 +78,7 @@ pub fn upsert_project_json(
     // Two upserts at once must not lose each other's read-modify-write: they take a lock on
     // the project root directory itself (no lock file is left in the repository).
     std::fs::create_dir_all(project_root).map_err(io_err("create directory", project_root))?;
-    let _guard = fsio::LockGuard::acquire_dir(project_root, fsio::lock_timeout(None))?;
+    let _guard = fsio::LockGuard::acquire_dir(project_root, lock_timeout)?;
     let (path, mut data) = match read(project_root)? {
         Some(found) => found,
         None => (join(project_root, &CURRENT), Map::new()),

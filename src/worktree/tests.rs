@@ -3,6 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::*;
 use crate::context::Context;
@@ -529,7 +530,7 @@ fn busy_git_ref_lock_is_waited_out() {
 fn upsert_project_json_keeps_foreign_fields_and_refuses_other_ids() {
     let _g = serial();
     let f = fixture();
-    let v = upsert_project_json(&f.repo, "proj").unwrap();
+    let v = upsert_project_json(&f.repo, "proj", Duration::from_secs(5)).unwrap();
     assert_eq!(v["projectId"], "proj");
     let path = f.repo.join(".okstra/project.json");
     let mut data: serde_json::Value =
@@ -537,11 +538,11 @@ fn upsert_project_json_keeps_foreign_fields_and_refuses_other_ids() {
     let created = data["createdAt"].clone();
     data["worktreeSyncDirs"] = serde_json::json!([".x"]);
     std::fs::write(&path, serde_json::to_vec(&data).unwrap()).unwrap();
-    let v = upsert_project_json(&f.repo, "proj").unwrap();
+    let v = upsert_project_json(&f.repo, "proj", Duration::from_secs(5)).unwrap();
     assert_eq!(v["worktreeSyncDirs"], serde_json::json!([".x"]));
     assert_eq!(v["createdAt"], created);
     let before = std::fs::read(&path).unwrap();
-    let e = upsert_project_json(&f.repo, "other").unwrap_err();
+    let e = upsert_project_json(&f.repo, "other", Duration::from_secs(5)).unwrap_err();
     assert_eq!(e.code(), "E_PROJECT_ID_MISMATCH");
     assert!(e.to_string().contains("--project-id proj"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
