@@ -3,7 +3,7 @@
 // executable, `node bin/okstra.cjs`, and the real Python interpreter running the old
 // helper's algorithm (`__test__/fixtures/py_consumers.py`, which, like consumers.py, does
 // not fsync). Also parseStageMap on a realistic plan.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,6 +65,10 @@ export async function run({ quick }) {
         python: { cmd: PYTHON, args: [py, root, 'read'] },
       }, { n })
       rows.push({ op: `ledgerRead @${label} rows`, inproc: readIn, ...spawnedRead })
+      // V8's own floor for building these rows: JSON.parse of their text, already in memory.
+      const text = `[${readFileSync(join(root, 'consumers.jsonl'), 'utf8').trim().split('\n').join(',')}]`
+      const parseFloor = measure(() => JSON.parse(text), { n: big ? 15 : quick ? 20 : 60, warmup: 2 })
+      rows.push({ op: `  floor: JSON.parse of the same rows' text @${label} rows`, inproc: parseFloor })
 
       const all = ledgerRead(root).rows
       const readers = measure(() => {

@@ -48,10 +48,9 @@ pub struct JsWorktreeEntry {
 
 impl From<registry::WorktreeEntry> for JsWorktreeEntry {
     fn from(e: registry::WorktreeEntry) -> Self {
-        let status = if e.is_active() {
-            EntryStatus::Active
-        } else {
-            EntryStatus::Released
+        let status = match e.status {
+            registry::EntryStatus::Active => EntryStatus::Active,
+            registry::EntryStatus::Released => EntryStatus::Released,
         };
         JsWorktreeEntry {
             task_key: e.task_key,
@@ -269,8 +268,8 @@ pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
     });
     let reg = open(f.home.as_deref(), None)?;
     let status = f.status.map(|s| match s {
-        EntryStatus::Active => registry::ACTIVE,
-        EntryStatus::Released => registry::RELEASED,
+        EntryStatus::Active => registry::EntryStatus::Active,
+        EntryStatus::Released => registry::EntryStatus::Released,
     });
     Ok(reg
         .list(f.project_id.as_deref(), status)

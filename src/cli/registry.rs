@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::args::{HomeArgs, KeyArgs};
 use super::{to_json, CmdResult};
-use crate::registry::Reservation;
+use crate::registry::{EntryStatus, RegistryError, Reservation};
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCmd {
@@ -145,8 +145,14 @@ pub fn run(cmd: RegistryCmd) -> CmdResult {
             status,
             home,
         } => to_json(
-            home.open()?
-                .list(project_id.as_deref(), status.as_deref())?,
+            home.open()?.list(
+                project_id.as_deref(),
+                status
+                    .as_deref()
+                    .map(EntryStatus::parse)
+                    .transpose()
+                    .map_err(RegistryError::from)?,
+            )?,
         ),
         RegistryCmd::Prune {
             apply,

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::error::{git_err, GitCause, GitError, InvalidArg};
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
-use crate::registry::{Registry, ACTIVE};
+use crate::registry::Registry;
 use crate::task_type::TaskType;
 use crate::worktree::{self, journal, ProvisionRequest, ProvisionStatus};
 
@@ -91,7 +91,7 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
     // A re-run continues from the existing collector's tip.
     let existing = reg
         .lookup(&keys.collector)?
-        .filter(|e| e.status == ACTIVE)
+        .filter(|e| e.is_active())
         .and_then(|e| repo.refname_to_id(&format!("refs/heads/{}", e.branch)).ok());
     let start = existing.unwrap_or(base);
     let branch_name = crate::ids::compute_branch_name(

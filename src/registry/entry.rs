@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::InvalidArg;
+
 /// A registered worktree. Serializes camelCase, as the JS API and the CLI show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,8 +19,7 @@ pub struct WorktreeEntry {
     pub base_ref: String,
     pub created_at: String,
     pub last_phase: String,
-    /// `active` or `released`.
-    pub status: String,
+    pub status: EntryStatus,
     pub stage: Option<u32>,
     pub implementation_base_commit: String,
     pub stages: Option<Vec<u32>>,
@@ -38,10 +39,43 @@ pub fn parse_stamp(s: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
     chrono::DateTime::parse_from_str(s, STAMP_FORMAT).ok()
 }
 
-/// Row status of a reserved entry.
-pub const ACTIVE: &str = "active";
-/// Row status after `release`.
-pub const RELEASED: &str = "released";
+/// A row's `status`: whether the entry owns its worktree and branch. Stored (and shown) as
+/// `"active"` / `"released"`; a row without one is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryStatus {
+    /// Reserved: the entry owns its worktree and its branch.
+    Active,
+    /// After `release`: the row, directory and branch are kept; the branch slot is free.
+    Released,
+}
+
+impl EntryStatus {
+    /// The stored string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Active => "active",
+            EntryStatus::Released => "released",
+        }
+    }
+
+    /// The status a caller named (a filter): `E_INVALID_ARG` for anything else.
+    pub fn parse(s: &str) -> Result<EntryStatus, InvalidArg> {
+        match s {
+            "active" => Ok(EntryStatus::Active),
+            "released" => Ok(EntryStatus::Released),
+            _ => Err(InvalidArg(format!(
+                "status {s:?} is not a registry status; use \"active\" or \"released\""
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for EntryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 fn text(row: &Map<String, Value>, field: &str, required: bool) -> Result<String, String> {
     match row.get(field) {
@@ -65,8 +99,9 @@ impl WorktreeEntry {
             .as_object()
             .ok_or_else(|| format!("row {key:?} is not an object"))?;
         let status = match row.get("status") {
-            None => ACTIVE.to_string(),
-            Some(Value::String(s)) if s == ACTIVE || s == RELEASED => s.clone(),
+            None => EntryStatus::Active,
+            Some(Value::String(s)) if s == "active" => EntryStatus::Active,
+            Some(Value::String(s)) if s == "released" => EntryStatus::Released,
             Some(other) => return Err(format!("row {key:?} has status {other}")),
         };
         let stage = match row.get("stage") {
@@ -105,6 +140,6 @@ impl WorktreeEntry {
 
     /// Whether the entry currently owns its worktree and branch.
     pub fn is_active(&self) -> bool {
-        self.status == ACTIVE
+        self.status == EntryStatus::Active
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use canon::Canon;
 pub use doctor::{DoctorReport, Problem, ProblemCode};
-pub use entry::{now_stamp, parse_stamp, WorktreeEntry, ACTIVE, RELEASED, STAMP_FORMAT};
+pub use entry::{now_stamp, parse_stamp, EntryStatus, WorktreeEntry, STAMP_FORMAT};
 pub use repair::RepairReport;
 use store::Doc;
 
@@ -133,7 +133,7 @@ fn fresh_row(parts: &KeyParts, r: &Reservation) -> Value {
         "base_ref": r.base_ref,
         "created_at": now_stamp(),
         "last_phase": r.phase,
-        "status": ACTIVE,
+        "status": EntryStatus::Active.as_str(),
         "stage": parts.stage,
         "implementation_base_commit": "",
         "stages": r.stages,
@@ -397,7 +397,7 @@ impl Registry {
     /// Stage numbers with an active `#stage-<N>` entry for the task, ascending.
     pub fn list_active_stage_numbers(&self, parts: &KeyParts) -> Result<Vec<u32>> {
         let mut out: Vec<u32> = self
-            .list(None, Some(ACTIVE))?
+            .list(None, Some(EntryStatus::Active))?
             .into_iter()
             .filter(|e| {
                 e.project_id == parts.project_id
@@ -415,13 +415,8 @@ impl Registry {
     pub fn list(
         &self,
         project_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<EntryStatus>,
     ) -> Result<Vec<WorktreeEntry>> {
-        if let Some(s) = status.filter(|s| *s != ACTIVE && *s != RELEASED) {
-            return Err(invalid(format!(
-                "status {s:?} is not a registry status; use \"active\" or \"released\""
-            )));
-        }
         let (_, entries) = Doc::load_typed(&self.file())?;
         let mut out: Vec<WorktreeEntry> = entries
             .into_iter()

@@ -7,14 +7,14 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::store::Doc;
-use super::{Registry, Result, WorktreeEntry, RELEASED};
+use super::{EntryStatus, Registry, Result, WorktreeEntry};
 use crate::ids::KeyParts;
 
 /// Marks the row of `key` released and frees `branch` in the index when the key owns it
 /// (an index entry naming another key is left to that key).
 fn release_row(doc: &mut Doc, key: &str, branch: &str) {
     if let Some(row) = doc.tasks_mut().get_mut(key).and_then(Value::as_object_mut) {
-        row.insert("status".into(), Value::String(RELEASED.into()));
+        row.insert("status".into(), EntryStatus::Released.as_str().into());
     }
     if doc.branches().get(branch).and_then(Value::as_str) == Some(key) {
         doc.branches_mut().remove(branch);
@@ -30,7 +30,7 @@ impl Registry {
             let Some(mut row) = canon.row(&key).filter(Value::is_object) else {
                 return Ok((None, false));
             };
-            row["status"] = Value::String(RELEASED.into());
+            row["status"] = EntryStatus::Released.as_str().into();
             let entry = self.put_row(canon, &key, &row)?;
             if canon.branch_indexed_to(&entry.branch, &key) {
                 canon.remove_branch(&entry.branch);
@@ -57,7 +57,7 @@ impl Registry {
                 .map(|e| {
                     release_row(doc, &e.task_key, &e.branch);
                     WorktreeEntry {
-                        status: RELEASED.into(),
+                        status: EntryStatus::Released,
                         ..e
                     }
                 })

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::cache::Stamp;
-use super::entry::{WorktreeEntry, RELEASED};
+use super::entry::{EntryStatus, WorktreeEntry};
 use super::RegistryError;
 use crate::fsio;
 
@@ -198,7 +198,7 @@ impl Doc {
             for &i in others {
                 let key = &entries[i].task_key;
                 if let Some(row) = self.tasks_mut().get_mut(key).and_then(Value::as_object_mut) {
-                    row.insert("status".into(), Value::String(RELEASED.into()));
+                    row.insert("status".into(), EntryStatus::Released.as_str().into());
                 }
                 released.push(key.clone());
             }

@@ -32,7 +32,7 @@ fn reserve_then_lookup_round_trips() {
         .unwrap();
     assert_eq!(e.task_key, "proj/grp/t#stage-2");
     assert_eq!(e.stage, Some(2));
-    assert_eq!(e.status, "active");
+    assert_eq!(e.status, crate::registry::EntryStatus::Active);
     assert_eq!(r.lookup(&key("t", Some(2))).unwrap(), Some(e));
     assert_eq!(r.lookup(&key("t", None)).unwrap(), None);
 }
@@ -60,7 +60,7 @@ fn released_key_can_be_reserved_again_and_frees_its_branch() {
     let (_d, r) = reg();
     r.reserve(&key("t", None), &res("/w/t", "feat-t")).unwrap();
     let rel = r.release(&key("t", None)).unwrap().unwrap();
-    assert_eq!(rel.status, "released");
+    assert_eq!(rel.status, crate::registry::EntryStatus::Released);
     // The branch is free for another key now.
     r.reserve(&key("u", None), &res("/w/u", "feat-t")).unwrap();
     let again = r.reserve(&key("t", None), &res("/w/t", "fix-t")).unwrap();
@@ -83,7 +83,7 @@ fn bad_arguments_are_invalid_arg() {
         .set_implementation_base(&key("t", None), "HEAD")
         .unwrap_err();
     assert_eq!(e.code(), "E_INVALID_ARG");
-    let e = r.list(None, Some("gone")).unwrap_err();
+    let e = EntryStatus::parse("gone").unwrap_err();
     assert_eq!(e.code(), "E_INVALID_ARG");
     assert!(!r.file().exists());
 }
@@ -137,7 +137,7 @@ fn active_stage_numbers_and_list_filters() {
         vec![1, 3]
     );
     assert_eq!(r.list(None, None).unwrap().len(), 4);
-    assert_eq!(r.list(None, Some("released")).unwrap().len(), 1);
+    assert_eq!(r.list(None, Some(EntryStatus::Released)).unwrap().len(), 1);
     assert_eq!(r.list(Some("nobody"), None).unwrap().len(), 0);
     let keys: Vec<String> = r
         .list(None, None)
@@ -255,7 +255,7 @@ fn prune_is_dry_run_unless_applied() {
     assert_eq!(done[0].task_key, "proj/grp/gone");
     assert_eq!(
         r.lookup(&key("gone", None)).unwrap().unwrap().status,
-        "released"
+        EntryStatus::Released
     );
     assert!(r.lookup(&key("live", None)).unwrap().unwrap().is_active());
     assert!(r.prune(false).unwrap().is_empty());
@@ -431,7 +431,7 @@ fn writes_reuse_the_parsed_copy_only_while_the_file_holds_the_same_bytes() {
     assert_eq!(err.code(), "E_TASK_KEY_ACTIVE");
     r.reserve(&key("c", None), &res("/w/c", "feat-c")).unwrap();
     let keys: Vec<String> = r
-        .list(None, Some(ACTIVE))
+        .list(None, Some(EntryStatus::Active))
         .unwrap()
         .into_iter()
         .map(|e| e.task_key)

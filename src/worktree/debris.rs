@@ -11,7 +11,7 @@ use git2::{BranchType, Repository};
 use super::doctor::{canon, okstra_locked, worktree_names, Survey};
 use super::journal::{Intent, Move};
 use super::{git, holders};
-use crate::registry::{Problem, ProblemCode, ACTIVE};
+use crate::registry::{Problem, ProblemCode};
 
 /// A git `*.lock` file older than this, that no process holds open, is stale.
 pub const STALE_GIT_LOCK: Duration = Duration::from_secs(600);
@@ -48,7 +48,7 @@ pub(super) fn find(s: &Survey) -> Vec<(Debris, Problem)> {
     let active: BTreeSet<PathBuf> = s
         .entries
         .iter()
-        .filter(|e| e.status == ACTIVE)
+        .filter(|e| e.is_active())
         .map(|e| canon(Path::new(&e.worktree_path)))
         .collect();
     let mut known_branches: BTreeSet<&str> = s.entries.iter().map(|e| e.branch.as_str()).collect();

@@ -11,7 +11,7 @@ use super::journal::{self, Intent, Move, Op};
 use super::{debris, git, WorktreeError};
 use crate::fsio;
 use crate::ids;
-use crate::registry::{DoctorReport, Problem, ProblemCode, Registry, WorktreeEntry, ACTIVE};
+use crate::registry::{DoctorReport, Problem, ProblemCode, Registry, WorktreeEntry};
 
 /// Where the repositories okstra provisioned in are remembered (one file per repository
 /// holding its common git dir), so doctor finds their debris even when no entry is left.
@@ -142,7 +142,7 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
 fn branch_switched(entries: &[WorktreeEntry]) -> Vec<Problem> {
     entries
         .iter()
-        .filter(|e| e.status == ACTIVE && Path::new(&e.worktree_path).exists())
+        .filter(|e| e.is_active() && Path::new(&e.worktree_path).exists())
         .filter_map(|e| {
             let b = git::head_branch(Path::new(&e.worktree_path)).filter(|b| *b != e.branch)?;
             Some(Problem::new(
@@ -165,14 +165,14 @@ fn git_worktree_problems(reg: &Registry, s: &Survey) -> Vec<Problem> {
     let owned: BTreeMap<PathBuf, &WorktreeEntry> = s
         .entries
         .iter()
-        .filter(|e| e.status == ACTIVE)
+        .filter(|e| e.is_active())
         .map(|e| (canon_of(e), e))
         .collect();
     // A released entry keeps its directory (the next provision reactivates it).
     let released: BTreeSet<PathBuf> = s
         .entries
         .iter()
-        .filter(|e| e.status != ACTIVE)
+        .filter(|e| !e.is_active())
         .map(canon_of)
         .collect();
     let pending: BTreeSet<PathBuf> = s

@@ -156,7 +156,7 @@ pub fn recover(
     bound: Duration,
 ) -> Result<Recovered, WorktreeError> {
     let finished = reg
-        .list(None, Some(crate::registry::ACTIVE))?
+        .list(None, Some(crate::registry::EntryStatus::Active))?
         .into_iter()
         .any(|e| {
             e.task_key == intent.task_key

@@ -100,7 +100,7 @@ pub enum WorktreeError {
     BranchTaken {
         branch: String,
         owner: String,
-        status: String,
+        status: crate::registry::EntryStatus,
     },
     /// SIGINT or SIGTERM arrived; what the call made was undone.
     #[error(transparent)]

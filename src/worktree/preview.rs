@@ -17,7 +17,7 @@ use super::WorktreeError;
 use crate::context::Context;
 use crate::error::InvalidArg;
 use crate::ids::{self, KeyParts};
-use crate::registry::{Registry, WorktreeEntry, ACTIVE};
+use crate::registry::{Registry, WorktreeEntry};
 
 /// What [`provision`](super::provision) would do for a request, with no change made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -254,7 +254,7 @@ fn choose_branch(
         let owner = rows
             .iter()
             .filter(|e| e.branch == cand && e.task_key != me)
-            .min_by_key(|e| e.status != ACTIVE);
+            .min_by_key(|e| !e.is_active());
         if let Some(o) = owner {
             if i < last {
                 continue;
@@ -262,7 +262,7 @@ fn choose_branch(
             return Err(WorktreeError::BranchTaken {
                 branch: cand,
                 owner: o.task_key.clone(),
-                status: o.status.clone(),
+                status: o.status,
             });
         }
         if exists(&cand) {

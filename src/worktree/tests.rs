@@ -427,7 +427,7 @@ fn release_unlocks_and_git_can_remove_and_prune() {
     let r = provision(&f.ctx(), &f.req("rel")).unwrap();
     let k = key("rel", None, None);
     let e = release_worktree(&f.reg(), &k).unwrap().unwrap();
-    assert_eq!(e.status, "released");
+    assert_eq!(e.status, crate::registry::EntryStatus::Released);
     assert!(!f.worktree_list().contains("locked"));
     git(&f.repo, &["worktree", "remove", &r.path]);
     git(&f.repo, &["worktree", "prune"]);
@@ -468,7 +468,10 @@ fn a_refused_reactivation_takes_its_git_lock_off_again() {
         "{}",
         f.worktree_list()
     );
-    assert_eq!(f.reg().lookup(&k).unwrap().unwrap().status, "released");
+    assert_eq!(
+        f.reg().lookup(&k).unwrap().unwrap().status,
+        crate::registry::EntryStatus::Released
+    );
 }
 
 #[test]
@@ -480,7 +483,7 @@ fn remove_provisioned_undoes_everything() {
     let r = provision(&f.ctx(), &req).unwrap();
     let k = key("col", None, Some("g1"));
     let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
-    assert_eq!(e.status, "released");
+    assert_eq!(e.status, crate::registry::EntryStatus::Released);
     assert!(!Path::new(&r.path).exists());
     assert!(!f.worktree_list().contains(&r.path));
     assert_eq!(git(&f.repo, &["branch", "--list", "feat-col-g1"]), "");
@@ -575,7 +578,7 @@ fn remove_provisioned_never_deletes_a_directory_git_does_not_list() {
     };
     f.reg().reserve(&k, &r).unwrap();
     let e = remove_provisioned(&f.ctx(), &f.repo, &k).unwrap().unwrap();
-    assert_eq!(e.status, "released");
+    assert_eq!(e.status, crate::registry::EntryStatus::Released);
     assert!(f.repo.join("a.txt").exists());
     assert!(
         remove_provisioned(&f.ctx(), &f.repo, &key("absent", None, None))
