@@ -66,12 +66,12 @@ export function spawnOk(cmd, args, opts = {}) {
 export const mib = (bytes) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`)
 
 /**
- * The floor of replacing `file` durably with a file of its size: write a temp file, fsync,
- * rename over a scratch copy, fsync the directory (what the atomic write does, and the
- * least any registry change must do, since the format is one JSON file).
+ * The floor of durably replacing a file: write `body` (default: `file`'s bytes) to a temp
+ * file beside `file`, fsync, rename it over a scratch file, fsync the directory. That is
+ * what the atomic write does, and the least any registry change must do, since the format
+ * is one JSON file.
  */
-export function atomicWriteFloor(file, n) {
-  const body = readFileSync(file)
+export function atomicWriteFloor(file, n, body = readFileSync(file)) {
   const dir = dirname(file)
   const target = join(dir, 'floor.json')
   return measure(() => {
@@ -91,19 +91,7 @@ export function atomicWriteFloor(file, n) {
 export function floors(dir, { quick }) {
   mkdirSync(dir, { recursive: true })
   const n = quick ? 20 : 60
-  const body = Buffer.alloc(4096, 'x')
-  const file = join(dir, 'floor.json')
-  const atomic = measure(() => {
-    const tmp = `${file}.tmp`
-    const fd = openSync(tmp, 'w')
-    writeSync(fd, body)
-    fsyncSync(fd)
-    closeSync(fd)
-    renameSync(tmp, file)
-    const d = openSync(dir, 'r')
-    fsyncSync(d)
-    closeSync(d)
-  }, { n, warmup: 3 })
+  const atomic = atomicWriteFloor(join(dir, 'floor.json'), n, Buffer.alloc(4096, 'x'))
   const log = join(dir, 'floor.jsonl')
   writeFileSync(log, '')
   const line = Buffer.from(`${'{"k": "v"}'.padEnd(120)}\n`)
