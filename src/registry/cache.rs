@@ -104,19 +104,22 @@ pub fn get(path: &Path, stamp: &Stamp) -> Option<Arc<Canon>> {
 }
 
 /// Remembers `canon` as the content of `path` at `stamp`, if that version had settled when
-/// it was read (`read_at`, taken before the read); otherwise forgets any copy.
-pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, canon: Arc<Canon>) {
+/// it was read (`read_at`, taken before the read); otherwise forgets any copy. Returns
+/// whether the version had settled, i.e. whether `stamp` identifies `canon`.
+pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, canon: Arc<Canon>) -> bool {
+    let settled = stamp.settled_at(read_at);
     let Ok(mut copies) = copies().lock() else {
-        return;
+        return settled;
     };
-    if !stamp.settled_at(read_at) {
+    if !settled {
         copies.remove(path);
-        return;
+        return false;
     }
     if copies.len() >= MAX_FILES && !copies.contains_key(path) {
         copies.clear();
     }
     copies.insert(path.to_path_buf(), Copy { stamp, canon });
+    true
 }
 
 fn canons() -> &'static Mutex<HashMap<PathBuf, Canon>> {

@@ -96,14 +96,6 @@ impl Canon {
         decode_key(&self.bytes[tasks.members[i].key.clone()])
     }
 
-    /// Whether the branch index entry of `branch` names `key`.
-    pub fn branch_indexed_to(&self, branch: &str, key: &str) -> bool {
-        self.layout
-            .branches
-            .get(&self.bytes, &token(branch))
-            .is_some_and(|m| self.bytes[m.value.clone()] == token(key)[..])
-    }
-
     /// Sets the row of `key` (replacing its value in place, or appending a member).
     pub fn set_row(&mut self, key: &str, row: &Value) -> Result<(), String> {
         let text = pretty_at(row, 2)?;
@@ -112,11 +104,11 @@ impl Canon {
             return Err(format!("row {key:?} is not a valid row"));
         }
         let mut fact = facts.pop().ok_or("no row")?;
-        let at = self.set(Which::Tasks, key, &text);
+        let (at, i) = self.set(Which::Tasks, key, &text);
         fact.branch = fact.branch.start + at..fact.branch.end + at;
-        match self.layout.tasks.find(&self.bytes, &token(key)) {
-            Some(i) if i < self.layout.rows.len() => self.layout.rows[i] = fact,
-            _ => self.layout.rows.push(fact),
+        match self.layout.rows.get_mut(i) {
+            Some(row) => *row = fact,
+            None => self.layout.rows.push(fact),
         }
         Ok(())
     }
@@ -128,12 +120,16 @@ impl Canon {
         Ok(())
     }
 
-    /// Removes the branch index entry of `branch`, if there is one.
-    pub fn remove_branch(&mut self, branch: &str) {
+    /// Removes the branch index entry of `branch` when it names `key` (an entry naming
+    /// another key is that key's).
+    pub fn free_branch(&mut self, branch: &str, key: &str) {
         let sec = &self.layout.branches;
         let Some(i) = sec.find(&self.bytes, &token(branch)) else {
             return;
         };
+        if self.bytes[sec.members[i].value.clone()] != token(key)[..] {
+            return;
+        }
         let m = &sec.members[i];
         // The member and the separator before it; the first member takes the one after it,
         // and the last one left takes the whole body (`{\n    "b": "k"\n  }` becomes `{}`).
@@ -147,13 +143,14 @@ impl Canon {
     }
 
     /// Writes `value` (already in the layout of a depth-2 value) as the member `key` of a
-    /// section; returns the offset the value now starts at.
-    fn set(&mut self, which: Which, key: &str, value: &[u8]) -> usize {
+    /// section; returns the offset the value now starts at and the member's index.
+    fn set(&mut self, which: Which, key: &str, value: &[u8]) -> (usize, usize) {
         let quoted = token(key);
         let sec = section(&mut self.layout, which);
-        if let Some(m) = sec.get(&self.bytes, &quoted).cloned() {
-            self.splice(m.value.clone(), value, false);
-            return m.value.start;
+        if let Some(i) = sec.find(&self.bytes, &quoted) {
+            let range = sec.members[i].value.clone();
+            self.splice(range.clone(), value, false);
+            return (range.start, i);
         }
         let mut text = Vec::with_capacity(quoted.len() + value.len() + 16);
         let (range, lead) = match sec.members.last() {
@@ -181,7 +178,7 @@ impl Canon {
             sec.close = range.start + text.len() - 1;
         }
         sec.push(&self.bytes, member);
-        start
+        (start, sec.members.len() - 1)
     }
 
     /// Replaces `range` with `text` and moves every offset after it. An insertion (`range`

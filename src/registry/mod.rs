@@ -261,8 +261,8 @@ impl Registry {
     }
 
     /// Reads and validates the registry (missing: empty). A version whose mtime had settled
-    /// when it was read is kept in memory (see `cache::put`) and, with `index`, gets a
-    /// lookup index when the one on disk describes another version.
+    /// when it was read is kept in memory (see `cache::put`) and, with `index` (the caller
+    /// found no usable lookup index), gets a fresh one.
     fn scan(&self, file: &Path, index: bool) -> Result<std::sync::Arc<Canon>> {
         // Taken before the read: a version whose mtime is older than this by the settling
         // time is identified by its stamp (see `cache`).
@@ -271,14 +271,10 @@ impl Registry {
             return Ok(std::sync::Arc::new(Canon::of(file, None)?));
         };
         let canon = std::sync::Arc::new(Canon::of(file, Some(bytes))?);
-        if stamp.settled_at(read_at) {
-            cache::put(file, stamp, read_at, canon.clone());
-            let idx = self.index_file();
-            if index && !lookup_index::is_current(&idx, &stamp) {
-                // Only speed depends on it: a registry directory we cannot write to (or a
-                // full disk) still answers, by the full read.
-                let _ = lookup_index::write(&idx, &stamp, &canon);
-            }
+        if cache::put(file, stamp, read_at, canon.clone()) && index {
+            // Only speed depends on it: a registry directory we cannot write to (or a full
+            // disk) still answers, by the full read.
+            let _ = lookup_index::write(&self.index_file(), &stamp, &canon);
         }
         Ok(canon)
     }

@@ -32,9 +32,7 @@ impl Registry {
             };
             row["status"] = EntryStatus::Released.as_str().into();
             let entry = self.put_row(canon, &key, &row)?;
-            if canon.branch_indexed_to(&entry.branch, &key) {
-                canon.remove_branch(&entry.branch);
-            }
+            canon.free_branch(&entry.branch, &key);
             Ok((Some(entry), true))
         })
     }

@@ -29,16 +29,12 @@ impl Doc {
     /// (permissions, a directory, …) is `E_IO` naming the path and the OS reason — it is not
     /// corrupt, and repair could not help.
     pub fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, RegistryError> {
-        match std::fs::read(path) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(fsio::io_err("read registry", path)(e).into()),
-        }
+        Ok(Doc::read_stamped(path)?.map(|(_, bytes)| bytes))
     }
 
     /// Reads the registry bytes with the stamp of the very file they were read from (one
     /// descriptor: `stat` then `read` by path could describe two versions); `None` for a
-    /// missing file. Errors as [`Doc::read_bytes`].
+    /// missing file; errors as [`Doc::read_bytes`], which is this without the stamp.
     pub fn read_stamped(path: &Path) -> Result<Option<(Stamp, Vec<u8>)>, RegistryError> {
         use std::io::Read;
         let io = |e| fsio::io_err("read registry", path)(e).into();

@@ -163,9 +163,7 @@ fn release_spliced(canon: &mut Canon, key: &str) {
     row["status"] = json!("released");
     canon.set_row(key, &row).expect("row");
     let branch = row["branch"].as_str().expect("branch").to_owned();
-    if canon.branch_indexed_to(&branch, key) {
-        canon.remove_branch(&branch);
-    }
+    canon.free_branch(&branch, key);
 }
 
 fn fresh(rng: &mut Rng, branch: &str) -> Value {
