@@ -10,6 +10,7 @@ pub mod fsio;
 mod fuzz;
 pub mod handoff;
 pub mod ids;
+pub mod integration;
 pub mod interrupt;
 pub mod ledger;
 pub mod plan;

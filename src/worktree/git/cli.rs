@@ -47,7 +47,7 @@ fn on_ram_fs(dir: &Path) -> bool {
 /// Repository-selecting variables git itself clears before running git in another
 /// repository (`git rev-parse --local-env-vars`): set in okstra's environment (a hook, a
 /// `git -c` wrapper) they would point the child at the wrong repository or configuration.
-const LOCAL_ENV: &[&str] = &[
+pub(crate) const LOCAL_ENV: &[&str] = &[
     "GIT_ALTERNATE_OBJECT_DIRECTORIES",
     "GIT_CONFIG",
     "GIT_CONFIG_PARAMETERS",

@@ -8,6 +8,8 @@
 //! libgit2 in-process.
 
 mod cli;
+
+pub(crate) use cli::LOCAL_ENV;
 mod lib2;
 
 use std::path::{Path, PathBuf};
