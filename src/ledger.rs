@@ -230,14 +230,39 @@ impl Ledger {
         verdict: &str,
         report_path: &str,
     ) -> Result<bool, LedgerError> {
+        self.append_verified_at(impl_task_key, stage, verdict, report_path, None)
+    }
+
+    /// [`Ledger::append_verified`] recording the stage head commit that was verified
+    /// (`head_commit`, after `report_path`; a full hexadecimal commit id, else
+    /// `E_INVALID_ARG`). The identity is unchanged: the same `report_path` again is a no-op.
+    pub fn append_verified_at(
+        &self,
+        impl_task_key: &str,
+        stage: u32,
+        verdict: &str,
+        report_path: &str,
+        head_commit: Option<&str>,
+    ) -> Result<bool, LedgerError> {
         require("impl_task_key", impl_task_key)?;
         require("report_path", report_path)?;
+        if let Some(h) = head_commit {
+            if !(matches!(h.len(), 40 | 64) && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+                return Err(InvalidArg(format!(
+                    "head_commit must be a full hexadecimal commit id, got: {h:?}"
+                ))
+                .into());
+            }
+        }
         let mut row = Map::new();
         row.insert("impl_task_key".into(), impl_task_key.into());
         row.insert("stage".into(), stage.into());
         row.insert("status".into(), "verified".into());
         row.insert("verdict".into(), verdict.into());
         row.insert("report_path".into(), report_path.into());
+        if let Some(h) = head_commit {
+            row.insert("head_commit".into(), h.to_ascii_lowercase().into());
+        }
         let id = Identity::Report(impl_task_key, stage.into(), report_path);
         self.append_unless(row, id, |r| {
             r.is(impl_task_key, stage, "verified")

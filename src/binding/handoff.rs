@@ -9,6 +9,7 @@ use napi_derive::napi;
 use super::ledger::AppendResult;
 use super::{context, invalid_arg, js_err, lock_bound, stage_arg, task, Result};
 use crate::handoff::{self, HandoffContext};
+use crate::integration::{BaseSource, PatchMatch, Proof};
 use crate::reconcile;
 
 fn stages_arg(v: Vec<f64>) -> Result<Vec<u32>> {
@@ -26,7 +27,9 @@ pub struct HandoffEligibleOptions {
     pub approved_plan: String,
     /// Any directory of the project's repository.
     pub project_root: String,
-    /// Release base branch, compared as `origin/<base>` (else the local branch); default `main`.
+    /// The base branch to judge against: the default remote's branch of that name, else the
+    /// local branch, else any revision. Default: the default remote's `HEAD` (`origin`, else
+    /// the first remote), else the main worktree's branch.
     pub base: Option<String>,
     /// How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
@@ -44,42 +47,113 @@ impl HandoffEligibleOptions {
     }
 }
 
+/// How a branch's work is in the base (`integration::Proof` of the core).
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct IntegrationProof {
+    /// `ancestor`, `same-tree`, `merge-adds-nothing` or `patch-id`.
+    pub proof: String,
+    /// For `patch-id`: `every-commit` or `combined-diff`.
+    pub matched: Option<String>,
+}
+
+impl From<&Proof> for IntegrationProof {
+    fn from(p: &Proof) -> Self {
+        IntegrationProof {
+            proof: p.name().to_string(),
+            matched: match p {
+                Proof::PatchId { matched } => Some(
+                    match matched {
+                        PatchMatch::EveryCommit => "every-commit",
+                        PatchMatch::CombinedDiff => "combined-diff",
+                    }
+                    .to_string(),
+                ),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A dependency already in the base.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct MergedDependency {
+    pub stage: u32,
+    pub proof: IntegrationProof,
+}
+
 /// One stage's eligibility.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct StageEligibility {
     pub number: u32,
     pub title: String,
     pub eligible: bool,
-    /// Readable sentences (not done, not verified-accepted, already covered by a PR, a
-    /// dependency neither merged into `origin/<base>` nor eligible); empty when eligible.
+    /// Readable sentences (not done, not verified-accepted, changed since verified, already
+    /// covered by a PR, a dependency neither in the base nor eligible); empty when eligible.
     pub reasons: Vec<String>,
+    /// How the stage's recorded head is already in the base; `null` when it is not.
+    pub integrated: Option<IntegrationProof>,
+    /// The dependencies already in the base, each with its proof.
+    pub merged_dependencies: Vec<MergedDependency>,
 }
 
-/// Every Stage Map stage with its eligibility.
+/// The base branch the stages were judged against.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct HandoffBase {
+    /// As messages name it: `origin/master`, `master`, or the revision given.
+    pub name: String,
+    pub commit: String,
+    /// `given`, `remote-head` or `main-worktree`.
+    pub source: String,
+}
+
+/// Every Stage Map stage with its eligibility, and the base.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct HandoffEligibleResult {
+    pub base: HandoffBase,
     pub stages: Vec<StageEligibility>,
 }
 
 fn eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
     let ctx = o.ctx(lock_bound(o.lock_timeout_ms)?);
-    let stages = handoff::eligible(&ctx).map_err(js_err)?;
+    let e = handoff::eligible(&ctx).map_err(js_err)?;
     Ok(HandoffEligibleResult {
-        stages: stages
+        base: HandoffBase {
+            name: e.base.name,
+            commit: e.base.commit,
+            source: match e.base.source {
+                BaseSource::Given => "given",
+                BaseSource::RemoteHead => "remote-head",
+                BaseSource::MainWorktree => "main-worktree",
+            }
+            .to_string(),
+        },
+        stages: e
+            .stages
             .into_iter()
             .map(|s| StageEligibility {
                 number: s.number,
                 title: s.title,
                 eligible: s.eligible,
                 reasons: s.reasons,
+                integrated: s.integrated.as_ref().map(IntegrationProof::from),
+                merged_dependencies: s
+                    .merged_dependencies
+                    .iter()
+                    .map(|d| MergedDependency {
+                        stage: d.stage,
+                        proof: (&d.proof).into(),
+                    })
+                    .collect(),
             })
             .collect(),
     })
 }
 
-/// Which stages of the approved plan may be handed off now, and why not for the others.
-/// Throws `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG`
-/// (projectRoot not in git), `E_IO`.
+/// Which stages of the approved plan may be handed off now, and why not for the others,
+/// judged against the repository's real default branch (or `base`). Throws
+/// `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG` (projectRoot not
+/// in git), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it), `E_GIT`,
+/// `E_GIT_REQUIRED`, `E_IO`.
 #[napi]
 pub fn handoff_eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
     eligible(o)
@@ -225,13 +299,17 @@ pub struct HandoffRecordVerifiedOptions {
     pub stage: f64,
     /// The final report (`….md`, its `….data.json` sibling is read) or the data.json.
     pub report_path: String,
+    /// The stage head commit that was verified (full id); default the head of the stage's
+    /// last `done` row.
+    pub head_commit: Option<String>,
     /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
 }
 
 /// Records a stage's single-stage final verification after checking the report data
 /// (`taskType` final-verification, `verificationScope` single-stage, `verdictToken` or
-/// `verdict.token` accepted; top level or under `meta`). Throws `E_REPORT_REJECTED`
+/// `verdict.token` accepted; top level or under `meta`). The row records the verified head
+/// (`headCommit`, default the stage's last `done` head). Throws `E_REPORT_REJECTED`
 /// (nothing written), `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
 #[napi]
 pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<AppendResult> {
@@ -240,6 +318,7 @@ pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<Append
         impl_task_key: o.impl_task_key,
         stage: stage_arg(Some(o.stage))?.unwrap_or_default(),
         report_path: PathBuf::from(&o.report_path),
+        head_commit: o.head_commit,
         lock_timeout: lock_bound(o.lock_timeout_ms)?,
     })
     .map_err(js_err)?;

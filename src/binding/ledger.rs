@@ -131,6 +131,8 @@ pub struct LedgerAppendVerifiedOptions {
     pub stage: f64,
     pub verdict: String,
     pub report_path: String,
+    /// The stage head commit that was verified (full id), recorded as `head_commit`.
+    pub head_commit: Option<String>,
     /// How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000).
     pub lock_timeout_ms: Option<f64>,
     /// Create a missing plan run root (default `false`: a missing root is `E_INVALID_ARG`, so
@@ -272,11 +274,12 @@ pub fn ledger_append_async(o: Value, legacy: Option<Value>) -> AsyncTask<AppendT
 fn append_verified(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
     let o: LedgerAppendVerifiedOptions = ledger_options("ledgerAppendVerified", o, legacy)?;
     let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
-        .append_verified(
+        .append_verified_at(
             &o.impl_task_key,
             stage(o.stage)?,
             &o.verdict,
             &o.report_path,
+            o.head_commit.as_deref(),
         )
         .map_err(js_err)?;
     Ok(AppendResult { appended })

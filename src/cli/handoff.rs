@@ -22,7 +22,9 @@ pub struct CtxArgs {
     approved_plan: PathBuf,
     #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
     project_root: PathBuf,
-    /// Release base branch, compared as origin/<base> (default main).
+    /// Base branch to judge against: the default remote's branch of that name, else the
+    /// local branch, else any revision (default: the default remote's HEAD, else the main
+    /// worktree's branch).
     #[arg(long)]
     base: Option<String>,
     #[command(flatten)]
@@ -98,6 +100,9 @@ pub enum HandoffCmd {
         /// The final report (.md) or its .data.json.
         #[arg(long)]
         report_path: PathBuf,
+        /// The stage head commit verified (default: the head of the stage's last done row).
+        #[arg(long)]
+        head_commit: Option<String>,
         #[command(flatten)]
         lock: LockArgs,
     },
@@ -110,7 +115,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
     match cmd {
         HandoffCmd::Eligible(ctx) => {
             let bound = ctx.lock.bound();
-            to_json(json!({ "stages": handoff::eligible(&ctx.ctx(bound))? }))
+            to_json(handoff::eligible(&ctx.ctx(bound))?)
         }
         HandoffCmd::Assemble(a) => a.run(),
         HandoffCmd::RecordVerified {
@@ -118,6 +123,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             impl_task_key,
             stage,
             report_path,
+            head_commit,
             lock,
         } => {
             let appended = handoff::record_verified(&handoff::RecordVerifiedRequest {
@@ -125,6 +131,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 impl_task_key,
                 stage,
                 report_path,
+                head_commit,
                 lock_timeout: lock.bound(),
             })?;
             Ok(json!({ "appended": appended }))

@@ -82,6 +82,9 @@ pub enum LedgerCmd {
         verdict: String,
         #[arg(long)]
         report_path: String,
+        /// The stage head commit that was verified (full id), recorded as head_commit.
+        #[arg(long)]
+        head_commit: Option<String>,
     },
     /// Record the PR a stage group was handed off in.
     AppendPr(PrArgs),
@@ -122,12 +125,14 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
             at,
             verdict,
             report_path,
+            head_commit,
         } => {
-            let appended = at.root.open()?.append_verified(
+            let appended = at.root.open()?.append_verified_at(
                 &at.impl_task_key,
                 at.stage,
                 &verdict,
                 &report_path,
+                head_commit.as_deref(),
             )?;
             Ok(json!({ "appended": appended }))
         }

@@ -3,13 +3,16 @@
 //! single-stage verification and the PR in the ledger (`record_verified`, `record_pr`).
 //!
 //! A stage is eligible when it is `done` in `consumers.jsonl`, its last single-stage
-//! final-verification verdict is `accepted`, no `pr` row covers it yet, and each stage it
-//! depends on is either merged into `origin/<base>` already or eligible itself (so it can
-//! be selected with it). `base` defaults to `main`; when `origin/<base>` does not exist
-//! the local branch `<base>` is used instead.
+//! final-verification verdict is `accepted` for its current change (see [`verification`]),
+//! no `pr` row covers it yet, and each stage it depends on is either already in the base
+//! branch — by any proof of [`crate::integration`]: a real, squash or rebase merge, a
+//! cherry-pick — or eligible itself (so it can be selected with it). The base is the
+//! repository's real default ([`crate::integration::default_base`]): `base` when given,
+//! else the default remote's `HEAD`, else the main worktree's branch.
 
 mod assemble;
 mod merge;
+mod verification;
 mod verified;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +29,7 @@ pub use verified::{record_pr, record_verified, RecordPrRequest, RecordVerifiedRe
 
 use crate::error::{Code, Coded, GitError, InvalidArg};
 use crate::fsio::FsError;
+use crate::integration::{self, Base, IntegrationError, Proof};
 use crate::ledger::{self, Ledger, LedgerError};
 use crate::plan::{self, StageMap};
 use crate::registry::RegistryError;
@@ -62,6 +66,9 @@ pub enum HandoffError {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// The base or an integration proof failed.
+    #[error(transparent)]
+    Integration(#[from] IntegrationError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -82,6 +89,7 @@ impl Coded for HandoffError {
             HandoffError::ReportRejected { .. } => Code::ReportRejected,
             HandoffError::NotFound(_) => Code::NotFound,
             HandoffError::Git(e) => e.code(),
+            HandoffError::Integration(e) => e.code(),
             HandoffError::Ledger(e) => e.code(),
             HandoffError::Worktree(e) => e.code(),
             HandoffError::Registry(e) => e.code(),
@@ -100,7 +108,9 @@ pub struct HandoffContext {
     pub approved_plan: PathBuf,
     /// Any directory of the project's repository.
     pub project_root: PathBuf,
-    /// Release base branch (default `main`); compared as `origin/<base>`.
+    /// The base branch stages are judged against; default the repository's own (the
+    /// default remote's `HEAD`, else the main worktree's branch). A name is looked up as the
+    /// default remote's branch, then the local branch, then any revision.
     pub base: Option<String>,
     /// Bound on the ledger lock wait (resolved at the boundary).
     pub lock_timeout: Duration,
@@ -114,6 +124,25 @@ pub struct StageEligibility {
     pub eligible: bool,
     /// Readable sentences; empty when eligible.
     pub reasons: Vec<String>,
+    /// How the stage's recorded head is already in the base; `None` when it is not (or the
+    /// stage has no head).
+    pub integrated: Option<Proof>,
+    /// The dependencies already in the base, each with the proof that says so.
+    pub merged_dependencies: Vec<MergedDependency>,
+}
+
+/// A dependency found in the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedDependency {
+    pub stage: u32,
+    pub proof: Proof,
+}
+
+/// Every stage's eligibility and the base it was judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Eligibility {
+    pub base: Base,
+    pub stages: Vec<StageEligibility>,
 }
 
 /// Everything loaded once for one operation.
@@ -121,8 +150,12 @@ pub(crate) struct Loaded {
     pub map: StageMap,
     pub rows: Vec<Value>,
     pub repo: Repository,
-    pub base_name: String,
-    pub base: Option<Oid>,
+    /// The base branch the stages are judged against.
+    pub base: Base,
+    /// Stage → the integration proof of its recorded head (stages whose head is a commit).
+    pub integration: BTreeMap<u32, Proof>,
+    /// Stage → why its accepted verification does not hold for its current head.
+    pub changed_since_verified: BTreeMap<u32, String>,
 }
 
 impl HandoffContext {
@@ -150,26 +183,38 @@ impl HandoffContext {
                 self.project_root.display()
             ))
         })?;
-        let base_name = self
-            .base
-            .as_deref()
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-            .unwrap_or("main")
-            .to_string();
-        let base = [
-            format!("refs/remotes/origin/{base_name}"),
-            format!("refs/heads/{base_name}"),
-        ]
-        .iter()
-        .find_map(|r| repo.refname_to_id(r).ok());
-        Ok(Loaded {
+        let repo_dir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+        let base = integration::default_base(&repo_dir, self.base.as_deref())?;
+        let mut loaded = Loaded {
             map,
             rows,
             repo,
-            base_name,
             base,
-        })
+            integration: BTreeMap::new(),
+            changed_since_verified: BTreeMap::new(),
+        };
+        for (n, head) in loaded.done_heads() {
+            let Some(oid) = Oid::from_str(&head).ok().filter(|_| head.len() >= 40) else {
+                continue;
+            };
+            if loaded.repo.find_commit(oid).is_err() {
+                continue;
+            }
+            let proof = integration::prove(&repo_dir, &head, &loaded.base.commit)?;
+            loaded.integration.insert(n, proof);
+            if let Some((true, Some(verified))) = verification::last_verified(&loaded.rows, n) {
+                if let Some(why) = verification::changed_since(
+                    &repo_dir,
+                    n,
+                    &verified,
+                    &head,
+                    &loaded.base.commit,
+                )? {
+                    loaded.changed_since_verified.insert(n, why);
+                }
+            }
+        }
+        Ok(loaded)
     }
 }
 
@@ -189,12 +234,9 @@ impl Loaded {
             .collect()
     }
 
-    /// Whether `head` is already contained in the base branch.
-    fn merged_into_base(&self, head: &str) -> bool {
-        let (Some(base), Ok(head)) = (self.base, Oid::from_str(head)) else {
-            return false;
-        };
-        base == head || self.repo.graph_descendant_of(base, head).unwrap_or(false)
+    /// The proof that stage `n`'s recorded head is in the base, if it is.
+    fn merged(&self, n: u32) -> Option<&Proof> {
+        self.integration.get(&n).filter(|p| p.is_integrated())
     }
 
     /// The reasons a stage cannot be handed off, ignoring its dependencies.
@@ -219,6 +261,8 @@ impl Loaded {
                 "Stage {n} is not verified: its last single-stage final-verification verdict \
                  is not accepted."
             ));
+        } else if let Some(why) = self.changed_since_verified.get(&n) {
+            reasons.push(why.clone());
         }
         if let Some(pr) = self.pr_covering(n) {
             reasons.push(format!("Stage {n} is already covered by a PR ({pr})."));
@@ -247,29 +291,33 @@ impl Loaded {
             .iter()
             .map(|s| (s.number, self.own_reasons(s.number, &heads)))
             .collect();
-        let merged = |d: u32| heads.get(&d).is_some_and(|h| self.merged_into_base(h));
-        let base = &self.base_name;
+        let base = &self.base.name;
         self.map
             .stages
             .iter()
             .map(|s| {
                 let mut reasons = own.get(&s.number).cloned().unwrap_or_default();
+                let mut merged_dependencies = Vec::new();
                 for &d in &s.depends_on {
-                    if merged(d) {
+                    if let Some(proof) = self.merged(d) {
+                        merged_dependencies.push(MergedDependency {
+                            stage: d,
+                            proof: proof.clone(),
+                        });
                         continue;
                     }
                     match selection {
                         Some(sel) if !sel.contains(&d) => reasons.push(format!(
                             "Stage {} depends on stage {d}, which is neither selected nor \
-                             merged into origin/{base}; add stage {d} to the selection or \
-                             merge it first.",
+                             merged into {base}; add stage {d} to the selection or merge it \
+                             first.",
                             s.number
                         )),
                         None if own.get(&d).is_some_and(|r| !r.is_empty()) => {
                             reasons.push(format!(
                                 "Stage {} depends on stage {d}, which is not merged into \
-                                 origin/{base} and cannot be handed off with it (stage {d} is \
-                                 not eligible).",
+                                 {base} and cannot be handed off with it (stage {d} is not \
+                                 eligible).",
                                 s.number
                             ))
                         }
@@ -281,6 +329,8 @@ impl Loaded {
                     title: s.title.clone(),
                     eligible: reasons.is_empty(),
                     reasons,
+                    integrated: self.merged(s.number).cloned(),
+                    merged_dependencies,
                 }
             })
             .collect()
@@ -288,10 +338,19 @@ impl Loaded {
 }
 
 /// Every stage of the approved plan with whether it may be handed off now and, if not,
-/// why. Errors: `E_PLAN_INVALID`, `E_INVALID_ARG` (projectRoot not in git), `E_IO`.
-pub fn eligible(ctx: &HandoffContext) -> Result<Vec<StageEligibility>, HandoffError> {
-    Ok(ctx.load()?.eligibility(None))
+/// why, and the base it was judged against. Errors: `E_PLAN_INVALID`, `E_INVALID_ARG`
+/// (projectRoot not in git), `E_UNKNOWN_REF` (the base resolves to no commit), `E_GIT`,
+/// `E_GIT_REQUIRED`, `E_IO`.
+pub fn eligible(ctx: &HandoffContext) -> Result<Eligibility, HandoffError> {
+    let loaded = ctx.load()?;
+    Ok(Eligibility {
+        stages: loaded.eligibility(None),
+        base: loaded.base,
+    })
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod integration_tests;

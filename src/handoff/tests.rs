@@ -176,9 +176,9 @@ fn eligibility_reports_closure_and_missing_verification() {
     Ledger::new(&f.ctx.plan_run_root, T)
         .append_verified("p/g/t", 1, "rejected", "again.md")
         .unwrap();
-    let stages = eligible(&f.ctx).unwrap();
+    let stages = eligible(&f.ctx).unwrap().stages;
     assert!(!stages[0].eligible);
-    assert_eq!(stages[1].reasons, vec!["Stage 2 depends on stage 1, which is not merged into origin/main and cannot be handed off with it (stage 1 is not eligible).".to_string()]);
+    assert_eq!(stages[1].reasons, vec!["Stage 2 depends on stage 1, which is not merged into main and cannot be handed off with it (stage 1 is not eligible).".to_string()]);
     let e = assemble(&f.context(), &request(&f, &[2])).unwrap_err();
     assert_eq!(e.code(), "E_NOT_ELIGIBLE");
 }
@@ -187,7 +187,7 @@ fn eligibility_reports_closure_and_missing_verification() {
 fn a_dependency_merged_into_the_base_satisfies_closure() {
     let f = fixture();
     git(&f.repo, &["merge", "-q", "--no-edit", "s1"]);
-    let stages = eligible(&f.ctx).unwrap();
+    let stages = eligible(&f.ctx).unwrap().stages;
     assert!(stages[1].eligible, "{:?}", stages[1].reasons);
     let a = assemble(&f.context(), &request(&f, &[2])).unwrap();
     assert_eq!(a.merges.len(), 1);
@@ -203,6 +203,7 @@ fn record_verified_reads_top_level_or_meta_fields() {
         impl_task_key: "p/g/t".into(),
         stage: 3,
         report_path: f.ctx.plan_run_root.join("fv.md"),
+        head_commit: None,
         lock_timeout: T,
     };
     assert!(record_verified(&req).unwrap());
@@ -235,6 +236,7 @@ fn record_verified_reads_the_data_beside_the_report_or_the_data_file_given() {
         impl_task_key: "p/g/t".into(),
         stage,
         report_path: root.join(report),
+        head_commit: None,
         lock_timeout: T,
     };
     assert!(record_verified(&req("fv-7.md", 1)).unwrap());

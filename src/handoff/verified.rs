@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::HandoffError;
 use crate::error::InvalidArg;
-use crate::ledger::Ledger;
+use crate::ledger::{self, Ledger};
 use crate::report::{self, field};
 use crate::task_type::TaskType;
 
@@ -19,6 +19,9 @@ pub struct RecordVerifiedRequest {
     pub stage: u32,
     /// The final report (`….md`, whose `….data.json` sibling is read) or its data.json.
     pub report_path: PathBuf,
+    /// The stage head commit that was verified; default the `head_commit` of the stage's
+    /// last `done` row of this task.
+    pub head_commit: Option<String>,
     /// Bound on the ledger lock wait (resolved at the boundary).
     pub lock_timeout: Duration,
 }
@@ -39,7 +42,9 @@ fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str
 /// `final-verification`, verification scope `single-stage`, verdict token (`verdictToken`
 /// or `verdict.token`) `accepted`, each read at the top level or under `meta`; a `stage`
 /// given there must be this stage. Anything missing or different refuses without writing
-/// (`E_REPORT_REJECTED`). The same report recorded again is a no-op.
+/// (`E_REPORT_REJECTED`). The row records the verified head (`head_commit`: the request's,
+/// else the stage's last `done` head), so eligibility can tell when the stage changed
+/// since. The same report recorded again is a no-op.
 pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
     let path = report::data_path(&req.report_path);
     let raw = std::fs::read_to_string(&path).map_err(|e| HandoffError::ReportRejected {
@@ -80,14 +85,33 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
         return Err(HandoffError::ReportRejected { reasons });
     }
     let report = req.report_path.to_string_lossy();
-    Ok(
-        Ledger::new(&req.plan_run_root, req.lock_timeout).append_verified(
-            &req.impl_task_key,
-            req.stage,
-            "accepted",
-            &report,
-        )?,
-    )
+    let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout);
+    let head = match &req.head_commit {
+        Some(h) => Some(h.trim().to_string()),
+        None => done_head(&ledger, &req.impl_task_key, req.stage)?,
+    };
+    Ok(ledger.append_verified_at(
+        &req.impl_task_key,
+        req.stage,
+        "accepted",
+        &report,
+        head.as_deref(),
+    )?)
+}
+
+/// The `head_commit` of the task's last `done` row for `stage`, if any.
+fn done_head(ledger: &Ledger, key: &str, stage: u32) -> Result<Option<String>, HandoffError> {
+    let rows = ledger.read()?.rows;
+    let mine: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| r.get("impl_task_key").and_then(Value::as_str) == Some(key))
+        .collect();
+    Ok(ledger::latest_done_by_stage(&mine)
+        .get(&stage)
+        .and_then(|r| r.get("head_commit"))
+        .and_then(Value::as_str)
+        .filter(|h| matches!(h.len(), 40 | 64) && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string))
 }
 
 /// The PR a stage group was handed off in.
