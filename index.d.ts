@@ -238,10 +238,21 @@ export interface HandoffAssembleResult {
   status: AssembleStatus
 }
 
+/** The base branch the stages were judged against. */
+export interface HandoffBase {
+  /** As messages name it: `origin/master`, `master`, or the revision given. */
+  name: string
+  commit: string
+  /** `given`, `remote-head` or `main-worktree`. */
+  source: string
+}
+
 /**
- * Which stages of the approved plan may be handed off now, and why not for the others.
- * Throws `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG`
- * (projectRoot not in git), `E_IO`.
+ * Which stages of the approved plan may be handed off now, and why not for the others,
+ * judged against the repository's real default branch (or `base`). Throws
+ * `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG` (projectRoot not
+ * in git), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it), `E_GIT`,
+ * `E_GIT_REQUIRED`, `E_IO`.
  */
 export declare function handoffEligible(o: HandoffEligibleOptions): HandoffEligibleResult
 
@@ -256,14 +267,19 @@ export interface HandoffEligibleOptions {
   approvedPlan: string
   /** Any directory of the project's repository. */
   projectRoot: string
-  /** Release base branch, compared as `origin/<base>` (else the local branch); default `main`. */
+  /**
+   * The base branch to judge against: the default remote's branch of that name, else the
+   * local branch, else any revision. Default: the default remote's `HEAD` (`origin`, else
+   * the first remote), else the main worktree's branch.
+   */
   base?: string
   /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
 
-/** Every Stage Map stage with its eligibility. */
+/** Every Stage Map stage with its eligibility, and the base. */
 export interface HandoffEligibleResult {
+  base: HandoffBase
   stages: Array<StageEligibility>
 }
 
@@ -277,7 +293,8 @@ export declare function handoffRecordPr(o: LedgerAppendPrOptions): AppendResult
 /**
  * Records a stage's single-stage final verification after checking the report data
  * (`taskType` final-verification, `verificationScope` single-stage, `verdictToken` or
- * `verdict.token` accepted; top level or under `meta`). Throws `E_REPORT_REJECTED`
+ * `verdict.token` accepted; top level or under `meta`). The row records the verified head
+ * (`headCommit`, default the stage's last `done` head). Throws `E_REPORT_REJECTED`
  * (nothing written), `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_IO`.
  */
 export declare function handoffRecordVerified(o: HandoffRecordVerifiedOptions): AppendResult
@@ -289,6 +306,11 @@ export interface HandoffRecordVerifiedOptions {
   stage: number
   /** The final report (`….md`, its `….data.json` sibling is read) or the data.json. */
   reportPath: string
+  /**
+   * The stage head commit that was verified (full id); default the head of the stage's
+   * last `done` row.
+   */
+  headCommit?: string
   /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
 }
@@ -299,6 +321,14 @@ export interface HomeOptions {
   home?: string
   /** How long to wait for a lock (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
+}
+
+/** How a branch's work is in the base (`integration::Proof` of the core). */
+export interface IntegrationProof {
+  /** `ancestor`, `same-tree`, `merge-adds-nothing` or `patch-id`. */
+  proof: string
+  /** For `patch-id`: `every-commit` or `combined-diff`. */
+  matched: string | null
 }
 
 /**
@@ -399,6 +429,8 @@ export interface LedgerAppendVerifiedOptions {
   stage: number
   verdict: string
   reportPath: string
+  /** The stage head commit that was verified (full id), recorded as `head_commit`. */
+  headCommit?: string
   /** How long to wait for `consumers.lock` (default `OKSTRA_LOCK_TIMEOUT_MS`, else 30000). */
   lockTimeoutMs?: number
   /**
@@ -470,6 +502,12 @@ export declare function mainWorktreePath(path: string): string
 
 /** `mainWorktreePath` on the libuv pool. */
 export declare function mainWorktreePathAsync(path: string): Promise<string>
+
+/** A dependency already in the base. */
+export interface MergedDependency {
+  stage: number
+  proof: IntegrationProof
+}
 
 /**
  * Reads the `## 5.5 Stage Map` section of an implementation-planning report, as a
@@ -844,10 +882,14 @@ export interface StageEligibility {
   title: string
   eligible: boolean
   /**
-   * Readable sentences (not done, not verified-accepted, already covered by a PR, a
-   * dependency neither merged into `origin/<base>` nor eligible); empty when eligible.
+   * Readable sentences (not done, not verified-accepted, changed since verified, already
+   * covered by a PR, a dependency neither in the base nor eligible); empty when eligible.
    */
   reasons: Array<string>
+  /** How the stage's recorded head is already in the base; `null` when it is not. */
+  integrated: IntegrationProof | null
+  /** The dependencies already in the base, each with its proof. */
+  mergedDependencies: Array<MergedDependency>
 }
 
 /** The stages found and every problem found. */

@@ -272,7 +272,7 @@ test('docs/formats.md: the ledger example is what the appends write, line for li
     const { impl_task_key: implTaskKey, stage, status, ...rest } = row
     let r
     if (status === 'verified') {
-      r = native.ledgerAppendVerified({ planRunRoot: root, implTaskKey, stage, verdict: rest.verdict, reportPath: rest.report_path })
+      r = native.ledgerAppendVerified({ planRunRoot: root, implTaskKey, stage, verdict: rest.verdict, reportPath: rest.report_path, headCommit: rest.head_commit })
     } else if (status === 'pr') {
       r = native.ledgerAppendPr({ planRunRoot: root, implTaskKey, stages: rest.stages, branch: rest.branch, url: rest.url })
     } else {

@@ -61,7 +61,35 @@ test('handoffEligible gives each stage readable reasons', async () => {
   assert.deepEqual(stages.map((s) => [s.number, s.eligible]), [[1, true], [2, true], [3, true], [4, false]])
   assert.deepEqual(stages[3].reasons, ['Stage 4 is not verified: its last single-stage final-verification verdict is not accepted.'])
   assert.equal(stages[1].title, '워커')
-  assert.deepEqual(await handoffEligibleAsync(ctx), { stages })
+  assert.deepEqual(await handoffEligibleAsync(ctx), handoffEligible(ctx))
+})
+
+test('handoffEligible judges against the real default branch and names the proof of a squash-merged dependency', () => {
+  const { repo, ctx, runs, plan } = setup()
+  git(repo, 'branch', '-m', 'main', 'master')
+  let r = handoffEligible(ctx)
+  assert.deepEqual(r.base, { name: 'master', commit: git(repo, 'rev-parse', 'master'), source: 'main-worktree' })
+  assert.deepEqual(r.stages[1].mergedDependencies, [])
+  // Stage 1 squash-merged into master (as a PR's "Squash and merge" does): stage 2 may go alone.
+  writeFileSync(join(repo, 'z.txt'), 'master moved on\n')
+  git(repo, 'add', 'z.txt')
+  git(repo, 'commit', '-qm', 'other work')
+  git(repo, 'merge', '-q', '--squash', 'feat-t-s1')
+  git(repo, 'commit', '-qm', 'Stage 1 (#1)')
+  r = handoffEligible(ctx)
+  assert.deepEqual(r.stages[0].integrated, { proof: 'merge-adds-nothing', matched: null })
+  assert.deepEqual(r.stages[1].mergedDependencies, [{ stage: 1, proof: { proof: 'merge-adds-nothing', matched: null } }])
+  assert.equal(r.stages[1].eligible, true)
+  const cli = okstra(['handoff', 'eligible', '--plan-run-root', runs, '--approved-plan', plan, '--project-root', repo])
+  assert.equal(cli.status, 0, cli.stderr)
+  assert.equal(cli.json.base.name, 'master')
+  assert.deepEqual(cli.json.stages[1].merged_dependencies, [{ stage: 1, proof: { proof: 'merge-adds-nothing' } }])
+  // A base that does not exist: the same coded refusal from the export and the CLI, naming it.
+  assert.throws(() => handoffEligible({ ...ctx, base: 'main' }), { code: 'E_UNKNOWN_REF', message: /the base "main" does not resolve/ })
+  const bad = okstra(['handoff', 'eligible', '--plan-run-root', runs, '--approved-plan', plan, '--project-root', repo, '--base', 'main'])
+  assert.equal(bad.status, 1)
+  assert.equal(bad.json.code, 'E_UNKNOWN_REF')
+  assert.match(bad.json.error, /the base "main" does not resolve/)
 })
 
 test('record-verified refuses anything but an accepted single-stage final verification, writing nothing', () => {
@@ -84,7 +112,7 @@ test('record-verified refuses anything but an accepted single-stage final verifi
 test('assemble refuses a selection missing a dependency (closure) and a conflict creates nothing', () => {
   const { repo, home, asm } = setup()
   assert.throws(() => handoffAssemble({ ...asm, stages: [2] }), {
-    code: 'E_NOT_ELIGIBLE', message: /Stage 2 depends on stage 1, which is neither selected nor merged into origin\/main/,
+    code: 'E_NOT_ELIGIBLE', message: /Stage 2 depends on stage 1, which is neither selected nor merged into main;/,
   })
   assert.throws(() => handoffAssemble({ ...asm, stages: [4] }), { code: 'E_NOT_ELIGIBLE', message: /Stage 4 is not verified/ })
   assert.throws(() => handoffAssemble({ ...asm, stages: [1, 3] }), {

@@ -105,6 +105,23 @@ test('Python-written rows read as equals and Python reads ours; the bytes are id
   assert.deepEqual(JSON.parse(py(b, 'read').stdout), ledgerRead({ planRunRoot: b }).rows)
 })
 
+test('a verified row records the head it verified; Python reads it and its readers agree', () => {
+  const root = tempDir()
+  const head = 'c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7'
+  assert.throws(() => ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'k', stage: 1, verdict: 'accepted', reportPath: 'r.md', headCommit: 'HEAD', create: true }),
+    { code: 'E_INVALID_ARG', message: /head_commit must be a full hexadecimal commit id/ })
+  assert.deepEqual(ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'k', stage: 1, verdict: 'accepted', reportPath: 'r.md', headCommit: head.toUpperCase(), create: true }), { appended: true })
+  assert.deepEqual(ledgerAppendVerified({ planRunRoot: root, implTaskKey: 'k', stage: 1, verdict: 'accepted', reportPath: 'r.md' }), { appended: false })
+  assert.equal(readFileSync(file(root), 'utf8'),
+    `{"impl_task_key": "k", "stage": 1, "status": "verified", "verdict": "accepted", "report_path": "r.md", "head_commit": "${head}"}\n`)
+  const cli = okstra(['ledger', 'append-verified', '--plan-run-root', root, '--impl-task-key', 'k', '--stage', '2', '--verdict', 'accepted', '--report-path', 'r2.md', '--head-commit', head])
+  assert.equal(cli.status, 0, cli.stderr)
+  const rows = ledgerRead({ planRunRoot: root }).rows
+  assert.equal(rows[1].head_commit, head)
+  assert.deepEqual(JSON.parse(py(root, 'read').stdout), rows)
+  assert.deepEqual(JSON.parse(py(root, 'readers').stdout).verified, [1, 2])
+})
+
 test('Node and Python processes appending at once lose nothing and never duplicate', async () => {
   const root = tempDir()
   const N = 40

@@ -96,15 +96,18 @@ codes! {
          by someone else): `git worktree unlock <path>` if locked, then `git worktree prune`, \
          and retry.";
     UnknownRef = "E_UNKNOWN_REF", Error,
-        "A base ref does not resolve to a commit: give a branch, tag, remote ref or commit sha \
-         that `git rev-parse` resolves.";
+        "A base ref does not resolve to a commit (a provisioning base, a handoff `base`, the \
+         default base found — the default remote's HEAD or the main worktree's branch —, a \
+         branch given to the integration proof); the message names it and what was tried. Give \
+         a branch, tag, remote ref or commit sha that `git rev-parse` resolves.";
     Git = "E_GIT", Error,
         "A git operation failed; the message names the operation and the repository and \
          carries git's (or libgit2's) reason, including a failing hook's output. Nothing was \
          left behind.";
     GitRequired = "E_GIT_REQUIRED", Error,
         "No git 2.36 or newer on `PATH` and the checkout needs what libgit2 cannot do \
-         (`working-tree-encoding`, a configured `filter=` driver such as LFS); nothing \
+         (`working-tree-encoding`, a configured `filter=` driver such as LFS), or no git at \
+         all for handoff eligibility (its base and integration proof run git); nothing \
          changed. Install git and retry.";
     ProjectJsonInvalid = "E_PROJECT_JSON_INVALID", Error,
         "project.json exists but is not a JSON object: fix or delete it and retry.";
