@@ -3,7 +3,7 @@
 //! single-stage verification and the PR in the ledger (`record_verified`, `record_pr`).
 //!
 //! A stage is eligible when it is `done` in `consumers.jsonl`, its last single-stage
-//! final-verification verdict is `accepted` for its current change (see [`verification`]),
+//! final-verification verdict is `accepted` for its current change (see `verification.rs`),
 //! no `pr` row covers it yet, and each stage it depends on is either already in the base
 //! branch — by any proof of [`crate::integration`]: a real, squash or rebase merge, a
 //! cherry-pick — or eligible itself (so it can be selected with it). The base is the
