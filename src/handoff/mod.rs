@@ -200,7 +200,8 @@ impl HandoffContext {
             if loaded.repo.find_commit(oid).is_err() {
                 continue;
             }
-            let proof = integration::prove(&repo_dir, &head, &loaded.base.commit)?;
+            let proof =
+                integration::prove_resolved(&repo_dir, &oid.to_string(), &loaded.base.commit)?;
             loaded.integration.insert(n, proof);
             if let Some((true, Some(verified))) = verification::last_verified(&loaded.rows, n) {
                 if let Some(why) = verification::changed_since(
