@@ -11,7 +11,7 @@
 
 mod debris;
 mod doctor;
-mod git;
+pub(crate) mod git;
 mod holders;
 pub(crate) mod journal;
 pub(crate) mod locks;
