@@ -79,6 +79,15 @@ pub struct Engine {
     dir: PathBuf,
 }
 
+/// The identity okstra's merge commits get when the repository configures none (as the
+/// libgit2 engine did before): `git commit-tree` would refuse without one.
+const FALLBACK_IDENT: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "okstra"),
+    ("GIT_AUTHOR_EMAIL", "okstra@localhost"),
+    ("GIT_COMMITTER_NAME", "okstra"),
+    ("GIT_COMMITTER_EMAIL", "okstra@localhost"),
+];
+
 impl Engine {
     /// The git on `PATH`, which must be at least [`MERGE_TREE_VERSION`], run in `dir` (any
     /// directory of the repository). Errors: `E_GIT_REQUIRED` naming the git found.
@@ -223,19 +232,50 @@ impl Engine {
         second: &str,
         message: &str,
     ) -> Result<String, GitError> {
-        self.ok(
+        let args = [
             "commit-tree",
-            &[
+            tree,
+            "-p",
+            first,
+            "-p",
+            second,
+            "-m",
+            message,
+        ];
+        let configured = self
+            .run(&["var", "GIT_COMMITTER_IDENT"], None)?
+            .status
+            .success()
+            && self
+                .run(&["var", "GIT_AUTHOR_IDENT"], None)?
+                .status
+                .success();
+        if configured {
+            return self.ok("commit-tree", &args);
+        }
+        let mut cmd = self.git.command(&self.dir);
+        cmd.args(args).envs(FALLBACK_IDENT);
+        let out = cmd.output().map_err(|error| {
+            GitError::new(
                 "commit-tree",
-                tree,
-                "-p",
-                first,
-                "-p",
-                second,
-                "-m",
-                message,
-            ],
-        )
+                &self.dir,
+                GitCause::Spawn {
+                    exe: self.git.exe().to_path_buf(),
+                    error,
+                },
+            )
+        })?;
+        if !out.status.success() {
+            return Err(GitError::new(
+                "commit-tree",
+                &self.dir,
+                GitCause::Exit {
+                    status: out.status,
+                    output: cli::printed(&out),
+                },
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Whether `ancestor` is `descendant` or one of its ancestors.

@@ -308,4 +308,8 @@ pub fn eligible(ctx: &HandoffContext) -> Result<Vec<StageEligibility>, HandoffEr
 }
 
 #[cfg(test)]
+mod collector_tests;
+#[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
 mod tests;

@@ -25,9 +25,9 @@ mod repair;
 mod sync;
 
 #[cfg(test)]
-mod fidelity_tests;
+pub(crate) mod fidelity_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::PathBuf;
 
