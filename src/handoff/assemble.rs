@@ -119,16 +119,7 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
     )?;
 
     // An existing collector is checked before anything is computed or changed.
-    let existing = match reg.lookup(&keys.collector)?.filter(|e| e.is_active()) {
-        Some(e) if Path::new(&e.worktree_path).is_dir() => {
-            let path = PathBuf::from(&e.worktree_path);
-            collector::check_untouched(&engine, &path, &e.branch)?;
-            repo.refname_to_id(&format!("refs/heads/{}", e.branch))
-                .ok()
-                .map(|tip| (tip.to_string(), path))
-        }
-        _ => None,
-    };
+    let existing = existing_collector(&reg, &keys.collector, &engine, repo)?;
 
     let old = existing
         .as_ref()
@@ -185,6 +176,26 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
             AssembleStatus::Reused
         },
         rebuilt,
+    })
+}
+
+/// The active collector of `key` whose directory exists, checked untouched
+/// (`E_COLLECTOR_CHANGED` otherwise): its branch's tip and its path.
+fn existing_collector(
+    reg: &Registry,
+    key: &KeyParts,
+    engine: &Engine,
+    repo: &Repository,
+) -> Result<Option<(String, PathBuf)>, HandoffError> {
+    Ok(match reg.lookup(key)?.filter(|e| e.is_active()) {
+        Some(e) if Path::new(&e.worktree_path).is_dir() => {
+            let path = PathBuf::from(&e.worktree_path);
+            collector::check_untouched(engine, &path, &e.branch)?;
+            repo.refname_to_id(&format!("refs/heads/{}", e.branch))
+                .ok()
+                .map(|tip| (tip.to_string(), path))
+        }
+        _ => None,
     })
 }
 

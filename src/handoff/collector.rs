@@ -5,6 +5,7 @@
 //! (`--no-overwrite-ignore`: nor ignored ones); nothing here resets, cleans or removes.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::merge::Engine;
 use super::HandoffError;
@@ -23,6 +24,7 @@ pub(crate) fn check_untouched(
         path: path.to_path_buf(),
         what,
     };
+    wait_for_git(path);
     let head = engine.git_in(path, &["symbolic-ref", "-q", "HEAD"])?;
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
     if head != format!("refs/heads/{branch}") {
@@ -71,6 +73,28 @@ pub(crate) fn check_untouched(
         return Err(changed(format!("uncommitted or untracked changes: {list}")));
     }
     Ok(())
+}
+
+/// How long a re-run waits for a git still working in the collector (its `index.lock`), such
+/// as the checkout of an assemble that was killed while git went on in its own process
+/// group.
+const GIT_BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits, at most [`GIT_BUSY_WAIT`], while the collector's `index.lock` exists. A lock left
+/// by a git that died stays; `git status` then shows what that git left half-done, and the
+/// caller refuses it.
+fn wait_for_git(path: &Path) {
+    let Some(lock) = std::fs::read_to_string(path.join(".git"))
+        .ok()
+        .and_then(|t| t.strip_prefix("gitdir:").map(|g| g.trim().to_string()))
+        .map(|g| path.join(g).join("index.lock"))
+    else {
+        return;
+    };
+    let start = Instant::now();
+    while lock.exists() && start.elapsed() < GIT_BUSY_WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Moves the collector at `path` (branch `branch`, now at `from`) to `to`: `git merge

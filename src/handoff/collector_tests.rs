@@ -229,6 +229,8 @@ fn the_collector_keeps_the_sparse_cone_like_git() {
 }
 
 #[test]
+// One collector's story, step after step, each depending on the state the last one left.
+#[allow(clippy::too_many_lines)]
 fn a_rerun_never_touches_work_in_the_collector_and_leaves_no_record() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = new_repo(tmp.path());
