@@ -87,6 +87,14 @@ export interface AppendResult {
   appended: boolean
 }
 
+/** What a re-run of `handoffAssemble` rebuilt. */
+export interface AssembleRebuilt {
+  /** The collector branch's tip before the call. */
+  previousTip: string
+  /** The earlier merges no longer on the branch, oldest first. */
+  replaced: Array<StageMerge>
+}
+
 /**
  * Whether `handoffAssemble` built the collector now or found it built for the same
  * selection.
@@ -194,14 +202,20 @@ export interface GitReconcileResult {
 }
 
 /**
- * Re-checks eligibility for the selection, preflights every merge in memory, then
- * provisions the collector worktree (`#group-<ID>` key, branched from the task's
- * implementation base) and brings each stage's recorded head in with a two-parent merge
- * commit, in dependency order. Nothing is created on a conflict; a later failure removes
- * and releases the collector. Re-running for the same selection is safe. Throws
- * `E_NOT_ELIGIBLE` (eligibility or closure), `E_MERGE_CONFLICT` (message lists the
- * conflicting paths per stage pair), `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
- * base), `E_INVALID_ARG`, `E_GIT`, and provisioning's codes.
+ * Re-checks eligibility for the selection, merges each stage's recorded head in dependency
+ * order with git itself (`git merge-tree --write-tree`, so the repository's merge
+ * configuration and drivers apply, and the preflight is the real merge), then provisions
+ * the collector worktree (`#group-<ID>` key, `git worktree add` at the task's
+ * implementation base) and fast-forwards it to the two-parent merge commits with `git
+ * merge --ff-only`. Nothing is created on a conflict; a later failure removes and releases
+ * the collector. Re-running is safe: a collector with uncommitted or untracked changes,
+ * another branch checked out or commits of its own is refused unchanged
+ * (`E_COLLECTOR_CHANGED`); otherwise it is brought to the stages' current heads, rebuilt
+ * from the first merge whose stage head changed (`rebuilt`). Throws `E_NOT_ELIGIBLE`
+ * (eligibility or closure), `E_MERGE_CONFLICT` (message lists the conflicting paths per
+ * stage pair), `E_COLLECTOR_CHANGED`, `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
+ * base), `E_INVALID_ARG`, `E_GIT_REQUIRED` (no git ≥ 2.38 on PATH), `E_GIT`, and
+ * provisioning's codes.
  */
 export declare function handoffAssemble(o: HandoffAssembleOptions): HandoffAssembleResult
 
@@ -236,6 +250,11 @@ export interface HandoffAssembleResult {
   merges: Array<StageMerge>
   /** `created`, or `reused` on a re-run for the same selection. */
   status: AssembleStatus
+  /**
+   * Set when a re-run rebuilt the collector branch (a stage's head changed, say after a
+   * rebase): the merges it replaced, none of which stays on the branch.
+   */
+  rebuilt: AssembleRebuilt | null
 }
 
 /** The base branch the stages were judged against. */

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PYTHON, floors, fmtMs, fmtRatio } from './lib.mjs'
 
-const parts = ['registry', 'ledger', 'provision', 'wizard']
+const parts = ['registry', 'ledger', 'provision', 'handoff', 'wizard']
 const quick = process.argv.includes('--quick')
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',')
 const here = dirname(fileURLToPath(import.meta.url))

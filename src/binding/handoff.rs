@@ -231,6 +231,29 @@ pub struct HandoffAssembleResult {
     pub merges: Vec<StageMerge>,
     /// `created`, or `reused` on a re-run for the same selection.
     pub status: AssembleStatus,
+    /// Set when a re-run rebuilt the collector branch (a stage's head changed, say after a
+    /// rebase): the merges it replaced, none of which stays on the branch.
+    pub rebuilt: Option<AssembleRebuilt>,
+}
+
+/// What a re-run of `handoffAssemble` rebuilt.
+// Mirrors `handoff::Rebuilt` field by field: the core carries no Node-API types.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct AssembleRebuilt {
+    /// The collector branch's tip before the call.
+    pub previous_tip: String,
+    /// The earlier merges no longer on the branch, oldest first.
+    pub replaced: Vec<StageMerge>,
+}
+
+fn stage_merges(ms: Vec<handoff::MergeRecord>) -> Vec<StageMerge> {
+    ms.into_iter()
+        .map(|m| StageMerge {
+            stage: m.stage,
+            commit: m.commit,
+            merge_commit: m.merge_commit,
+        })
+        .collect()
 }
 
 fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
@@ -254,27 +277,29 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
     Ok(HandoffAssembleResult {
         branch: a.branch,
         worktree_path: a.worktree_path,
-        merges: a
-            .merges
-            .into_iter()
-            .map(|m| StageMerge {
-                stage: m.stage,
-                commit: m.commit,
-                merge_commit: m.merge_commit,
-            })
-            .collect(),
+        merges: stage_merges(a.merges),
         status: a.status.into(),
+        rebuilt: a.rebuilt.map(|r| AssembleRebuilt {
+            previous_tip: r.previous_tip,
+            replaced: stage_merges(r.replaced),
+        }),
     })
 }
 
-/// Re-checks eligibility for the selection, preflights every merge in memory, then
-/// provisions the collector worktree (`#group-<ID>` key, branched from the task's
-/// implementation base) and brings each stage's recorded head in with a two-parent merge
-/// commit, in dependency order. Nothing is created on a conflict; a later failure removes
-/// and releases the collector. Re-running for the same selection is safe. Throws
-/// `E_NOT_ELIGIBLE` (eligibility or closure), `E_MERGE_CONFLICT` (message lists the
-/// conflicting paths per stage pair), `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
-/// base), `E_INVALID_ARG`, `E_GIT`, and provisioning's codes.
+/// Re-checks eligibility for the selection, merges each stage's recorded head in dependency
+/// order with git itself (`git merge-tree --write-tree`, so the repository's merge
+/// configuration and drivers apply, and the preflight is the real merge), then provisions
+/// the collector worktree (`#group-<ID>` key, `git worktree add` at the task's
+/// implementation base) and fast-forwards it to the two-parent merge commits with `git
+/// merge --ff-only`. Nothing is created on a conflict; a later failure removes and releases
+/// the collector. Re-running is safe: a collector with uncommitted or untracked changes,
+/// another branch checked out or commits of its own is refused unchanged
+/// (`E_COLLECTOR_CHANGED`); otherwise it is brought to the stages' current heads, rebuilt
+/// from the first merge whose stage head changed (`rebuilt`). Throws `E_NOT_ELIGIBLE`
+/// (eligibility or closure), `E_MERGE_CONFLICT` (message lists the conflicting paths per
+/// stage pair), `E_COLLECTOR_CHANGED`, `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
+/// base), `E_INVALID_ARG`, `E_GIT_REQUIRED` (no git ≥ 2.38 on PATH), `E_GIT`, and
+/// provisioning's codes.
 #[napi]
 pub fn handoff_assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
     assemble(o)

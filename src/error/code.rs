@@ -105,10 +105,11 @@ codes! {
          carries git's (or libgit2's) reason, including a failing hook's output. Nothing was \
          left behind.";
     GitRequired = "E_GIT_REQUIRED", Error,
-        "No git 2.36 or newer on `PATH` and the checkout needs what libgit2 cannot do \
-         (`working-tree-encoding`, a configured `filter=` driver such as LFS), or no git at \
-         all for handoff eligibility (its base and integration proof run git); nothing \
-         changed. Install git and retry.";
+        "No git new enough on `PATH` for what was asked: a checkout that needs what libgit2 \
+         cannot do (`working-tree-encoding`, a configured `filter=` driver such as LFS) needs \
+         git 2.36 or newer; `handoff assemble` merges with `git merge-tree --write-tree` and \
+         needs git 2.38 or newer; handoff eligibility (its base and integration proof) needs \
+         git. Nothing changed. Install git and retry.";
     ProjectJsonInvalid = "E_PROJECT_JSON_INVALID", Error,
         "project.json exists but is not a JSON object: fix or delete it and retry.";
     ProjectIdMismatch = "E_PROJECT_ID_MISMATCH", Error,
@@ -134,6 +135,11 @@ codes! {
     MergeConflict = "E_MERGE_CONFLICT", Conflict,
         "Assembling the stage group would conflict (paths listed per stage pair); no collector \
          was created. Resolve on the stage branches or hand the stages off separately.";
+    CollectorChanged = "E_COLLECTOR_CHANGED", Conflict,
+        "A re-run of `handoff assemble` found work of someone's own in the existing collector \
+         (uncommitted or untracked changes, another branch checked out, or commits on its \
+         branch that are not okstra's merges); nothing was changed. Commit it on a stage \
+         branch, stash or discard it, or release the collector, then retry.";
     ReportRejected = "E_REPORT_REJECTED", Error,
         "The final report's data.json does not prove an accepted single-stage verification \
          (every problem listed); nothing was written.";

@@ -1,21 +1,20 @@
 //! `assemble`: the stage-group collector branch and worktree.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use git2::build::CheckoutBuilder;
 use git2::{Oid, Repository};
 use serde::Serialize;
 
-use super::merge::{merge_chain, Item};
-use super::{HandoffContext, HandoffError, Loaded};
+use super::merge::{merge_chain, Engine, Item};
+use super::{chain, collector, HandoffContext, HandoffError, Loaded};
 use crate::context::Context;
-use crate::error::{git_err, GitCause, GitError, InvalidArg};
+use crate::error::InvalidArg;
 use crate::ids::{safe_segment, KeyParts};
 use crate::plan;
 use crate::registry::Registry;
 use crate::task_type::TaskType;
-use crate::worktree::{self, journal, ProvisionRequest, ProvisionStatus};
+use crate::worktree::{self, ProvisionRequest, ProvisionStatus};
 
 /// What to assemble: the stages to release together and the task they belong to.
 #[derive(Debug, Clone)]
@@ -53,6 +52,20 @@ pub struct Assembled {
     pub merges: Vec<MergeRecord>,
     /// `created` for a new collector, `reused` when the collector existed (re-run).
     pub status: AssembleStatus,
+    /// Set when a re-run rebuilt the collector branch instead of only adding to it (a
+    /// stage's head changed, say after a rebase): the merges it replaced. The branch then
+    /// holds none of the replaced merges (nor a rebased stage's old commits).
+    pub rebuilt: Option<Rebuilt>,
+}
+
+/// What a re-run of [`assemble`] rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rebuilt {
+    /// The collector branch's tip before this call.
+    pub previous_tip: String,
+    /// The earlier merges no longer on the branch, oldest first.
+    pub replaced: Vec<MergeRecord>,
 }
 
 /// Whether [`assemble`] built the collector now or found it built (a re-run).
@@ -61,20 +74,30 @@ pub struct Assembled {
 pub enum AssembleStatus {
     /// The collector worktree was provisioned by this call.
     Created,
-    /// The collector existed; only what it lacked was merged.
+    /// The collector existed; it was brought to the stages' current heads.
     Reused,
 }
 
-/// Re-checks eligibility for the selection, preflights every merge in memory, then
-/// provisions the collector worktree (`#group-<ID>`, branched from the task's
-/// implementation base in the registry) and moves its branch onto the chain of merge
-/// commits. A conflict is reported before anything is created; a failure after creation
-/// removes and releases the collector again. Re-running for the same selection reuses the
-/// collector and merges only what it lacks.
+/// Re-checks eligibility for the selection, merges the stages' recorded heads one after
+/// another with git itself (`git merge-tree --write-tree`, see the merge module) onto the
+/// task's implementation base, then provisions the collector worktree (`#group-<ID>`) with
+/// `git worktree add` at that base and brings it to the last merge with `git merge
+/// --ff-only` in the collector, so its checkout is git's own (filters such as LFS,
+/// `working-tree-encoding`, sparse checkout, hooks). A conflict is reported before anything
+/// is created; a failure after creation removes and releases the collector again.
+///
+/// Re-running is safe. An existing collector is first checked: with uncommitted or
+/// untracked changes, with another branch checked out, or with commits on its branch that
+/// are not okstra's merges, nothing is changed (`E_COLLECTOR_CHANGED`). Otherwise the merges
+/// of the earlier run are kept as long as they merged the stages' current heads in the same
+/// order; from the first that does not, the branch is rebuilt (`rebuilt` says what was
+/// replaced) and the checkout moved with `git checkout -B`, which never overwrites local
+/// changes. No journal record is kept: the only change to an existing collector is that one
+/// git command, and a half-done checkout shows as changes the next call refuses to touch.
 ///
 /// Errors: `E_INVALID_ARG`, `E_PLAN_INVALID`, `E_NOT_ELIGIBLE` (eligibility or closure),
-/// `E_NOT_FOUND` (no implementation base), `E_MERGE_CONFLICT`, `E_GIT`, and provisioning's
-/// and the registry's codes.
+/// `E_NOT_FOUND` (no implementation base), `E_MERGE_CONFLICT`, `E_COLLECTOR_CHANGED`,
+/// `E_GIT_REQUIRED` (no git ≥ 2.38), `E_GIT`, and provisioning's and the registry's codes.
 pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, HandoffError> {
     if req.stages.is_empty() {
         return Err(InvalidArg("select at least one stage to assemble".into()).into());
@@ -87,51 +110,92 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
     let keys = Keys::of(req, &order)?;
     let reg = Registry::open(context);
     let base = implementation_base(&reg, &keys.task, repo)?;
-
-    // A re-run continues from the existing collector's tip.
-    let existing = reg
-        .lookup(&keys.collector)?
-        .filter(|e| e.is_active())
-        .and_then(|e| repo.refname_to_id(&format!("refs/heads/{}", e.branch)).ok());
-    let start = existing.unwrap_or(base);
+    let engine = Engine::new(repo.workdir().unwrap_or(repo.path()))?;
     let branch_name = crate::ids::compute_branch_name(
         &req.work_category,
         &keys.task.task_id,
         None,
         Some(&safe_segment(&keys.group_id)),
     )?;
-    let made = merge_chain(repo, start, &items, &branch_name)?;
-    let target = made.iter().rev().find_map(|m| m.merge).unwrap_or(start);
 
-    let (prov, created) = provision_collector(context, req, &keys, base, &selection)?;
+    // An existing collector is checked before anything is computed or changed.
+    let existing = existing_collector(&reg, &keys.collector, &engine, repo)?;
+
+    let old = existing
+        .as_ref()
+        .map(|(tip, path)| (tip.as_str(), path.as_path()));
+    let plan = chain::plan(repo, &engine, old, &base, &items)?;
+    let mut made = plan.kept;
+    made.extend(merge_chain(
+        &engine,
+        &plan.start,
+        &items[plan.next..],
+        &items,
+        &branch_name,
+    )?);
+    let target = made
+        .iter()
+        .rev()
+        .find_map(|m| m.merge.clone())
+        .unwrap_or_else(|| plan.start.clone());
+
+    let (prov, created) = provision_collector(context, req, &keys, &base, &selection)?;
     let undo =
         worktree::UndoCreation::new(created, context, &req.ctx.project_root, &keys.collector);
-    move_journaled(&reg, &keys.collector, &prov, start, target, created)?;
+    {
+        let _lock = worktree::locks::lock_key(&reg, &keys.collector)?;
+        let path = Path::new(&prov.path);
+        let from = match (&existing, created) {
+            (Some((tip, _)), false) => tip.clone(),
+            _ => base.clone(),
+        };
+        collector::move_to(&engine, path, &prov.branch, &from, &target, !created)?;
+    }
     undo.keep();
-    let tip = repo
-        .find_commit(target)
-        .map_err(git_err("find commit", repo.path()))?;
-    let merges = made
-        .iter()
-        .map(|m| MergeRecord {
-            stage: m.stage,
-            commit: m.commit.to_string(),
-            merge_commit: m
-                .merge
-                .or_else(|| merge_of(&tip, m.commit))
-                .map(|o| o.to_string())
-                .unwrap_or_default(),
-        })
-        .collect();
+    let rebuilt = match &existing {
+        Some((tip, _)) if !created && !plan.dropped.is_empty() => Some(Rebuilt {
+            previous_tip: tip.clone(),
+            replaced: plan.dropped,
+        }),
+        _ => None,
+    };
     Ok(Assembled {
         branch: prov.branch,
         worktree_path: prov.path,
-        merges,
+        merges: made
+            .into_iter()
+            .map(|m| MergeRecord {
+                stage: m.stage,
+                commit: m.commit,
+                merge_commit: m.merge.unwrap_or_default(),
+            })
+            .collect(),
         status: if created {
             AssembleStatus::Created
         } else {
             AssembleStatus::Reused
         },
+        rebuilt,
+    })
+}
+
+/// The active collector of `key` whose directory exists, checked untouched
+/// (`E_COLLECTOR_CHANGED` otherwise): its branch's tip and its path.
+fn existing_collector(
+    reg: &Registry,
+    key: &KeyParts,
+    engine: &Engine,
+    repo: &Repository,
+) -> Result<Option<(String, PathBuf)>, HandoffError> {
+    Ok(match reg.lookup(key)?.filter(|e| e.is_active()) {
+        Some(e) if Path::new(&e.worktree_path).is_dir() => {
+            let path = PathBuf::from(&e.worktree_path);
+            collector::check_untouched(engine, &path, &e.branch)?;
+            repo.refname_to_id(&format!("refs/heads/{}", e.branch))
+                .ok()
+                .map(|tip| (tip.to_string(), path))
+        }
+        _ => None,
     })
 }
 
@@ -189,7 +253,7 @@ fn merge_items<'a>(loaded: &'a Loaded, order: &[u32]) -> Result<Vec<Item<'a>>, H
             let title = loaded.map.get(*n).map_or("", |s| s.title.as_str());
             Ok(Item {
                 stage: *n,
-                commit,
+                commit: commit.to_string(),
                 title,
             })
         })
@@ -235,7 +299,7 @@ fn implementation_base(
     reg: &Registry,
     task: &KeyParts,
     repo: &Repository,
-) -> Result<Oid, HandoffError> {
+) -> Result<String, HandoffError> {
     let base_hex = reg.get_implementation_base(task)?.ok_or_else(|| {
         HandoffError::NotFound(format!(
             "task {} has no implementation base in the registry; it is pinned when the first \
@@ -246,6 +310,7 @@ fn implementation_base(
     Oid::from_str(&base_hex)
         .ok()
         .filter(|o| repo.find_commit(*o).is_ok())
+        .map(|o| o.to_string())
         .ok_or_else(|| {
             HandoffError::NotFound(format!(
                 "the implementation base {base_hex} of task {} is not a commit in the \
@@ -261,7 +326,7 @@ fn provision_collector(
     context: &Context,
     req: &AssembleRequest,
     keys: &Keys,
-    base: Oid,
+    base: &str,
     selection: &BTreeSet<u32>,
 ) -> Result<(worktree::Provisioned, bool), HandoffError> {
     let prov = worktree::provision(
@@ -291,94 +356,4 @@ fn provision_collector(
         }
     };
     Ok((prov, created))
-}
-
-/// [`move_branch`] under a journal record (`pending/assemble-<fnv1a(key)>.json`), holding the
-/// collector key's lock: a process killed mid-checkout leaves the record, and the next call
-/// (or `okstra registry repair`) knows the half-written checkout is okstra's own and resets
-/// it by force instead of refusing it as local changes.
-fn move_journaled(
-    reg: &Registry,
-    key: &KeyParts,
-    prov: &worktree::Provisioned,
-    start: Oid,
-    target: Oid,
-    created: bool,
-) -> Result<(), HandoffError> {
-    let _lock = worktree::locks::lock_key(reg, key)?;
-    let record = journal::file(reg, journal::Op::Assemble, &key.key());
-    let interrupted = journal::read::<journal::Move>(&record)?.is_some();
-    let path = Path::new(&prov.path);
-    let m = journal::Move {
-        task_key: key.key(),
-        path: path.to_path_buf(),
-        branch: prov.branch.clone(),
-        from: start.to_string(),
-        to: target.to_string(),
-    };
-    if interrupted {
-        journal::undo_move(&m);
-    }
-    journal::write(&record, &m)?;
-    move_branch(path, &prov.branch, start, target, created || interrupted)?;
-    journal::clear(&record)?;
-    Ok(())
-}
-
-/// Points the collector branch checked out at `path` from `from` to `to` and updates the
-/// checkout. A fresh collector is checked out by force (it has no work of its own); a
-/// reused one safely, so local edits stop the move instead of being overwritten.
-fn move_branch(
-    path: &Path,
-    branch: &str,
-    from: Oid,
-    to: Oid,
-    fresh: bool,
-) -> Result<(), HandoffError> {
-    let wt = Repository::open(path).map_err(git_err("open", path))?;
-    let refname = format!("refs/heads/{branch}");
-    let current = wt
-        .refname_to_id(&refname)
-        .map_err(git_err("resolve branch", path))?;
-    if current == to {
-        return Ok(());
-    }
-    if !fresh && current != from {
-        return Err(GitError::new(
-            "update collector",
-            path,
-            GitCause::State(format!(
-                "branch {branch} moved while assembling (now {current}); retry"
-            )),
-        )
-        .into());
-    }
-    let target = wt
-        .find_object(to, None)
-        .map_err(git_err("find commit", path))?;
-    let mut co = CheckoutBuilder::new();
-    if fresh {
-        co.force();
-    } else {
-        co.safe();
-    }
-    wt.checkout_tree(&target, Some(&mut co))
-        .map_err(git_err("checkout", path))?;
-    wt.find_reference(&refname)
-        .and_then(|mut r| r.set_target(to, "okstra handoff assemble"))
-        .map_err(git_err("update branch", path))?;
-    Ok(())
-}
-
-/// The first-parent merge commit whose second parent is `stage_commit`, walking back from
-/// `tip` (how a re-run finds the merges an earlier run made).
-fn merge_of(tip: &git2::Commit<'_>, stage_commit: Oid) -> Option<Oid> {
-    let mut cur = tip.clone();
-    for _ in 0..10_000 {
-        if cur.parent_count() == 2 && cur.parent_id(1).ok() == Some(stage_commit) {
-            return Some(cur.id());
-        }
-        cur = cur.parent(0).ok()?;
-    }
-    None
 }

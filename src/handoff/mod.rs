@@ -11,6 +11,8 @@
 //! else the default remote's `HEAD`, else the main worktree's branch.
 
 mod assemble;
+mod chain;
+mod collector;
 mod merge;
 mod verification;
 mod verified;
@@ -23,8 +25,8 @@ use git2::{Oid, Repository};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use assemble::{assemble, AssembleRequest, AssembleStatus, Assembled, MergeRecord};
-pub use merge::StageConflict;
+pub use assemble::{assemble, AssembleRequest, AssembleStatus, Assembled, MergeRecord, Rebuilt};
+pub use merge::{Engine, StageConflict, Verdict, MERGE_TREE_VERSION};
 pub use verified::{record_pr, record_verified, RecordPrRequest, RecordVerifiedRequest};
 
 use crate::error::{Code, Coded, GitError, InvalidArg};
@@ -57,6 +59,16 @@ pub enum HandoffError {
         .conflicts.iter().map(StageConflict::to_string).collect::<Vec<_>>().join("; ")
     )]
     MergeConflict { conflicts: Vec<StageConflict> },
+    /// The existing collector holds work of its own; nothing was changed.
+    #[error(
+        "the collector {path} holds work of its own: {what}. Nothing was changed. Commit it \
+         on a stage branch, stash it (`git -C {path} stash -u`) or discard it, or release the \
+         collector (`okstra worktree release`), then assemble again"
+    )]
+    CollectorChanged { path: PathBuf, what: String },
+    /// No git new enough for the merges on `PATH`.
+    #[error("assembling needs {needs}, and {why}; nothing was changed. Install a newer git on PATH and retry")]
+    GitRequired { needs: String, why: String },
     /// The final report does not prove an accepted single-stage verification.
     #[error("refusing to record the verification: {}", .reasons.join("; "))]
     ReportRejected { reasons: Vec<String> },
@@ -86,6 +98,8 @@ impl Coded for HandoffError {
             HandoffError::PlanInvalid { .. } => Code::PlanInvalid,
             HandoffError::NotEligible { .. } => Code::NotEligible,
             HandoffError::MergeConflict { .. } => Code::MergeConflict,
+            HandoffError::CollectorChanged { .. } => Code::CollectorChanged,
+            HandoffError::GitRequired { .. } => Code::GitRequired,
             HandoffError::ReportRejected { .. } => Code::ReportRejected,
             HandoffError::NotFound(_) => Code::NotFound,
             HandoffError::Git(e) => e.code(),
@@ -350,6 +364,10 @@ pub fn eligible(ctx: &HandoffContext) -> Result<Eligibility, HandoffError> {
     })
 }
 
+#[cfg(test)]
+mod collector_tests;
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod tests;
 

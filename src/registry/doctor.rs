@@ -76,8 +76,10 @@ problem_codes! {
         "A provisioning record whose process died. `okstra registry repair` (or provisioning \
          the key again) completes or undoes it.";
     AssembleUnfinished = "assemble-unfinished",
-        "A handoff assemble record whose process died. `okstra registry repair` resets the \
-         collector's checkout to its branch; running handoff assemble again resumes.";
+        "A handoff assemble record an older okstra left when its process died. `okstra \
+         registry repair` clears the record and leaves the collector untouched (anything \
+         half-done shows in `git status` there); running handoff assemble again resumes, or \
+         refuses while the collector has changes.";
     JournalUnreadable = "journal-unreadable",
         "A journal record that does not parse. `okstra registry repair` moves it aside \
          (`.unreadable`).";

@@ -113,9 +113,10 @@ fn journal_debris(s: &Survey) -> Vec<(Debris, Problem)> {
                     ProblemCode::AssembleUnfinished,
                     Some(&m.task_key),
                     format!(
-                        "handoff assemble moving collector {} from {} to {} did not finish; \
-                         `okstra registry repair` resets its checkout to the branch, and \
-                         running handoff assemble again resumes",
+                        "an older okstra's handoff assemble moving collector {} from {} to {} \
+                         did not finish; `okstra registry repair` clears the record and \
+                         leaves the collector as it is (check `git status` there), and \
+                         running handoff assemble again resumes or refuses without touching it",
                         m.path.display(),
                         &m.from[..m.from.len().min(12)],
                         &m.to[..m.to.len().min(12)]

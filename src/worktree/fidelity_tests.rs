@@ -52,7 +52,7 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Entry> {
 }
 
 /// Asserts the two worktrees hold the same entries, naming the first that differs.
-fn assert_same_tree(made: &Path, reference: &Path) {
+pub(crate) fn assert_same_tree(made: &Path, reference: &Path) {
     let (a, b) = (tree(made), tree(reference));
     let names = |t: &BTreeMap<PathBuf, Entry>| t.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "same paths");
@@ -66,7 +66,7 @@ fn assert_same_tree(made: &Path, reference: &Path) {
     }
 }
 
-fn new_repo(dir: &Path) -> PathBuf {
+pub(crate) fn new_repo(dir: &Path) -> PathBuf {
     let repo = dir.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
@@ -117,7 +117,7 @@ fn utf16le_bom(text: &str) -> Vec<u8> {
 /// file, CRLF files, an executable, a symlink, an LFS object, a submodule gitlink and a
 /// post-checkout hook (LFS's plus a marker of git's arguments). Returns the repository, the
 /// encoded ini bytes and the LFS object bytes.
-fn hostile_fixture(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
+pub(crate) fn hostile_fixture(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
     let lfs = std::process::Command::new("git")
         .args(["lfs", "version"])
         .output();

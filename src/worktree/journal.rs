@@ -45,7 +45,10 @@ pub struct Intent {
     pub started_at: String,
 }
 
-/// An interrupted `handoffAssemble` moving a collector branch and its checkout.
+/// A record an older okstra wrote before moving a collector branch and its checkout.
+/// `handoffAssemble` no longer writes one (its only change to an existing collector is one
+/// git command that never overwrites local changes); a record still found is only cleared,
+/// never acted on: resetting the collector could destroy someone's uncommitted work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Move {
@@ -273,16 +276,5 @@ impl Drop for Rollback {
             // Best effort: a record left behind is recovered by the next call.
             let _ = clear(&self.record);
         }
-    }
-}
-
-/// Undoes an interrupted collector move: the checkout at `m.path` is reset to what its
-/// branch points at (the branch is moved last, so it still names a whole commit). The
-/// collector holds only okstra's merges, so nothing of anyone's is overwritten.
-pub fn undo_move(m: &Move) {
-    if let Ok(wt) = Repository::open(&m.path) {
-        let mut co = git2::build::CheckoutBuilder::new();
-        co.force().remove_untracked(true);
-        let _ = wt.checkout_head(Some(&mut co));
     }
 }

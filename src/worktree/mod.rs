@@ -11,7 +11,7 @@
 
 mod debris;
 mod doctor;
-mod git;
+pub(crate) mod git;
 mod holders;
 pub(crate) mod journal;
 pub(crate) mod locks;
@@ -25,9 +25,9 @@ mod repair;
 mod sync;
 
 #[cfg(test)]
-mod fidelity_tests;
+pub(crate) mod fidelity_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::PathBuf;
 

@@ -48,8 +48,9 @@ fn clear(reg: &Registry, d: Debris) -> Result<bool, WorktreeError> {
     Ok(match d {
         Debris::Intent(file, intent) => finish_intent(reg, &file, &intent)?,
         Debris::Move(file, m) => {
+            // Only the record goes: the collector is left exactly as it is (whatever
+            // differs there shows in `git status`, and assemble refuses to touch it).
             let _k = lock_key_str(reg, &m.task_key)?;
-            journal::undo_move(&m);
             journal::clear(&file)?;
             true
         }

@@ -16,7 +16,7 @@ use crate::testutil::git;
 /// time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-pub(in crate::worktree) fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -165,12 +165,40 @@ fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
 
 /// git could not take one of its lock files (`index.lock`, a ref's `.lock`) because another
 /// process holds it: worth another try.
-fn busy(cause: &GitCause) -> bool {
+pub fn busy(cause: &GitCause) -> bool {
     matches!(cause, GitCause::Exit { output, .. }
         if output.contains(".lock': File exists") || output.contains("cannot lock ref"))
 }
 
 impl Git {
+    /// The version `git --version` reported (cached), `(0, 0, 0)` when it no longer answers.
+    pub fn version(&self) -> (u32, u32, u32) {
+        cached_version(&self.exe)
+            .as_deref()
+            .and_then(parse_version)
+            .unwrap_or((0, 0, 0))
+    }
+
+    /// The executable.
+    pub fn exe(&self) -> &Path {
+        &self.exe
+    }
+
+    /// `git -C <dir>` with the environment every okstra git child gets: the
+    /// repository-selecting variables removed, no terminal prompt, stdin closed, and its
+    /// own process group (a Ctrl-C at the terminal reaches only okstra, so git finishes
+    /// what it started instead of stopping half-way).
+    pub fn command(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("-C").arg(dir);
+        cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        for var in LOCAL_ENV {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
     /// `git -C <main worktree> worktree add --quiet --no-track --lock --reason <reason>
     /// -b <branch> -- <path> <base>`, retried (after `cleanup`) while one of git's lock files
     /// is busy. `--no-track`: no `branch.<name>.*` config is written, so nothing here takes
@@ -264,7 +292,7 @@ impl Git {
 
 /// stderr then stdout (a failing hook may print to either), trimmed; empty when git printed
 /// nothing (the message then gives the exit status).
-fn printed(out: &Output) -> String {
+pub fn printed(out: &Output) -> String {
     let mut text = String::from_utf8_lossy(&out.stderr).trim().to_string();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !stdout.trim().is_empty() {

@@ -7,7 +7,7 @@
 //! which refuses or notes what it cannot do. Everything else (lookups, removal, locks) is
 //! libgit2 in-process.
 
-mod cli;
+pub(crate) mod cli;
 
 pub(crate) use cli::LOCAL_ENV;
 mod lib2;
@@ -105,7 +105,7 @@ pub fn retry_locked<T>(f: impl FnMut() -> Result<T, git2::Error>) -> Result<T, g
 
 /// Runs `f` again (with growing pauses) while it fails with an error `busy` accepts, for at
 /// most [`GIT_LOCK_RETRY`].
-fn retry_while<T, E>(
+pub(crate) fn retry_while<T, E>(
     mut f: impl FnMut() -> Result<T, E>,
     busy: impl Fn(&E) -> bool,
 ) -> Result<T, E> {
