@@ -6,6 +6,7 @@ pub mod cli;
 pub mod context;
 pub mod error;
 pub mod fsio;
+pub mod git_arg;
 #[cfg(test)]
 mod fuzz;
 pub mod handoff;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 pub mod report;
+pub mod safe_open;
 pub mod task_type;
 #[cfg(test)]
 mod testutil;

@@ -23,6 +23,15 @@ pub fn endpoints(
             return None;
         }
     };
+    // A FIFO, socket or device is never opened: reading a FIFO (a `.env` a secrets tool
+    // serves) waits for a writer forever, while provisioning holds its locks.
+    if let Some(what) = crate::safe_open::special_kind(&src).filter(|w| *w != "a directory") {
+        notes.push(format!(
+            "skipped {rel}: it is {what} in the main worktree, and only regular files and \
+             directories are carried (a FIFO, socket or device is never opened)"
+        ));
+        return None;
+    }
     if want_dir.is_some_and(|d| src.is_dir() != d) {
         return None;
     }
