@@ -6,11 +6,22 @@
 //! [`check`] returns [`Interrupted`], and the operation's rollback guard undoes what it
 //! made before the command returns (exit code 130). Nothing is ever left half-way by the
 //! signal itself. Outside a scope (the JS API) signals keep their usual meaning.
+//!
+//! The one policy every command follows (docs/security.md): a signal during a lock wait
+//! ([`crate::fsio::LockGuard`] polls the flag) or a read ([`crate::safe_open`] polls it
+//! between chunks) ends the command with `E_INTERRUPTED` (exit 130) before it changed
+//! anything — a lock taken after the signal is released unused; once a command holds its
+//! locks, its write (an atomic replace, a ledger append) finishes and the command
+//! completes, or, for provisioning's multi-step change, the rollback guard undoes it.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// The signal received inside the current scope (0 = none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// How many [`SignalScope`]s are alive: only the outermost installs and restores handlers
+/// (the native executable holds one for its whole life, `cli::run` one per command).
+static DEPTH: AtomicUsize = AtomicUsize::new(0);
 
 /// An operation stopped because SIGINT or SIGTERM arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -57,10 +68,14 @@ pub struct SignalScope {
 }
 
 impl SignalScope {
-    /// Installs the flag-setting handlers for SIGINT and SIGTERM.
+    /// Installs the flag-setting handlers for SIGINT and SIGTERM; inside another scope it
+    /// only nests (the outer scope's handlers and flag stay).
     pub fn install() -> SignalScope {
-        RECEIVED.store(0, Ordering::SeqCst);
         let mut old = Vec::new();
+        if DEPTH.fetch_add(1, Ordering::SeqCst) > 0 {
+            return SignalScope { old };
+        }
+        RECEIVED.store(0, Ordering::SeqCst);
         for sig in [libc::SIGINT, libc::SIGTERM] {
             // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the
             // handler only performs an atomic store; `prev` receives the old action, which
@@ -87,6 +102,9 @@ impl SignalScope {
 
 impl Drop for SignalScope {
     fn drop(&mut self) {
+        if DEPTH.fetch_sub(1, Ordering::SeqCst) > 1 {
+            return;
+        }
         for (sig, prev) in &self.old {
             // SAFETY: restores the action saved by `install`.
             unsafe {

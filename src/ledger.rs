@@ -301,9 +301,10 @@ impl Ledger {
             .into());
         }
         let idx = safe_open::open_in(&self.root, Path::new(INDEX_FILE), Access::ReadWriteCreate)?;
-        let mut table = match idx.ok_or_else(|| io::ErrorKind::NotFound.into()).and_then(|t| {
-            Self::check_indexed(t, &f, &id, &exists)
-        }) {
+        let mut table = match idx
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+            .and_then(|t| Self::check_indexed(t, &f, &id, &exists))
+        {
             Ok((true, _)) => return Ok(false),
             Ok((false, table)) => Some(table),
             // The table is only a cache: without it, scan the file as the Python helper does.

@@ -6,9 +6,9 @@ pub mod cli;
 pub mod context;
 pub mod error;
 pub mod fsio;
-pub mod git_arg;
 #[cfg(test)]
 mod fuzz;
+pub mod git_arg;
 pub mod handoff;
 pub mod ids;
 pub mod interrupt;
@@ -18,6 +18,8 @@ pub mod reconcile;
 pub mod registry;
 pub mod report;
 pub mod safe_open;
+#[cfg(test)]
+mod security_tests;
 pub mod task_type;
 #[cfg(test)]
 mod testutil;

@@ -358,4 +358,4 @@ pub fn read_file(path: &Path, bound: Bound) -> Result<Option<Vec<u8>>, FsError> 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -96,7 +96,10 @@ fn a_symlinked_directory_on_the_way_is_refused_and_nothing_is_created_beyond_it(
         dir_in(&root, Path::new(".okstra/sub")).unwrap_err().code(),
         Code::UnsafeFile
     );
-    assert_eq!(read_in(&root, rel, LEDGER).unwrap_err().code(), Code::UnsafeFile);
+    assert_eq!(
+        read_in(&root, rel, LEDGER).unwrap_err().code(),
+        Code::UnsafeFile
+    );
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     // `..` never leads out either.
     assert_eq!(
@@ -126,7 +129,10 @@ fn regular_files_read_create_and_append() {
         read_in(root, Path::new("a/b"), LEDGER).unwrap().unwrap(),
         b"one\ntwo\n"
     );
-    assert_eq!(read_file(&root.join("a/b"), LEDGER).unwrap().unwrap(), b"one\ntwo\n");
+    assert_eq!(
+        read_file(&root.join("a/b"), LEDGER).unwrap().unwrap(),
+        b"one\ntwo\n"
+    );
     let small = Bound {
         bytes: 4,
         purpose: "a test",

@@ -133,13 +133,7 @@ impl<'a> Project<'a> {
     /// The task's `task-manifest.json`; `None` when missing, unreadable, unsafe (a symlink,
     /// a FIFO: never opened), over its bound, or not JSON.
     fn manifest(&self, group: &str, task: &str) -> Option<Value> {
-        let root = self.task_root(group, task)?;
-        let bytes = safe_open::read_in(
-            &root,
-            Path::new("task-manifest.json"),
-            safe_open::TASK_MANIFEST,
-        )
-        .ok()??;
+        let bytes = read_manifest(&self.task_root(group, task)?).ok()??;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -322,6 +316,16 @@ impl<'a> Project<'a> {
         .iter()
         .find_map(|rel| self.resolve_file(rel))
     }
+}
+
+/// The bytes of `task-manifest.json` in the task directory `task_root`, through
+/// [`safe_open`] within [`safe_open::TASK_MANIFEST`]; `Ok(None)` when there is none.
+pub(crate) fn read_manifest(task_root: &Path) -> Result<Option<Vec<u8>>, fsio::FsError> {
+    safe_open::read_in(
+        task_root,
+        Path::new("task-manifest.json"),
+        safe_open::TASK_MANIFEST,
+    )
 }
 
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the

@@ -77,10 +77,18 @@ pub fn snapshot_all(
 ) -> Vec<String> {
     let mut done = Vec::new();
     for rel in list {
+        if main_canon.join(rel).is_dir() {
+            notes.push(format!(
+                "skipped snapshot {rel}: it is a directory, and a snapshot is a file (list it \
+                 as a copy entry instead)"
+            ));
+            continue;
+        }
         let Some((src, dst)) = endpoints(main_canon, wt, rel, Some(false), notes) else {
             continue;
         };
-        if let Err(e) = std::fs::copy(&src, &dst) {
+        if let Err(e) = super::copy::check_byte_copy(&src).and_then(|()| std::fs::copy(&src, &dst))
+        {
             let _ = std::fs::remove_file(&dst);
             notes.push(format!("could not copy {rel}: {e}"));
             continue;
