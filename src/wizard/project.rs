@@ -285,9 +285,13 @@ impl<'a> Project<'a> {
 
     /// The latest implementation-planning report of `group/task` (highest NNN).
     pub fn latest_plan(&self, group: &str, task: &str) -> Option<String> {
-        let dir = self
-            .task_root(group, task)?
-            .join("runs/implementation-planning/reports");
+        let task_root = self.task_root(group, task)?;
+        let reports = Path::new("runs/implementation-planning/reports");
+        // Listed only when reached without symlinks (never a directory outside).
+        if !safe_open::dir_exists_in(&task_root, reports).unwrap_or(false) {
+            return None;
+        }
+        let dir = task_root.join(reports);
         let prefix = "final-report-implementation-planning-";
         std::fs::read_dir(dir)
             .ok()?
