@@ -63,6 +63,12 @@ pub fn read_plan(path: &std::path::Path) -> Result<String, String> {
     let file = match crate::safe_open::open_file(path, crate::safe_open::Access::Read) {
         Ok(Some(file)) => file,
         Ok(None) => return Err("cannot read it (it does not exist)".into()),
+        Err(crate::fsio::FsError::Unsafe { what, .. }) => {
+            return Err(format!(
+                "it is not a regular file ({what}; okstra opens no symlink, FIFO or device \
+                 there)"
+            ))
+        }
         Err(e) => return Err(format!("cannot read it ({e})")),
     };
     let meta = file

@@ -41,9 +41,9 @@ pub const LEDGER: Bound = Bound {
     bytes: 256 << 20,
     purpose: "a ledger (consumers.jsonl)",
 };
-/// `.okstra/project.json` (current or legacy place).
+/// `.okstra/project.json` (current or legacy place): room for very long entry lists.
 pub const PROJECT_JSON: Bound = Bound {
-    bytes: 1 << 20,
+    bytes: 8 << 20,
     purpose: "a project.json",
 };
 /// A report's `.data.json`.
