@@ -483,7 +483,7 @@ fn fuzz_branch_names() {
             return Ok(());
         }
         ensure(!name.starts_with('-'), || "accepted a leading -".into())?;
-        if case % 8 == 0 && !name.contains('\0') {
+        if case.is_multiple_of(8) && !name.contains('\0') {
             let git = std::process::Command::new("git")
                 .args(["check-ref-format", "--branch", &name])
                 .output()
