@@ -53,11 +53,37 @@ extern "C" fn on_signal(sig: libc::c_int) {
     RECEIVED.store(sig, Ordering::SeqCst);
 }
 
-/// `Err(Interrupted)` once SIGINT or SIGTERM arrived inside a [`SignalScope`].
+thread_local! {
+    /// How many [`Finishing`] guards this thread holds.
+    static FINISHING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `Err(Interrupted)` once SIGINT or SIGTERM arrived inside a [`SignalScope`] — unless this
+/// thread is [`finishing`] a change it began.
 pub fn check() -> Result<(), Interrupted> {
+    if FINISHING.with(|f| f.get()) > 0 {
+        return Ok(());
+    }
     match RECEIVED.load(Ordering::SeqCst) {
         0 => Ok(()),
         signal => Err(Interrupted { signal }),
+    }
+}
+
+/// While alive, [`check`] on this thread passes: a command that has begun a change of
+/// several writes (each taking its own lock) finishes all of them instead of stopping
+/// half-way; the signal is still seen by whatever checks after the guard is dropped.
+pub struct Finishing(());
+
+/// Starts a [`Finishing`] section.
+pub fn finishing() -> Finishing {
+    FINISHING.with(|f| f.set(f.get() + 1));
+    Finishing(())
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        FINISHING.with(|f| f.set(f.get().saturating_sub(1)));
     }
 }
 
@@ -112,5 +138,36 @@ impl Drop for SignalScope {
             }
         }
         RECEIVED.store(0, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A signal inside a scope is seen by `check`, except inside a `finishing` section. In
+    /// a child process: the flag is the process's, and the other tests run `cli::run`.
+    #[test]
+    fn finishing_lets_a_begun_change_complete() {
+        crate::testutil::run_with_env!(
+            finishing_lets_a_begun_change_complete,
+            "OKSTRA_TEST_RAISES_SIGTERM" => "1"
+        );
+        let _scope = SignalScope::install();
+        // SAFETY: raise delivers SIGTERM to this thread; the scope's handler sets the flag.
+        unsafe {
+            libc::raise(libc::SIGTERM);
+        }
+        assert_eq!(
+            check(),
+            Err(Interrupted {
+                signal: libc::SIGTERM
+            })
+        );
+        {
+            let _f = finishing();
+            assert_eq!(check(), Ok(()));
+        }
+        assert!(check().is_err());
     }
 }
