@@ -30,6 +30,27 @@ pub enum FsError {
          with `fuser {path}`, or raise the bound with OKSTRA_LOCK_TIMEOUT_MS"
     )]
     LockTimeout { path: PathBuf, waited_ms: u128 },
+    /// A file below a repository or plan run root is not a plain file reached without
+    /// symlinks (see [`crate::safe_open`]).
+    #[error(
+        "{path} is {what}; okstra never follows a symlink, nor opens a FIFO, socket or device, \
+         inside a repository or plan run root (docs/security.md). Nothing was opened through it \
+         and nothing changed: replace it with a regular file or remove it, then retry"
+    )]
+    Unsafe { path: PathBuf, what: &'static str },
+    /// A file is larger than what okstra reads for its purpose.
+    #[error(
+        "{path} is larger than {bound} bytes, the most okstra reads for {purpose}; nothing was \
+         read past the bound and nothing changed. Shrink or replace the file"
+    )]
+    TooLarge {
+        path: PathBuf,
+        bound: u64,
+        purpose: &'static str,
+    },
+    /// SIGINT or SIGTERM arrived while waiting for a lock or reading (the CLI only).
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// An I/O call failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -45,6 +66,9 @@ impl Coded for FsError {
         match self {
             FsError::LockTimeout { .. } => Code::LockTimeout,
             FsError::Io { .. } => Code::Io,
+            FsError::Unsafe { .. } => Code::UnsafeFile,
+            FsError::TooLarge { .. } => Code::FileTooLarge,
+            FsError::Interrupted(_) => Code::Interrupted,
         }
     }
 }
@@ -70,6 +94,9 @@ pub fn lock_timeout(explicit_ms: Option<u64>) -> Duration {
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_LOCK_TIMEOUT)
 }
+
+/// How often a lock wait looks whether SIGINT / SIGTERM arrived (see [`crate::interrupt`]).
+pub const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
 /// After this long a waiting CLI says on stderr which lock it waits for.
 pub const WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
@@ -107,25 +134,35 @@ pub struct LockGuard {
 
 impl LockGuard {
     /// Takes the lock on `path` (created if missing, parents too), waiting at most `timeout`.
+    /// The lock file itself is never a symlink, FIFO or device: it is opened like every
+    /// file below a root ([`crate::safe_open::open_file`]), so a planted
+    /// `consumers.lock -> X` is refused (`E_UNSAFE_FILE`) instead of creating X.
     pub fn acquire(path: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
+        crate::interrupt::check()?;
         if let Some(parent) = non_empty_parent(path) {
             std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-            .map_err(io_err("open lock file", path))?;
+        let file = crate::safe_open::open_file(path, crate::safe_open::Access::ReadWriteCreate)?
+            .ok_or_else(|| FsError::Io {
+                op: "open lock file",
+                path: path.to_path_buf(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
         LockGuard::take(file, path, timeout)
     }
 
     /// Takes the lock on an open file (a lock file or a directory).
+    ///
+    /// SIGINT / SIGTERM inside a [`crate::interrupt::SignalScope`] end the wait within
+    /// [`INTERRUPT_POLL`] with [`FsError::Interrupted`]; a lock taken after the signal is
+    /// released at once, so the caller changes nothing.
     fn take(file: File, path: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
         match file.try_lock_exclusive() {
-            Ok(()) => return Ok(LockGuard { file }),
+            Ok(()) => {
+                let guard = LockGuard { file };
+                crate::interrupt::check()?;
+                return Ok(guard);
+            }
             Err(e) if e.kind() == fs2::lock_contended_error().kind() => {}
             Err(e) => return Err(io_err("lock", path)(e)),
         }
@@ -150,12 +187,17 @@ impl LockGuard {
                     waited_ms: waited.as_millis(),
                 });
             }
-            let mut slice = timeout - waited;
+            crate::interrupt::check()?;
+            let mut slice = (timeout - waited).min(INTERRUPT_POLL);
             if announce && !announced {
                 slice = slice.min(WAIT_NOTICE_AFTER.saturating_sub(waited));
             }
             match rx.recv_timeout(slice) {
-                Ok(Ok(file)) => return Ok(LockGuard { file }),
+                Ok(Ok(file)) => {
+                    let guard = LockGuard { file };
+                    crate::interrupt::check()?;
+                    return Ok(guard);
+                }
                 Ok(Err(e)) => return Err(io_err("lock", path)(e)),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if announce && !announced && start.elapsed() >= WAIT_NOTICE_AFTER {
@@ -183,6 +225,7 @@ impl LockGuard {
     /// writers of the files in it exclude each other without leaving a lock file beside
     /// them (e.g. in a repository's `.okstra/`). The directory must exist.
     pub fn acquire_dir(dir: &Path, timeout: Duration) -> Result<LockGuard, FsError> {
+        crate::interrupt::check()?;
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {

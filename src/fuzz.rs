@@ -469,3 +469,27 @@ fn fuzz_slugs() {
         Ok(())
     });
 }
+
+/// Branch names (`git_arg::check_branch`): never a panic; an accepted name never starts with
+/// `-` and is one `git check-ref-format --branch` accepts too (checked with git on every
+/// 8th case), so nothing okstra lets through reaches git as an option or a different ref.
+#[test]
+fn fuzz_branch_names() {
+    let mut case = 0usize;
+    fuzz("branch_names", 1500, |input| {
+        case += 1;
+        let name = String::from_utf8_lossy(input);
+        if crate::git_arg::check_branch("branch", &name).is_err() {
+            return Ok(());
+        }
+        ensure(!name.starts_with('-'), || "accepted a leading -".into())?;
+        if case.is_multiple_of(8) && !name.contains('\0') {
+            let git = std::process::Command::new("git")
+                .args(["check-ref-format", "--branch", &name])
+                .output()
+                .map_err(|e| format!("git: {e}"))?;
+            ensure(git.status.success(), || "accepted, git refuses it".into())?;
+        }
+        Ok(())
+    });
+}

@@ -269,7 +269,8 @@ impl KeyParts {
 
 /// `OKSTRA_HOME` (trimmed; empty or unset → `$HOME/.okstra`), unless `explicit` is given.
 /// An explicit or `OKSTRA_HOME` value must be an absolute path: a relative one would put
-/// the machine-global registry wherever the caller happens to stand.
+/// the machine-global registry wherever the caller happens to stand. An `OKSTRA_HOME` that
+/// is not UTF-8 is `E_INVALID_ARG`, never silently replaced.
 pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, InvalidArg> {
     let absolute = |name: &str, h: &str| {
         check_path(name, h)?;
@@ -285,12 +286,19 @@ pub fn okstra_home(explicit: Option<&str>) -> Result<PathBuf, InvalidArg> {
     if let Some(h) = explicit.map(str::trim).filter(|h| !h.is_empty()) {
         return absolute("home", h);
     }
-    if let Some(h) = std::env::var("OKSTRA_HOME")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-    {
-        return absolute("OKSTRA_HOME", &h);
+    // A value okstra cannot use (not UTF-8) is refused, never replaced by `$HOME/.okstra`:
+    // that would put the registry somewhere the user did not ask for.
+    match std::env::var("OKSTRA_HOME") {
+        Ok(h) if !h.trim().is_empty() => return absolute("OKSTRA_HOME", h.trim()),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            return Err(invalid(format!(
+                "OKSTRA_HOME {:?} is not valid UTF-8; okstra cannot use it and does not fall \
+                 back to $HOME/.okstra. Set OKSTRA_HOME to an absolute UTF-8 path (or unset \
+                 it), or pass home",
+                raw.to_string_lossy()
+            )))
+        }
+        _ => {}
     }
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())

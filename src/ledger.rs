@@ -15,7 +15,6 @@
 //! stage (as in Python's `isinstance(stage, int)` checks).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Code, Coded, InvalidArg};
 use crate::fsio::{self, io_err, FsError, LockGuard};
+use crate::safe_open::{self, Access};
 use index::{Identity, Index};
 
 mod index;
@@ -311,15 +311,25 @@ impl Ledger {
         self.check_root(true)?;
         let _lock = LockGuard::acquire(&self.root.join(LOCK_FILE), self.lock_timeout)?;
         let path = self.path();
-        let existed = path.exists();
-        let mut f = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_err("open", &path))?;
+        let existed = path.symlink_metadata().is_ok();
+        // Neither the ledger nor its table is ever reached through a symlink, nor is a FIFO
+        // or device opened (`E_UNSAFE_FILE`); a ledger over its bound is refused whole.
+        let mut f = safe_open::open_in(&self.root, Path::new(LEDGER_FILE), Access::AppendCreate)?
+            .ok_or_else(|| io_err("open", &path)(io::ErrorKind::NotFound.into()))?;
         let size = f.metadata().map_err(io_err("stat", &path))?.len();
-        let mut table = match self.check_indexed(&f, &id, &exists) {
+        if size > safe_open::LEDGER.bytes {
+            return Err(FsError::TooLarge {
+                path,
+                bound: safe_open::LEDGER.bytes,
+                purpose: safe_open::LEDGER.purpose,
+            }
+            .into());
+        }
+        let idx = safe_open::open_in(&self.root, Path::new(INDEX_FILE), Access::ReadWriteCreate)?;
+        let mut table = match idx
+            .ok_or_else(|| io::ErrorKind::NotFound.into())
+            .and_then(|t| Self::check_indexed(t, &f, &id, &exists))
+        {
             Ok((true, _)) => return Ok(false),
             Ok((false, table)) => Some(table),
             // The table is only a cache: without it, scan the file as the Python helper does.
@@ -354,12 +364,12 @@ impl Ledger {
 
     /// Whether a row filed under `id` in `consumers.idx` matches `exists`, with the table.
     fn check_indexed(
-        &self,
+        table: std::fs::File,
         f: &std::fs::File,
         id: &Identity,
         exists: &impl Fn(&Probe) -> bool,
     ) -> std::io::Result<(bool, Index)> {
-        let table = Index::open(&self.root.join(INDEX_FILE), f)?;
+        let table = Index::open(table, f)?;
         for offset in table.candidates(id)? {
             if index::probe_at(f, offset)?.is_some_and(|p| exists(&p)) {
                 return Ok((true, table));
@@ -415,12 +425,10 @@ fn require(name: &str, value: &str) -> Result<(), LedgerError> {
     }
 }
 
+/// The ledger's bytes (empty when missing), read through [`safe_open`]: never through a
+/// symlink, never a FIFO or device, at most [`safe_open::LEDGER`] bytes.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, LedgerError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io_err("read", path)(e).into()),
-    }
+    Ok(safe_open::read_file(path, safe_open::LEDGER)?.unwrap_or_default())
 }
 
 /// Every row as one JSON array text (the rows' own bytes, unchanged, between `[`, `,` and

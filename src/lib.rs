@@ -8,6 +8,7 @@ pub mod error;
 pub mod fsio;
 #[cfg(test)]
 mod fuzz;
+pub mod git_arg;
 pub mod handoff;
 pub mod ids;
 pub mod integration;
@@ -17,6 +18,9 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 pub mod report;
+pub mod safe_open;
+#[cfg(test)]
+mod security_tests;
 pub mod task_type;
 #[cfg(test)]
 mod testutil;

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     {
         return hand_to_node(&args);
     }
+    // From here to the exit SIGINT / SIGTERM only set the flag commands poll (see
+    // okstra_native::interrupt): a signal after the command finished is not a kill mid-write.
+    let _signals = okstra_native::interrupt::SignalScope::install();
     let out = okstra_native::cli::run(args);
     // A closed pipe (`okstra … | head`) is not worth a panic; the exit code still tells.
     let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());

@@ -58,7 +58,19 @@ impl StageMap {
 /// file or is larger than [`MAX_PLAN_BYTES`], before reading it.
 pub fn read_plan(path: &std::path::Path) -> Result<String, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it ({e})"))?;
+    // Never through a symlink at the file, never a FIFO or device (opening a FIFO for
+    // reading would wait for a writer forever): see crate::safe_open.
+    let file = match crate::safe_open::open_file(path, crate::safe_open::Access::Read) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Err("cannot read it (it does not exist)".into()),
+        Err(crate::fsio::FsError::Unsafe { what, .. }) => {
+            return Err(format!(
+                "it is not a regular file ({what}; okstra opens no symlink, FIFO or device \
+                 there)"
+            ))
+        }
+        Err(e) => return Err(format!("cannot read it ({e})")),
+    };
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot read it ({e})"))?;

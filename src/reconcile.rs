@@ -29,6 +29,9 @@ pub enum ReconcileError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// SIGINT / SIGTERM before the first write (the CLI only).
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
 }
 
 impl Coded for ReconcileError {
@@ -37,6 +40,7 @@ impl Coded for ReconcileError {
             ReconcileError::InvalidArg(e) => e.code(),
             ReconcileError::Ledger(e) => e.code(),
             ReconcileError::Registry(e) => e.code(),
+            ReconcileError::Interrupted(e) => e.code(),
         }
     }
 }
@@ -123,6 +127,10 @@ pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, Re
             stage_branch(&rows, row, stage, &reg, task.as_ref())?,
         );
     }
+    // From the first write on (re-pinning the anchor, then one append per stale stage),
+    // a signal no longer stops the command half-way: it finishes (crate::interrupt).
+    crate::interrupt::check()?;
+    let _finishing = req.apply.then(crate::interrupt::finishing);
     let anchor = match &req.reset_anchor {
         None => None,
         Some(sha) => Some(reset_anchor(req, &repo, &reg, task.as_ref(), sha)?),

@@ -146,7 +146,13 @@ impl InteractiveArgs {
         let root = crate::wizard::find_root(&start);
         let state = match self.state {
             Some(s) => absolute(&s)?,
-            None => root.join(".okstra/wizard-state.json"),
+            None => {
+                // The default lies in the repository: a committed `.okstra` symlink would
+                // carry it outside (E_UNSAFE_FILE).
+                crate::safe_open::dir_exists_in(&root, Path::new(".okstra"))
+                    .map_err(CliError::from)?;
+                root.join(".okstra/wizard-state.json")
+            }
         };
         Ok(Interactive {
             project_root: root.to_string_lossy().into_owned(),

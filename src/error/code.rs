@@ -123,6 +123,16 @@ codes! {
         "A file operation failed; the message names the file and the OS reason (a file you may \
          not read is this, never \"corrupt\"). A full disk during a ledger append leaves the \
          ledger exactly as it was.";
+    UnsafeFile = "E_UNSAFE_FILE", Error,
+        "A file okstra reads or writes inside a repository or plan run root is not a plain \
+         file reached without symlinks: a symlink (at the file or at any directory below the \
+         root), a FIFO, socket, device or directory, or a path leading out of the root. \
+         Nothing was opened through it and nothing changed; replace it with a regular file \
+         (or remove it) and retry. See docs/security.md.";
+    FileTooLarge = "E_FILE_TOO_LARGE", Error,
+        "A file okstra reads from a repository, plan run root or wizard state is larger than \
+         the bound for its purpose (the message names the file and the bound); nothing was \
+         read past the bound and nothing changed. Shrink or replace the file.";
     Interrupted = "E_INTERRUPTED", Interrupted,
         "The CLI got SIGINT or SIGTERM; everything the call had made was undone, so running \
          the same command again starts cleanly.";

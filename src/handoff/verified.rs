@@ -47,7 +47,18 @@ fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str
 /// since. The same report recorded again is a no-op.
 pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
     let path = report::data_path(&req.report_path);
-    let raw = std::fs::read_to_string(&path).map_err(|e| HandoffError::ReportRejected {
+    // Through crate::safe_open: a symlink, FIFO or device is E_UNSAFE_FILE, a file over
+    // its bound E_FILE_TOO_LARGE, before anything is read.
+    let raw =
+        crate::safe_open::read_file(&path, crate::safe_open::REPORT_DATA)?.ok_or_else(|| {
+            HandoffError::ReportRejected {
+                reasons: vec![format!(
+                    "cannot read the final-report data {} (it does not exist)",
+                    path.display()
+                )],
+            }
+        })?;
+    let raw = String::from_utf8(raw).map_err(|e| HandoffError::ReportRejected {
         reasons: vec![format!(
             "cannot read the final-report data {} ({e})",
             path.display()

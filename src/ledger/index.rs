@@ -15,10 +15,9 @@
 //! Layout (little-endian u64s): header `magic, dev, ino, covered, tail_fp, boot, slots,
 //! used`, then `slots` × `(hash, offset + 1)` (0 = empty), linear probing, at most half full.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -181,16 +180,11 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens (or rebuilds) the table at `path` for `ledger` and indexes the lines appended
-    /// since it was last written.
-    pub fn open(path: &Path, ledger: &File) -> io::Result<Index> {
+    /// Takes the table `file` (`consumers.idx`, opened read-write by the caller through
+    /// [`crate::safe_open`]) for `ledger`, rebuilt when it does not match, and indexes the
+    /// lines appended since it was last written.
+    pub fn open(file: File, ledger: &File) -> io::Result<Index> {
         let meta = ledger.metadata()?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
         let mut hb = [0u8; HEADER as usize];
         let head = match file.read_exact_at(&mut hb, 0) {
             Ok(()) => Header::from_bytes(&hb),

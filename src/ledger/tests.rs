@@ -1,4 +1,5 @@
 use super::*;
+use std::fs::OpenOptions;
 
 const T: Duration = Duration::from_secs(30);
 use serde_json::json;

@@ -297,12 +297,9 @@ impl Registry {
                 r.worktree_path
             )));
         }
-        if !git2::Reference::is_valid_name(&format!("refs/heads/{}", r.branch)) {
-            return Err(invalid(format!(
-                "branch {:?} is not a valid git branch name",
-                r.branch
-            )));
-        }
+        // A registry branch later reaches git (re-entry checks it out): refused here when
+        // git could read it as an option or it is not a branch name.
+        crate::git_arg::check_branch("branch", &r.branch)?;
         let key = parts.key();
         self.edit(|canon| {
             if let Some(e) = canon.entry(&key).filter(WorktreeEntry::is_active) {

@@ -12,7 +12,7 @@
 pub mod catalog;
 mod ctx;
 mod flow;
-mod project;
+pub(crate) mod project;
 mod render;
 pub mod state;
 pub mod step_id;
@@ -95,6 +95,11 @@ impl Rejection {
             code,
             vars: Vec::new(),
         }
+    }
+
+    /// The rejection's stable code.
+    pub fn code(&self) -> Code {
+        self.code
     }
 
     /// Adds a message variable.
@@ -263,9 +268,18 @@ impl Wizard {
         })
     }
 
-    /// A wizard from a state file.
+    /// A wizard from a state file, read through [`crate::safe_open`]: a symlink at the file,
+    /// a FIFO or device is `E_UNSAFE_FILE`, a file over 4 MiB `E_FILE_TOO_LARGE`.
     pub fn load(path: &Path) -> Result<Wizard, WizardError> {
-        let text = std::fs::read_to_string(path).map_err(io_err("read wizard state", path))?;
+        let bytes = crate::safe_open::read_file(path, crate::safe_open::WIZARD_STATE)?.ok_or_else(
+            || io_err("read wizard state", path)(std::io::ErrorKind::NotFound.into()),
+        )?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io_err("read wizard state", path)(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.utf8_error(),
+            ))
+        })?;
         Wizard::from_json(&text)
     }
 

@@ -11,12 +11,13 @@ use serde_json::Value;
 
 use super::state::WizardState;
 use super::{Rejection, WizardError};
-use crate::error::Code;
+use crate::error::{Code, Coded};
 use crate::fsio;
 use crate::ids;
 use crate::plan;
 use crate::registry::Registry;
 use crate::report;
+use crate::safe_open;
 use crate::task_type::TaskType;
 use crate::worktree;
 
@@ -88,15 +89,21 @@ impl<'a> Project<'a> {
     pub fn tasks(&self) -> &[String] {
         self.tasks.get_or_init(|| {
             let mut out = Vec::new();
+            // Only real directories count: a symlink at a task root, a group or a task
+            // (which could list a directory outside the repository) is skipped.
+            let real_dir = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
             for rel in TASK_ROOTS {
+                if !safe_open::dir_exists_in(self.root(), Path::new(rel)).unwrap_or(false) {
+                    continue;
+                }
                 let Ok(groups) = std::fs::read_dir(self.root().join(rel)) else {
                     continue;
                 };
-                for g in groups.flatten().filter(|e| e.path().is_dir()) {
+                for g in groups.flatten().filter(real_dir) {
                     let Ok(tasks) = std::fs::read_dir(g.path()) else {
                         continue;
                     };
-                    for t in tasks.flatten().filter(|e| e.path().is_dir()) {
+                    for t in tasks.flatten().filter(real_dir) {
                         let key = format!(
                             "{}/{}",
                             g.file_name().to_string_lossy(),
@@ -114,16 +121,20 @@ impl<'a> Project<'a> {
     }
 
     /// The directory of task `group/task`, if it exists under either task root.
+    /// Reached without symlinks (a task root that is a symlink is not the repository's).
     pub fn task_root(&self, group: &str, task: &str) -> Option<PathBuf> {
         TASK_ROOTS
             .iter()
-            .map(|rel| self.root().join(rel).join(group).join(task))
-            .find(|p| p.is_dir())
+            .map(|rel| Path::new(rel).join(group).join(task))
+            .find(|rel| safe_open::dir_exists_in(self.root(), rel).unwrap_or(false))
+            .map(|rel| self.root().join(rel))
     }
 
+    /// The task's `task-manifest.json`; `None` when missing, unreadable, unsafe (a symlink,
+    /// a FIFO: never opened), over its bound, or not JSON.
     fn manifest(&self, group: &str, task: &str) -> Option<Value> {
-        let path = self.task_root(group, task)?.join("task-manifest.json");
-        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+        let bytes = read_manifest(&self.task_root(group, task)?).ok()??;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The existing task's brief (`taskBriefPath`, resolved against the project root) when
@@ -274,9 +285,13 @@ impl<'a> Project<'a> {
 
     /// The latest implementation-planning report of `group/task` (highest NNN).
     pub fn latest_plan(&self, group: &str, task: &str) -> Option<String> {
-        let dir = self
-            .task_root(group, task)?
-            .join("runs/implementation-planning/reports");
+        let task_root = self.task_root(group, task)?;
+        let reports = Path::new("runs/implementation-planning/reports");
+        // Listed only when reached without symlinks (never a directory outside).
+        if !safe_open::dir_exists_in(&task_root, reports).unwrap_or(false) {
+            return None;
+        }
+        let dir = task_root.join(reports);
         let prefix = "final-report-implementation-planning-";
         std::fs::read_dir(dir)
             .ok()?
@@ -307,6 +322,16 @@ impl<'a> Project<'a> {
     }
 }
 
+/// The bytes of `task-manifest.json` in the task directory `task_root`, through
+/// [`safe_open`] within [`safe_open::TASK_MANIFEST`]; `Ok(None)` when there is none.
+pub(crate) fn read_manifest(task_root: &Path) -> Result<Option<Vec<u8>>, fsio::FsError> {
+    safe_open::read_in(
+        task_root,
+        Path::new("task-manifest.json"),
+        safe_open::TASK_MANIFEST,
+    )
+}
+
 /// Marks the plan approved (`meta.approvalStatus = "approved"`) keeping the rest of the
 /// data.json; does nothing when it already is. A missing or malformed data.json is a
 /// rejected answer; failing to lock or write it is an error of the call (`E_LOCK_TIMEOUT`,
@@ -325,11 +350,11 @@ pub fn ensure_plan_approved(
     };
     // Read-modify-write under a lock on the plan's directory, so a concurrent writer's
     // change is never lost.
-    if !data.is_file() {
+    if data.symlink_metadata().is_err() {
         return Ok(Err(missing()));
     }
     let _guard = fsio::LockGuard::acquire_dir(fsio::dir_of(&data), lock_timeout)?;
-    let Ok(bytes) = std::fs::read(&data) else {
+    let Some(bytes) = safe_open::read_file(&data, safe_open::REPORT_DATA)? else {
         return Ok(Err(missing()));
     };
     let mut doc: Value = match serde_json::from_slice(&bytes) {
@@ -369,8 +394,17 @@ pub fn plan_stage_map(plan_md: &str) -> plan::StageMap {
 pub fn check_plan(plan_md: &str) -> Result<(), Rejection> {
     let data = report::data_path(Path::new(plan_md));
     let shown = data.to_string_lossy().into_owned();
-    let bytes = std::fs::read(&data)
-        .map_err(|_| Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown))?;
+    let missing = || Rejection::new("plan_data_missing", Code::NotFound).var("path", &shown);
+    let bytes = match safe_open::read_file(&data, safe_open::REPORT_DATA) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(missing()),
+        // A symlink, FIFO or device, or a file over its bound: refused with its own code.
+        Err(e) => {
+            return Err(Rejection::new("plan_data_invalid", e.code())
+                .var("path", &shown)
+                .var("detail", &e.to_string()))
+        }
+    };
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
         Rejection::new("plan_data_invalid", Code::InvalidArg)
             .var("path", &shown)

@@ -42,6 +42,11 @@ pub(super) enum Start {
 
 /// Validates the request and finds its repository.
 pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
+    // At the door, before anything runs: a branch git could read as an option (`-m`
+    // renames the user's branch) never reaches git.
+    if let Some(b) = &req.branch {
+        crate::git_arg::check_branch("branch", b)?;
+    }
     let key = key_of(req)?;
     let root = &req.project_root;
     if !root.is_dir() {
@@ -50,11 +55,6 @@ pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
             root.display()
         ))
         .into());
-    }
-    if let Some(b) = &req.branch {
-        if !git2::Reference::is_valid_name(&format!("refs/heads/{b}")) {
-            return Err(InvalidArg(format!("branch {b:?} is not a valid git branch name")).into());
-        }
     }
     let Some(repo) = git::discover(root) else {
         return Ok(Start::Skip(

@@ -8,42 +8,53 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::WorktreeError;
-use crate::fsio::{self, io_err};
+use crate::fsio::{self, io_err, FsError};
+use crate::safe_open;
 
 /// Current location, relative to the project root.
 const CURRENT: [&str; 2] = [".okstra", "project.json"];
 /// Legacy location, relative to the project root.
 const LEGACY: [&str; 3] = [".project-docs", "okstra", "project.json"];
 
-fn join(root: &Path, parts: &[&str]) -> PathBuf {
-    parts.iter().fold(root.to_path_buf(), |p, s| p.join(s))
-}
-
-/// The project.json in effect for `root`: the current location when it exists, else the
-/// legacy one when that exists, else `None`.
-pub fn locate(root: &Path) -> Option<PathBuf> {
-    [join(root, &CURRENT), join(root, &LEGACY)]
-        .into_iter()
-        .find(|p| p.is_file())
+fn rel(parts: &[&str]) -> PathBuf {
+    parts.iter().collect()
 }
 
 /// A project.json's location and its top-level object.
 pub type Found = (PathBuf, Map<String, Value>);
 
+/// The project.json in effect for `root` (the current location when it exists, else the
+/// legacy one) as its path below `root` and its bytes; `None` when there is none. Read
+/// through [`crate::safe_open`]: a symlink at `.okstra`, at the file or on the legacy path,
+/// a FIFO or device there, or a file over 1 MiB is `E_UNSAFE_FILE` / `E_FILE_TOO_LARGE`.
+fn find(root: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, FsError> {
+    for parts in [&CURRENT[..], &LEGACY[..]] {
+        let at = rel(parts);
+        if let Some(bytes) = safe_open::read_in(root, &at, safe_open::PROJECT_JSON)? {
+            return Ok(Some((at, bytes)));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads the project.json in effect as a JSON object. `Ok(None)` when there is none.
 pub fn read(root: &Path) -> Result<Option<Found>, WorktreeError> {
-    let Some(path) = locate(root) else {
+    Ok(read_rel(root)?.map(|(at, map)| (root.join(at), map)))
+}
+
+/// [`read`] with the path relative to `root`.
+fn read_rel(root: &Path) -> Result<Option<Found>, WorktreeError> {
+    let Some((at, bytes)) = find(root)? else {
         return Ok(None);
     };
-    let bytes = std::fs::read(&path).map_err(io_err("read", &path))?;
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(Some((path, map))),
+        Ok(Value::Object(map)) => Ok(Some((at, map))),
         Ok(_) => Err(WorktreeError::ProjectJsonInvalid {
-            path,
+            path: root.join(at),
             detail: "the top level is not an object".into(),
         }),
         Err(e) => Err(WorktreeError::ProjectJsonInvalid {
-            path,
+            path: root.join(at),
             detail: e.to_string(),
         }),
     }
@@ -79,10 +90,11 @@ pub fn upsert_project_json(
     // the project root directory itself (no lock file is left in the repository).
     std::fs::create_dir_all(project_root).map_err(io_err("create directory", project_root))?;
     let _guard = fsio::LockGuard::acquire_dir(project_root, lock_timeout)?;
-    let (path, mut data) = match read(project_root)? {
+    let (at, mut data) = match read_rel(project_root)? {
         Some(found) => found,
-        None => (join(project_root, &CURRENT), Map::new()),
+        None => (rel(&CURRENT), Map::new()),
     };
+    let path = project_root.join(&at);
     if let Some(existing) = data.get("projectId").and_then(Value::as_str) {
         if !existing.is_empty() && existing != project_id {
             return Err(WorktreeError::ProjectIdMismatch {
@@ -110,6 +122,9 @@ pub fn upsert_project_json(
             detail: e.to_string(),
         })?;
     text.push('\n');
+    // The directory is reached without following a symlink (a committed `.okstra ->
+    // ../outside` is refused); the atomic write then never follows one at the file.
+    safe_open::dir_in(project_root, at.parent().unwrap_or(Path::new("")))?;
     fsio::atomic_write(&path, text.as_bytes())?;
     Ok(data)
 }

@@ -68,9 +68,35 @@ fn make_writable_tree(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Clones `src` to the new file `dst`, falling back to a byte copy; keeps the mode.
-/// Returns whether it was cloned.
+/// The largest file copied byte for byte (a larger one is carried only when the filesystem
+/// clones it): a repository's 1 GiB file must not stall provisioning, which holds its locks.
+pub const MAX_BYTE_COPY: u64 = 256 << 20;
+
+/// Refuses a file larger than [`MAX_BYTE_COPY`] for a byte copy.
+pub fn check_byte_copy(src: &Path) -> io::Result<()> {
+    let len = src.symlink_metadata()?.len();
+    if len > MAX_BYTE_COPY {
+        return Err(io::Error::other(format!(
+            "it is {len} bytes, more than the {MAX_BYTE_COPY} bytes okstra copies byte for \
+             byte, and this filesystem cannot clone it"
+        )));
+    }
+    Ok(())
+}
+
+/// Clones `src` to the new file `dst`, falling back to a byte copy (up to
+/// [`MAX_BYTE_COPY`]); keeps the mode. Returns whether it was cloned.
 fn copy_file(src: &Path, dst: &Path) -> io::Result<bool> {
+    if src.symlink_metadata()?.len() > MAX_BYTE_COPY {
+        return match reflink_copy::reflink(src, dst) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) => {
+                let _ = fs::remove_file(dst);
+                check_byte_copy(src).map(|()| false)
+            }
+        };
+    }
     match reflink_copy::reflink_or_copy(src, dst) {
         Ok(how) => Ok(how.is_none()),
         // `dst` was someone else's: leave it.

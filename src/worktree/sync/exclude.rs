@@ -83,11 +83,9 @@ pub fn ensure(common_dir: &Path, rels: &[String], lock_timeout: Duration) -> Res
             source: std::io::Error::other("not a regular file; left as it is"),
         });
     }
-    let text = match std::fs::read(&file) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(fsio::io_err("read", &file)(e)),
-    };
+    let text = crate::safe_open::read_file(&file, crate::safe_open::ENTRY_LIST)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let (before, mut block, after) = split(&text);
     let had = block.len();
     let had_block = text.lines().any(|l| l == END);

@@ -9,27 +9,17 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// The file's name at the repository root.
 pub const FILE: &str = ".worktreeinclude";
-/// A larger file is refused with a note (a real one holds a few lines).
-const MAX_BYTES: u64 = 1 << 20;
 
 /// The patterns of `<root>/.worktreeinclude` and the literal directory prefixes of its
 /// path patterns (`/build/config.json` → `build/config.json`), which say which ignored
 /// directories are worth looking into. `None` when there is no usable file.
 fn load(root: &Path, notes: &mut Vec<String>) -> Option<(Gitignore, Vec<String>)> {
-    let path = root.join(FILE);
-    let meta = path.symlink_metadata().ok()?;
-    if !meta.is_file() {
-        notes.push(format!(
-            "ignored {FILE}: not a regular file (a symlink or directory is not read)"
-        ));
-        return None;
-    }
-    if meta.len() > MAX_BYTES {
-        notes.push(format!("ignored {FILE}: larger than {MAX_BYTES} bytes"));
-        return None;
-    }
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    // Through crate::safe_open: a symlink, FIFO, device or directory there, or a file over
+    // its bound, is never read; it becomes a note.
+    let text = match crate::safe_open::read_in(root, Path::new(FILE), crate::safe_open::ENTRY_LIST)
+    {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(None) => return None,
         Err(e) => {
             notes.push(format!("ignored {FILE}: {e}"));
             return None;

@@ -23,6 +23,15 @@ pub fn endpoints(
             return None;
         }
     };
+    // A FIFO, socket or device is never opened: reading a FIFO (a `.env` a secrets tool
+    // serves) waits for a writer forever, while provisioning holds its locks.
+    if let Some(what) = crate::safe_open::special_kind(&src).filter(|w| *w != "a directory") {
+        notes.push(format!(
+            "skipped {rel}: it is {what} in the main worktree, and only regular files and \
+             directories are carried (a FIFO, socket or device is never opened)"
+        ));
+        return None;
+    }
     if want_dir.is_some_and(|d| src.is_dir() != d) {
         return None;
     }
@@ -68,10 +77,18 @@ pub fn snapshot_all(
 ) -> Vec<String> {
     let mut done = Vec::new();
     for rel in list {
+        if main_canon.join(rel).is_dir() {
+            notes.push(format!(
+                "skipped snapshot {rel}: it is a directory, and a snapshot is a file (list it \
+                 as a copy entry instead)"
+            ));
+            continue;
+        }
         let Some((src, dst)) = endpoints(main_canon, wt, rel, Some(false), notes) else {
             continue;
         };
-        if let Err(e) = std::fs::copy(&src, &dst) {
+        if let Err(e) = super::copy::check_byte_copy(&src).and_then(|()| std::fs::copy(&src, &dst))
+        {
             let _ = std::fs::remove_file(&dst);
             notes.push(format!("could not copy {rel}: {e}"));
             continue;
