@@ -504,9 +504,10 @@ export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType |
  * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
  * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
  * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
- * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+ * `journal-refused`, `worktree-locked-orphan`, `worktree-unregistered`,
+ * `worktree-unlocked`, `branch-unregistered`, `git-lock-stale`, `temp-file-stale`.
  */
-export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'
+export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan' | 'worktree-unregistered' | 'worktree-unlocked' | 'branch-unregistered' | 'git-lock-stale' | 'temp-file-stale'
 
 /** Options of `upsertProjectJson`. */
 export interface ProjectJsonOptions {

@@ -81,8 +81,15 @@ pub(super) fn find(s: &Survey) -> Vec<(Debris, Problem)> {
     );
     let rows: BTreeMap<&str, &WorktreeEntry> =
         s.entries.iter().map(|e| (e.task_key.as_str(), e)).collect();
+    // Keys by directory, for worktrees without okstra's lock; only existing directories
+    // canonicalize, so the gone ones keep their recorded spelling.
+    let by_path: BTreeMap<PathBuf, &str> = s
+        .entries
+        .iter()
+        .map(|e| (canon(Path::new(&e.worktree_path)), e.task_key.as_str()))
+        .collect();
     for main in s.repos.values() {
-        out.extend(okstra_worktrees(main, s, &rows, &pending_paths));
+        out.extend(okstra_worktrees(main, s, &rows, &by_path, &pending_paths));
         out.extend(unregistered_branches(main, &s.home, &known_branches));
         out.extend(
             stale_git_locks(main.path())
@@ -200,6 +207,7 @@ fn okstra_worktrees(
     main: &Repository,
     s: &Survey,
     rows: &BTreeMap<&str, &WorktreeEntry>,
+    by_path: &BTreeMap<PathBuf, &str>,
     pending: &BTreeSet<PathBuf>,
 ) -> Vec<(Debris, Problem)> {
     let mut out = Vec::new();
@@ -212,17 +220,14 @@ fn okstra_worktrees(
             continue;
         }
         let mark = owner::lock_mark(&wt);
-        let by_path = || {
-            s.entries
-                .iter()
-                .find(|e| canon(Path::new(&e.worktree_path)) == path)
-                .map(|e| e.task_key.clone())
-        };
         let w = Wt {
             git_dir: main.path().to_path_buf(),
             name: name.clone(),
             path: path.clone(),
-            key: mark.as_ref().map(|m| m.key.clone()).or_else(by_path),
+            key: mark
+                .as_ref()
+                .map(|m| m.key.clone())
+                .or_else(|| by_path.get(&path).map(|k| k.to_string())),
         };
         let shown = path.display();
         if wt.validate().is_err() {
