@@ -52,12 +52,11 @@ pub fn repair(reg: &Registry) -> Result<WorktreeRepair, WorktreeError> {
     Ok(WorktreeRepair { registry, cleared })
 }
 
+/// The key's lock, the repository's lock, and the repository (each when there is one).
+type Held = (Option<LockGuard>, Option<LockGuard>, Option<Repository>);
+
 /// The locks provisioning of `key` takes: the key's (when known), then the repository's.
-fn lock_for(
-    reg: &Registry,
-    key: Option<&str>,
-    git_dir: &Path,
-) -> Result<(Option<LockGuard>, Option<LockGuard>, Option<Repository>), WorktreeError> {
+fn lock_for(reg: &Registry, key: Option<&str>, git_dir: &Path) -> Result<Held, WorktreeError> {
     let k = key.map(|k| lock_key_str(reg, k)).transpose()?;
     let main = Repository::open(git_dir).ok();
     let r = main.as_ref().map(|m| lock_repo(reg, m)).transpose()?;
