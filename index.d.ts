@@ -561,9 +561,10 @@ export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType |
  * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
  * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
  * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
- * `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+ * `journal-refused`, `worktree-locked-orphan`, `worktree-unregistered`,
+ * `worktree-unlocked`, `branch-unregistered`, `git-lock-stale`, `temp-file-stale`.
  */
-export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'worktree-locked-orphan' | 'branch-unregistered' | 'git-lock-stale'
+export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan' | 'worktree-unregistered' | 'worktree-unlocked' | 'branch-unregistered' | 'git-lock-stale' | 'temp-file-stale'
 
 /** Options of `upsertProjectJson`. */
 export interface ProjectJsonOptions {
@@ -716,7 +717,7 @@ export interface PruneOptions {
 /** What `registryPrune` released (or, in a dry run, would release). */
 export interface PruneResult {
   released: Array<WorktreeEntry>
-  /** Released worktrees whose okstra git lock and git record were removed. */
+  /** Gone worktrees of this home whose okstra git lock and git record were removed. */
   unlocked: Array<string>
   /** Released worktrees whose repository was not found (pass `projectRoot`). */
   unresolved: Array<string>
@@ -735,8 +736,9 @@ export interface ReconcileChange {
 /**
  * A read-only consistency report: branch index vs rows, missing directories, worktrees
  * git no longer knows, and `git worktree list` of every repository the active entries
- * live in (branch switched, prunable, foreign worktrees under the okstra root). Throws
- * `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+ * live in (branch switched, prunable, foreign worktrees under the okstra root), plus this
+ * home's debris (another `OKSTRA_HOME`'s worktrees and branches are never reported).
+ * Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryDoctor(o?: HomeOptions | undefined | null): DoctorReport
 
@@ -768,11 +770,12 @@ export declare function registryListActiveStageNumbers(p: KeyParts): Array<numbe
 export declare function registryLookup(p: KeyParts): WorktreeEntry | null
 
 /**
- * Releases active entries whose worktree directory is gone; a dry run unless
- * `dryRun: false`. Applied, it also removes okstra's git lock on each released worktree
- * and git's record of its gone directory (found through the repositories of the
- * registry's existing worktrees and `projectRoot`). Throws `E_INVALID_ARG`,
- * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_GIT`.
+ * Releases active entries whose worktree directory is gone (each under its key's lock);
+ * a dry run unless `dryRun: false`. Applied, it also removes okstra's git lock and git's
+ * record of every gone worktree of this home (found through the repositories of the
+ * registry's existing worktrees, those okstra provisioned in, and `projectRoot`); another
+ * `OKSTRA_HOME`'s are left alone. Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`,
+ * `E_REGISTRY_CORRUPT`, `E_GIT`.
  */
 export declare function registryPrune(o?: PruneOptions | undefined | null): PruneResult
 
@@ -794,10 +797,13 @@ export declare function registryReleaseAsync(p: KeyParts): Promise<WorktreeEntry
  * Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
  * `registry.json.corrupt-<timestamp>` and keeps every row that is still valid, restores
  * the registry's invariants (one active row per branch, an exact branch index), then clears
- * okstra's debris that `registryDoctor` reports (completes or undoes unfinished
- * provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
- * deletes unregistered branches okstra made while they still point where they were
- * created, removes stale git lock files) and lists it in `cleared`. Throws
+ * this home's debris that `registryDoctor` reports, each under the locks provisioning
+ * takes (completes or undoes unfinished provisioning and assembles, registers again live
+ * worktrees git keeps locked for this home whose row was lost, locks active worktrees that
+ * lost okstra's lock, unlocks okstra-locked worktrees no active entry owns, removes git's
+ * records of gone worktrees, deletes unregistered branches this home made while they
+ * still point where they were created, removes stale git lock files and temp files of
+ * dead writers, sets aside refused journal records) and lists it in `cleared`. Throws
  * `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT` (a file that is not JSON at
  * all is moved aside, not thrown), `E_GIT`, `E_IO`.
  */

@@ -297,7 +297,7 @@ pub struct PruneOptions {
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct PruneResult {
     pub released: Vec<JsWorktreeEntry>,
-    /// Released worktrees whose okstra git lock and git record were removed.
+    /// Gone worktrees of this home whose okstra git lock and git record were removed.
     pub unlocked: Vec<String>,
     /// Released worktrees whose repository was not found (pass `projectRoot`).
     pub unresolved: Vec<String>,
@@ -322,11 +322,12 @@ fn prune(o: Option<PruneOptions>) -> Result<PruneResult> {
     })
 }
 
-/// Releases active entries whose worktree directory is gone; a dry run unless
-/// `dryRun: false`. Applied, it also removes okstra's git lock on each released worktree
-/// and git's record of its gone directory (found through the repositories of the
-/// registry's existing worktrees and `projectRoot`). Throws `E_INVALID_ARG`,
-/// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_GIT`.
+/// Releases active entries whose worktree directory is gone (each under its key's lock);
+/// a dry run unless `dryRun: false`. Applied, it also removes okstra's git lock and git's
+/// record of every gone worktree of this home (found through the repositories of the
+/// registry's existing worktrees, those okstra provisioned in, and `projectRoot`); another
+/// `OKSTRA_HOME`'s are left alone. Throws `E_INVALID_ARG`, `E_LOCK_TIMEOUT`,
+/// `E_REGISTRY_CORRUPT`, `E_GIT`.
 #[napi]
 pub fn registry_prune(o: Option<PruneOptions>) -> Result<PruneResult> {
     prune(o)
@@ -357,7 +358,8 @@ pub struct HomeOptions {
 /// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
 /// from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
 /// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
-/// `worktree-locked-orphan`, `branch-unregistered`, `git-lock-stale`.
+/// `journal-refused`, `worktree-locked-orphan`, `worktree-unregistered`,
+/// `worktree-unlocked`, `branch-unregistered`, `git-lock-stale`, `temp-file-stale`.
 // Mirrors `registry::ProblemCode` (the core carries no Node-API types); a test checks the
 // strings against the generated table of docs/errors.md.
 #[napi(string_enum)]
@@ -386,12 +388,20 @@ pub enum ProblemCode {
     AssembleUnfinished,
     #[napi(value = "journal-unreadable")]
     JournalUnreadable,
+    #[napi(value = "journal-refused")]
+    JournalRefused,
     #[napi(value = "worktree-locked-orphan")]
     WorktreeLockedOrphan,
+    #[napi(value = "worktree-unregistered")]
+    WorktreeUnregistered,
+    #[napi(value = "worktree-unlocked")]
+    WorktreeUnlocked,
     #[napi(value = "branch-unregistered")]
     BranchUnregistered,
     #[napi(value = "git-lock-stale")]
     GitLockStale,
+    #[napi(value = "temp-file-stale")]
+    TempFileStale,
 }
 
 impl From<registry::ProblemCode> for ProblemCode {
@@ -410,9 +420,13 @@ impl From<registry::ProblemCode> for ProblemCode {
             C::ProvisionUnfinished => ProblemCode::ProvisionUnfinished,
             C::AssembleUnfinished => ProblemCode::AssembleUnfinished,
             C::JournalUnreadable => ProblemCode::JournalUnreadable,
+            C::JournalRefused => ProblemCode::JournalRefused,
             C::WorktreeLockedOrphan => ProblemCode::WorktreeLockedOrphan,
+            C::WorktreeUnregistered => ProblemCode::WorktreeUnregistered,
+            C::WorktreeUnlocked => ProblemCode::WorktreeUnlocked,
             C::BranchUnregistered => ProblemCode::BranchUnregistered,
             C::GitLockStale => ProblemCode::GitLockStale,
+            C::TempFileStale => ProblemCode::TempFileStale,
         }
     }
 }
@@ -455,8 +469,9 @@ fn problem(p: crate::registry::Problem) -> DoctorProblem {
 
 /// A read-only consistency report: branch index vs rows, missing directories, worktrees
 /// git no longer knows, and `git worktree list` of every repository the active entries
-/// live in (branch switched, prunable, foreign worktrees under the okstra root). Throws
-/// `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+/// live in (branch switched, prunable, foreign worktrees under the okstra root), plus this
+/// home's debris (another `OKSTRA_HOME`'s worktrees and branches are never reported).
+/// Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_doctor(o: Option<HomeOptions>) -> Result<DoctorReport> {
     doctor(o)
@@ -505,10 +520,13 @@ fn repair(o: Option<HomeOptions>) -> Result<RepairResult> {
 /// Recovers from `E_REGISTRY_CORRUPT`: moves the file aside to
 /// `registry.json.corrupt-<timestamp>` and keeps every row that is still valid, restores
 /// the registry's invariants (one active row per branch, an exact branch index), then clears
-/// okstra's debris that `registryDoctor` reports (completes or undoes unfinished
-/// provisioning and assembles, unlocks okstra-locked worktrees no active entry owns,
-/// deletes unregistered branches okstra made while they still point where they were
-/// created, removes stale git lock files) and lists it in `cleared`. Throws
+/// this home's debris that `registryDoctor` reports, each under the locks provisioning
+/// takes (completes or undoes unfinished provisioning and assembles, registers again live
+/// worktrees git keeps locked for this home whose row was lost, locks active worktrees that
+/// lost okstra's lock, unlocks okstra-locked worktrees no active entry owns, removes git's
+/// records of gone worktrees, deletes unregistered branches this home made while they
+/// still point where they were created, removes stale git lock files and temp files of
+/// dead writers, sets aside refused journal records) and lists it in `cleared`. Throws
 /// `E_INVALID_ARG`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT` (a file that is not JSON at
 /// all is moved aside, not thrown), `E_GIT`, `E_IO`.
 #[napi]

@@ -65,7 +65,7 @@ pub enum RegistryCmd {
         home: HomeArgs,
     },
     /// Release entries whose worktree directory is gone (dry run unless --apply); --apply
-    /// also removes okstra's git lock on those worktrees and git's record of them.
+    /// also removes okstra's git lock and git's record of every gone worktree of this home.
     Prune {
         #[arg(long)]
         apply: bool,
@@ -75,15 +75,17 @@ pub enum RegistryCmd {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Report inconsistencies with the disk and `git worktree list`, and okstra's debris
-    /// (unfinished provisioning, orphan locks and branches, stale git locks); changes
-    /// nothing. Exits 1 when it reports a problem.
+    /// Report inconsistencies with the disk and `git worktree list`, and this home's debris
+    /// (unfinished provisioning, lost rows, orphan or missing locks, gone worktrees' records,
+    /// orphan branches, stale git locks and temp files); changes nothing. Exits 1 when it
+    /// reports a problem.
     Doctor {
         #[command(flatten)]
         home: HomeArgs,
     },
-    /// Move a corrupt registry aside and keep the valid rows, then clear the debris doctor
-    /// reports (unfinished provisioning, orphan git locks and branches, stale git locks).
+    /// Move a corrupt registry aside and keep the valid rows, register again live worktrees
+    /// git keeps locked for this home, then clear the debris doctor reports, each under the
+    /// locks provisioning takes.
     Repair {
         #[command(flatten)]
         home: HomeArgs,

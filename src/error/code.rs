@@ -95,6 +95,10 @@ codes! {
         "git still records the key's worktree although its directory is gone (or it is locked \
          by someone else): `git worktree unlock <path>` if locked, then `git worktree prune`, \
          and retry.";
+    JournalRefused = "E_JOURNAL_REFUSED", Error,
+        "A provisioning or assemble journal record names a directory outside the okstra \
+         worktrees root (or an admin entry that is not a plain name): nothing it names was \
+         touched. `okstra registry repair` moves the record aside (`.refused`); then retry.";
     UnknownRef = "E_UNKNOWN_REF", Error,
         "A base ref does not resolve to a commit (a provisioning base, a handoff `base`, the \
          default base found — the default remote's HEAD or the main worktree's branch —, a \

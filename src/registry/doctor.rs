@@ -66,9 +66,9 @@ problem_codes! {
         "An entry's worktree has another branch checked out than the registered one: check \
          out the registered branch in it (or release the entry).";
     WorktreePrunable = "worktree-prunable",
-        "git still lists a worktree whose directory is gone: `git worktree unlock <path>` and \
-         `git worktree prune`, then `okstra registry prune --apply` (provisioning the key \
-         again also clears it).";
+        "git still lists a worktree of this home whose directory is gone. `okstra registry \
+         repair` (or `okstra registry prune --apply`) removes git's record; by hand: `git \
+         worktree unlock <path>` and `git worktree prune`.";
     WorktreeForeign = "worktree-foreign",
         "A git worktree lies under the okstra root but no registry entry owns it: remove it \
          with `git worktree remove <path>` if it is not yours to keep.";
@@ -83,9 +83,20 @@ problem_codes! {
     JournalUnreadable = "journal-unreadable",
         "A journal record that does not parse. `okstra registry repair` moves it aside \
          (`.unreadable`).";
+    JournalRefused = "journal-refused",
+        "A journal record naming a directory outside the okstra worktrees root (or an admin \
+         entry that is not a plain name). `okstra registry repair` moves it aside \
+         (`.refused`) and deletes nothing it names.";
     WorktreeLockedOrphan = "worktree-locked-orphan",
         "A worktree git keeps locked with okstra's reason that no active entry owns. `okstra \
          registry repair` unlocks it (the directory is kept).";
+    WorktreeUnregistered = "worktree-unregistered",
+        "A worktree git keeps locked for this home whose key has no registry row (lost from a \
+         corrupt registry). `okstra registry repair` registers it again from git's record \
+         (path, checked-out branch, the commit okstra branched from).";
+    WorktreeUnlocked = "worktree-unlocked",
+        "An active entry's worktree is not locked in git, so `git worktree prune` could drop \
+         it. `okstra registry repair` locks it again with okstra's reason.";
     BranchUnregistered = "branch-unregistered",
         "A branch whose reflog says okstra created it that no registry row owns. `okstra \
          registry repair` deletes it while it still points where it was created and nothing \
@@ -93,6 +104,11 @@ problem_codes! {
     GitLockStale = "git-lock-stale",
         "A git `*.lock` (git dir, `refs/`, a worktree's admin dir) older than 10 min that no \
          process holds open. `okstra registry repair` removes it.";
+    TempFileStale = "temp-file-stale",
+        "A temp file of an interrupted atomic write (`.<name>.tmp-<pid>-…` beside the \
+         registry, in the journal, or under a project's `.okstra/`) at least 1 min old, open \
+         in no process, whose writer is gone (or that is over 10 min old). `okstra registry \
+         repair` removes it.";
 }
 
 impl std::fmt::Display for ProblemCode {

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, WorktreeLockStatus};
+use git2::Repository;
 
 use super::journal::{self, Intent, Move, Op};
+use super::owner::Home;
 use super::{debris, git, WorktreeError};
 use crate::fsio;
 use crate::ids;
@@ -15,7 +16,7 @@ use crate::registry::{DoctorReport, Problem, ProblemCode, Registry, WorktreeEntr
 
 /// Where the repositories okstra provisioned in are remembered (one file per repository
 /// holding its common git dir), so doctor finds their debris even when no entry is left.
-const REPOS_DIR: &str = "repos";
+pub(super) const REPOS_DIR: &str = "repos";
 
 /// Remembers `main`'s common git dir for doctor (once per repository).
 pub(super) fn remember_repo(reg: &Registry, main: &Repository) -> Result<(), WorktreeError> {
@@ -33,14 +34,6 @@ pub(super) fn remember_repo(reg: &Registry, main: &Repository) -> Result<(), Wor
 /// `p` canonicalized, or as given when it cannot be (a gone directory).
 pub(super) fn canon(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Whether git worktree `wt` carries the lock okstra puts on the worktrees it provisions.
-pub(super) fn okstra_locked(wt: &git2::Worktree) -> bool {
-    matches!(
-        wt.is_locked(),
-        Ok(WorktreeLockStatus::Locked(Some(r))) if r.starts_with(git::LOCK_REASON_PREFIX)
-    )
 }
 
 /// The names of `main`'s linked worktrees (none when git cannot list them).
@@ -63,6 +56,9 @@ pub(super) struct Survey {
     pub intents: Vec<(PathBuf, Result<Intent, String>)>,
     /// Unfinished assemble records (or why one cannot be read).
     pub moves: Vec<(PathBuf, Result<Move, String>)>,
+    /// The registry's worktrees root, and the home it identifies.
+    pub root: PathBuf,
+    pub home: Home,
 }
 
 /// Every journal record of `op`, read (an unreadable or vanished one as its reason).
@@ -116,21 +112,26 @@ pub(super) fn survey(reg: &Registry, entries: Vec<WorktreeEntry>) -> Survey {
         repos,
         intents,
         moves: records::<Move>(reg, Op::Assemble),
+        root: reg.root().to_path_buf(),
+        home: Home::of(reg),
     }
 }
 
 /// The registry's consistency report plus git's view and okstra's debris. For every
 /// repository the entries live in (and every one okstra provisioned in), compares `git
 /// worktree list` with the registry. Extra problem codes: `branch-switched`,
-/// `worktree-prunable`, `worktree-foreign`, and the debris codes `provision-unfinished`,
-/// `assemble-unfinished`, `journal-unreadable`, `worktree-locked-orphan`,
-/// `branch-unregistered`, `git-lock-stale`, each naming the command that clears it.
-/// Changes nothing.
+/// `worktree-foreign`, and the debris codes `provision-unfinished`, `assemble-unfinished`,
+/// `journal-unreadable`, `journal-refused`, `worktree-locked-orphan`,
+/// `worktree-unregistered`, `worktree-unlocked`, `worktree-prunable`,
+/// `branch-unregistered`, `git-lock-stale`, `temp-file-stale`, each naming the command
+/// that clears it. Only this home's worktrees and branches are reported (see the `owner`
+/// module): another `OKSTRA_HOME` on the same repository is invisible here. Changes
+/// nothing.
 pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
     let (mut report, entries) = reg.doctor_and_entries()?;
     let s = survey(reg, entries);
     report.problems.extend(branch_switched(&s.entries));
-    report.problems.extend(git_worktree_problems(reg, &s));
+    report.problems.extend(git_worktree_problems(&s));
     report
         .problems
         .extend(debris::find(&s).into_iter().map(|(_, p)| p));
@@ -157,30 +158,18 @@ fn branch_switched(entries: &[WorktreeEntry]) -> Vec<Problem> {
         .collect()
 }
 
-/// git's worktrees under the okstra root that the registry does not account for: gone
-/// directories git still lists (`worktree-prunable`) and worktrees no entry owns
-/// (`worktree-foreign`). Worktrees of unfinished provisionings are left to the debris.
-fn git_worktree_problems(reg: &Registry, s: &Survey) -> Vec<Problem> {
+/// git's worktrees of this home that no registry entry accounts for and that okstra did
+/// not lock (`worktree-foreign`): under the worktrees root, valid, not a released entry's,
+/// not an unfinished provisioning's. okstra-locked and gone ones are debris.
+fn git_worktree_problems(s: &Survey) -> Vec<Problem> {
     let canon_of = |e: &WorktreeEntry| canon(Path::new(&e.worktree_path));
-    let owned: BTreeMap<PathBuf, &WorktreeEntry> = s
-        .entries
-        .iter()
-        .filter(|e| e.is_active())
-        .map(|e| (canon_of(e), e))
-        .collect();
     // A released entry keeps its directory (the next provision reactivates it).
-    let released: BTreeSet<PathBuf> = s
-        .entries
-        .iter()
-        .filter(|e| !e.is_active())
-        .map(canon_of)
-        .collect();
+    let known: BTreeSet<PathBuf> = s.entries.iter().map(canon_of).collect();
     let pending: BTreeSet<PathBuf> = s
         .intents
         .iter()
         .filter_map(|(_, i)| i.as_ref().ok().map(|i| canon(&i.path)))
         .collect();
-    let okstra_root = canon(reg.root());
     let mut problems = Vec::new();
     for main in s.repos.values() {
         for name in worktree_names(main) {
@@ -188,24 +177,13 @@ fn git_worktree_problems(reg: &Registry, s: &Survey) -> Vec<Problem> {
                 continue;
             };
             let path = canon(wt.path());
-            if !path.starts_with(&okstra_root) || pending.contains(&path) {
-                continue;
-            }
-            let owner = owned.get(&path).map(|e| e.task_key.as_str());
-            if wt.validate().is_err() {
-                problems.push(Problem::new(
-                    ProblemCode::WorktreePrunable,
-                    owner,
-                    format!(
-                        "git still lists worktree {name} at {} but its directory is gone; \
-                         `git worktree unlock {}` and `git worktree prune` clear it, then \
-                         `okstra registry prune --apply` releases the entry (provisioning \
-                         the key again also clears it)",
-                        path.display(),
-                        path.display()
-                    ),
-                ));
-            } else if owner.is_none() && !okstra_locked(&wt) && !released.contains(&path) {
+            let unaccounted = s.home.contains(&path)
+                && s.home.owns_worktree(&wt)
+                && super::owner::lock_mark(&wt).is_none()
+                && !pending.contains(&path)
+                && !known.contains(&path)
+                && wt.validate().is_ok();
+            if unaccounted {
                 problems.push(Problem::new(
                     ProblemCode::WorktreeForeign,
                     None,

@@ -15,6 +15,7 @@ use git2::{BranchType, Repository};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::owner::Home;
 use super::{git, holders, WorktreeError};
 use crate::fsio::{self, io_err};
 use crate::ids;
@@ -139,6 +140,65 @@ pub fn list(reg: &Registry, op: Op) -> Vec<PathBuf> {
     files
 }
 
+/// Why `path` may not be touched by an undo of a record in `reg`'s journal: it must be an
+/// absolute path strictly under the worktrees root, without `.`/`..` components, after
+/// resolving symlinks in the part that exists. `None` when it may.
+fn outside_root(root: &Path, path: &Path) -> Option<&'static str> {
+    use std::path::Component;
+    let plain = path.is_absolute()
+        && path
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    let home = Home::at(root);
+    if !plain {
+        return Some("is not a plain absolute path");
+    }
+    if !home.contains(path) || git::real_path_lenient(path) == git::real_path_lenient(root) {
+        return Some("lies outside the okstra worktrees root");
+    }
+    None
+}
+
+/// Refuses a provisioning record (of the journal in worktrees root `root`) whose undo
+/// would reach outside that root: its
+/// worktree path, the parent directory it created, and its admin entry name (one plain
+/// file name under `.git/worktrees/`).
+pub fn check_intent_in(root: &Path, record: &Path, i: &Intent) -> Result<(), WorktreeError> {
+    let refuse = |named: &Path, why: &str| WorktreeError::JournalRefused {
+        record: record.to_path_buf(),
+        named: named.display().to_string(),
+        why: why.to_string(),
+    };
+    for p in std::iter::once(&i.path).chain(&i.created_parent) {
+        if let Some(why) = outside_root(root, p) {
+            return Err(refuse(p, why));
+        }
+    }
+    let admin_plain = !i.admin.is_empty()
+        && i.admin != "."
+        && i.admin != ".."
+        && !i.admin.contains(['/', '\\', '\0']);
+    if !admin_plain {
+        return Err(refuse(
+            Path::new(&i.admin),
+            "is not a plain admin entry name under .git/worktrees/",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an assemble record whose checkout lies outside the worktrees root `root`.
+pub fn check_move_in(root: &Path, record: &Path, m: &Move) -> Result<(), WorktreeError> {
+    match outside_root(root, &m.path) {
+        Some(why) => Err(WorktreeError::JournalRefused {
+            record: record.to_path_buf(),
+            named: m.path.display().to_string(),
+            why: why.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What undoing a record found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovered {
@@ -149,7 +209,8 @@ pub enum Recovered {
 }
 
 /// Completes or undoes an unfinished provisioning. The caller holds the key's lock (and
-/// the repository's). Waits (bounded by `bound`) for processes still working on the
+/// the repository's). A record naming anything outside the worktrees root is refused
+/// (`E_JOURNAL_REFUSED`, see [`check_intent_in`]) and left in place. Waits (bounded by `bound`) for processes still working on the
 /// worktree — a `git worktree add` child of a killed provisioning, which outlives it —
 /// before removing anything.
 pub fn recover(
@@ -158,6 +219,7 @@ pub fn recover(
     intent: &Intent,
     bound: Duration,
 ) -> Result<Recovered, WorktreeError> {
+    check_intent_in(reg.root(), record, intent)?;
     let finished = reg
         .list(None, Some(crate::registry::EntryStatus::Active))?
         .into_iter()

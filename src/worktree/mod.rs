@@ -15,6 +15,7 @@ pub(crate) mod git;
 mod holders;
 pub(crate) mod journal;
 pub(crate) mod locks;
+mod owner;
 mod preview;
 mod project_json;
 mod provision;
@@ -26,6 +27,8 @@ mod sync;
 
 #[cfg(test)]
 pub(crate) mod fidelity_tests;
+#[cfg(test)]
+mod repair_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -112,6 +115,17 @@ pub enum WorktreeError {
          `git worktree unlock {path}` if it is locked, then `git worktree prune`, and retry"
     )]
     StaleWorktree { name: String, path: PathBuf },
+    /// A journal record names something outside the worktrees root; nothing was touched.
+    #[error(
+        "journal record {record} names {named}, which {why}; nothing it names was touched. Run \
+         `okstra registry repair` (it moves the record aside) or move {record} aside, then \
+         retry"
+    )]
+    JournalRefused {
+        record: PathBuf,
+        named: String,
+        why: String,
+    },
     /// `baseRef` names nothing in the repository.
     #[error(
         "base ref {reference:?} does not name a commit in {repo}; give a branch, tag, remote \
@@ -159,6 +173,7 @@ impl Coded for WorktreeError {
             WorktreeError::Interrupted(e) => e.code(),
             WorktreeError::StaleWorktree { .. } => Code::WorktreeStale,
             WorktreeError::UnknownRef { .. } => Code::UnknownRef,
+            WorktreeError::JournalRefused { .. } => Code::JournalRefused,
             WorktreeError::Git(e) => e.code(),
             WorktreeError::GitRequired { .. } => Code::GitRequired,
             WorktreeError::ProjectJsonInvalid { .. } => Code::ProjectJsonInvalid,

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::git;
 use super::journal::{self, Intent, Op, Recovered, Rollback};
 use super::locks::{lock_key, lock_repo};
 use super::preview::{plan, start, Action, Creation, Start};
 use super::sync::{self, Carried};
 use super::WorktreeError;
+use super::{git, owner};
 use crate::context::Context;
 use crate::error::InvalidArg;
 use crate::fsio::io_err;
@@ -244,7 +244,7 @@ fn reactivate(
     e: WorktreeEntry,
     admin: &str,
 ) -> Result<Provisioned, WorktreeError> {
-    let relock = git::lock_worktree(main, admin, &key.key())?;
+    let relock = git::lock_worktree(main, admin, &owner::tag(reg, &key.key()))?;
     let stages = req.stages.clone().or_else(|| e.stages.clone());
     reg.reserve(
         key,
@@ -302,11 +302,12 @@ fn create(
     if let Some(parent) = c.path.parent() {
         std::fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
     }
+    let owner = owner::tag(reg, &key.key());
     let made = if c.branch_existed {
-        git::worktree_on_branch(main, &c.path, &c.branch, &key.key())?
+        git::worktree_on_branch(main, &c.path, &c.branch, &owner)?
     } else {
-        let made = git::create_branch_and_worktree(main, &c.path, &c.branch, c.base, &key.key())?;
-        git::mark_okstra_branch(main, &c.branch, c.base, &key.key());
+        let made = git::create_branch_and_worktree(main, &c.path, &c.branch, c.base, &owner)?;
+        git::mark_okstra_branch(main, &c.branch, c.base, &owner);
         made
     };
     guard.set_admin(&made.admin)?;

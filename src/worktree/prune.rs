@@ -1,16 +1,19 @@
 //! `prune` with git: releasing the registry entries whose directory is gone also removes
-//! okstra's git lock on those worktrees and git's record of them, so `doctor` stops
-//! advising the same prune.
+//! okstra's git lock on those worktrees and git's record of them, and (with `--apply`)
+//! git's records of every other gone worktree of this home, so `doctor` stops advising
+//! the same prune. Each entry is released under the locks provisioning of its key takes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, WorktreeLockStatus, WorktreePruneOptions};
+use git2::Repository;
 use serde::Serialize;
 
-use super::git::{self, LOCK_REASON_PREFIX};
-use super::WorktreeError;
-use crate::error::git_err;
+use super::doctor::{canon, survey, worktree_names};
+use super::locks::{lock_key_str, lock_repo};
+use super::owner::{self, Home};
+use super::repair::forget_gone;
+use super::{git, WorktreeError};
 use crate::registry::{Registry, WorktreeEntry};
 
 /// What [`prune`] did.
@@ -18,18 +21,21 @@ use crate::registry::{Registry, WorktreeEntry};
 pub struct Pruned {
     /// The entries released (or, in a dry run, that would be).
     pub released: Vec<WorktreeEntry>,
-    /// Paths of released worktrees whose okstra git lock and git record were removed.
+    /// Paths of gone worktrees whose okstra git lock and git record were removed (the
+    /// released entries', and any other gone worktree of this home git still recorded).
     pub unlocked: Vec<String>,
     /// Released worktrees git may still record, because no repository of theirs could be
     /// found (pass `projectRoot` / `--project-root`).
     pub unresolved: Vec<String>,
 }
 
-/// The registry's prune plus git: after releasing entries whose directory is gone (unless
-/// `dry_run`), finds each one in the repositories of the registry's still-existing
-/// worktrees (and `project_root`'s, when given), removes its lock when okstra put it (the
-/// reason starts with `okstra task `) and prunes git's record of the gone directory. A
-/// lock with another reason is left alone.
+/// The registry's prune plus git: lists the active entries whose directory is gone; unless
+/// `dry_run`, releases each under its key's lock (read again there: a provisioning that
+/// recreated it meanwhile keeps it), then removes git's record of every gone worktree of
+/// this home in the repositories okstra knows (those of the registry's existing
+/// worktrees, the ones it provisioned in, and `project_root`'s), unlocking okstra's lock
+/// first. A record locked with another reason, or for another `OKSTRA_HOME`, is left
+/// alone.
 pub fn prune(
     reg: &Registry,
     dry_run: bool,
@@ -38,86 +44,66 @@ pub fn prune(
     if let Some(root) = project_root {
         crate::ids::check_dir("projectRoot", root)?;
     }
-    let released = reg.prune(dry_run)?;
+    let gone = reg.prune(true)?;
     let mut out = Pruned {
-        released,
+        released: Vec::new(),
         unlocked: Vec::new(),
         unresolved: Vec::new(),
     };
-    if dry_run || out.released.is_empty() {
+    if dry_run {
+        out.released = gone;
         return Ok(out);
     }
-    let repos = candidate_repos(reg, project_root)?;
-    for e in &out.released {
-        let path = Path::new(&e.worktree_path);
-        let mut done = false;
-        for main in repos.values() {
-            if forget_gone_worktree(main, path)? {
-                done = true;
-                break;
+    for e in gone {
+        let Some(parts) = owner::parse_key(&e.task_key) else {
+            continue;
+        };
+        let _k = lock_key_str(reg, &e.task_key)?;
+        let still = reg.lookup(&parts)?.filter(|now| {
+            now.is_active()
+                && now.worktree_path == e.worktree_path
+                && !Path::new(&now.worktree_path).exists()
+        });
+        if still.is_some() {
+            if let Some(released) = reg.release(&parts)? {
+                out.released.push(released);
             }
         }
-        if done {
-            out.unlocked.push(e.worktree_path.clone());
-        } else {
+    }
+    let s = survey(reg, reg.list(None, None)?);
+    let pending: Vec<PathBuf> = s
+        .intents
+        .iter()
+        .filter_map(|(_, i)| i.as_ref().ok().map(|i| canon(&i.path)))
+        .collect();
+    let mut repos: BTreeMap<PathBuf, Repository> = s.repos;
+    if let Some(root) = project_root {
+        if let Some(main) = git::discover(root).and_then(|r| git::open_main(&r).ok()) {
+            repos.entry(canon(main.path())).or_insert(main);
+        }
+    }
+    let home = Home::of(reg);
+    for main in repos.values() {
+        let _r = lock_repo(reg, main)?;
+        for name in worktree_names(main) {
+            let Some(path) = main.find_worktree(&name).ok().map(|w| w.path().to_owned()) else {
+                continue;
+            };
+            // An unfinished provisioning's worktree is its record's to complete or undo.
+            if !pending.contains(&canon(&path)) && forget_gone(main, &name, &home) {
+                out.unlocked.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    for e in &out.released {
+        let p = canon(Path::new(&e.worktree_path));
+        let forgotten = out.unlocked.iter().any(|u| canon(Path::new(u)) == p);
+        let recorded = repos
+            .values()
+            .any(|m| git::admin_name_at(m, Path::new(&e.worktree_path)).is_some());
+        if !forgotten && !recorded {
             out.unresolved.push(e.worktree_path.clone());
         }
     }
     Ok(out)
-}
-
-/// Main repositories of every registry entry whose directory still exists, plus
-/// `project_root`'s, keyed by their canonical git dir.
-fn candidate_repos(
-    reg: &Registry,
-    project_root: Option<&Path>,
-) -> Result<BTreeMap<PathBuf, Repository>, WorktreeError> {
-    let mut repos = BTreeMap::new();
-    let mut add = |dir: &Path| {
-        if let Some(main) = git::discover(dir).and_then(|r| git::open_main(&r).ok()) {
-            let key = main
-                .path()
-                .canonicalize()
-                .unwrap_or_else(|_| main.path().to_path_buf());
-            repos.entry(key).or_insert(main);
-        }
-    };
-    if let Some(root) = project_root {
-        add(root);
-    }
-    for e in reg.list(None, None)? {
-        let p = Path::new(&e.worktree_path);
-        if p.is_dir() {
-            add(p);
-        }
-    }
-    Ok(repos)
-}
-
-/// When `main` records a worktree at the gone `path`: removes okstra's lock on it and
-/// prunes the record. Returns whether `main` recorded it.
-fn forget_gone_worktree(main: &Repository, path: &Path) -> Result<bool, WorktreeError> {
-    let Some(name) = git::admin_name_at(main, path) else {
-        return Ok(false);
-    };
-    let wt = main
-        .find_worktree(&name)
-        .map_err(git_err("find worktree", main.path()))?;
-    if wt.validate().is_ok() {
-        // The directory is back (recreated since): leave git's record and lock alone.
-        return Ok(true);
-    }
-    let status = wt
-        .is_locked()
-        .map_err(git_err("worktree lock status", main.path()))?;
-    match status {
-        WorktreeLockStatus::Locked(Some(reason)) if reason.starts_with(LOCK_REASON_PREFIX) => {
-            git::retry_locked(|| wt.unlock()).map_err(git_err("worktree unlock", main.path()))?;
-        }
-        WorktreeLockStatus::Locked(_) => return Ok(true),
-        WorktreeLockStatus::Unlocked => {}
-    }
-    git::retry_locked(|| wt.prune(Some(&mut WorktreePruneOptions::new())))
-        .map_err(git_err("worktree prune", main.path()))?;
-    Ok(true)
 }

@@ -129,7 +129,7 @@ fn is_lock_busy(e: &git2::Error) -> bool {
 /// `path` with its longest existing ancestor resolved (`canonicalize` needs the whole path
 /// to exist; a worktree whose directory is gone still has to compare equal to what git
 /// recorded, which is a real path).
-fn real_path_lenient(path: &Path) -> PathBuf {
+pub fn real_path_lenient(path: &Path) -> PathBuf {
     let mut rest = Vec::new();
     let mut cur = path;
     loop {
@@ -166,7 +166,7 @@ pub struct Created {
 }
 
 /// Creates `branch` at `base` and a worktree on it at `path` (whose parent exists and which
-/// itself does not), locked in git with reason `okstra task <key>`: what
+/// itself does not), locked in git with reason `okstra task <owner>` (`owner::tag`: key and registry): what
 /// `git worktree add --lock --reason … --no-track -b <branch> <path> <base>` run in the main
 /// worktree makes. On failure nothing it made is left: the worktree (directory and
 /// `.git/worktrees/<admin>`) is removed and the branch deleted again.
@@ -178,9 +178,9 @@ pub fn create_branch_and_worktree(
     path: &Path,
     branch: &str,
     base: Oid,
-    key: &str,
+    owner: &str,
 ) -> Result<Created, WorktreeError> {
-    let reason = format!("{LOCK_REASON_PREFIX}{key}");
+    let reason = format!("{LOCK_REASON_PREFIX}{owner}");
     let mut undo = Undo {
         main,
         path,
@@ -322,16 +322,16 @@ pub fn head_branch(path: &Path) -> Option<String> {
 /// branches by it.
 pub const BRANCH_REFLOG_PREFIX: &str = "okstra: provision ";
 
-/// Adds okstra's reflog entry (`okstra: provision <key>`, at `at`) to `branch`, so doctor can
+/// Adds okstra's reflog entry (`okstra: provision <owner>`, at `at`; `owner::tag`) to `branch`, so doctor can
 /// tell a branch okstra made from anyone else's. Best effort: a repository without reflogs
 /// only loses that hint.
-pub fn mark_okstra_branch(main: &Repository, branch: &str, at: Oid, key: &str) {
+pub fn mark_okstra_branch(main: &Repository, branch: &str, at: Oid, owner: &str) {
     let Ok(sig) = git2::Signature::now("okstra", "okstra@localhost") else {
         return;
     };
     if let Ok(mut log) = main.reflog(&format!("refs/heads/{branch}")) {
         if log
-            .append(at, &sig, Some(&format!("{BRANCH_REFLOG_PREFIX}{key}")))
+            .append(at, &sig, Some(&format!("{BRANCH_REFLOG_PREFIX}{owner}")))
             .is_ok()
         {
             let _ = retry_locked(|| log.write());
@@ -364,16 +364,16 @@ pub fn branch_checked_out(main: &Repository, branch: &str) -> bool {
 }
 
 /// A worktree at `path` (whose parent exists and which itself does not) with the existing
-/// local `branch` checked out, locked in git with reason `okstra task <key>`: the git CLI
+/// local `branch` checked out, locked in git with reason `okstra task <owner>`: the git CLI
 /// when usable, else libgit2 (as [`create_branch_and_worktree`]). On failure the worktree
 /// it made is removed; the branch is never touched.
 pub fn worktree_on_branch(
     main: &Repository,
     path: &Path,
     branch: &str,
-    key: &str,
+    owner: &str,
 ) -> Result<Created, WorktreeError> {
-    let reason = format!("{LOCK_REASON_PREFIX}{key}");
+    let reason = format!("{LOCK_REASON_PREFIX}{owner}");
     let tip = main
         .refname_to_id(&format!("refs/heads/{branch}"))
         .map_err(git_err("resolve branch", main.path()))?;
@@ -399,10 +399,10 @@ pub fn worktree_on_branch(
     Ok(made)
 }
 
-/// Locks the worktree `name` in git with okstra's reason for `key` (no-op when locked).
+/// Locks the worktree `name` in git with okstra's reason for `owner` (`owner::tag`; no-op when locked).
 /// Returns a rollback guard: dropped before [`Relock::keep`], it removes the lock this
 /// call put (a lock that was already there is never touched).
-pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<Relock, WorktreeError> {
+pub fn lock_worktree(main: &Repository, name: &str, owner: &str) -> Result<Relock, WorktreeError> {
     let wt = main
         .find_worktree(name)
         .map_err(git_err("find worktree", main.path()))?;
@@ -410,7 +410,7 @@ pub fn lock_worktree(main: &Repository, name: &str, key: &str) -> Result<Relock,
     if let Ok(WorktreeLockStatus::Locked(_)) = wt.is_locked() {
         return Ok(guard);
     }
-    wt.lock(Some(&format!("{LOCK_REASON_PREFIX}{key}")))
+    wt.lock(Some(&format!("{LOCK_REASON_PREFIX}{owner}")))
         .map_err(git_err("worktree lock", main.path()))?;
     guard.wt = Some(wt);
     Ok(guard)
