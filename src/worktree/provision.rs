@@ -204,11 +204,11 @@ fn reused(
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_LOCK_TIMEOUT`, `E_INTERRUPTED`, and the registry's
 /// `E_TASK_KEY_ACTIVE` / `E_REGISTRY_CORRUPT`.
 pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
-    let (key, repo) = match start(req)? {
+    let reg = Registry::open(ctx);
+    let (key, repo) = match start(req, reg.root())? {
         Start::Skip(status, root, note) => return Ok(Provisioned::skipped(status, &root, note)),
         Start::Repo(key, repo) => (key, repo),
     };
-    let reg = Registry::open(ctx);
     let record = journal::file(&reg, Op::Provision, &key.key());
     if !record.exists() {
         if let Some(e) = active(&reg, &key)? {
@@ -311,7 +311,7 @@ fn create(
     };
     guard.set_admin(&made.admin)?;
     interrupt::check()?;
-    let carried = sync::carry(main, &c.path, reg.lock_timeout());
+    let carried = sync::carry(main, c.carry_from.as_deref(), &c.path, reg.lock_timeout());
     interrupt::check()?;
     let reservation = Reservation {
         worktree_path: c.path.to_string_lossy().into_owned(),
