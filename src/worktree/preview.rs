@@ -268,21 +268,35 @@ fn choose_branch(
     }
     let rows = reg.list(None, None)?;
     let me = key.key();
+    let in_flight: Vec<Intent> = journal::list(reg, Op::Provision)
+        .iter()
+        .filter_map(|f| journal::read::<Intent>(f).ok().flatten())
+        .filter(|p| p.task_key != me && !p.branch_existed)
+        .collect();
     let candidates = branch_candidates(&req.work_category, key, req.branch.as_deref())?;
     let last = candidates.len() - 1;
     for (i, cand) in candidates.into_iter().enumerate() {
         let owner = rows
             .iter()
             .filter(|e| e.branch == cand && e.task_key != me)
-            .min_by_key(|e| !e.is_active());
-        if let Some(o) = owner {
+            .min_by_key(|e| !e.is_active())
+            .map(|o| (o.task_key.clone(), o.status))
+            // Another key still making this branch (its record stays until its row is
+            // written; the repository lock no longer covers its copies) owns it too.
+            .or_else(|| {
+                in_flight
+                    .iter()
+                    .find(|p| p.branch == cand)
+                    .map(|p| (p.task_key.clone(), crate::registry::EntryStatus::Active))
+            });
+        if let Some((owner, status)) = owner {
             if i < last {
                 continue;
             }
             return Err(WorktreeError::BranchTaken {
                 branch: cand,
-                owner: o.task_key.clone(),
-                status: o.status,
+                owner,
+                status,
             });
         }
         if exists(&cand) {

@@ -331,6 +331,28 @@ pub fn unlock_worktree_at(path: &Path) -> Result<bool, WorktreeError> {
     }
 }
 
+/// Whether the worktree at `path` is still there for git: its directory holds a `.git`
+/// file naming an admin entry that exists and points back at it. `rm -rf` of the directory
+/// or `git worktree remove` (which removes both) make it false.
+pub fn worktree_intact(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path.join(".git")) else {
+        return false;
+    };
+    let Some(admin) = text.strip_prefix("gitdir:").map(|t| PathBuf::from(t.trim())) else {
+        return false;
+    };
+    let admin = if admin.is_absolute() {
+        admin
+    } else {
+        path.join(admin)
+    };
+    let Ok(back) = std::fs::read_to_string(admin.join("gitdir")) else {
+        return false;
+    };
+    let back = PathBuf::from(back.trim());
+    real_path_lenient(&back) == real_path_lenient(&path.join(".git"))
+}
+
 /// The branch checked out in the worktree at `path` (`None` when detached or unreadable).
 pub fn head_branch(path: &Path) -> Option<String> {
     let repo = Repository::open(path).ok()?;
