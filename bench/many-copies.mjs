@@ -78,6 +78,7 @@ export async function manyCopies({ files = 20000, n = 32, base } = {}) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const files = Number(process.env.FILES ?? 20000)
-  const { summary } = await manyCopies({ files, base: process.env.BENCH_DIR })
+  const { summary, results } = await manyCopies({ files, base: process.env.BENCH_DIR })
+  for (const r of results.filter((x) => !x.ok)) console.error(`${r.code}: ${r.message}`)
   console.log(JSON.stringify(summary))
 }
