@@ -60,7 +60,10 @@ pub fn lock_repo(reg: &Registry, main: &git2::Repository) -> Result<LockGuard, W
 fn handoffs(path: &Path) -> u64 {
     std::fs::read(path)
         .ok()
-        .and_then(|b| b.get(..8).map(|h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8]))))
+        .and_then(|b| {
+            b.get(..8)
+                .map(|h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])))
+        })
         .unwrap_or(0)
 }
 

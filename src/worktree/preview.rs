@@ -69,7 +69,9 @@ pub(super) fn start(req: &ProvisionRequest, worktrees_root: &Path) -> Result<Sta
              will operate directly on project_root",
         ));
     };
-    if key.stage.is_none() && key.group_id.is_none() && git::is_okstra_worktree(&repo, worktrees_root)
+    if key.stage.is_none()
+        && key.group_id.is_none()
+        && git::is_okstra_worktree(&repo, worktrees_root)
     {
         return Ok(Start::Skip(
             ProvisionStatus::SkippedInWorktree,

@@ -51,9 +51,9 @@ pub fn find(path: &Path) -> Result<Option<Repository>, WorktreeError> {
                         ),
                     ));
                 }
-                open_git_dir(&git_dir)
-                    .map(Some)
-                    .map_err(|e| unsupported(path, format!("libgit2 cannot open it: {}", e.message())))
+                open_git_dir(&git_dir).map(Some).map_err(|e| {
+                    unsupported(path, format!("libgit2 cannot open it: {}", e.message()))
+                })
             }
         },
         other => match Repository::discover(path) {
@@ -69,7 +69,11 @@ pub fn find(path: &Path) -> Result<Option<Repository>, WorktreeError> {
             }),
             Err(e) => Err(unsupported(
                 path,
-                format!("libgit2 cannot open it: {} ({})", e.message(), other.why_not()),
+                format!(
+                    "libgit2 cannot open it: {} ({})",
+                    e.message(),
+                    other.why_not()
+                ),
             )),
         },
     }

@@ -338,7 +338,10 @@ pub fn worktree_intact(path: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(path.join(".git")) else {
         return false;
     };
-    let Some(admin) = text.strip_prefix("gitdir:").map(|t| PathBuf::from(t.trim())) else {
+    let Some(admin) = text
+        .strip_prefix("gitdir:")
+        .map(|t| PathBuf::from(t.trim()))
+    else {
         return false;
     };
     let admin = if admin.is_absolute() {
