@@ -240,6 +240,13 @@ impl LockGuard {
     }
 }
 
+impl LockGuard {
+    /// The locked file (to record something in it while holding the lock).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
 impl Drop for LockGuard {
     fn drop(&mut self) {
         // Closing the descriptor releases the flock as well; unlocking first only makes the

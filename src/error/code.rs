@@ -114,6 +114,22 @@ codes! {
          git 2.36 or newer; `handoff assemble` merges with `git merge-tree --write-tree` and \
          needs git 2.38 or newer; handoff eligibility (its base and integration proof) needs \
          git. Nothing changed. Install git and retry.";
+    RepoUnsafe = "E_REPO_UNSAFE", Error,
+        "git refuses the repository for \"dubious ownership\" (it belongs to another user and \
+         no `safe.directory` covers it); okstra never works around git's refusal, and never \
+         falls back to the checkout. Add the path to `safe.directory` (in the global or system \
+         config, `git -c`, or `GIT_CONFIG_COUNT`/`KEY`/`VALUE`) or fix its owner, then retry.";
+    RepoUnsupported = "E_REPO_UNSUPPORTED", Error,
+        "git says the path is in a repository but okstra cannot work with it (a SHA-256 \
+         object format or reftable ref storage libgit2 cannot open, or no usable git to ask); \
+         nothing changed and the task was not pointed at the checkout. Create the worktree \
+         with `git worktree add` and start the task there, or use a SHA-1 / files-backend \
+         repository.";
+    KeyMismatch = "E_KEY_MISMATCH", Error,
+        "The options name two different registry entries: a `taskKey` (or a `stage`, as a \
+         registry entry passed back as options carries) that differs from the key the \
+         `projectId`/`taskGroup`/`taskId`/`stageNumber`/`groupId` form. Pass the entry's own \
+         key fields (or only `taskKey`); nothing changed.";
     ProjectJsonInvalid = "E_PROJECT_JSON_INVALID", Error,
         "project.json exists but is not a JSON object: fix or delete it and retry.";
     ProjectIdMismatch = "E_PROJECT_ID_MISMATCH", Error,

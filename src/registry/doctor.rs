@@ -54,14 +54,16 @@ problem_codes! {
         "Two active entries are on one branch. `okstra registry repair` keeps the newest and \
          releases the other.";
     WorktreeMissing = "worktree-missing",
-        "An active entry's directory no longer exists. `okstra registry prune --apply` \
-         releases the entry.";
+        "An active entry's directory no longer exists. Provisioning the key again recreates \
+         the worktree at its path on its recorded branch (its commits kept); `okstra registry \
+         prune --apply` releases the entry instead.";
     NotAWorktree = "not-a-worktree",
         "An active entry's directory is inside a git work tree but not the top of one: move \
          it aside, release the entry and provision again.";
     WorktreeUnknownToGit = "worktree-unknown-to-git",
         "An active entry's directory exists but git does not know it as a worktree (pruned \
-         from git?): release the entry and provision again.";
+         from git?): move the directory aside (it may hold work), then provision the key \
+         again, which recreates the worktree on its recorded branch.";
     BranchSwitched = "branch-switched",
         "An entry's worktree has another branch checked out than the registered one: check \
          out the registered branch in it (or release the entry).";
@@ -164,8 +166,9 @@ fn git_problem(e: &WorktreeEntry) -> Option<Problem> {
                 ProblemCode::WorktreeUnknownToGit,
                 key,
                 format!(
-                    "{} exists but git does not know it as a worktree ({}); if it was pruned \
-                     from git, release the entry and provision again",
+                    "{} exists but git does not know it as a worktree ({}); move it aside \
+                     (it may hold work) and provision the key again to recreate it on its \
+                     branch",
                     e.worktree_path,
                     err.message()
                 ),

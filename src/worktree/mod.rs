@@ -55,7 +55,7 @@ pub fn base_label(
     project_root: &std::path::Path,
     base_ref: Option<&str>,
 ) -> Result<Option<String>, WorktreeError> {
-    let Some(repo) = git::discover(project_root) else {
+    let Some(repo) = git::find(project_root)? else {
         return Ok(None);
     };
     let main = git::open_main(&repo)?;
@@ -126,6 +126,20 @@ pub enum WorktreeError {
         named: String,
         why: String,
     },
+    /// git refuses the repository for dubious ownership.
+    #[error(
+        "git refuses the repository at {path}: {said}. Add it to safe.directory (global or \
+         system config, `git -c safe.directory=…`, or GIT_CONFIG_COUNT/KEY/VALUE) or fix its \
+         owner, then retry; the task was not started in the checkout"
+    )]
+    RepoUnsafe { path: PathBuf, said: String },
+    /// git accepts the repository but okstra cannot work with it.
+    #[error(
+        "{path} is in a git repository okstra cannot work with: {why}. Create the worktree \
+         with `git worktree add` and start the task there; the task was not started in the \
+         checkout"
+    )]
+    RepoUnsupported { path: PathBuf, why: String },
     /// `baseRef` names nothing in the repository.
     #[error(
         "base ref {reference:?} does not name a commit in {repo}; give a branch, tag, remote \
@@ -174,6 +188,8 @@ impl Coded for WorktreeError {
             WorktreeError::StaleWorktree { .. } => Code::WorktreeStale,
             WorktreeError::UnknownRef { .. } => Code::UnknownRef,
             WorktreeError::JournalRefused { .. } => Code::JournalRefused,
+            WorktreeError::RepoUnsafe { .. } => Code::RepoUnsafe,
+            WorktreeError::RepoUnsupported { .. } => Code::RepoUnsupported,
             WorktreeError::Git(e) => e.code(),
             WorktreeError::GitRequired { .. } => Code::GitRequired,
             WorktreeError::ProjectJsonInvalid { .. } => Code::ProjectJsonInvalid,

@@ -40,8 +40,13 @@ pub(super) enum Start {
     Repo(KeyParts, Repository),
 }
 
-/// Validates the request and finds its repository.
-pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
+/// Validates the request and finds its repository (the way git does, [`git::find`]):
+/// `skipped-not-git` only when git says `project_root` is in no repository;
+/// `skipped-in-worktree` only for a plain task key whose `project_root` lies in a worktree
+/// okstra made ([`git::is_okstra_worktree`]). Any other checkout — the main worktree, a
+/// linked worktree of the user's, a bare repository or a checkout of one — gets its own
+/// task worktree.
+pub(super) fn start(req: &ProvisionRequest, worktrees_root: &Path) -> Result<Start, WorktreeError> {
     // At the door, before anything runs: a branch git could read as an option (`-m`
     // renames the user's branch) never reaches git.
     if let Some(b) = &req.branch {
@@ -56,7 +61,7 @@ pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
         ))
         .into());
     }
-    let Some(repo) = git::discover(root) else {
+    let Some(repo) = git::find(root)? else {
         return Ok(Start::Skip(
             ProvisionStatus::SkippedNotGit,
             root.clone(),
@@ -64,11 +69,14 @@ pub(super) fn start(req: &ProvisionRequest) -> Result<Start, WorktreeError> {
              will operate directly on project_root",
         ));
     };
-    if repo.is_worktree() && key.stage.is_none() && key.group_id.is_none() {
+    if key.stage.is_none()
+        && key.group_id.is_none()
+        && git::is_okstra_worktree(&repo, worktrees_root)
+    {
         return Ok(Start::Skip(
             ProvisionStatus::SkippedInWorktree,
             root.clone(),
-            "worktree provisioning skipped: project_root is already inside a non-main git \
+            "worktree provisioning skipped: project_root is already inside an okstra task \
              worktree; task reuses the caller's worktree",
         ));
     }
@@ -87,6 +95,19 @@ pub(super) struct Creation {
     pub branch_existed: bool,
     /// Admin entries of this key whose directory is gone, pruned first.
     pub stale_admins: Vec<String>,
+    /// The checkout whose shared state is carried ([`carry_source`]).
+    pub carry_from: Option<PathBuf>,
+}
+
+/// The checkout whose shared state (`.env`, `.project-docs`, copies) a new worktree gets:
+/// the main worktree; for a bare repository, which has none, the checkout the request named
+/// (`main/` beside `repo.git` or `.bare/`), and nothing when it named the bare directory.
+pub(super) fn carry_source(repo: &Repository, main: &Repository) -> Option<PathBuf> {
+    if main.is_bare() {
+        repo.workdir().map(Path::to_path_buf)
+    } else {
+        main.workdir().map(Path::to_path_buf)
+    }
 }
 
 /// What provisioning does for a key without an active entry.
@@ -161,6 +182,7 @@ pub(super) fn plan(
         base_ref,
         branch_existed,
         stale_admins,
+        carry_from: carry_source(repo, main),
     }))
 }
 
@@ -248,21 +270,35 @@ fn choose_branch(
     }
     let rows = reg.list(None, None)?;
     let me = key.key();
+    let in_flight: Vec<Intent> = journal::list(reg, Op::Provision)
+        .iter()
+        .filter_map(|f| journal::read::<Intent>(f).ok().flatten())
+        .filter(|p| p.task_key != me && !p.branch_existed)
+        .collect();
     let candidates = branch_candidates(&req.work_category, key, req.branch.as_deref())?;
     let last = candidates.len() - 1;
     for (i, cand) in candidates.into_iter().enumerate() {
         let owner = rows
             .iter()
             .filter(|e| e.branch == cand && e.task_key != me)
-            .min_by_key(|e| !e.is_active());
-        if let Some(o) = owner {
+            .min_by_key(|e| !e.is_active())
+            .map(|o| (o.task_key.clone(), o.status))
+            // Another key still making this branch (its record stays until its row is
+            // written; the repository lock no longer covers its copies) owns it too.
+            .or_else(|| {
+                in_flight
+                    .iter()
+                    .find(|p| p.branch == cand)
+                    .map(|p| (p.task_key.clone(), crate::registry::EntryStatus::Active))
+            });
+        if let Some((owner, status)) = owner {
             if i < last {
                 continue;
             }
             return Err(WorktreeError::BranchTaken {
                 branch: cand,
-                owner: o.task_key.clone(),
-                status: o.status,
+                owner,
+                status,
             });
         }
         if exists(&cand) {
@@ -291,7 +327,8 @@ fn choose_branch(
 /// `E_PATH_EXISTS`, `E_BRANCH_EXISTS`, `E_BRANCH_OWNED`, `E_UNKNOWN_REF`,
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_REGISTRY_CORRUPT`).
 pub fn preview(ctx: &Context, req: &ProvisionRequest) -> Result<ProvisionPreview, WorktreeError> {
-    let (key, repo) = match start(req)? {
+    let reg = Registry::open(ctx);
+    let (key, repo) = match start(req, reg.root())? {
         Start::Skip(status, root, note) => {
             return Ok(ProvisionPreview {
                 status,
@@ -303,7 +340,6 @@ pub fn preview(ctx: &Context, req: &ProvisionRequest) -> Result<ProvisionPreview
         }
         Start::Repo(key, repo) => (key, repo),
     };
-    let reg = Registry::open(ctx);
     let main = git::open_main(&repo)?;
     let pending: Option<Intent> =
         journal::read(&journal::file(&reg, Op::Provision, &key.key())).unwrap_or(None);

@@ -204,28 +204,38 @@ fn reused(
 /// `E_WORKTREE_STALE`, `E_GIT`, `E_LOCK_TIMEOUT`, `E_INTERRUPTED`, and the registry's
 /// `E_TASK_KEY_ACTIVE` / `E_REGISTRY_CORRUPT`.
 pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
-    let (key, repo) = match start(req)? {
+    let reg = Registry::open(ctx);
+    let (key, repo) = match start(req, reg.root())? {
         Start::Skip(status, root, note) => return Ok(Provisioned::skipped(status, &root, note)),
         Start::Repo(key, repo) => (key, repo),
     };
-    let reg = Registry::open(ctx);
     let record = journal::file(&reg, Op::Provision, &key.key());
     if !record.exists() {
         if let Some(e) = active(&reg, &key)? {
-            return reused(&reg, &key, e, &req.task_type, "reused");
+            if git::worktree_intact(Path::new(&e.worktree_path)) {
+                return reused(&reg, &key, e, &req.task_type, "reused");
+            }
         }
     }
     let _key_lock = lock_key(&reg, &key)?;
-    let recovered = recover_pending(&reg, &record)?;
+    let mut recovered = recover_pending(&reg, &record)?;
     if let Some(e) = active(&reg, &key)? {
-        return reused(&reg, &key, e, &req.task_type, "reused");
+        if git::worktree_intact(Path::new(&e.worktree_path)) {
+            return reused(&reg, &key, e, &req.task_type, "reused");
+        }
+        // `reused` means the worktree is there: one whose directory or git record is gone
+        // (`rm -rf`, `git worktree remove`) is released and made again below on its recorded
+        // path and branch (its commits kept), as a released key is. A crash in between
+        // leaves a released row, which the next call recreates the same way.
+        reg.release(&key)?;
+        recovered.get_or_insert("the recorded worktree was gone");
     }
     let main = git::open_main(&repo)?;
-    let _repo_lock = lock_repo(&reg, &main)?;
+    let repo_lock = lock_repo(&reg, &main)?;
     let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
         Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
         Action::Reactivate(e, admin) => reactivate(req, &key, &reg, &main, e, &admin)?,
-        Action::Create(c) => create(req, &key, &reg, &main, &record, c)?,
+        Action::Create(c) => create(req, &key, &reg, &main, &record, c, repo_lock)?,
     };
     if let Some(r) = recovered {
         out.note = format!("{r}; {}", out.note);
@@ -288,6 +298,7 @@ fn create(
     main: &git2::Repository,
     record: &Path,
     c: Creation,
+    repo_lock: crate::fsio::LockGuard,
 ) -> Result<Provisioned, WorktreeError> {
     let mut guard = Rollback::begin(record.to_path_buf(), intent(key, main, &c))?;
     interrupt::check()?;
@@ -311,8 +322,13 @@ fn create(
         made
     };
     guard.set_admin(&made.admin)?;
+    // The repository lock covers git's own step only: copies, links and snapshots (a big
+    // `node_modules` copy takes seconds) run without it, so other keys of the repository
+    // do not queue behind them. The key lock is still held, and the journal record stays
+    // until the registry row is written, so a crash mid-copy is undone by the next call.
+    drop(repo_lock);
     interrupt::check()?;
-    let carried = sync::carry(main, &c.path, reg.lock_timeout());
+    let carried = sync::carry(main, c.carry_from.as_deref(), &c.path, reg.lock_timeout());
     interrupt::check()?;
     let reservation = Reservation {
         worktree_path: c.path.to_string_lossy().into_owned(),

@@ -185,18 +185,83 @@ impl Git {
     }
 
     /// `git -C <dir>` with the environment every okstra git child gets: the
-    /// repository-selecting variables removed, no terminal prompt, stdin closed, and its
-    /// own process group (a Ctrl-C at the terminal reaches only okstra, so git finishes
-    /// what it started instead of stopping half-way).
+    /// repository-selecting variables ([`LOCAL_ENV`]) removed, no terminal prompt, stdin
+    /// closed, its own process group (a Ctrl-C at the terminal reaches only okstra, so git
+    /// finishes what it started instead of stopping half-way), and the `safe.directory`
+    /// values those variables carried (`GIT_CONFIG_COUNT`/`KEY`/`VALUE`,
+    /// `GIT_CONFIG_PARAMETERS`) passed on as `-c`: they are how CI and containers trust a
+    /// repository owned by another user, and git honours `safe.directory` from the command
+    /// line as from the global or system config.
     pub fn command(&self, dir: &Path) -> Command {
         let mut cmd = Command::new(&self.exe);
         cmd.arg("-C").arg(dir);
+        for value in env_safe_directories() {
+            cmd.arg("-c").arg(format!("safe.directory={value}"));
+        }
         cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         for var in LOCAL_ENV {
             cmd.env_remove(var);
         }
         cmd
+    }
+
+    /// What git says of the directory: `git rev-parse --path-format=absolute --git-dir
+    /// --show-object-format` run there.
+    pub fn rev_parse(&self, dir: &Path) -> Result<RevParse, WorktreeError> {
+        let out = self
+            .command(dir)
+            .args([
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-dir",
+                "--show-object-format",
+            ])
+            .output()
+            .map_err(|error| {
+                GitError::new(
+                    "rev-parse",
+                    dir,
+                    GitCause::Spawn {
+                        exe: self.exe.clone(),
+                        error,
+                    },
+                )
+            })?;
+        if !out.status.success() {
+            let said = printed(&out);
+            if said.contains("not a git repository") {
+                return Ok(RevParse::NotGit);
+            }
+            if said.contains("dubious ownership") {
+                return Ok(RevParse::Dubious(said));
+            }
+            return Err(GitError::new(
+                "rev-parse",
+                dir,
+                GitCause::Exit {
+                    status: out.status,
+                    output: said,
+                },
+            )
+            .into());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let mut next = || lines.next().map(str::to_string).unwrap_or_default();
+        let (git_dir, format) = (next(), next());
+        if git_dir.is_empty() {
+            return Err(GitError::new(
+                "rev-parse",
+                dir,
+                GitCause::State(format!("unexpected answer {text:?}")),
+            )
+            .into());
+        }
+        Ok(RevParse::Repo {
+            git_dir: PathBuf::from(git_dir),
+            object_format: format,
+        })
     }
 
     /// `git -C <main worktree> worktree add --quiet --no-track --lock --reason <reason>
@@ -234,8 +299,7 @@ impl Git {
             && !path.parent().is_some_and(on_ram_fs);
         let base = base.map(|b| b.to_string());
         let attempt = || {
-            let mut cmd = Command::new(&self.exe);
-            cmd.arg("-C").arg(&root);
+            let mut cmd = self.command(&root);
             if parallel {
                 cmd.args(["-c", &format!("checkout.workers={CHECKOUT_WORKERS}")]);
             }
@@ -248,14 +312,10 @@ impl Git {
                     .arg(base),
                 None => cmd.arg("--").arg(path).arg(branch),
             };
-            cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
             // Its own process group: a Ctrl-C at the terminal reaches only okstra, which
             // lets git finish and then undoes (see crate::interrupt) instead of leaving a
             // checkout half-way.
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-            for var in LOCAL_ENV {
-                cmd.env_remove(var);
-            }
             let result = match cmd.output() {
                 Ok(out) if out.status.success() => Ok(()),
                 Ok(out) => Err(GitCause::Exit {
@@ -290,6 +350,97 @@ impl Git {
     }
 }
 
+/// git's answer about a directory ([`Git::rev_parse`]).
+#[derive(Debug)]
+pub enum RevParse {
+    /// git says the directory is not in a repository.
+    NotGit,
+    /// git refuses the repository for dubious ownership; what it printed.
+    Dubious(String),
+    /// A repository git accepts.
+    Repo {
+        /// This worktree's git dir (`.git`, `.git/worktrees/<name>`, or the bare directory).
+        git_dir: PathBuf,
+        /// `sha1` or `sha256`.
+        object_format: String,
+    },
+}
+
+/// The `safe.directory` values set through the environment's command-line configuration:
+/// `GIT_CONFIG_COUNT` with `GIT_CONFIG_KEY_<n>` / `GIT_CONFIG_VALUE_<n>`, and
+/// `GIT_CONFIG_PARAMETERS` (what `git -c` hands its children), in git's order.
+pub fn env_safe_directories() -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(params) = std::env::var_os("GIT_CONFIG_PARAMETERS") {
+        for (key, value) in parse_config_parameters(&params.to_string_lossy()) {
+            if key.eq_ignore_ascii_case("safe.directory") {
+                out.push(value);
+            }
+        }
+    }
+    let count: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0);
+    for i in 0..count.min(10_000) {
+        let key = std::env::var(format!("GIT_CONFIG_KEY_{i}")).unwrap_or_default();
+        if key.eq_ignore_ascii_case("safe.directory") {
+            out.push(std::env::var(format!("GIT_CONFIG_VALUE_{i}")).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// `GIT_CONFIG_PARAMETERS` as git writes it: shell-single-quoted entries separated by
+/// spaces, each `'key'='value'` (git ≥ 2.31) or `'key=value'` (older).
+fn parse_config_parameters(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return out;
+        }
+        let (mut entry, mut split) = (String::new(), None);
+        while let Some(&c) = chars.peek() {
+            match c {
+                '\'' => {
+                    chars.next();
+                    for q in chars.by_ref() {
+                        if q == '\'' {
+                            break;
+                        }
+                        entry.push(q);
+                    }
+                }
+                '\\' => {
+                    chars.next();
+                    if let Some(q) = chars.next() {
+                        entry.push(q);
+                    }
+                }
+                '=' if split.is_none() => {
+                    chars.next();
+                    split = Some(entry.len());
+                    entry.push('=');
+                }
+                c if c.is_whitespace() => break,
+                c => {
+                    chars.next();
+                    entry.push(c);
+                }
+            }
+        }
+        let at = split.or_else(|| entry.find('='));
+        out.push(match at {
+            Some(i) => (entry[..i].to_string(), entry[i + 1..].to_string()),
+            None => (entry, String::new()),
+        });
+    }
+}
+
 /// stderr then stdout (a failing hook may print to either), trimmed; empty when git printed
 /// nothing (the message then gives the exit status).
 pub fn printed(out: &Output) -> String {
@@ -313,7 +464,24 @@ fn admin_of(path: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{on_ram_fs, parse_version};
+    use super::{on_ram_fs, parse_config_parameters, parse_version};
+
+    #[test]
+    fn config_parameters_parse_in_both_formats() {
+        let pairs = |t: &str| parse_config_parameters(t);
+        assert_eq!(
+            pairs("'safe.directory'='*' 'core.x'='a b'"),
+            vec![
+                ("safe.directory".into(), "*".into()),
+                ("core.x".into(), "a b".into())
+            ]
+        );
+        assert_eq!(
+            pairs("'safe.directory=/srv/it'\\''s'"),
+            vec![("safe.directory".into(), "/srv/it's".into())]
+        );
+        assert_eq!(pairs("  "), Vec::<(String, String)>::new());
+    }
     use std::path::Path;
 
     #[test]

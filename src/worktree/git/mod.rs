@@ -8,6 +8,7 @@
 //! libgit2 in-process.
 
 pub(crate) mod cli;
+mod discover;
 
 pub(crate) use cli::LOCAL_ENV;
 mod lib2;
@@ -28,9 +29,13 @@ pub const LOCK_REASON_PREFIX: &str = "okstra task ";
 /// `index.lock`, a ref's `.lock`) is held by another process.
 const GIT_LOCK_RETRY: Duration = Duration::from_secs(10);
 
-/// The repository containing `path`, or `None` when `path` is not inside one.
+pub use discover::find;
+
+/// The repository containing `path`, or `None` when `path` is not inside one or cannot be
+/// opened (for lookups that only report; provisioning uses [`find`], which tells the two
+/// apart).
 pub fn discover(path: &Path) -> Option<Repository> {
-    Repository::discover(path).ok()
+    find(path).ok().flatten()
 }
 
 /// The main repository (the one owning the common git dir) of `repo`.
@@ -50,6 +55,26 @@ pub fn workdir_of_main(main: &Repository) -> PathBuf {
         .collect()
 }
 
+/// Whether `repo` (as found from a project root) is a worktree okstra made: a linked
+/// worktree whose top directory lies under the worktrees root `worktrees_root`, or which git
+/// has locked with okstra's reason (`okstra task …`, so another home's worktree counts too).
+/// A user's own linked worktree (`git worktree add`, a checkout of a bare repository) is
+/// not one.
+pub fn is_okstra_worktree(repo: &Repository, worktrees_root: &Path) -> bool {
+    if !repo.is_worktree() {
+        return false;
+    }
+    let under_root = repo.workdir().is_some_and(|w| {
+        let w = real_path_lenient(w);
+        w.starts_with(real_path_lenient(worktrees_root))
+    });
+    under_root
+        || git2::Worktree::open_from_repository(repo).is_ok_and(|wt| {
+            matches!(wt.is_locked(),
+                Ok(WorktreeLockStatus::Locked(Some(r))) if r.starts_with(LOCK_REASON_PREFIX))
+        })
+}
+
 /// Whether `path` lies inside a linked (non-main) worktree. `false` outside git.
 pub fn is_inside_linked_worktree(path: &Path) -> bool {
     discover(path).is_some_and(|r| r.is_worktree())
@@ -59,7 +84,7 @@ pub fn is_inside_linked_worktree(path: &Path) -> bool {
 /// inside a git repository (as the Python helper did, so callers can use the result as a
 /// root either way).
 pub fn main_worktree_path(path: &Path) -> Result<PathBuf, WorktreeError> {
-    match discover(path) {
+    match find(path)? {
         None => Ok(path.to_path_buf()),
         Some(repo) => Ok(workdir_of_main(&open_main(&repo)?)),
     }
@@ -306,6 +331,31 @@ pub fn unlock_worktree_at(path: &Path) -> Result<bool, WorktreeError> {
         }
         _ => Ok(false),
     }
+}
+
+/// Whether the worktree at `path` is still there for git: its directory holds a `.git`
+/// file naming an admin entry that exists and points back at it. `rm -rf` of the directory
+/// or `git worktree remove` (which removes both) make it false.
+pub fn worktree_intact(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path.join(".git")) else {
+        return false;
+    };
+    let Some(admin) = text
+        .strip_prefix("gitdir:")
+        .map(|t| PathBuf::from(t.trim()))
+    else {
+        return false;
+    };
+    let admin = if admin.is_absolute() {
+        admin
+    } else {
+        path.join(admin)
+    };
+    let Ok(back) = std::fs::read_to_string(admin.join("gitdir")) else {
+        return false;
+    };
+    let back = PathBuf::from(back.trim());
+    real_path_lenient(&back) == real_path_lenient(&path.join(".git"))
 }
 
 /// The branch checked out in the worktree at `path` (`None` when detached or unreadable).

@@ -112,14 +112,23 @@ fn copy_all(
     }
 }
 
-/// Carries the shared state of the repository `main` (its main worktree) into the new
-/// worktree `wt`, right after checkout: resolves the entries, copies, links and snapshots
+/// Carries the shared state of the checkout `from` (the main worktree; for a bare
+/// repository, the checkout the task was started from, and nothing when it was started from
+/// the bare directory itself) of the repository `main` into the new worktree `wt`, right
+/// after checkout: resolves the entries, copies, links and snapshots
 /// them (never through a symlink, never over an existing path), adds them to the okstra
 /// block of the shared `info/exclude`, and takes out again any entry git would still show
 /// as untracked (a `.gitignore` negation un-ignores it). Failures of single entries become
 /// notes; this never fails. `lock_timeout` bounds the wait for the `info/exclude` lock.
-pub fn carry(main: &git2::Repository, wt: &Path, lock_timeout: Duration) -> Carried {
-    let main_root = main.workdir().unwrap_or_else(|| main.path());
+pub fn carry(
+    main: &git2::Repository,
+    from: Option<&Path>,
+    wt: &Path,
+    lock_timeout: Duration,
+) -> Carried {
+    let Some(main_root) = from else {
+        return Carried::default();
+    };
     let main_canon = main_root
         .canonicalize()
         .unwrap_or_else(|_| main_root.to_path_buf());
