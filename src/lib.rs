@@ -13,6 +13,7 @@ pub mod ids;
 pub mod interrupt;
 pub mod ledger;
 pub mod plan;
+pub mod platform;
 pub mod reconcile;
 pub mod registry;
 pub mod report;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Processes other than this one whose working directory lies under `path`, whose command
 /// line names `path` (a `git worktree add … <path>`), or that hold a file under `path` open.
+#[cfg(target_os = "linux")]
 pub fn holders(path: &Path) -> Vec<u32> {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -39,6 +40,10 @@ pub fn holders(path: &Path) -> Vec<u32> {
     }
     found
 }
+
+/// macOS: the same answer from `proc_pidinfo` (`platform::holders`).
+#[cfg(target_os = "macos")]
+pub use crate::platform::holders;
 
 /// Waits (at most `bound`) until no other process works under `path`; returns whether it
 /// is free.
