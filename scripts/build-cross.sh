@@ -68,6 +68,18 @@ needs_cross() {
   return 0
 }
 
+# darwin targets link Apple's CoreFoundation and Security frameworks (libgit2, chrono's
+# time zone): zig ships no macOS SDK and no registry this script may use has one.
+if [ "$host_os" != Darwin ] && [ -z "${SDKROOT:-}" ]; then
+  apple=()
+  for p in "${platforms[@]}"; do
+    case "$p" in darwin-*) apple+=("$p") ;; esac
+  done
+  if [ "${#apple[@]}" -gt 0 ]; then
+    die "${apple[*]}: cannot be built on this $host_os host without the macOS SDK (set SDKROOT to a MacOSX.sdk; the release workflow builds them on macOS runners). The Linux platforms alone: npm run build:cross -- linux-arm64-gnu linux-x64-musl linux-arm64-musl"
+  fi
+fi
+
 any_cross=0
 triples=()
 for p in "${platforms[@]}"; do
