@@ -13,14 +13,13 @@
 // platform package without its .node, as a real release would.
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, realpathSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, okstra, tempDir } from './helpers.mjs'
 import { makeOkstraProject } from './fixtures/project.mjs'
+import { PKG, publishRelease, startRegistry } from './fixtures/release.mjs'
 
-const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 const VERSION = PKG.version
 const HERE = 'linux-x64-gnu'
 const SHA = 'c'.repeat(40)
@@ -28,32 +27,7 @@ const KEY = ['--project-id', 'p', '--task-group', 'g', '--task-id', 't']
 
 let dir
 let registry
-let url
 let env
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitUp(base, proc, log) {
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`verdaccio exited ${proc.exitCode}: ${log()}`)
-    try {
-      const r = await fetch(`${base}/-/ping`)
-      if (r.ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`verdaccio did not answer within 30 s: ${log()}`)
-}
 
 function npm(args, cwd, extra = {}) {
   const r = spawnSync('npm', args, { cwd, env: { ...env, ...extra }, encoding: 'utf8', timeout: 120_000 })
@@ -69,75 +43,15 @@ function isElf(path) {
   return b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))
 }
 
-/** The npm/<platform>/ folders with both artifacts built here. */
-function builtPlatforms() {
-  return readdirSync(join(ROOT, 'npm')).filter((p) =>
-    existsSync(join(ROOT, 'npm', p, `okstra-native.${p}.node`)) && existsSync(join(ROOT, 'npm', p, 'okstra')))
-}
-
-/** A copy of what a release checkout holds after its build: the files the packages ship. */
-function stageRelease(platforms) {
-  const stage = join(dir, 'release')
-  mkdirSync(stage)
-  const pkg = structuredClone(PKG)
-  const triples = { 'linux-x64-gnu': 'x86_64-unknown-linux-gnu', 'linux-arm64-gnu': 'aarch64-unknown-linux-gnu', 'linux-x64-musl': 'x86_64-unknown-linux-musl', 'linux-arm64-musl': 'aarch64-unknown-linux-musl', 'darwin-x64': 'x86_64-apple-darwin', 'darwin-arm64': 'aarch64-apple-darwin' }
-  pkg.napi.targets = PKG.napi.targets.filter((t) => platforms.some((p) => triples[p] === t))
-  writeFileSync(join(stage, 'package.json'), JSON.stringify(pkg, null, 2))
-  for (const f of [...PKG.files, 'LICENSE', 'README.md']) cpSync(join(ROOT, f), join(stage, f), { recursive: true })
-  for (const p of platforms) cpSync(join(ROOT, 'npm', p), join(stage, 'npm', p), { recursive: true })
-  // The release checkout's devDependencies (the napi CLI that prepublishOnly runs).
-  symlinkSync(join(ROOT, 'node_modules'), join(stage, 'node_modules'))
-  return stage
-}
-
 describe('through a registry', () => {
 before(async () => {
   dir = tempDir('okstra-release-')
-  const port = await freePort()
-  url = `http://127.0.0.1:${port}/`
-  const storage = join(dir, 'storage')
-  writeFileSync(join(dir, 'verdaccio.yaml'), [
-    `storage: ${storage}`,
-    'auth:',
-    '  htpasswd:',
-    `    file: ${join(dir, 'htpasswd')}`,
-    'uplinks:',
-    '  npmjs:',
-    '    url: https://registry.npmjs.org/',
-    'packages:',
-    "  '@okstra/*':",
-    '    access: $all',
-    '    publish: $authenticated',
-    "  '**':",
-    '    access: $all',
-    '    publish: $authenticated',
-    '    proxy: npmjs',
-    'log: { type: stdout, format: pretty, level: warn }',
-    '',
-  ].join('\n'))
-  let out = ''
-  registry = spawn(process.execPath, [join(ROOT, 'node_modules', 'verdaccio', 'bin', 'verdaccio'), '-c', join(dir, 'verdaccio.yaml'), '-l', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] })
-  registry.stdout.on('data', (d) => { out += d })
-  registry.stderr.on('data', (d) => { out += d })
-  await waitUp(url.slice(0, -1), registry, () => out)
-  // A user for publishing (CouchDB's user document, as `npm adduser` sends it).
-  const r = await fetch(`${url}-/user/org.couchdb.user:release`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'release', password: 'release-test-pw', type: 'user', roles: [] }),
-  })
-  const body = await r.text()
-  assert.equal(r.status, 201, body)
-  const { token } = JSON.parse(body)
-  const npmrc = join(dir, 'npmrc')
-  writeFileSync(npmrc, `registry=${url}\n//127.0.0.1:${port}/:_authToken=${token}\n`)
-  env = { ...process.env, npm_config_userconfig: npmrc, npm_config_registry: url, npm_config_cache: join(dir, 'npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }
-  for (const k of Object.keys(env)) if (k.startsWith('npm_') && !k.startsWith('npm_config_')) delete env[k]
-  delete env.npm_config_prefix
-  delete env.npm_config_global
+  registry = await startRegistry(dir)
+  env = registry.env
 })
 
 after(() => {
-  registry?.kill('SIGTERM')
+  registry?.stop()
 })
 
 /** Median wall time of `n` runs of a command, in ms. */
@@ -153,10 +67,8 @@ function medianMs(cmd, args, n = 9) {
 }
 
 test('a release published to a registry installs the native module and the native okstra', { timeout: 300_000 }, () => {
-  const platforms = builtPlatforms()
+  const platforms = publishRelease(dir, env)
   assert.ok(platforms.includes(HERE), `npm/${HERE} lacks its artifacts: run npm run build`)
-  const stage = stageRelease(platforms)
-  npm(['publish'], stage)
 
   // The registry holds every platform package and the main package, which lists them all
   // at its own version and ships no binary.
