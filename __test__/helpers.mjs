@@ -81,7 +81,8 @@ export function okstraProject(prefix = 'okstra-project-') {
 }
 
 /** The native `okstra` executable the build puts in the per-platform package. */
-export const NATIVE_CLI = join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
+// OKSTRA_NATIVE_CLI: another build of the executable (scripts/test-cross.sh runs the musl one).
+export const NATIVE_CLI = process.env.OKSTRA_NATIVE_CLI ?? join(ROOT, 'npm', 'linux-x64-gnu', 'okstra')
 
 /** Runs the native okstra executable; same result shape as `okstra`. */
 export function okstraNative(args, opts = {}) {

@@ -3,7 +3,22 @@
 // The `okstra` CLI: argument parsing, JSON output and exit codes live in the native core
 // (`runCli`); this file only connects it to the process. Interactive commands that need a
 // terminal are dispatched to their own modules before that.
-const { runCli, wizardInteractiveOptions } = require('../index.js')
+let binding
+try {
+  binding = require('../index.js')
+} catch (e) {
+  // The main package ships no binary: without its per-platform package (optional
+  // dependencies omitted, or no build for this platform) there is nothing to run.
+  const { version } = require('../package.json')
+  process.stderr.write(
+    `okstra: the native module for ${process.platform}-${process.arch} is not installed ` +
+      `(${String(e.message).split('\n')[0]}). Install the package for this platform, e.g. ` +
+      `npm install @okstra/native-linux-x64-gnu@${version} (linux-arm64-gnu, linux-x64-musl, ` +
+      `linux-arm64-musl, darwin-x64, darwin-arm64 likewise); Windows is not supported.\n`,
+  )
+  process.exit(1)
+}
+const { runCli, wizardInteractiveOptions } = binding
 
 function main(argv) {
   const out = runCli(argv)

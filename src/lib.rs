@@ -15,6 +15,7 @@ pub mod integration;
 pub mod interrupt;
 pub mod ledger;
 pub mod plan;
+pub mod platform;
 pub mod reconcile;
 pub mod registry;
 pub mod report;

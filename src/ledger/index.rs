@@ -110,10 +110,7 @@ fn row_hashes(p: &Probe) -> Vec<u64> {
 
 fn boot_id() -> u64 {
     static BOOT: OnceLock<u64> = OnceLock::new();
-    *BOOT.get_or_init(|| {
-        let id = std::fs::read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-        fnv(&[&id])
-    })
+    *BOOT.get_or_init(|| fnv(&[&crate::platform::boot_id()]))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,11 +16,13 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 /// Whether `/proc/<pid>/<link>` points at `path` or under it.
 fn link_inside(link: &Path, path: &Path) -> bool {
     std::fs::read_link(link).is_ok_and(|t| t.starts_with(path))
 }
 
+#[cfg(target_os = "linux")]
 /// Whether the command line in `cmdline` (NUL-separated) is a `git` run with `path` as
 /// one whole argument.
 fn git_naming(cmdline: &[u8], path: &Path) -> bool {
@@ -36,6 +38,7 @@ fn git_naming(cmdline: &[u8], path: &Path) -> bool {
 
 /// Processes other than this one whose working directory or an open file lies at `path`
 /// or under it, or that are a `git` naming exactly `path` as an argument.
+#[cfg(target_os = "linux")]
 pub fn holders(path: &Path) -> Vec<u32> {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -62,10 +65,20 @@ pub fn holders(path: &Path) -> Vec<u32> {
     found
 }
 
-/// Whether process `pid` exists (in this process's pid namespace).
+/// Whether process `pid` exists (`kill(pid, 0)`: alive when it succeeds or is refused
+/// for permission, which only a live process can be).
 pub fn alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
+
+/// macOS: the same answer from `proc_pidinfo` (`platform::holders`).
+#[cfg(target_os = "macos")]
+pub use crate::platform::holders;
 
 /// Waits (at most `bound`) until no other process works under `path`; returns whether it
 /// is free.

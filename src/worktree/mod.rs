@@ -12,7 +12,7 @@
 mod debris;
 mod doctor;
 pub(crate) mod git;
-mod holders;
+pub(crate) mod holders;
 pub(crate) mod journal;
 pub(crate) mod locks;
 mod owner;

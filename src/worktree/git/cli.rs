@@ -3,8 +3,6 @@
 //! sparse checkout, parallel checkout).
 
 use std::collections::HashMap;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -29,20 +27,7 @@ pub const MIN_VERSION: (u32, u32, u32) = (2, 36, 0);
 /// both.
 const CHECKOUT_WORKERS: &str = "0";
 
-/// Whether `dir` lies on a RAM file system (tmpfs, ramfs).
-fn on_ram_fs(dir: &Path) -> bool {
-    const TMPFS_MAGIC: i64 = 0x0102_1994;
-    const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a NUL-terminated path that outlives the call and `st` is a zeroed
-    // `statfs` buffer of the size the call writes.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    let kind: i64 = st.f_type;
-    rc == 0 && (kind == TMPFS_MAGIC || kind == RAMFS_MAGIC)
-}
+use crate::platform::on_ram_fs;
 
 /// Repository-selecting variables git itself clears before running git in another
 /// repository (`git rev-parse --local-env-vars`): set in okstra's environment (a hook, a

@@ -126,12 +126,47 @@ pub fn copy_entry(src: &Path, dst: &Path) -> io::Result<Copied> {
             skipped_special: 0,
         });
     }
+    // One call for the whole tree where the system has one (macOS clonefile on APFS); an
+    // existing `dst` is an error there too and stays.
+    if crate::platform::clone_tree(src, dst)? {
+        let mut guard = PartialCopy { dst, armed: true };
+        let result = count_cloned_tree(dst)?;
+        guard.armed = false;
+        return Ok(result);
+    }
     // Made exclusively before the guard is armed: an existing `dst` is an error and stays.
     fs::create_dir(dst)?;
     let mut guard = PartialCopy { dst, armed: true };
     let result = copy_tree(src, dst)?;
     guard.armed = false;
     Ok(result)
+}
+
+/// Counts the files of a tree cloned whole and removes the FIFOs, sockets and devices the
+/// clone brought along, which a copy never carries.
+fn count_cloned_tree(dst: &Path) -> io::Result<Copied> {
+    let (mut files, mut skipped_special) = (0, 0);
+    let mut stack = vec![dst.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d)? {
+            let e = e?;
+            let t = e.file_type()?;
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                files += 1;
+            } else if !t.is_symlink() {
+                fs::remove_file(e.path())?;
+                skipped_special += 1;
+            }
+        }
+    }
+    Ok(Copied {
+        how: How::Cloned,
+        files,
+        cloned_files: files,
+        skipped_special,
+    })
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> io::Result<Copied> {
