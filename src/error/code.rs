@@ -335,7 +335,8 @@ mod tests {
                 "E_BRANCH_OWNED",
                 "E_BRANCH_EXISTS",
                 "E_PATH_EXISTS",
-                "E_MERGE_CONFLICT"
+                "E_MERGE_CONFLICT",
+                "E_COLLECTOR_CHANGED"
             ]
         );
         assert_eq!(Code::Interrupted.exit_class().exit_code(), 130);

@@ -76,8 +76,11 @@ impl Run {
         f.insert("head_commit".into(), Value::String(head.into()));
         f.insert("branch".into(), Value::String(format!("s{n}")));
         assert!(ledger.append("p/g/t", n, "done", true, f).unwrap());
+        // One report per verified head (the same report path again is a no-op), tied to
+        // the head it verified.
+        let report = format!("r{n}-{}.md", &head[..12]);
         ledger
-            .append_verified("p/g/t", n, "accepted", &format!("r{n}.md"))
+            .append_verified_at("p/g/t", n, "accepted", &report, Some(head))
             .unwrap();
     }
 
