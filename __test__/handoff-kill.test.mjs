@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { ledgerAppend } from '@okstra/native'
+import { ledgerAppend, ledgerAppendVerified } from '@okstra/native'
 import { git, makeRepo, okstraNative, NATIVE_CLI, tempDir, tempHome } from './helpers.mjs'
 import { recordStages } from './fixtures/project.mjs'
 
@@ -79,6 +79,8 @@ test('20 SIGKILLs during assemble with user edits in the collector lose nothing'
     for (let i = 1; i <= 20; i++) {
       const head = stageHead(1, i)
       ledgerAppend({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: 1, status: 'done', forceReappend: true, fields: { head_commit: head, branch: 's1' } })
+      // Each round's head is a new change: verified again, tied to that head.
+      ledgerAppendVerified({ planRunRoot: runs, implTaskKey: 'p/g/t', stage: 1, verdict: 'accepted', reportPath: `r1-${i}.md`, headCommit: head })
       const kind = ['before', 'during', 'after'][Math.floor(random() * 3)]
       kinds[kind]++
       if (kind === 'before') writeEdits(i)
