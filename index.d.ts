@@ -166,8 +166,11 @@ export declare function findProjectRoot(dir: string): string
  * For each stage whose last `done` `head_commit` differs from its stage branch's tip
  * (rebased, amended), a reconciled `done` row (`forceReappend`, `reconciled: true`,
  * `reconciled_from`) with the tip; `resetAnchor` re-pins the implementation base in the
- * registry. Dry run unless `apply`. Throws `E_INVALID_ARG`, `E_NOT_FOUND`,
- * `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+ * registry. The task's segments name its registry entry as every door does (slugged, or
+ * a row written under the raw text when only that one exists). Dry run unless `apply`.
+ * Throws `E_INVALID_ARG`, `E_REPO_UNSAFE` / `E_REPO_UNSUPPORTED` (the repository is found
+ * as provisioning finds it), `E_NOT_FOUND`, `E_LOCK_TIMEOUT`, `E_IO`,
+ * `E_REGISTRY_CORRUPT`.
  */
 export declare function gitReconcile(o: GitReconcileOptions): GitReconcileResult
 
@@ -194,6 +197,11 @@ export interface GitReconcileOptions {
 
 /** What changed, or would change in a dry run; `anchor` is `null` without `resetAnchor`. */
 export interface GitReconcileResult {
+  /**
+   * The task's registry key when `projectId`, `taskGroup` and `taskId` were given
+   * (slugged, or a row's raw text when only that one exists), else `null`.
+   */
+  taskKey: string | null
   changes: Array<ReconcileChange>
   applied: boolean
   /** Stages that could not be checked (no branch recorded, branch gone), with why. */
@@ -214,8 +222,8 @@ export interface GitReconcileResult {
  * from the first merge whose stage head changed (`rebuilt`). Throws `E_NOT_ELIGIBLE`
  * (eligibility or closure), `E_MERGE_CONFLICT` (message lists the conflicting paths per
  * stage pair), `E_COLLECTOR_CHANGED`, `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
- * base), `E_INVALID_ARG`, `E_GIT_REQUIRED` (no git ≥ 2.38 on PATH), `E_GIT`, and
- * provisioning's codes.
+ * base), `E_INVALID_ARG`, `E_REPO_UNSAFE`, `E_REPO_UNSUPPORTED`, `E_GIT_REQUIRED` (no
+ * git ≥ 2.38 on PATH), `E_GIT`, and provisioning's codes.
  */
 export declare function handoffAssemble(o: HandoffAssembleOptions): HandoffAssembleResult
 
@@ -270,8 +278,9 @@ export interface HandoffBase {
  * Which stages of the approved plan may be handed off now, and why not for the others,
  * judged against the repository's real default branch (or `base`). Throws
  * `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG` (projectRoot not
- * in git), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it), `E_GIT`,
- * `E_GIT_REQUIRED`, `E_IO`.
+ * in git), `E_REPO_UNSAFE` / `E_REPO_UNSUPPORTED` (the repository is found as provisioning
+ * finds it), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it),
+ * `E_GIT`, `E_GIT_REQUIRED`, `E_IO`.
  */
 export declare function handoffEligible(o: HandoffEligibleOptions): HandoffEligibleResult
 
@@ -361,7 +370,11 @@ export declare function isInsideLinkedWorktreeAsync(path: string): Promise<boole
 
 /**
  * `TaskKeyParts` plus where that registry is: `home` (absolute) overrides `OKSTRA_HOME`
- * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+ * and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000). The segments
+ * name the entry provisioning registers (slugged: `taskId: 'Checkout 500'` is
+ * `…/checkout-500`), or a row written under the raw text when only that one exists. A
+ * registry entry passed back (`{...entry}`) addresses itself through its `taskKey` and
+ * `stage`; fields naming another entry are `E_KEY_MISMATCH`.
  */
 export interface KeyParts {
   projectId: string
@@ -369,6 +382,16 @@ export interface KeyParts {
   taskId: string
   stageNumber?: number
   groupId?: string
+  /**
+   * A registry entry's own key (what an entry passed back carries): the entry it
+   * names exactly as written; the other fields must agree (else `E_KEY_MISMATCH`).
+   */
+  taskKey?: string
+  /**
+   * A registry entry's stage (what an entry carries instead of `stageNumber`); `null`
+   * is no stage. Different from `stageNumber` or the `taskKey`'s: `E_KEY_MISMATCH`.
+   */
+  stage?: number | null
   home?: string
   lockTimeoutMs?: number
 }
@@ -647,6 +670,11 @@ export interface ProvisionPreview {
  */
 export interface ProvisionResult {
   status: ProvisionStatus
+  /**
+   * The registry key of the entry (`…/checkout-500` for `taskId: 'Checkout 500'`), what
+   * `registryLookup` with the same options finds.
+   */
+  taskKey: string
   path: string
   branch: string
   baseRef: string
@@ -690,6 +718,7 @@ export type ProvisionStatus = 'created' | 'reused' | 'skipped-in-worktree' | 'sk
  * give one `created` and `reused` for the others. Throws (leaving nothing behind)
  * `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
  * named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+ * `E_KEY_MISMATCH` (an entry passed back whose fields name two entries),
  * `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
  * checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
  * `E_REGISTRY_CORRUPT`.
@@ -747,25 +776,27 @@ export declare function registryDoctorAsync(o?: HomeOptions | undefined | null):
 
 /**
  * The recorded implementation base, or `null` when absent or unset. Throws
- * `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+ * `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryGetImplementationBase(p: KeyParts): string | null
 
 /**
- * Every entry matching the filters, sorted by task key. Throws `E_INVALID_ARG`,
- * `E_REGISTRY_CORRUPT`.
+ * Every entry matching the filters, sorted by task key (`projectId` matches a row whose
+ * project slugs the same). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryList(f?: ListOptions | undefined | null): Array<WorktreeEntry>
 
 /**
  * Stage numbers with an active `#stage-<N>` entry for the task, ascending (the stage or
- * group in `p` is ignored). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+ * group in `p` is ignored; rows in slugged or raw form count). Throws `E_INVALID_ARG`,
+ * `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryListActiveStageNumbers(p: KeyParts): Array<number>
 
 /**
- * The entry for the key (active or released), or `null`.
- * Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+ * The entry for the key (active or released), or `null`: the slugged key's, or a row
+ * written under the raw text when only that one exists; a registry entry passed back
+ * finds itself. Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
  */
 export declare function registryLookup(p: KeyParts): WorktreeEntry | null
 
@@ -785,8 +816,10 @@ export declare function registryPruneAsync(o?: PruneOptions | undefined | null):
 /**
  * Marks the entry `released`, frees its branch and removes the git worktree lock okstra
  * put on its directory (other locks stay); the directory and branch stay. Returns the
- * released entry, or `null` when the key is absent. Throws `E_INVALID_ARG`,
- * `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`, `E_GIT`.
+ * released entry, or `null` when the key is absent. Takes the key's provisioning lock, so
+ * it never runs inside a provisioning of the key. A registry entry passed back releases
+ * exactly that entry. Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`,
+ * `E_LOCK_TIMEOUT`, `E_GIT`.
  */
 export declare function registryRelease(p: KeyParts): WorktreeEntry | null
 
@@ -818,7 +851,7 @@ export declare function registryRepairAsync(o?: HomeOptions | undefined | null):
  * from), `phase` (recorded as `last_phase`), `stages` (what a stage-group collector
  * covers). Throws `E_TASK_KEY_ACTIVE` when the key is active, `E_BRANCH_OWNED` when
  * another key owns the branch (a released key may be reserved again), `E_INVALID_ARG`,
- * `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ * `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registryReserve(o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }): WorktreeEntry
 
@@ -828,7 +861,7 @@ export declare function registryReserveAsync(o: KeyParts & { worktreePath: strin
 /**
  * The deliberate re-anchor: replaces the recorded implementation base. Throws
  * `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
- * full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ * full hex id, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registryResetImplementationBase(o: KeyParts & { commit: string }): string
 
@@ -836,13 +869,13 @@ export declare function registryResetImplementationBase(o: KeyParts & { commit: 
  * Pins the implementation base once and returns the recorded value (a later call returns
  * the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
  * `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
- * full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ * full hex id, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registrySetImplementationBase(o: KeyParts & { commit: string }): string
 
 /**
  * Records the latest phase seen on the worktree; does nothing when the key is absent.
- * Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+ * Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
  */
 export declare function registryTouchPhase(o: KeyParts & { phase: string }): void
 
@@ -980,8 +1013,10 @@ export interface SyncEntries {
 }
 
 /**
- * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
- * for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
+ * `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`, every segment slugged:
+ * the key provisioning registers and every door names (`taskId: 'Checkout 500'` →
+ * `…/checkout-500`). Throws `E_INVALID_ARG` for an empty segment, one holding `/`, `#` or
+ * NUL, or stage and group together.
  */
 export declare function taskKey(p: TaskKeyParts): string
 

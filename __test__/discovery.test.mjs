@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chownSync }
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import * as native from '@okstra/native'
-import { callWithEnv, git, makeRepo, okstra, tempDir, tempHome } from './helpers.mjs'
+import { callWithEnv, git, makeRepo, okstra, okstraProject, tempDir, tempHome } from './helpers.mjs'
 
 const { provisionTaskWorktree, registryLookup } = native
 
@@ -140,3 +140,62 @@ for (const how of ['rm -rf', 'git worktree remove']) {
     assert.deepEqual(doc.problems, [], JSON.stringify(doc))
   })
 }
+
+test('handoff and reconcile find a dubious-ownership repository as provisioning does', { skip: process.getuid() !== 0 && 'needs root to chown' }, () => {
+  const { root, planPath } = okstraProject()
+  const runs = tempDir('okstra-runs-')
+  execFileSync('chown', ['-R', '65534:65534', root])
+  const eligible = { planRunRoot: runs, approvedPlan: planPath, projectRoot: root }
+  const reconcile = { planRunRoot: runs, projectRoot: root, home: tempHome() }
+  const refusal = (env, name, o) => {
+    try {
+      callWithEnv(env, name, o)
+    } catch (e) {
+      return e.code
+    }
+  }
+  // Untrusted: git's refusal, coded as provisioning codes it (before: "not inside a git
+  // repository", E_INVALID_ARG), from the exports and the CLI.
+  assert.equal(refusal(clean, 'handoffEligible', eligible), 'E_REPO_UNSAFE')
+  assert.equal(refusal(clean, 'gitReconcile', reconcile), 'E_REPO_UNSAFE')
+  const cli = okstra(['git-reconcile', '--plan-run-root', runs, '--project-root', root], { env: { ...process.env, ...clean } })
+  assert.equal(cli.json?.code, 'E_REPO_UNSAFE', cli.stdout + cli.stderr)
+  // Trusted through GIT_CONFIG_COUNT (as CI does): both work (before: refused by libgit2).
+  const trust = { ...clean, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' }
+  const e = callWithEnv(trust, 'handoffEligible', eligible)
+  assert.ok(e.stages.length > 0 && e.stages.every((s) => s.eligible === false), JSON.stringify(e))
+  assert.deepEqual(callWithEnv(trust, 'gitReconcile', reconcile).changes, [])
+  const cliOk = okstra(['git-reconcile', '--plan-run-root', runs, '--project-root', root], { env: { ...process.env, ...trust } })
+  assert.equal(cliOk.status, 0, cliOk.stdout + cliOk.stderr)
+  // Not a repository at all stays E_INVALID_ARG.
+  assert.equal(refusal(clean, 'gitReconcile', { ...reconcile, projectRoot: tempDir() }), 'E_INVALID_ARG')
+})
+
+test('handoff and reconcile refuse a SHA-256 repository with E_REPO_UNSUPPORTED', () => {
+  const dir = tempDir()
+  git(dir, 'init', '-q', '--object-format=sha256', '-b', 'main')
+  git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'a')
+  const { planPath } = okstraProject()
+  const runs = tempDir('okstra-runs-')
+  assert.throws(() => native.handoffEligible({ planRunRoot: runs, approvedPlan: planPath, projectRoot: dir }), { code: 'E_REPO_UNSUPPORTED' })
+  assert.throws(() => native.gitReconcile({ planRunRoot: runs, projectRoot: dir, home: tempHome() }), { code: 'E_REPO_UNSUPPORTED' })
+})
+
+test('the wizard reads a dubious-ownership repository trusted through GIT_CONFIG_COUNT as a repository', { skip: process.getuid() !== 0 && 'needs root to chown' }, () => {
+  const { root, home, dir } = okstraProject()
+  execFileSync('chown', ['-R', '65534:65534', root])
+  const env = { ...process.env, ...clean, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'safe.directory', GIT_CONFIG_VALUE_0: '*' }
+  const state = join(dir, 'state.json')
+  const w = (...args) => okstra(['wizard', ...args, '--state', state], { env })
+  // Started from a subdirectory: the project is the repository's top (before: libgit2
+  // refused the repository, so the wizard treated the project as outside git).
+  let r = okstra(['wizard', 'init', '--state', state, '--project-root', join(root, 'briefs'), '--project-id', 'shop', '--home', home, '--lang', 'en'], { env })
+  assert.equal(r.status, 0, r.stderr)
+  for (const v of ['requirements-discovery', 'new', 'payments', 'refund-ui', 'feature', 'briefs/refund-api.md', 'develop', 'defaults', 'proceed']) {
+    r = w('submit', '--value', v)
+    assert.equal(r.json?.ok, true, `${v}: ${r.stdout}${r.stderr}`)
+  }
+  r = w('confirmation')
+  assert.match(r.json.text, /base-ref\s+: develop/)
+  assert.match(r.json.text, new RegExp(`worktree\\s+: .*${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+})

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process'
 import {
   ledgerRead, ledgerReadAsync, ledgerAppend, ledgerAppendAsync, ledgerAppendVerified,
   ledgerAppendPr, ledgerLatestDoneByStage, ledgerVerifiedAcceptedStages, ledgerPrCoveredStages,
+  safeSegment,
 } from '@okstra/native'
 import { ROOT, okstra, run, tempDir } from './helpers.mjs'
 
@@ -97,10 +98,14 @@ test('Python-written rows read as equals and Python reads ours; the bytes are id
   const b = tempDir()
   assert.equal(py(a, 'append', 'p/g/태스크', '2', 'done', 'abc').status, 0)
   ledgerAppend({ planRunRoot: b, implTaskKey: 'p/g/태스크', stage: 2, status: 'done', fields: { head_commit: 'abc', note: '파이썬' } })
-  assert.equal(readFileSync(file(a), 'utf8'), readFileSync(file(b), 'utf8'))
-  assert.deepEqual(ledgerRead({ planRunRoot: a }).rows, ledgerRead({ planRunRoot: b }).rows)
-  // Idempotency holds across runtimes: Python sees our row, we see Python's.
-  assert.equal(JSON.parse(py(b, 'append', 'p/g/태스크', '2', 'done', 'zzz').stdout).appended, false)
+  // A new ledger gets the key slugged, as provisioning registers it (one id, one entry:
+  // docs/formats.md); otherwise the bytes are Python's.
+  const slug = `p/g/${safeSegment('태스크')}`
+  assert.equal(readFileSync(file(a), 'utf8').replace('p/g/태스크', slug), readFileSync(file(b), 'utf8'))
+  assert.deepEqual(ledgerRead({ planRunRoot: a }).rows.map((r) => ({ ...r, impl_task_key: slug })), ledgerRead({ planRunRoot: b }).rows)
+  // Idempotency holds across runtimes: Python sees our row under its key, and we see
+  // Python's under the raw text it was written with.
+  assert.equal(JSON.parse(py(b, 'append', slug, '2', 'done', 'zzz').stdout).appended, false)
   assert.deepEqual(ledgerAppend({ planRunRoot: a, implTaskKey: 'p/g/태스크', stage: 2, status: 'done' }), { appended: false })
   assert.deepEqual(JSON.parse(py(b, 'read').stdout), ledgerRead({ planRunRoot: b }).rows)
 })

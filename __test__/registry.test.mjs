@@ -130,18 +130,22 @@ test('Python helper and this module share one registry: each reads the other, by
   const fromPy = registryLookup({ projectId: 'p', taskGroup: '그룹', taskId: 'py1', home })
   assert.equal(fromPy.branch, 'feat-py1')
   assert.equal(fromPy.status, 'active')
-  registryReserve({ ...reservation(home, 'js1'), taskGroup: '그룹' })
-  r = py(home, 'lookup', 'p', '그룹', 'js1')
+  // Ours is registered under the slugged key, as provisioning registers it (one id, one
+  // entry: docs/formats.md); the Python helper finds it by that key, and we by either text.
+  const group = safeSegment('그룹')
+  assert.equal(registryReserve({ ...reservation(home, 'js1'), taskGroup: '그룹' }).taskKey, `p/${group}/js1`)
+  r = py(home, 'lookup', 'p', group, 'js1')
   assert.equal(r.status, 0, r.stderr)
   assert.equal(JSON.parse(r.stdout).worktree_path, '/w/js1')
+  assert.equal(registryLookup({ projectId: 'p', taskGroup: group, taskId: 'js1', home }).worktreePath, '/w/js1')
   // Python rewriting our file reproduces it byte for byte, so the layouts are the same.
   const ours = readFileSync(registryFile(home), 'utf8')
   r = py(home, 'release', 'p', '그룹', 'zz-missing')
   const rewrite = spawnSync('python3', ['-c', `import json,sys; d=json.load(open(sys.argv[1])); sys.stdout.write(json.dumps(d, indent=2, ensure_ascii=False) + "\\n")`, registryFile(home)], { encoding: 'utf8' })
   assert.equal(rewrite.stdout, ours)
-  assert.ok(ours.includes('"p/그룹/js1"'), 'non-ASCII kept as is')
+  assert.ok(ours.includes('"p/그룹/py1"'), 'non-ASCII kept as is')
   // A Python release of our row frees the branch for us.
-  assert.equal(py(home, 'release', 'p', '그룹', 'js1').status, 0)
+  assert.equal(py(home, 'release', 'p', group, 'js1').status, 0)
   assert.equal(registryLookup({ projectId: 'p', taskGroup: '그룹', taskId: 'js1', home }).status, 'released')
 })
 
@@ -305,8 +309,15 @@ test('the CLI lookup index: written for a settled registry, never trusted after 
     return JSON.parse(r.stdout)
   }
   registryReserve(reservation(home, 'a'))
+  // "Just now" without a timing assumption: an mtime that is not yet older than the
+  // settling time when the lookup reads the file (here a minute ahead, so however long the
+  // CLI takes to start on a loaded machine, the file has not settled).
+  const fresh = new Date(Date.now() + 60_000)
+  utimesSync(registryFile(home), fresh, fresh)
   assert.equal(lookup('a').branch, 'feat-a')
   assert.equal(existsSync(idx), false, 'a registry written just now gets no index')
+  assert.equal(lookup('a').branch, 'feat-a')
+  assert.equal(existsSync(idx), false, 'nor on the next lookup while it has not settled')
   const past = new Date(Date.now() - 5000)
   utimesSync(registryFile(home), past, past)
   assert.equal(lookup('a').branch, 'feat-a')

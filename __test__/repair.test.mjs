@@ -71,20 +71,53 @@ function gitLocks(repo) {
   return locks
 }
 
-test('30 SIGKILLs at random instants during `registry repair` racing provisioning: no active worktree loses its row or its lock', async () => {
+/**
+ * Runs the native CLI under strace with `straceArgs` in its own process group, and kills
+ * the group (strace and the command) with SIGKILL after `ms`.
+ */
+function runStracedKilled(straceArgs, args, ms) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...straceArgs, NATIVE_CLI, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let stdout = ''
+    let killed = false
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.resume()
+    const t = setTimeout(() => {
+      killed = true
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {}
+    }, ms)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(t)
+      resolve({ code, killed, stdout })
+    })
+  })
+}
+
+test('30 SIGKILLs at random instants during `registry repair` held while a provisioning runs: no active worktree loses its row or its lock', async () => {
   const seed = Number(process.env.OKSTRA_TEST_SEED ?? Date.now() % 2 ** 31)
   const random = rng(seed)
   const f = small()
+  const pending = join(f.home, 'worktrees', 'pending')
   const made = new Map()
   const outcomes = { repairKilled: 0, repairFinished: 0 }
+  const HOLD = 700
   const t0 = Date.now()
   for (let i = 0; i < 30; i++) {
     const key = `k${i}`
-    const [prov, rep] = await Promise.all([
-      runKilled(provisionArgs(f, key), null),
-      runKilled(['registry', 'repair', '--home', f.home], Math.floor(random() * 40)),
-    ])
-    outcomes[rep.signal === 'SIGKILL' ? 'repairKilled' : 'repairFinished']++
+    // The interleaving is forced, not hoped for: the repair has read the registry and is
+    // held (strace) on its first look at the journal for HOLD ms; the provisioning of the
+    // round's key starts inside that hold. The repair is killed at a random instant, before,
+    // inside or after the hold (then it acts on what it read).
+    const rep = runStracedKilled(['-P', pending, '-e', 'trace=openat', '-e', `inject=openat:delay_enter=${HOLD * 1000}:when=1`],
+      ['registry', 'repair', '--home', f.home], Math.floor(random() * (HOLD + 1500)))
+    await new Promise((r) => setTimeout(r, 150))
+    const prov = await runKilled(provisionArgs(f, key), null)
+    const r = await rep
+    outcomes[r.killed ? 'repairKilled' : 'repairFinished']++
     assert.equal(prov.code, 0, `seed ${seed}, round ${i}: ${prov.stdout}`)
     made.set(`p/g/${key}`, JSON.parse(prov.stdout).path)
     const rows = okstraNative(['registry', 'list', '--home', f.home, '--status', 'active']).json
@@ -95,6 +128,7 @@ test('30 SIGKILLs at random instants during `registry repair` racing provisionin
       assert.match(locks.get(path) ?? '', new RegExp(`^okstra task ${k}( |$)`), `seed ${seed}, round ${i}: ${k} lost its lock`)
     }
   }
+  assert.ok(outcomes.repairFinished > 0 && outcomes.repairKilled > 0, `seed ${seed}: ${JSON.stringify(outcomes)}`)
   const last = okstraNative(['registry', 'repair', '--home', f.home])
   assert.equal(last.status, 0, last.stdout)
   const doctor = okstraNative(['registry', 'doctor', '--home', f.home])

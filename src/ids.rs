@@ -267,6 +267,50 @@ impl KeyParts {
     }
 }
 
+impl KeyParts {
+    /// Splits a key's text (`<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`)
+    /// into its parts as written, without slugging or checking them; `None` when the text
+    /// has another shape. `parse(k.key())` gives `k` back.
+    pub fn parse(text: &str) -> Option<KeyParts> {
+        let (base, suffix) = match text.split_once('#') {
+            Some((b, s)) => (b, Some(s)),
+            None => (text, None),
+        };
+        let mut segs = base.split('/');
+        let (p, g, t) = (segs.next()?, segs.next()?, segs.next()?);
+        if segs.next().is_some() || [p, g, t].iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        let (stage, group_id) = match suffix {
+            None => (None, None),
+            Some(s) => match (s.strip_prefix("stage-"), s.strip_prefix("group-")) {
+                (Some(n), _) => (Some(n.parse::<u32>().ok()?), None),
+                (None, Some(g)) if !g.is_empty() => (None, Some(g.to_string())),
+                _ => return None,
+            },
+        };
+        Some(KeyParts {
+            project_id: p.to_string(),
+            task_group: g.to_string(),
+            task_id: t.to_string(),
+            stage,
+            group_id,
+        })
+    }
+
+    /// Whether two keys name one entry once slugged (`Checkout 500` and `checkout-500`).
+    pub fn same_entry(&self, other: &KeyParts) -> bool {
+        self.slugged() == other.slugged()
+    }
+}
+
+/// A key's text in the form provisioning registers it: every segment slugged
+/// (`shop/pay/Checkout 500#stage-1` → `shop/pay/checkout-500#stage-1`). Text of another
+/// shape is returned unchanged.
+pub fn normalize_key(text: &str) -> String {
+    KeyParts::parse(text).map_or_else(|| text.to_string(), |k| k.slugged().key())
+}
+
 /// `OKSTRA_HOME` (trimmed; empty or unset → `$HOME/.okstra`), unless `explicit` is given.
 /// An explicit or `OKSTRA_HOME` value must be an absolute path: a relative one would put
 /// the machine-global registry wherever the caller happens to stand. An `OKSTRA_HOME` that

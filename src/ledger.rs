@@ -29,6 +29,7 @@ use crate::safe_open::{self, Access};
 use index::{Identity, Index};
 
 mod index;
+mod key;
 
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";

@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod ids;
 pub mod integration;
 pub mod interrupt;
+pub mod key_ref;
 pub mod ledger;
 pub mod plan;
 pub mod platform;

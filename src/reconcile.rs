@@ -29,6 +29,9 @@ pub enum ReconcileError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The repository cannot be found or used (`E_REPO_UNSAFE`, `E_REPO_UNSUPPORTED`).
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::WorktreeError),
     /// SIGINT / SIGTERM before the first write (the CLI only).
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),
@@ -40,6 +43,7 @@ impl Coded for ReconcileError {
             ReconcileError::InvalidArg(e) => e.code(),
             ReconcileError::Ledger(e) => e.code(),
             ReconcileError::Registry(e) => e.code(),
+            ReconcileError::Worktree(e) => e.code(),
             ReconcileError::Interrupted(e) => e.code(),
         }
     }
@@ -82,6 +86,9 @@ pub struct AnchorChange {
 /// What changed (or would change, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reconciled {
+    /// The registry key of the task, when `projectId`, `taskGroup` and `taskId` were given
+    /// (slugged, or a row's raw text when only that one exists).
+    pub task_key: Option<String>,
     pub changes: Vec<Change>,
     pub applied: bool,
     /// Stages that could not be checked, with why.
@@ -93,28 +100,28 @@ fn str_field<'a>(row: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     row.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// The task's slugged `(project, group, task)` when all three are given.
-type Task = (String, String, String);
+/// The task's key as the caller gave it (checked), when all three segments are given;
+/// every registry read resolves it (`Registry::resolve`: slugged, or a row's raw text).
+type Task = KeyParts;
 
 /// Compares each stage's last `done` head with its branch tip; with `apply`, appends the
-/// reconciled rows and re-pins the anchor. Errors: `E_INVALID_ARG` (projectRoot not in git,
-/// an anchor that is not a commit, `resetAnchor` without the task), `E_NOT_FOUND` (the
+/// reconciled rows and re-pins the anchor. The repository is found as provisioning finds it
+/// (`worktree::git::require`). Errors: `E_INVALID_ARG` (projectRoot not in git, an anchor
+/// that is not a commit, `resetAnchor` without the task), `E_REPO_UNSAFE` /
+/// `E_REPO_UNSUPPORTED`, `E_NOT_FOUND` (the
 /// task is not in the registry), `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
 pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, ReconcileError> {
-    let repo = Repository::discover(&req.project_root).map_err(|_| {
-        InvalidArg(format!(
-            "projectRoot {} is not inside a git repository",
-            req.project_root.display()
-        ))
-    })?;
+    // Found as provisioning finds it (the git CLI's ownership and format rules).
+    let repo = crate::worktree::git::require("projectRoot", &req.project_root)?;
     let task = match (&req.project_id, &req.task_group, &req.task_id) {
-        (Some(p), Some(g), Some(t)) => {
-            let k = KeyParts::new(p, g, t, None, None)?.slugged();
-            Some((k.project_id, k.task_group, k.task_id))
-        }
+        (Some(p), Some(g), Some(t)) => Some(KeyParts::new(p, g, t, None, None)?),
         _ => None,
     };
     let reg = Registry::open(ctx);
+    let task_key = task
+        .as_ref()
+        .map(|t| reg.resolve(t).map(|k| k.key()))
+        .transpose()?;
     let ledger = Ledger::new(&req.plan_run_root, ctx.lock_timeout());
     let rows = ledger.read()?.rows;
     let mut scan = Scan::default();
@@ -141,6 +148,7 @@ pub fn reconcile(ctx: &Context, req: &ReconcileRequest) -> Result<Reconciled, Re
         }
     }
     Ok(Reconciled {
+        task_key,
         changes: scan.changes,
         applied: req.apply,
         skipped: scan.skipped,
@@ -172,9 +180,13 @@ fn stage_branch(
         return Ok(started_branch);
     }
     Ok(match task {
-        Some((p, g, t)) => reg
-            .lookup(&KeyParts::new(p, g, t, Some(stage), None)?)?
-            .map(|e| e.branch),
+        Some(t) => {
+            let stage_key = KeyParts {
+                stage: Some(stage),
+                ..t.clone()
+            };
+            reg.lookup(&reg.resolve(&stage_key)?)?.map(|e| e.branch)
+        }
         None => None,
     })
 }
@@ -238,7 +250,7 @@ fn reset_anchor(
     task: Option<&Task>,
     sha: &str,
 ) -> Result<AnchorChange, ReconcileError> {
-    let Some((p, g, t)) = task else {
+    let Some(task) = task else {
         return Err(ReconcileError::InvalidArg(InvalidArg(
             "resetAnchor needs projectId, taskGroup and taskId".into(),
         )));
@@ -251,7 +263,7 @@ fn reset_anchor(
                 "resetAnchor {sha:?} is not a commit in the repository"
             )))
         })?;
-    let key = KeyParts::new(p, g, t, None, None)?;
+    let key = reg.resolve(task)?;
     let from = reg.get_implementation_base(&key)?;
     let to = commit.id().to_string();
     if req.apply {

@@ -152,8 +152,9 @@ fn eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
 /// Which stages of the approved plan may be handed off now, and why not for the others,
 /// judged against the repository's real default branch (or `base`). Throws
 /// `E_PLAN_INVALID` (unreadable plan or Stage Map errors), `E_INVALID_ARG` (projectRoot not
-/// in git), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it), `E_GIT`,
-/// `E_GIT_REQUIRED`, `E_IO`.
+/// in git), `E_REPO_UNSAFE` / `E_REPO_UNSUPPORTED` (the repository is found as provisioning
+/// finds it), `E_UNKNOWN_REF` (the base resolves to no commit; the message names it),
+/// `E_GIT`, `E_GIT_REQUIRED`, `E_IO`.
 #[napi]
 pub fn handoff_eligible(o: HandoffEligibleOptions) -> Result<HandoffEligibleResult> {
     eligible(o)
@@ -298,8 +299,8 @@ fn assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
 /// from the first merge whose stage head changed (`rebuilt`). Throws `E_NOT_ELIGIBLE`
 /// (eligibility or closure), `E_MERGE_CONFLICT` (message lists the conflicting paths per
 /// stage pair), `E_COLLECTOR_CHANGED`, `E_PLAN_INVALID`, `E_NOT_FOUND` (no implementation
-/// base), `E_INVALID_ARG`, `E_GIT_REQUIRED` (no git ≥ 2.38 on PATH), `E_GIT`, and
-/// provisioning's codes.
+/// base), `E_INVALID_ARG`, `E_REPO_UNSAFE`, `E_REPO_UNSUPPORTED`, `E_GIT_REQUIRED` (no
+/// git ≥ 2.38 on PATH), `E_GIT`, and provisioning's codes.
 #[napi]
 pub fn handoff_assemble(o: HandoffAssembleOptions) -> Result<HandoffAssembleResult> {
     assemble(o)
@@ -408,6 +409,9 @@ pub struct AnchorChange {
 /// What changed, or would change in a dry run; `anchor` is `null` without `resetAnchor`.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct GitReconcileResult {
+    /// The task's registry key when `projectId`, `taskGroup` and `taskId` were given
+    /// (slugged, or a row's raw text when only that one exists), else `null`.
+    pub task_key: Option<String>,
     pub changes: Vec<ReconcileChange>,
     pub applied: bool,
     /// Stages that could not be checked (no branch recorded, branch gone), with why.
@@ -431,6 +435,7 @@ fn git_reconcile_impl(o: GitReconcileOptions) -> Result<GitReconcileResult> {
     )
     .map_err(js_err)?;
     Ok(GitReconcileResult {
+        task_key: r.task_key,
         changes: r
             .changes
             .into_iter()
@@ -453,8 +458,11 @@ fn git_reconcile_impl(o: GitReconcileOptions) -> Result<GitReconcileResult> {
 /// For each stage whose last `done` `head_commit` differs from its stage branch's tip
 /// (rebased, amended), a reconciled `done` row (`forceReappend`, `reconciled: true`,
 /// `reconciled_from`) with the tip; `resetAnchor` re-pins the implementation base in the
-/// registry. Dry run unless `apply`. Throws `E_INVALID_ARG`, `E_NOT_FOUND`,
-/// `E_LOCK_TIMEOUT`, `E_IO`, `E_REGISTRY_CORRUPT`.
+/// registry. The task's segments name its registry entry as every door does (slugged, or
+/// a row written under the raw text when only that one exists). Dry run unless `apply`.
+/// Throws `E_INVALID_ARG`, `E_REPO_UNSAFE` / `E_REPO_UNSUPPORTED` (the repository is found
+/// as provisioning finds it), `E_NOT_FOUND`, `E_LOCK_TIMEOUT`, `E_IO`,
+/// `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn git_reconcile(o: GitReconcileOptions) -> Result<GitReconcileResult> {
     git_reconcile_impl(o)

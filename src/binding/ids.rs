@@ -20,7 +20,11 @@ pub struct JsTaskKeyParts {
 }
 
 /// `TaskKeyParts` plus where that registry is: `home` (absolute) overrides `OKSTRA_HOME`
-/// and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000).
+/// and `lockTimeoutMs` overrides `OKSTRA_LOCK_TIMEOUT_MS` (default 30000). The segments
+/// name the entry provisioning registers (slugged: `taskId: 'Checkout 500'` is
+/// `…/checkout-500`), or a row written under the raw text when only that one exists. A
+/// registry entry passed back (`{...entry}`) addresses itself through its `taskKey` and
+/// `stage`; fields naming another entry are `E_KEY_MISMATCH`.
 // The key fields are repeated from `TaskKeyParts`: a napi object cannot extend another.
 #[napi(object, js_name = "KeyParts")]
 #[derive(serde::Deserialize)]
@@ -31,6 +35,15 @@ pub struct JsKeyParts {
     pub task_id: String,
     pub stage_number: Option<f64>,
     pub group_id: Option<String>,
+    /// A registry entry's own key (what an entry passed back carries): the entry it
+    /// names exactly as written; the other fields must agree (else `E_KEY_MISMATCH`).
+    pub task_key: Option<String>,
+    /// A registry entry's stage (what an entry carries instead of `stageNumber`); `null`
+    /// is no stage. Different from `stageNumber` or the `taskKey`'s: `E_KEY_MISMATCH`.
+    // A JSON value: napi refuses `null` for an `Option<f64>` field of an input object, and
+    // an entry's `stage` is `null` outside stage worktrees.
+    #[napi(ts_type = "number | null")]
+    pub stage: Option<serde_json::Value>,
     pub home: Option<String>,
     pub lock_timeout_ms: Option<f64>,
 }
@@ -54,15 +67,30 @@ fn key_parts(
 }
 
 impl JsKeyParts {
-    /// The validated core key.
-    pub fn parts(&self) -> Result<ids::KeyParts> {
-        key_parts(
+    /// What the options address: the validated parts, or an entry's exact key
+    /// (`E_KEY_MISMATCH` when the fields name two entries).
+    pub fn addressed(&self) -> Result<crate::key_ref::Addressed> {
+        let parts = key_parts(
             &self.project_id,
             &self.task_group,
             &self.task_id,
             self.stage_number,
             self.group_id.as_deref(),
-        )
+        )?;
+        let stage = match &self.stage {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .ok_or_else(|| super::invalid_arg(format!("stage {v} is not a number")))
+                    .and_then(|n| ids::stage_number("stage", n).map_err(js_err))?,
+            ),
+        };
+        crate::key_ref::addressed(parts, self.task_key.as_deref(), stage).map_err(js_err)
+    }
+
+    /// The validated core key (an entry's own when one is passed back).
+    pub fn parts(&self) -> Result<ids::KeyParts> {
+        Ok(self.addressed()?.parts().clone())
     }
 }
 
@@ -75,8 +103,10 @@ pub fn safe_segment(value: String) -> String {
     ids::safe_segment(&value)
 }
 
-/// `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`. Throws `E_INVALID_ARG`
-/// for an empty segment, one holding `/`, `#` or NUL, or stage and group together.
+/// `<project>/<group>/<task>` plus `#stage-<N>` or `#group-<ID>`, every segment slugged:
+/// the key provisioning registers and every door names (`taskId: 'Checkout 500'` →
+/// `…/checkout-500`). Throws `E_INVALID_ARG` for an empty segment, one holding `/`, `#` or
+/// NUL, or stage and group together.
 #[napi]
 pub fn task_key(p: JsTaskKeyParts) -> Result<String> {
     let parts = key_parts(
@@ -86,7 +116,7 @@ pub fn task_key(p: JsTaskKeyParts) -> Result<String> {
         p.stage_number,
         p.group_id.as_deref(),
     )?;
-    Ok(parts.key())
+    Ok(parts.slugged().key())
 }
 
 /// `<OKSTRA_HOME>/worktrees/<project>/<group>/<task>[/stage-<N>|/group-<ID>]`, every

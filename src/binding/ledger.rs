@@ -238,9 +238,11 @@ fn append(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
         Some(Value::Object(m)) => m,
         Some(_) => return Err(invalid_arg("fields must be an object")),
     };
-    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
+    let ledger = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?;
+    let key = ledger.resolve_key(&o.impl_task_key).map_err(js_err)?;
+    let appended = ledger
         .append(
-            &o.impl_task_key,
+            &key,
             stage(o.stage)?,
             &o.status,
             o.force_reappend.unwrap_or(false),
@@ -273,9 +275,11 @@ pub fn ledger_append_async(o: Value, legacy: Option<Value>) -> AsyncTask<AppendT
 
 fn append_verified(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
     let o: LedgerAppendVerifiedOptions = ledger_options("ledgerAppendVerified", o, legacy)?;
-    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
+    let ledger = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?;
+    let key = ledger.resolve_key(&o.impl_task_key).map_err(js_err)?;
+    let appended = ledger
         .append_verified_at(
-            &o.impl_task_key,
+            &key,
             stage(o.stage)?,
             &o.verdict,
             &o.report_path,
@@ -305,8 +309,10 @@ fn append_pr(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
         .into_iter()
         .map(stage)
         .collect::<Result<Vec<_>>>()?;
-    let appended = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?
-        .append_pr(&o.impl_task_key, &stages, &o.branch, &o.url)
+    let ledger = open(&o.plan_run_root, o.lock_timeout_ms, o.create)?;
+    let key = ledger.resolve_key(&o.impl_task_key).map_err(js_err)?;
+    let appended = ledger
+        .append_pr(&key, &stages, &o.branch, &o.url)
         .map_err(js_err)?;
     Ok(AppendResult { appended })
 }

@@ -74,12 +74,16 @@ fn open(home: Option<&str>, lock_timeout_ms: Option<f64>) -> Result<Registry> {
     Ok(Registry::open(&context(home, lock_timeout_ms)?))
 }
 
+/// The registry and the key the options name there (see `Registry::resolve`).
 fn with_key(p: &JsKeyParts) -> Result<(Registry, ids::KeyParts)> {
-    Ok((open(p.home.as_deref(), p.lock_timeout_ms)?, p.parts()?))
+    let reg = open(p.home.as_deref(), p.lock_timeout_ms)?;
+    let key = reg.resolve_addressed(&p.addressed()?).map_err(js_err)?;
+    Ok((reg, key))
 }
 
-/// The entry for the key (active or released), or `null`.
-/// Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+/// The entry for the key (active or released), or `null`: the slugged key's, or a row
+/// written under the raw text when only that one exists; a registry entry passed back
+/// finds itself. Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_lookup(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     let (reg, key) = with_key(&p)?;
@@ -117,7 +121,7 @@ fn reserve(o: Value) -> Result<JsWorktreeEntry> {
 /// from), `phase` (recorded as `last_phase`), `stages` (what a stage-group collector
 /// covers). Throws `E_TASK_KEY_ACTIVE` when the key is active, `E_BRANCH_OWNED` when
 /// another key owns the branch (a released key may be reserved again), `E_INVALID_ARG`,
-/// `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+/// `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(
     ts_args_type = "o: KeyParts & { worktreePath: string; branch: string; baseRef: string; phase?: string; stages?: number[] }"
 )]
@@ -152,7 +156,7 @@ fn touch_phase(o: Value) -> Result<()> {
 }
 
 /// Records the latest phase seen on the worktree; does nothing when the key is absent.
-/// Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+/// Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { phase: string }")]
 pub fn registry_touch_phase(o: Value) -> Result<()> {
     touch_phase(o)
@@ -178,8 +182,10 @@ fn release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
 
 /// Marks the entry `released`, frees its branch and removes the git worktree lock okstra
 /// put on its directory (other locks stay); the directory and branch stay. Returns the
-/// released entry, or `null` when the key is absent. Throws `E_INVALID_ARG`,
-/// `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`, `E_GIT`.
+/// released entry, or `null` when the key is absent. Takes the key's provisioning lock, so
+/// it never runs inside a provisioning of the key. A registry entry passed back releases
+/// exactly that entry. Throws `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`,
+/// `E_LOCK_TIMEOUT`, `E_GIT`.
 #[napi]
 pub fn registry_release(p: JsKeyParts) -> Result<Option<JsWorktreeEntry>> {
     release(p)
@@ -217,7 +223,7 @@ fn write_base(o: Value, reset: bool) -> Result<String> {
 /// Pins the implementation base once and returns the recorded value (a later call returns
 /// the first commit unchanged). `commit` is a full id (40 or 64 hex digits). Throws
 /// `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
-/// full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+/// full hex id, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { commit: string }")]
 pub fn registry_set_implementation_base(o: Value) -> Result<String> {
     write_base(o, false)
@@ -225,14 +231,14 @@ pub fn registry_set_implementation_base(o: Value) -> Result<String> {
 
 /// The deliberate re-anchor: replaces the recorded implementation base. Throws
 /// `E_NOT_FOUND` when the key is not registered, `E_INVALID_ARG` for anything else than a
-/// full hex id, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
+/// full hex id, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`, `E_LOCK_TIMEOUT`.
 #[napi(ts_args_type = "o: KeyParts & { commit: string }")]
 pub fn registry_reset_implementation_base(o: Value) -> Result<String> {
     write_base(o, true)
 }
 
 /// The recorded implementation base, or `null` when absent or unset. Throws
-/// `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+/// `E_INVALID_ARG`, `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_get_implementation_base(p: JsKeyParts) -> Result<Option<String>> {
     let (reg, key) = with_key(&p)?;
@@ -240,7 +246,8 @@ pub fn registry_get_implementation_base(p: JsKeyParts) -> Result<Option<String>>
 }
 
 /// Stage numbers with an active `#stage-<N>` entry for the task, ascending (the stage or
-/// group in `p` is ignored). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
+/// group in `p` is ignored; rows in slugged or raw form count). Throws `E_INVALID_ARG`,
+/// `E_KEY_MISMATCH`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_list_active_stage_numbers(p: JsKeyParts) -> Result<Vec<u32>> {
     let (reg, key) = with_key(&p)?;
@@ -257,8 +264,8 @@ pub struct ListOptions {
     pub home: Option<String>,
 }
 
-/// Every entry matching the filters, sorted by task key. Throws `E_INVALID_ARG`,
-/// `E_REGISTRY_CORRUPT`.
+/// Every entry matching the filters, sorted by task key (`projectId` matches a row whose
+/// project slugs the same). Throws `E_INVALID_ARG`, `E_REGISTRY_CORRUPT`.
 #[napi]
 pub fn registry_list(f: Option<ListOptions>) -> Result<Vec<JsWorktreeEntry>> {
     let f = f.unwrap_or(ListOptions {

@@ -7,7 +7,7 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use super::ids::JsKeyParts;
-use super::{context, from_js, js_err, lock_bound, positional, stage_arg, task, Result};
+use super::{context, from_js, js_err, lock_bound, positional, task, Result};
 use crate::context::Context;
 use crate::worktree::{self, ProvisionRequest};
 
@@ -96,6 +96,9 @@ impl From<worktree::ProvisionStatus> for ProvisionStatus {
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct ProvisionResult {
     pub status: ProvisionStatus,
+    /// The registry key of the entry (`…/checkout-500` for `taskId: 'Checkout 500'`), what
+    /// `registryLookup` with the same options finds.
+    pub task_key: String,
     pub path: String,
     pub branch: String,
     pub base_ref: String,
@@ -117,16 +120,19 @@ pub struct ProvisionResult {
 fn request(what: &str, o: Value) -> Result<(Context, ProvisionRequest)> {
     let o: ProvisionArgs = from_js(what, o)?;
     let ctx = context(o.key.home.as_deref(), o.key.lock_timeout_ms)?;
+    // An entry passed back addresses its own stage or group (E_KEY_MISMATCH when its
+    // fields name two entries).
+    let key = o.key.parts()?;
     let req = ProvisionRequest {
         task_type: o.task_type,
         project_root: PathBuf::from(o.project_root),
-        project_id: o.key.project_id,
-        task_group: o.key.task_group,
-        task_id: o.key.task_id,
+        project_id: key.project_id,
+        task_group: key.task_group,
+        task_id: key.task_id,
         work_category: o.work_category.unwrap_or_default(),
         base_ref: o.base_ref,
-        stage: stage_arg(o.key.stage_number)?,
-        group_id: o.key.group_id,
+        stage: key.stage,
+        group_id: key.group_id,
         branch: o.branch,
         stages: None,
     };
@@ -137,6 +143,7 @@ impl From<worktree::Provisioned> for ProvisionResult {
     fn from(r: worktree::Provisioned) -> Self {
         ProvisionResult {
             status: r.status.into(),
+            task_key: r.task_key,
             path: r.path,
             branch: r.branch,
             base_ref: r.base_ref,
@@ -173,6 +180,7 @@ fn provision(o: Value) -> Result<ProvisionResult> {
 /// give one `created` and `reused` for the others. Throws (leaving nothing behind)
 /// `E_PATH_EXISTS`, `E_BRANCH_EXISTS` (not okstra's), `E_BRANCH_OWNED` (another key's,
 /// named), `E_UNKNOWN_REF`, `E_WORKTREE_STALE`, `E_TASK_KEY_ACTIVE`, `E_INVALID_ARG`,
+/// `E_KEY_MISMATCH` (an entry passed back whose fields name two entries),
 /// `E_GIT` (git's output, e.g. a failing hook), `E_GIT_REQUIRED` (no usable git and the
 /// checkout needs working-tree-encoding or a filter driver), `E_LOCK_TIMEOUT`,
 /// `E_REGISTRY_CORRUPT`.

@@ -9,6 +9,7 @@ use clap::Args;
 use super::CliError;
 use crate::context::Context;
 use crate::ids::KeyParts;
+use crate::key_ref::Addressed;
 use crate::registry::Registry;
 
 /// How long to wait for a lock.
@@ -68,24 +69,41 @@ pub struct KeyArgs {
     /// Stage-group collector id (`#group-<ID>`).
     #[arg(long)]
     pub group_id: Option<String>,
+    /// A registry entry's own key (`taskKey` of `registry lookup`): names that entry exactly
+    /// as written; the other flags must agree (else E_KEY_MISMATCH).
+    #[arg(long)]
+    pub task_key: Option<String>,
     #[command(flatten)]
     pub home: HomeArgs,
 }
 
 impl KeyArgs {
-    /// The validated key.
-    pub fn parts(&self) -> Result<KeyParts, CliError> {
-        Ok(KeyParts::new(
+    /// What the flags address: the validated parts, or an entry's exact key.
+    fn addressed(&self) -> Result<Addressed, CliError> {
+        let parts = KeyParts::new(
             &self.project_id,
             &self.task_group,
             &self.task_id,
             self.stage,
             self.group_id.as_deref(),
+        )?;
+        Ok(crate::key_ref::addressed(
+            parts,
+            self.task_key.as_deref(),
+            None,
         )?)
     }
 
-    /// The registry and the validated key.
+    /// The validated key (`--task-key`'s when given).
+    pub fn parts(&self) -> Result<KeyParts, CliError> {
+        Ok(self.addressed()?.parts().clone())
+    }
+
+    /// The registry and the key the flags name there: slugged, or a row's raw text when
+    /// only that one exists (`Registry::resolve`), or `--task-key` as written.
     pub fn open(&self) -> Result<(Registry, KeyParts), CliError> {
-        Ok((self.home.open()?, self.parts()?))
+        let reg = self.home.open()?;
+        let key = reg.resolve_addressed(&self.addressed()?)?;
+        Ok((reg, key))
     }
 }

@@ -112,13 +112,9 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
             fields,
         } => {
             let fields = parse_fields(fields.as_deref())?;
-            let appended = at.root.open()?.append(
-                &at.impl_task_key,
-                at.stage,
-                &status,
-                force_reappend,
-                fields,
-            )?;
+            let ledger = at.root.open()?;
+            let key = ledger.resolve_key(&at.impl_task_key)?;
+            let appended = ledger.append(&key, at.stage, &status, force_reappend, fields)?;
             Ok(json!({ "appended": appended }))
         }
         LedgerCmd::AppendVerified {
@@ -127,8 +123,10 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
             report_path,
             head_commit,
         } => {
-            let appended = at.root.open()?.append_verified_at(
-                &at.impl_task_key,
+            let ledger = at.root.open()?;
+            let key = ledger.resolve_key(&at.impl_task_key)?;
+            let appended = ledger.append_verified_at(
+                &key,
                 at.stage,
                 &verdict,
                 &report_path,
@@ -137,10 +135,9 @@ pub fn run(cmd: LedgerCmd) -> CmdResult {
             Ok(json!({ "appended": appended }))
         }
         LedgerCmd::AppendPr(pr) => {
-            let appended =
-                pr.root
-                    .open()?
-                    .append_pr(&pr.impl_task_key, &pr.stages, &pr.branch, &pr.url)?;
+            let ledger = pr.root.open()?;
+            let key = ledger.resolve_key(&pr.impl_task_key)?;
+            let appended = ledger.append_pr(&key, &pr.stages, &pr.branch, &pr.url)?;
             Ok(json!({ "appended": appended }))
         }
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::args::{KeyArgs, LockArgs};
-use super::{to_json, CmdResult};
+use super::{to_json, CliError, CmdResult};
 use crate::ids;
 use crate::worktree::{self, ProvisionRequest};
 
@@ -31,20 +31,22 @@ pub struct ProvisionArgs {
 }
 
 impl ProvisionArgs {
-    fn request(self) -> ProvisionRequest {
-        ProvisionRequest {
+    fn request(self) -> Result<ProvisionRequest, CliError> {
+        // `--task-key` names its own stage or group (E_KEY_MISMATCH when the flags differ).
+        let key = self.key.parts()?;
+        Ok(ProvisionRequest {
             task_type: self.task_type,
             project_root: self.project_root,
-            project_id: self.key.project_id,
-            task_group: self.key.task_group,
-            task_id: self.key.task_id,
+            project_id: key.project_id,
+            task_group: key.task_group,
+            task_id: key.task_id,
             work_category: self.work_category,
             base_ref: self.base_ref,
             branch: self.branch,
-            stage: self.key.stage,
-            group_id: self.key.group_id,
+            stage: key.stage,
+            group_id: key.group_id,
             stages: None,
-        }
+        })
     }
 }
 
@@ -93,11 +95,11 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
     match cmd {
         WorktreeCmd::Provision(a) => {
             let context = a.key.home.context()?;
-            to_json(worktree::provision(&context, &a.request())?)
+            to_json(worktree::provision(&context, &a.request()?)?)
         }
         WorktreeCmd::Preview(a) => {
             let context = a.key.home.context()?;
-            to_json(worktree::preview(&context, &a.request())?)
+            to_json(worktree::preview(&context, &a.request()?)?)
         }
         WorktreeCmd::Path(k) => {
             let parts = k.parts()?;

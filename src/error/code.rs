@@ -127,9 +127,10 @@ codes! {
          repository.";
     KeyMismatch = "E_KEY_MISMATCH", Error,
         "The options name two different registry entries: a `taskKey` (or a `stage`, as a \
-         registry entry passed back as options carries) that differs from the key the \
-         `projectId`/`taskGroup`/`taskId`/`stageNumber`/`groupId` form. Pass the entry's own \
-         key fields (or only `taskKey`); nothing changed.";
+         registry entry passed back as options carries; `--task-key` in the CLI) that differs \
+         from the key the `projectId`/`taskGroup`/`taskId`/`stageNumber`/`groupId` form, or \
+         a `taskKey` that is not a key. Pass the entry back unchanged (it addresses itself) \
+         or fields that agree with it; nothing changed.";
     ProjectJsonInvalid = "E_PROJECT_JSON_INVALID", Error,
         "project.json exists but is not a JSON object: fix or delete it and retry.";
     ProjectIdMismatch = "E_PROJECT_ID_MISMATCH", Error,

@@ -109,7 +109,10 @@ pub fn assemble(context: &Context, req: &AssembleRequest) -> Result<Assembled, H
     let repo = &loaded.repo;
     let keys = Keys::of(req, &order)?;
     let reg = Registry::open(context);
-    let base = implementation_base(&reg, &keys.task, repo)?;
+    // The task's row as every door finds it: slugged, or the raw text's when only that
+    // one exists (a row the Python helper wrote).
+    let raw = KeyParts::new(&req.project_id, &req.task_group, &req.task_id, None, None)?;
+    let base = implementation_base(&reg, &reg.resolve(&raw)?, repo)?;
     let engine = Engine::new(repo.workdir().unwrap_or(repo.path()))?;
     let branch_name = crate::ids::compute_branch_name(
         &req.work_category,

@@ -191,12 +191,8 @@ impl HandoffContext {
             });
         }
         let rows = self.ledger().read()?.rows;
-        let repo = Repository::discover(&self.project_root).map_err(|_| {
-            InvalidArg(format!(
-                "projectRoot {} is not inside a git repository",
-                self.project_root.display()
-            ))
-        })?;
+        // Found as provisioning finds it (the git CLI's ownership and format rules).
+        let repo = crate::worktree::git::require("projectRoot", &self.project_root)?;
         let repo_dir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
         let base = integration::default_base(&repo_dir, self.base.as_deref())?;
         let mut loaded = Loaded {

@@ -97,17 +97,13 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
     }
     let report = req.report_path.to_string_lossy();
     let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout);
+    // One id, one entry: the key slugged, or raw text the ledger's rows already use.
+    let key = ledger.resolve_key(&req.impl_task_key)?;
     let head = match &req.head_commit {
         Some(h) => Some(h.trim().to_string()),
-        None => done_head(&ledger, &req.impl_task_key, req.stage)?,
+        None => done_head(&ledger, &key, req.stage)?,
     };
-    Ok(ledger.append_verified_at(
-        &req.impl_task_key,
-        req.stage,
-        "accepted",
-        &report,
-        head.as_deref(),
-    )?)
+    Ok(ledger.append_verified_at(&key, req.stage, "accepted", &report, head.as_deref())?)
 }
 
 /// The `head_commit` of the task's last `done` row for `stage`, if any.
@@ -146,7 +142,7 @@ pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
     if req.url.trim().is_empty() {
         return Err(InvalidArg("url must not be empty".into()).into());
     }
-    Ok(Ledger::new(&req.plan_run_root, req.lock_timeout)
-        .creating(req.create)
-        .append_pr(&req.impl_task_key, &req.stages, &req.branch, &req.url)?)
+    let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout).creating(req.create);
+    let key = ledger.resolve_key(&req.impl_task_key)?;
+    Ok(ledger.append_pr(&key, &req.stages, &req.branch, &req.url)?)
 }

@@ -36,14 +36,27 @@ impl Git {
         &self.dir
     }
 
+    /// `git -C <dir>` plus the `safe.directory` values of okstra's environment
+    /// (`GIT_CONFIG_COUNT`/`KEY`/`VALUE`, `GIT_CONFIG_PARAMETERS`) as `-c`, as every okstra
+    /// git child gets them: the variables themselves are removed ([`LOCAL_ENV`]), and a
+    /// repository trusted through them must stay trusted for the proof.
+    fn base(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(&self.dir);
+        for value in crate::worktree::env_safe_directories() {
+            cmd.arg("-c").arg(format!("safe.directory={value}"));
+        }
+        cmd
+    }
+
     /// Runs `git -C <dir> args…` and returns its output whatever the exit status.
     pub(crate) fn output(
         &self,
         op: &'static str,
         args: &[&str],
     ) -> Result<Output, IntegrationError> {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.dir).args(args);
+        let mut cmd = self.base();
+        cmd.args(args);
         cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
         for var in LOCAL_ENV {
             cmd.env_remove(var);
@@ -144,8 +157,8 @@ impl Git {
             .into()
         };
         let command = |args: &[&str]| {
-            let mut cmd = Command::new("git");
-            cmd.arg("-C").arg(&self.dir).args(args);
+            let mut cmd = self.base();
+            cmd.args(args);
             cmd.env("GIT_TERMINAL_PROMPT", "0").stderr(Stdio::piped());
             for var in LOCAL_ENV {
                 cmd.env_remove(var);

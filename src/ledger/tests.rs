@@ -329,3 +329,28 @@ fn forced_verified_and_pr_identities_go_through_the_index() {
     assert!(!l.append_pr("other", &[3], "b", "u2").unwrap());
     assert_eq!(l.read().unwrap().rows.len(), 6);
 }
+
+#[test]
+fn key_text_resolves_to_its_slug_unless_only_raw_rows_exist() {
+    let (_d, l) = ledger();
+    // No ledger yet, or no row of either form: the slugged key.
+    assert_eq!(
+        l.resolve_key("Shop/pay/Checkout 500").unwrap(),
+        "shop/pay/checkout-500"
+    );
+    l.append("Shop/pay/Checkout 500", 1, "done", false, Map::new())
+        .unwrap();
+    assert_eq!(
+        l.resolve_key("Shop/pay/Checkout 500").unwrap(),
+        "Shop/pay/Checkout 500"
+    );
+    l.append("shop/pay/checkout-500", 1, "done", false, Map::new())
+        .unwrap();
+    assert_eq!(
+        l.resolve_key("Shop/pay/Checkout 500").unwrap(),
+        "shop/pay/checkout-500"
+    );
+    // Already slugged, or not shaped like a key: as given.
+    assert_eq!(l.resolve_key("k").unwrap(), "k");
+    assert_eq!(l.resolve_key("p/g/t").unwrap(), "p/g/t");
+}

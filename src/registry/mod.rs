@@ -15,6 +15,7 @@ mod layout;
 mod lookup_index;
 mod release;
 mod repair;
+mod resolve;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -387,15 +388,22 @@ impl Registry {
             .filter(|c| !c.is_empty()))
     }
 
-    /// Stage numbers with an active `#stage-<N>` entry for the task, ascending.
+    /// Stage numbers with an active `#stage-<N>` entry for the task, ascending. A row
+    /// counts whether its segments are slugged or the raw text (`Checkout 500`).
     pub fn list_active_stage_numbers(&self, parts: &KeyParts) -> Result<Vec<u32>> {
         let mut out: Vec<u32> = self
             .list(None, Some(EntryStatus::Active))?
             .into_iter()
             .filter(|e| {
-                e.project_id == parts.project_id
-                    && e.task_group == parts.task_group
-                    && e.task_id == parts.task_id
+                // One task whichever form its rows were written in (slugged or raw text).
+                let task = KeyParts {
+                    project_id: e.project_id.clone(),
+                    task_group: e.task_group.clone(),
+                    task_id: e.task_id.clone(),
+                    stage: None,
+                    group_id: None,
+                };
+                task.same_entry(&parts.base())
             })
             .filter_map(|e| e.stage)
             .collect();
@@ -404,7 +412,9 @@ impl Registry {
         Ok(out)
     }
 
-    /// Every entry, optionally filtered by project and status, sorted by task key.
+    /// Every entry, optionally filtered by project and status, sorted by task key. The
+    /// project filter matches a row whose `project_id` slugs like it (`Shop` and `shop`
+    /// both list the rows of `shop` and rows the Python helper wrote under `Shop`).
     pub fn list(
         &self,
         project_id: Option<&str>,
@@ -413,7 +423,12 @@ impl Registry {
         let (_, entries) = Doc::load_typed(&self.file())?;
         let mut out: Vec<WorktreeEntry> = entries
             .into_iter()
-            .filter(|e| project_id.is_none_or(|p| e.project_id == p))
+            .filter(|e| {
+                project_id.is_none_or(|p| {
+                    e.project_id == p
+                        || crate::ids::safe_segment(&e.project_id) == crate::ids::safe_segment(p)
+                })
+            })
             .filter(|e| status.is_none_or(|s| e.status == s))
             .collect();
         out.sort_by(|a, b| a.task_key.cmp(&b.task_key));

@@ -630,3 +630,35 @@ fn doctor_is_linear_in_the_rows() {
     let spent = cpu() - t;
     assert!(spent < Duration::from_secs(5), "{spent:?}");
 }
+
+#[test]
+fn raw_text_names_the_slugged_row_unless_only_a_raw_row_exists() {
+    let (_d, r) = reg();
+    let raw = KeyParts::new("Shop", "pay", "Checkout 500", Some(1), None).unwrap();
+    // Nothing registered: the slugged key (what provisioning would register).
+    assert_eq!(
+        r.resolve(&raw).unwrap().key(),
+        "shop/pay/checkout-500#stage-1"
+    );
+    // Only a row under the raw text (the Python helper's registry calls): that row.
+    r.reserve(&raw, &res("/w/raw", "fix-raw")).unwrap();
+    assert_eq!(
+        r.resolve(&raw).unwrap().key(),
+        "Shop/pay/Checkout 500#stage-1"
+    );
+    // Both: the slugged one, always.
+    r.reserve(&raw.slugged(), &res("/w/slug", "fix-slug"))
+        .unwrap();
+    assert_eq!(
+        r.resolve(&raw).unwrap().key(),
+        "shop/pay/checkout-500#stage-1"
+    );
+    // A slug resolves to itself without reading.
+    let slug = raw.slugged();
+    assert_eq!(r.resolve(&slug).unwrap(), slug);
+    // Both forms count as one task for the stage list and the project filter.
+    assert_eq!(r.list_active_stage_numbers(&raw).unwrap(), vec![1]);
+    assert_eq!(r.list(Some("Shop"), None).unwrap().len(), 2);
+    assert_eq!(r.list(Some("shop"), None).unwrap().len(), 2);
+    assert_eq!(r.list(Some("other"), None).unwrap().len(), 0);
+}

@@ -51,7 +51,8 @@ pub enum WorktreeDecision {
 /// `.project-docs/okstra/`); else `start` itself. Started from `shop/src`, the project is
 /// `shop`, so its tasks are found and its state file is `shop/.okstra/wizard-state.json`.
 pub fn find_root(start: &Path) -> PathBuf {
-    if let Ok(repo) = git2::Repository::discover(start) {
+    // Found as provisioning finds it (the git CLI's ownership and format rules).
+    if let Some(repo) = crate::worktree::git::discover(start) {
         if let Some(w) = repo.workdir() {
             let w = w.canonicalize().unwrap_or_else(|_| w.to_path_buf());
             return w.components().as_path().to_path_buf();
@@ -167,7 +168,7 @@ impl<'a> Project<'a> {
     }
 
     fn repo(&self) -> Option<git2::Repository> {
-        git2::Repository::discover(self.root()).ok()
+        crate::worktree::git::discover(self.root())
     }
 
     /// `None` outside git; `Some(true)` when the root is a linked (non-main) worktree.

@@ -18,9 +18,11 @@ pub fn lock_key(reg: &Registry, key: &KeyParts) -> Result<LockGuard, WorktreeErr
     lock_key_str(reg, &key.key())
 }
 
-/// The per-key lock by the key's text (journal records carry the text).
+/// The per-key lock by the key's text (journal records carry the text). Named by the
+/// slugged key ([`ids::normalize_key`]), so the raw text of a row the Python helper wrote
+/// (`…/Checkout 500`) and its slug (`…/checkout-500`) share one lock: they name one entry.
 pub fn lock_key_str(reg: &Registry, key: &str) -> Result<LockGuard, WorktreeError> {
-    let name = format!("key-{}.lock", ids::stable_hash8(key));
+    let name = format!("key-{}.lock", ids::stable_hash8(&ids::normalize_key(key)));
     Ok(LockGuard::acquire(
         &locks_dir(reg).join(name),
         reg.lock_timeout(),

@@ -35,7 +35,7 @@ pub(crate) mod tests;
 use std::path::PathBuf;
 
 pub use doctor::doctor;
-pub(crate) use git::LOCAL_ENV;
+pub(crate) use git::{env_safe_directories, LOCAL_ENV};
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
 pub use project_json::{project_id, upsert_project_json};

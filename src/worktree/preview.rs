@@ -338,7 +338,7 @@ pub fn preview(ctx: &Context, req: &ProvisionRequest) -> Result<ProvisionPreview
                 note: note.into(),
             })
         }
-        Start::Repo(key, repo) => (key, repo),
+        Start::Repo(key, repo) => (super::provision::entry_key(&reg, req, key)?, repo),
     };
     let main = git::open_main(&repo)?;
     let pending: Option<Intent> =

@@ -77,6 +77,9 @@ impl ProvisionStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Provisioned {
     pub status: ProvisionStatus,
+    /// The registry key the request names (slugged; a row's raw text when only that one
+    /// exists, see `Registry::resolve`).
+    pub task_key: String,
     pub path: String,
     pub branch: String,
     pub base_ref: String,
@@ -92,9 +95,10 @@ pub struct Provisioned {
 }
 
 impl Provisioned {
-    fn skipped(status: ProvisionStatus, root: &Path, note: &str) -> Provisioned {
+    fn skipped(status: ProvisionStatus, key: &KeyParts, root: &Path, note: &str) -> Provisioned {
         Provisioned {
             status,
+            task_key: key.key(),
             path: root.to_string_lossy().into_owned(),
             branch: String::new(),
             base_ref: String::new(),
@@ -120,6 +124,27 @@ pub fn key_of(req: &ProvisionRequest) -> Result<KeyParts, InvalidArg> {
     .map(|k| k.slugged())
 }
 
+/// The registry key of a request in a repository: its slugged key `slug`, unless no row
+/// has it and a row has the raw text the caller gave (a row the Python helper's registry
+/// calls wrote); the rule every door applies (`Registry::resolve`).
+pub(super) fn entry_key(
+    reg: &Registry,
+    req: &ProvisionRequest,
+    slug: KeyParts,
+) -> Result<KeyParts, WorktreeError> {
+    let raw = KeyParts::new(
+        &req.project_id,
+        &req.task_group,
+        &req.task_id,
+        req.stage,
+        req.group_id.as_deref(),
+    )?;
+    if raw == slug {
+        return Ok(slug);
+    }
+    Ok(reg.resolve(&raw)?)
+}
+
 /// What kind of worktree a key names, for notes.
 pub(super) fn kind(key: &KeyParts) -> String {
     match (&key.stage, &key.group_id) {
@@ -137,7 +162,9 @@ pub fn admin_name(key: &KeyParts) -> String {
         (None, Some(g)) => format!("-group-{g}"),
         (None, None) => String::new(),
     };
-    format!("{}{suffix}-{}", key.task_id, ids::stable_hash8(&key.key()))
+    // Slugged: a row under raw text (`Checkout 500`) gets a name without spaces.
+    let task = ids::safe_segment(&key.task_id);
+    format!("{task}{suffix}-{}", ids::stable_hash8(&key.key()))
 }
 
 fn active(reg: &Registry, key: &KeyParts) -> Result<Option<WorktreeEntry>, WorktreeError> {
@@ -155,6 +182,7 @@ fn reused(
     let short: String = e.base_ref.chars().take(12).collect();
     Ok(Provisioned {
         status: ProvisionStatus::Reused,
+        task_key: key.key(),
         note: format!(
             "{} {verb} at {} on branch {} (base {short}); phase {task_type}",
             kind(key),
@@ -206,8 +234,10 @@ fn reused(
 pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     let reg = Registry::open(ctx);
     let (key, repo) = match start(req, reg.root())? {
-        Start::Skip(status, root, note) => return Ok(Provisioned::skipped(status, &root, note)),
-        Start::Repo(key, repo) => (key, repo),
+        Start::Skip(status, root, note) => {
+            return Ok(Provisioned::skipped(status, &key_of(req)?, &root, note))
+        }
+        Start::Repo(key, repo) => (entry_key(&reg, req, key)?, repo),
     };
     let record = journal::file(&reg, Op::Provision, &key.key());
     if !record.exists() {
@@ -342,6 +372,7 @@ fn create(
     let note = created_note(key, &c, &req.task_type, &carried, &made.notes);
     Ok(Provisioned {
         status: ProvisionStatus::Created,
+        task_key: key.key(),
         path: reservation.worktree_path,
         branch: c.branch,
         base_ref: reservation.base_ref,

@@ -133,6 +133,11 @@ fn two_homes_on_one_repository_never_touch_each_other() {
     );
 }
 
+/// Many rounds of repair beside provisioning in one process: a smoke test of the locking
+/// (no deadlock, nothing lost). It does not force the interleaving that unlocked active
+/// worktrees before repair took provisioning's locks; `__test__/repair.test.mjs` does, with
+/// strace holding the repair while a provisioning runs (its SIGKILL loop and the held-repair
+/// test fail on that code).
 #[test]
 fn repair_racing_provisioning_never_unlocks_an_active_worktree() {
     let _g = serial();

@@ -79,6 +79,21 @@ pub fn find(path: &Path) -> Result<Option<Repository>, WorktreeError> {
     }
 }
 
+/// The repository of `path` for a command that needs one (handoff, reconcile): [`find`],
+/// and a path git says is in no repository is `E_INVALID_ARG` naming the argument `name`.
+/// So every door finds a repository as provisioning does, with the same coded refusals
+/// (`E_REPO_UNSAFE`, `E_REPO_UNSUPPORTED`).
+pub fn require(name: &str, path: &Path) -> Result<Repository, WorktreeError> {
+    find(path)?.ok_or_else(|| {
+        crate::error::InvalidArg(format!(
+            "{name} {} is not inside a git repository; pass a directory of the project's \
+             repository",
+            path.display()
+        ))
+        .into()
+    })
+}
+
 /// Opens exactly the git dir git named (a `.git`, a linked worktree's
 /// `.git/worktrees/<name>`, or a bare directory), never searching upwards.
 fn open_git_dir(git_dir: &Path) -> Result<Repository, git2::Error> {

@@ -10,7 +10,7 @@
 pub(crate) mod cli;
 mod discover;
 
-pub(crate) use cli::LOCAL_ENV;
+pub(crate) use cli::{env_safe_directories, LOCAL_ENV};
 mod lib2;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub const LOCK_REASON_PREFIX: &str = "okstra task ";
 /// `index.lock`, a ref's `.lock`) is held by another process.
 const GIT_LOCK_RETRY: Duration = Duration::from_secs(10);
 
-pub use discover::find;
+pub use discover::{find, require};
 
 /// The repository containing `path`, or `None` when `path` is not inside one or cannot be
 /// opened (for lookups that only report; provisioning uses [`find`], which tells the two
