@@ -130,11 +130,47 @@ impl<'a> Project<'a> {
             .map(|rel| self.root().join(rel))
     }
 
-    /// The task's `task-manifest.json`; `None` when missing, unreadable, unsafe (a symlink,
-    /// a FIFO: never opened), over its bound, or not JSON.
+    /// The task's `task-manifest.json`; `None` when missing or when it cannot be used (a
+    /// symlink, a FIFO: never opened; over its bound; not a JSON object). Picking a task
+    /// whose manifest cannot be used is refused by [`Project::check_manifest`], so the
+    /// wizard never goes on as if such a manifest were absent.
     fn manifest(&self, group: &str, task: &str) -> Option<Value> {
-        let bytes = read_manifest(&self.task_root(group, task)?).ok()??;
-        serde_json::from_slice(&bytes).ok()
+        self.manifest_checked(group, task).ok().flatten()
+    }
+
+    /// The task's manifest: `Ok(None)` when the task or its manifest does not exist, else
+    /// the parsed object or a rejection naming the file and why it cannot be used
+    /// (`E_UNSAFE_FILE`, `E_FILE_TOO_LARGE`, or `E_INVALID_ARG` when it is not a JSON object).
+    fn manifest_checked(&self, group: &str, task: &str) -> Result<Option<Value>, Rejection> {
+        let Some(task_root) = self.task_root(group, task) else {
+            return Ok(None);
+        };
+        let shown = task_root
+            .join("task-manifest.json")
+            .to_string_lossy()
+            .into_owned();
+        let invalid = |code: Code, detail: String| {
+            Rejection::new("task_manifest_invalid", code)
+                .var("path", &shown)
+                .var("detail", &detail)
+        };
+        let bytes = match read_manifest(&task_root) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(invalid(e.code(), e.to_string())),
+        };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) if v.is_object() => Ok(Some(v)),
+            Ok(_) => Err(invalid(Code::InvalidArg, "not a JSON object".into())),
+            Err(e) => Err(invalid(Code::InvalidArg, e.to_string())),
+        }
+    }
+
+    /// Refuses continuing task `group/task` when its `task-manifest.json` exists but cannot
+    /// be used (docs/security.md: a repository's file is refused loudly, never taken as
+    /// absent): the rejection names the file and the reason.
+    pub fn check_manifest(&self, group: &str, task: &str) -> Result<(), Rejection> {
+        self.manifest_checked(group, task).map(|_| ())
     }
 
     /// The existing task's brief (`taskBriefPath`, resolved against the project root) when

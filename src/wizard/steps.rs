@@ -225,9 +225,10 @@ pub static STEPS: &[Step] = &[
             p.options.push(cx.opt(StepId::TaskPick, "new"));
             Ok(())
         }),
-        accept: Some(|_, a| {
+        accept: Some(|cx, a| {
             if a.value != "new" {
                 let (g, t) = a.value.split_once('/').unwrap_or((a.value, ""));
+                cx.proj.check_manifest(g, t)?;
                 a.set("taskGroup", g);
                 a.set("taskId", t);
             }
@@ -379,7 +380,7 @@ pub static STEPS: &[Step] = &[
             if a.value == "no" {
                 return Err(reject("declined").into());
             }
-            let bound = a.draft.lock_timeout();
+            let bound = a.draft.lock_timeout().map_err(WizardError::from)?;
             project::ensure_plan_approved(a.draft.value("approvedPlan"), bound)?
                 .map_err(Refusal::Rejected)
         }),
