@@ -18,6 +18,16 @@
 #   - zig: the `ziglang` PyPI package in a venv under target/cross-tools/ (or pip --user)
 #   - cargo-zigbuild: `cargo install --locked` into target/cross-tools/
 # Nothing built here is committed (.gitignore: npm/*/okstra, *.node).
+#
+# darwin targets from Linux: zig brings macOS's libc headers and libSystem stubs, but
+# libgit2 and chrono's time zone code link Apple's CoreFoundation and Security frameworks,
+# which only an SDK has. Point SDKROOT at one: a MacOSX.sdk (System/Library/Frameworks,
+# usr/lib, usr/include), or a trimmed SDK laid out as Frameworks/, lib/, include/ at its
+# top (github.com/mitchellh/zig-build-macos-sdk), which the script arranges as a
+# MacOSX.sdk under target/cross-tools/sdkroot. Never commit an SDK (Apple's licence).
+#   SDKROOT=/path/to/sdk npm run build:cross -- darwin-arm64 darwin-x64
+# MACOSX_DEPLOYMENT_TARGET (default 10.13, as napi-rs/package-template; rustc raises it to
+# 11.0 for arm64) is the oldest macOS the darwin artifacts run on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -79,6 +89,19 @@ if [ "$host_os" != Darwin ] && [ -z "${SDKROOT:-}" ]; then
     die "${apple[*]}: cannot be built on this $host_os host without the macOS SDK (set SDKROOT to a MacOSX.sdk; the release workflow builds them on macOS runners). The Linux platforms alone: npm run build:cross -- linux-arm64-gnu linux-x64-musl linux-arm64-musl"
   fi
 fi
+
+# A trimmed SDK (Frameworks/ lib/ include/ at its top) arranged as a MacOSX.sdk.
+if [ -n "${SDKROOT:-}" ] && [ ! -d "$SDKROOT/System/Library/Frameworks" ]; then
+  [ -d "$SDKROOT/Frameworks/CoreFoundation.framework" ] \
+    || die "SDKROOT=$SDKROOT has neither System/Library/Frameworks (a MacOSX.sdk) nor Frameworks/CoreFoundation.framework (a trimmed SDK)"
+  shim=$tools/sdkroot
+  mkdir -p "$shim/System/Library" "$shim/usr"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/Frameworks" "$shim/System/Library/Frameworks"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/lib" "$shim/usr/lib"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/include" "$shim/usr/include"
+  export SDKROOT=$shim
+fi
+export MACOSX_DEPLOYMENT_TARGET=${MACOSX_DEPLOYMENT_TARGET:-10.13}
 
 any_cross=0
 triples=()

@@ -1,8 +1,8 @@
-//! The git executable as the integration proof runs it: [`cli::Git::command`] (`git -C
-//! <dir>` with the repository-selecting variables of okstra's own environment removed, the
-//! `safe.directory` values of `GIT_CONFIG_*` passed on, no terminal prompt, stdin closed, its
-//! own process group), and every revision already an object id by the time it reaches a
-//! command.
+//! The git executable as the integration proof runs it: [`cli::Git::command`]
+//! (`git -C <dir>` with the repository-selecting variables of okstra's own environment
+//! removed, the `safe.directory` values of `GIT_CONFIG_*` passed on, no terminal prompt,
+//! stdin closed, its own process group), and every revision already an object id by the
+//! time it reaches a command.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

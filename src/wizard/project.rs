@@ -67,7 +67,8 @@ pub fn find_root(start: &Path) -> PathBuf {
 /// One `next`/`submit` call's view of the project.
 pub struct Project<'a> {
     state: &'a WizardState,
-    tasks: OnceCell<Vec<String>>,
+    /// The tasks listed, and what the listing skipped.
+    tasks: OnceCell<(Vec<String>, Vec<String>)>,
     repo_kind: OnceCell<Option<bool>>,
 }
 
@@ -87,23 +88,55 @@ impl<'a> Project<'a> {
 
     /// Existing tasks as `group/task`, sorted, from both task roots.
     pub fn tasks(&self) -> &[String] {
+        &self.listing().0
+    }
+
+    /// What the task listing left out because it is a symlink (or a task root that is not
+    /// a plain directory), as paths relative to the project root: the task pick names them,
+    /// so a task never vanishes from the list without a word.
+    pub fn skipped_tasks(&self) -> &[String] {
+        &self.listing().1
+    }
+
+    fn listing(&self) -> &(Vec<String>, Vec<String>) {
         self.tasks.get_or_init(|| {
             let mut out = Vec::new();
+            let mut skipped = Vec::new();
             // Only real directories count: a symlink at a task root, a group or a task
-            // (which could list a directory outside the repository) is skipped.
-            let real_dir = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
+            // (which could list a directory outside the repository) is skipped, and named.
+            let real_dir = |e: &std::fs::DirEntry, under: &str, skipped: &mut Vec<String>| {
+                let t = e.file_type();
+                if t.as_ref().is_ok_and(|t| t.is_symlink()) {
+                    skipped.push(format!("{under}/{}", e.file_name().to_string_lossy()));
+                }
+                t.is_ok_and(|t| t.is_dir())
+            };
             for rel in TASK_ROOTS {
-                if !safe_open::dir_exists_in(self.root(), Path::new(rel)).unwrap_or(false) {
-                    continue;
+                match safe_open::dir_exists_in(self.root(), Path::new(rel)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(_) => {
+                        skipped.push(rel.to_string());
+                        continue;
+                    }
                 }
                 let Ok(groups) = std::fs::read_dir(self.root().join(rel)) else {
                     continue;
                 };
-                for g in groups.flatten().filter(real_dir) {
+                let groups: Vec<_> = groups
+                    .flatten()
+                    .filter(|g| real_dir(g, rel, &mut skipped))
+                    .collect();
+                for g in groups {
                     let Ok(tasks) = std::fs::read_dir(g.path()) else {
                         continue;
                     };
-                    for t in tasks.flatten().filter(real_dir) {
+                    let under = format!("{rel}/{}", g.file_name().to_string_lossy());
+                    let tasks: Vec<_> = tasks
+                        .flatten()
+                        .filter(|t| real_dir(t, &under, &mut skipped))
+                        .collect();
+                    for t in tasks {
                         let key = format!(
                             "{}/{}",
                             g.file_name().to_string_lossy(),
@@ -116,7 +149,7 @@ impl<'a> Project<'a> {
                 }
             }
             out.sort();
-            out
+            (out, skipped)
         })
     }
 

@@ -220,9 +220,16 @@ pub static STEPS: &[Step] = &[
         id: StepId::TaskPick,
         when: |cx| Ok(cx.task_pick_needed()),
         options: Options::Pick(&["new"]),
+        variants: &["help_skipped"],
         prompt: Some(|cx, p| {
             p.options = cx.proj.tasks().iter().map(|k| raw_opt(k, k)).collect();
             p.options.push(cx.opt(StepId::TaskPick, "new"));
+            let skipped = cx.proj.skipped_tasks();
+            if !skipped.is_empty() {
+                let why = cx.variant(StepId::TaskPick, "help_skipped");
+                let why = fill(&why, &[("paths", &skipped.join(", "))]);
+                p.help = format!("{} {why}", p.help);
+            }
             Ok(())
         }),
         accept: Some(|cx, a| {
