@@ -501,6 +501,44 @@ fn a_non_utf8_worktree_list_env_is_noted_and_carries_nothing() {
     }
 }
 
+/// The `OKSTRA_*` variables that stand for a CLI flag (`OKSTRA_PROJECT_ID`,
+/// `OKSTRA_TASK_GROUP`, `OKSTRA_TASK_ID`, …) are parsed as the flag is: a text value that is
+/// not UTF-8 is `E_INVALID_ARG` naming the flag, never replaced.
+#[test]
+fn a_non_utf8_flag_env_is_a_coded_error() {
+    const MARK: &str = "OKSTRA_TEST_BAD_FLAG_ENV";
+    if std::env::var_os(MARK).is_some() {
+        let out = crate::cli::run(
+            [
+                "registry",
+                "lookup",
+                "--task-group",
+                "g",
+                "--task-id",
+                "t",
+                "--home",
+                "/tmp/okstra-unused-home",
+            ]
+            .iter()
+            .map(|a| a.to_string()),
+        );
+        assert_eq!(out.exit_code, 1, "{}", out.stdout);
+        assert!(
+            out.stdout.contains("\"E_INVALID_ARG\"")
+                && out.stdout.contains("OKSTRA_PROJECT_ID is not valid UTF-8"),
+            "{}",
+            out.stdout
+        );
+        return;
+    }
+    in_child_with_raw_env(
+        "security_tests::a_non_utf8_flag_env_is_a_coded_error",
+        MARK,
+        "OKSTRA_PROJECT_ID",
+        b"p\xff",
+    );
+}
+
 /// One repository-controlled path of the threat model and the call that reads or writes it.
 struct Target {
     name: &'static str,
