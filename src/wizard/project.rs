@@ -352,6 +352,23 @@ impl<'a> Project<'a> {
         })
     }
 
+    /// The task's reports directory (relative to the project root) when it is not listed
+    /// because a symlink (or a file) is on the way to it: the plan prompt names it, so the
+    /// latest plan never goes missing without a word.
+    pub fn plan_reports_skipped(&self, group: &str, task: &str) -> Option<String> {
+        let task_root = self.task_root(group, task)?;
+        let reports = Path::new("runs/implementation-planning/reports");
+        safe_open::dir_exists_in(&task_root, reports).err()?;
+        let shown = task_root.join(reports);
+        Some(
+            shown
+                .strip_prefix(self.root())
+                .unwrap_or(&shown)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
     /// The latest implementation-planning report of `group/task` (highest NNN).
     pub fn latest_plan(&self, group: &str, task: &str) -> Option<String> {
         let task_root = self.task_root(group, task)?;

@@ -370,6 +370,14 @@ pub static STEPS: &[Step] = &[
             Ok(cx.stage_scoped()
                 && (cx.latest_plan().is_none() || cx.st.is(StepId::ApprovedPlanPick, "path")))
         },
+        variants: &["help_skipped"],
+        prompt: Some(|cx, p| {
+            if let Some(dir) = cx.plan_reports_skipped() {
+                let why = cx.variant(StepId::ApprovedPlanText, "help_skipped");
+                p.help = format!("{} {}", p.help, fill(&why, &[("path", &dir)]));
+            }
+            Ok(())
+        }),
         accept: Some(|cx, a| accept_file(cx, a, "approvedPlan", true)),
         writes: &["approvedPlan"],
         edit: Some(APPROVED_PLAN),

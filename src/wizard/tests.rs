@@ -1262,3 +1262,36 @@ fn symlinked_tasks_are_left_out_of_the_pick_and_named() {
         p.help
     );
 }
+
+/// A task whose reports directory is a symlink offers no latest plan (it is never listed
+/// through the link), and the plan-path prompt says which directory was not searched and
+/// why.
+#[test]
+fn a_symlinked_reports_directory_is_named_at_the_plan_prompt() {
+    let fx = fixture();
+    let outside = tempfile::tempdir().unwrap();
+    let reports = fx
+        .root
+        .join(".okstra/tasks/pay/checkout/runs/implementation-planning/reports");
+    let moved = outside.path().join("reports");
+    std::fs::rename(&reports, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &reports).unwrap();
+    let mut w = fx.wizard_with(false, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "final-verification"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "approved_plan_text", "no latest plan offered");
+    assert!(
+        p.help
+            .contains(".okstra/tasks/pay/checkout/runs/implementation-planning/reports")
+            && p.help.contains("symlink"),
+        "{}",
+        p.help
+    );
+}
