@@ -26,8 +26,9 @@
 # top (github.com/mitchellh/zig-build-macos-sdk), which the script arranges as a
 # MacOSX.sdk under target/cross-tools/sdkroot. Never commit an SDK (Apple's licence).
 #   SDKROOT=/path/to/sdk npm run build:cross -- darwin-arm64 darwin-x64
-# MACOSX_DEPLOYMENT_TARGET (default 10.13, as napi-rs/package-template; rustc raises it to
-# 11.0 for arm64) is the oldest macOS the darwin artifacts run on.
+# MACOSX_DEPLOYMENT_TARGET is the oldest macOS the darwin artifacts run on: default 10.13
+# for x64 (as napi-rs/package-template) and 11.0 for arm64, the first macOS on Apple
+# silicon (Xcode's linker raises a lower value itself; zig's does not, so the script does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -101,7 +102,16 @@ if [ -n "${SDKROOT:-}" ] && [ ! -d "$SDKROOT/System/Library/Frameworks" ]; then
   ln -sfn "$(cd "$SDKROOT" && pwd)/include" "$shim/usr/include"
   export SDKROOT=$shim
 fi
-export MACOSX_DEPLOYMENT_TARGET=${MACOSX_DEPLOYMENT_TARGET:-10.13}
+# The deployment target a darwin triple is built for: the one asked for, at least 11.0 on
+# arm64.
+requested_macos=${MACOSX_DEPLOYMENT_TARGET:-10.13}
+deployment_target() {
+  local want=$requested_macos
+  case "$1" in
+    aarch64-apple-darwin) [ "${want%%.*}" -ge 11 ] 2>/dev/null || want=11.0 ;;
+  esac
+  echo "$want"
+}
 
 any_cross=0
 triples=()
@@ -157,6 +167,9 @@ for p in "${platforms[@]}"; do
     cross=(-x)
     cargo_build=(cargo zigbuild)
   fi
+  case "$triple" in
+    *-apple-darwin) export MACOSX_DEPLOYMENT_TARGET; MACOSX_DEPLOYMENT_TARGET=$(deployment_target "$triple") ;;
+  esac
   echo "build:cross: $p ($triple${cross:+, cross-compiled with cargo-zigbuild})" >&2
   # --no-js and -o target/cross/<platform>: the committed index.js / index.d.ts stay the
   # ones `npm run build` generates (the typings do not depend on the target).
