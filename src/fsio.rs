@@ -93,7 +93,7 @@ pub const MAX_LOCK_TIMEOUT_MS: u64 = 86_400_000;
 pub fn lock_timeout(explicit_ms: Option<u64>) -> Result<Duration, InvalidArg> {
     let ms = match explicit_ms {
         Some(ms) => {
-            check_lock_ms("lockTimeoutMs", ms)?;
+            check_lock_ms("lockTimeoutMs / --lock-timeout-ms", ms)?;
             ms
         }
         None => match lock_timeout_env()? {
