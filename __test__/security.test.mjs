@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { handoffRecordPr, ledgerAppend, ledgerRead, provisionTaskWorktree } from '../index.js'
-import { git, makeRepo, okstra, okstraNative, tempDir } from './helpers.mjs'
+import { CLI, NATIVE_CLI, ROOT, git, makeRepo, okstra, okstraNative, tempDir } from './helpers.mjs'
 
 /** A plan run root with `name` a symlink to a file outside holding "keep". */
 function planted(name) {
@@ -63,4 +63,53 @@ test('a branch git would read as an option is refused before anything runs, the 
   }
   assert.equal(git(repo, 'for-each-ref', '--format=%(refname) %(objectname)'), before, "the user's branches are untouched")
   assert.deepEqual(readdirSync(home), [], 'nothing was registered')
+})
+
+/**
+ * Runs `cmd args…` with OKSTRA_LOCK_TIMEOUT_MS set to the raw bytes `value` (a Buffer may
+ * hold bytes that are not UTF-8, which Node's `env` cannot pass): bash sets it from printf.
+ */
+function withRawLockEnv(value, cmd, args) {
+  const octal = [...value].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')
+  const r = spawnSync('bash', ['-c', `OKSTRA_LOCK_TIMEOUT_MS="$(printf '${octal}')" exec "$@"`, 'bash', cmd, ...args], { encoding: 'utf8', timeout: 60_000 })
+  let json
+  try {
+    json = JSON.parse(r.stdout)
+  } catch {
+    json = undefined
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json }
+}
+
+test('a bad OKSTRA_LOCK_TIMEOUT_MS is E_INVALID_ARG from the JS API, the JS CLI and the native CLI, never the default', () => {
+  const home = tempDir('okstra-sec-home-')
+  const run = tempDir('okstra-sec-run-')
+  const cases = ['soon', '-5', '1.5', '86400001', '99999999999999999999999'].map((s) => Buffer.from(s))
+  cases.push(Buffer.from([0x35, 0x30, 0xff])) // "50" + a byte that is not UTF-8
+  const script = `
+    const n = require(${JSON.stringify(ROOT)})
+    const out = []
+    for (const call of [() => n.registryList({ home: process.argv[1] }), () => n.ledgerAppend({ planRunRoot: process.argv[2], implTaskKey: 'k', stage: 1, status: 'started' })]) {
+      try { call(); out.push('ok') } catch (e) { out.push(e.code + ' ' + e.message) }
+    }
+    process.stdout.write(JSON.stringify(out))`
+  for (const value of cases) {
+    const shown = JSON.stringify(value.toString('latin1'))
+    const js = withRawLockEnv(value, process.execPath, ['-e', script, home, run])
+    assert.equal(js.status, 0, js.stderr)
+    for (const r of js.json) assert.match(r, /^E_INVALID_ARG .*OKSTRA_LOCK_TIMEOUT_MS/, `${shown}: ${r}`)
+    for (const [cmd, pre] of [[process.execPath, [CLI]], [NATIVE_CLI, []]]) {
+      for (const args of [['registry', 'list', '--home', home], ['ledger', 'append', '--plan-run-root', run, '--impl-task-key', 'k', '--stage', '1', '--status', 'started']]) {
+        const cli = withRawLockEnv(value, cmd, [...pre, ...args])
+        assert.equal(cli.status, 1, `${shown} ${args[0]}: ${cli.stdout}${cli.stderr}`)
+        assert.equal(cli.json?.code, 'E_INVALID_ARG', `${shown}: ${cli.stdout}`)
+        assert.match(cli.json.error, /OKSTRA_LOCK_TIMEOUT_MS/)
+      }
+    }
+  }
+  assert.deepEqual(readdirSync(run), [], 'nothing appended')
+  // The explicit bound has the same one-day cap in JS and the CLI.
+  assert.throws(() => ledgerAppend({ planRunRoot: run, implTaskKey: 'k', stage: 1, status: 'started', lockTimeoutMs: 86_400_001 }), (e) => e.code === 'E_INVALID_ARG')
+  const cli = okstraNative(['ledger', 'append', '--plan-run-root', run, '--impl-task-key', 'k', '--stage', '1', '--status', 'started', '--lock-timeout-ms', '86400001'])
+  assert.equal(cli.json?.code, 'E_INVALID_ARG', cli.stdout)
 })

@@ -18,6 +18,17 @@
 #   - zig: the `ziglang` PyPI package in a venv under target/cross-tools/ (or pip --user)
 #   - cargo-zigbuild: `cargo install --locked` into target/cross-tools/
 # Nothing built here is committed (.gitignore: npm/*/okstra, *.node).
+#
+# darwin targets from Linux: zig brings macOS's libc headers and libSystem stubs, but
+# libgit2 and chrono's time zone code link Apple's CoreFoundation and Security frameworks,
+# which only an SDK has. Point SDKROOT at one: a MacOSX.sdk (System/Library/Frameworks,
+# usr/lib, usr/include), or a trimmed SDK laid out as Frameworks/, lib/, include/ at its
+# top (github.com/mitchellh/zig-build-macos-sdk), which the script arranges as a
+# MacOSX.sdk under target/cross-tools/sdkroot. Never commit an SDK (Apple's licence).
+#   SDKROOT=/path/to/sdk npm run build:cross -- darwin-arm64 darwin-x64
+# MACOSX_DEPLOYMENT_TARGET is the oldest macOS the darwin artifacts run on: default 10.13
+# for x64 (as napi-rs/package-template) and 11.0 for arm64, the first macOS on Apple
+# silicon (Xcode's linker raises a lower value itself; zig's does not, so the script does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -80,6 +91,28 @@ if [ "$host_os" != Darwin ] && [ -z "${SDKROOT:-}" ]; then
   fi
 fi
 
+# A trimmed SDK (Frameworks/ lib/ include/ at its top) arranged as a MacOSX.sdk.
+if [ -n "${SDKROOT:-}" ] && [ ! -d "$SDKROOT/System/Library/Frameworks" ]; then
+  [ -d "$SDKROOT/Frameworks/CoreFoundation.framework" ] \
+    || die "SDKROOT=$SDKROOT has neither System/Library/Frameworks (a MacOSX.sdk) nor Frameworks/CoreFoundation.framework (a trimmed SDK)"
+  shim=$tools/sdkroot
+  mkdir -p "$shim/System/Library" "$shim/usr"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/Frameworks" "$shim/System/Library/Frameworks"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/lib" "$shim/usr/lib"
+  ln -sfn "$(cd "$SDKROOT" && pwd)/include" "$shim/usr/include"
+  export SDKROOT=$shim
+fi
+# The deployment target a darwin triple is built for: the one asked for, at least 11.0 on
+# arm64.
+requested_macos=${MACOSX_DEPLOYMENT_TARGET:-10.13}
+deployment_target() {
+  local want=$requested_macos
+  case "$1" in
+    aarch64-apple-darwin) [ "${want%%.*}" -ge 11 ] 2>/dev/null || want=11.0 ;;
+  esac
+  echo "$want"
+}
+
 any_cross=0
 triples=()
 for p in "${platforms[@]}"; do
@@ -134,6 +167,9 @@ for p in "${platforms[@]}"; do
     cross=(-x)
     cargo_build=(cargo zigbuild)
   fi
+  case "$triple" in
+    *-apple-darwin) export MACOSX_DEPLOYMENT_TARGET; MACOSX_DEPLOYMENT_TARGET=$(deployment_target "$triple") ;;
+  esac
   echo "build:cross: $p ($triple${cross:+, cross-compiled with cargo-zigbuild})" >&2
   # --no-js and -o target/cross/<platform>: the committed index.js / index.d.ts stay the
   # ones `npm run build` generates (the typings do not depend on the target).

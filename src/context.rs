@@ -27,7 +27,7 @@ impl Context {
     ) -> Result<Context, InvalidArg> {
         Ok(Context {
             home: ids::okstra_home(home)?,
-            lock_timeout: fsio::lock_timeout(lock_timeout_ms),
+            lock_timeout: fsio::lock_timeout(lock_timeout_ms)?,
         })
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fs2::FileExt;
 
-use crate::error::{Code, Coded};
+use crate::error::{Code, Coded, InvalidArg};
 
 /// Default bound on how long any lock is waited for.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,17 +82,64 @@ pub fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Erro
     }
 }
 
-/// Resolves the lock bound: an explicit value wins, then `OKSTRA_LOCK_TIMEOUT_MS`, then 30 s.
-/// An env value that is not a whole number of milliseconds is ignored.
-pub fn lock_timeout(explicit_ms: Option<u64>) -> Duration {
-    explicit_ms
-        .or_else(|| {
-            std::env::var(LOCK_TIMEOUT_ENV)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_LOCK_TIMEOUT)
+/// The longest lock bound okstra accepts, in milliseconds (one day): okstra's own locks are
+/// held for seconds, so a larger bound is a mistake, refused rather than waited out.
+pub const MAX_LOCK_TIMEOUT_MS: u64 = 86_400_000;
+
+/// Resolves the lock bound: an explicit value wins, then `OKSTRA_LOCK_TIMEOUT_MS` (unset or
+/// blank: not given), then 30 s. A value okstra cannot use — over
+/// [`MAX_LOCK_TIMEOUT_MS`], or (the env var) not a whole number of milliseconds, negative, or
+/// not UTF-8 — is `E_INVALID_ARG` naming it, never replaced by the default (docs/security.md).
+pub fn lock_timeout(explicit_ms: Option<u64>) -> Result<Duration, InvalidArg> {
+    let ms = match explicit_ms {
+        Some(ms) => {
+            check_lock_ms("lockTimeoutMs / --lock-timeout-ms", ms)?;
+            ms
+        }
+        None => match lock_timeout_env()? {
+            Some(ms) => ms,
+            None => return Ok(DEFAULT_LOCK_TIMEOUT),
+        },
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+fn check_lock_ms(name: &str, ms: u64) -> Result<(), InvalidArg> {
+    if ms > MAX_LOCK_TIMEOUT_MS {
+        return Err(InvalidArg(format!(
+            "{name} {ms} is over {MAX_LOCK_TIMEOUT_MS} (one day), the longest lock wait okstra \
+             accepts; give a smaller number of milliseconds"
+        )));
+    }
+    Ok(())
+}
+
+/// `OKSTRA_LOCK_TIMEOUT_MS` as milliseconds; `None` when unset or blank.
+fn lock_timeout_env() -> Result<Option<u64>, InvalidArg> {
+    let bad = |shown: &str, why: &str| {
+        InvalidArg(format!(
+            "{LOCK_TIMEOUT_ENV} {shown:?} {why}; okstra does not fall back to the default \
+             (30000). Set it to a whole number of milliseconds from 0 to \
+             {MAX_LOCK_TIMEOUT_MS}, or unset it"
+        ))
+    };
+    let raw = match std::env::var(LOCK_TIMEOUT_ENV) {
+        Ok(v) => v,
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            return Err(bad(&raw.to_string_lossy(), "is not valid UTF-8"))
+        }
+    };
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(v, "is not a whole number of milliseconds"));
+    }
+    let ms: u64 = v.parse().map_err(|_| bad(v, "is too large a number"))?;
+    check_lock_ms(LOCK_TIMEOUT_ENV, ms)?;
+    Ok(Some(ms))
 }
 
 /// How often a lock wait looks whether SIGINT / SIGTERM arrived (see [`crate::interrupt`]).
@@ -502,6 +549,6 @@ mod tests {
 
     #[test]
     fn explicit_timeout_wins() {
-        assert_eq!(lock_timeout(Some(5)), Duration::from_millis(5));
+        assert_eq!(lock_timeout(Some(5)).unwrap(), Duration::from_millis(5));
     }
 }

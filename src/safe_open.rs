@@ -79,15 +79,26 @@ pub enum Access {
 }
 
 /// What a file of mode `mode` (from `stat`) is, for messages; `None` for a regular file.
-pub fn kind_of_mode(mode: libc::mode_t) -> Option<&'static str> {
-    match mode & libc::S_IFMT {
-        libc::S_IFREG => None,
-        libc::S_IFLNK => Some("a symlink"),
-        libc::S_IFIFO => Some("a FIFO"),
-        libc::S_IFSOCK => Some("a socket"),
-        libc::S_IFCHR | libc::S_IFBLK => Some("a device"),
-        libc::S_IFDIR => Some("a directory"),
-        _ => Some("not a regular file"),
+/// `mode` is a `u32` on every platform (`MetadataExt::mode`); `libc::mode_t` is `u32` on
+/// Linux but `u16` on macOS, so a `stat`'s `st_mode` is widened first.
+// `u32::from` is a no-op on Linux and a widening on macOS.
+#[allow(clippy::useless_conversion)]
+pub fn kind_of_mode(mode: u32) -> Option<&'static str> {
+    let is = |t: libc::mode_t| mode & u32::from(libc::S_IFMT) == u32::from(t);
+    if is(libc::S_IFREG) {
+        None
+    } else if is(libc::S_IFLNK) {
+        Some("a symlink")
+    } else if is(libc::S_IFIFO) {
+        Some("a FIFO")
+    } else if is(libc::S_IFSOCK) {
+        Some("a socket")
+    } else if is(libc::S_IFCHR) || is(libc::S_IFBLK) {
+        Some("a device")
+    } else if is(libc::S_IFDIR) {
+        Some("a directory")
+    } else {
+        Some("not a regular file")
     }
 }
 
@@ -98,6 +109,12 @@ pub fn special_kind(path: &Path) -> Option<&'static str> {
     use std::os::unix::fs::MetadataExt;
     let meta = path.symlink_metadata().ok()?;
     kind_of_mode(meta.mode())
+}
+
+/// A `stat`'s `st_mode` as a `u32` (`mode_t` is `u16` on macOS).
+#[allow(clippy::useless_conversion)]
+fn mode_of(st: &libc::stat) -> u32 {
+    u32::from(st.st_mode)
 }
 
 fn cstring(name: &OsStr, path: &Path) -> Result<CString, FsError> {
@@ -191,7 +208,7 @@ fn walk_dirs(root: &Path, rel: &Path, create: bool) -> Result<Option<OwnedFd>, F
             Some(st) => {
                 return Err(FsError::Unsafe {
                     path: at,
-                    what: kind_of_mode(st.st_mode).unwrap_or("a file where a directory belongs"),
+                    what: kind_of_mode(mode_of(&st)).unwrap_or("a file where a directory belongs"),
                 })
             }
             None if !create => return Ok(None),
@@ -263,7 +280,7 @@ pub fn open_in(root: &Path, rel: &Path, access: Access) -> Result<Option<File>, 
     let c = cstring(name, &path)?;
     let existing = stat_at(dir.as_raw_fd(), &c).map_err(io_err("inspect", &path))?;
     if let Some(st) = existing {
-        if let Some(what) = kind_of_mode(st.st_mode) {
+        if let Some(what) = kind_of_mode(mode_of(&st)) {
             return Err(FsError::Unsafe { path, what });
         }
     } else if !create {
@@ -281,7 +298,7 @@ pub fn open_in(root: &Path, rel: &Path, access: Access) -> Result<Option<File>, 
         Err(e) => return Err(unsafe_or_io(e, "open", &path)),
     };
     let st = fstat(fd.as_raw_fd()).map_err(io_err("stat", &path))?;
-    if let Some(what) = kind_of_mode(st.st_mode) {
+    if let Some(what) = kind_of_mode(mode_of(&st)) {
         return Err(FsError::Unsafe { path, what });
     }
     // Regular from here on: blocking reads are what the callers expect.

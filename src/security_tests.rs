@@ -259,6 +259,49 @@ fn fifo_copy_and_snapshot_entries_are_skipped_with_a_note_and_never_opened() {
     assert!(note.contains("skipped .env.snap: it is a FIFO"), "{note}");
 }
 
+/// A copy entry over the byte-copy bound (256 MiB) that the filesystem cannot clone is not
+/// carried, and the note names the file, its size and the bound — inside a copied
+/// directory too, where the whole entry is left out rather than carried with a hole. The
+/// files are sparse (`set_len`), so this costs no disk.
+#[test]
+fn a_copy_entry_over_the_byte_copy_bound_is_left_out_with_a_note_naming_it() {
+    use crate::worktree::sync::copy::MAX_BYTE_COPY;
+    let s = Scene::new();
+    write(
+        &s.repo.join(".okstra/project.json"),
+        r#"{"worktreeCopyEntries": [".env", "cache"]}"#,
+    );
+    let big = MAX_BYTE_COPY + (44 << 20);
+    for rel in [".env", "cache/deep/big.bin"] {
+        let path = s.repo.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::File::create(&path).unwrap().set_len(big).unwrap();
+    }
+    write(&s.repo.join("cache/small"), "small\n");
+    // Where the filesystem clones files, a big entry is carried: nothing to check here.
+    let probe = s.repo.join("probe");
+    let clones = reflink_copy::reflink(s.repo.join(".env"), &probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if clones {
+        eprintln!("skipped: {} clones files", s.repo.display());
+        return;
+    }
+    let (v, out) = s.provision(&[]);
+    assert_eq!(v["status"], "created", "{}", out.stdout);
+    let note = v["note"].as_str().unwrap_or("");
+    let wt = PathBuf::from(v["path"].as_str().unwrap());
+    for (entry, file) in [(".env", ".env"), ("cache", "cache/deep/big.bin")] {
+        let shown = s.repo.join(file);
+        let said = format!(
+            "could not copy {entry}: {} is {big} bytes (300 MiB), more than the {MAX_BYTE_COPY} \
+             bytes (256 MiB)",
+            shown.display()
+        );
+        assert!(note.contains(&said), "{said:?} not in {note}");
+        assert!(!wt.join(entry).exists(), "{entry} was carried in part");
+    }
+}
+
 #[test]
 fn a_fifo_ledger_is_refused_at_once() {
     let s = Scene::new();
@@ -316,6 +359,186 @@ fn a_non_utf8_okstra_home_is_a_coded_error_never_home_okstra() {
     );
 }
 
+/// Runs test `name` again in a child of this test binary with `var` set to the raw bytes
+/// `value` (`marker` set, so the child runs the body) and `HOME` an empty directory; fails
+/// unless the child passed.
+fn in_child_with_raw_env(name: &str, marker: &str, var: &str, value: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    let fake_home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(marker, "1")
+        .env("HOME", fake_home.path())
+        .env(var, std::ffi::OsStr::from_bytes(value))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{var}={:?}: {stdout}{}",
+        String::from_utf8_lossy(value),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An `OKSTRA_LOCK_TIMEOUT_MS` okstra cannot use — not a number, negative, a fraction, over
+/// the one-day bound, beyond any integer, not UTF-8 — is `E_INVALID_ARG` naming it from the
+/// core and the CLI alike (the JS exports resolve it through the same `Context::resolve`),
+/// never the 30 s default. Blank counts as unset.
+#[test]
+fn a_bad_lock_timeout_env_is_a_coded_error_never_the_default() {
+    const MARK: &str = "OKSTRA_TEST_BAD_LOCK_ENV";
+    if std::env::var_os(MARK).is_some() {
+        let e =
+            crate::context::Context::resolve(Some("/tmp/okstra-unused-home"), None).unwrap_err();
+        assert_eq!(
+            crate::error::Coded::code(&e),
+            crate::error::Code::InvalidArg
+        );
+        assert!(e.to_string().contains("OKSTRA_LOCK_TIMEOUT_MS"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().to_string_lossy().into_owned();
+        for args in [
+            vec!["registry", "list", "--home", "/tmp/okstra-unused-home"],
+            vec!["ledger", "read", "--plan-run-root", &run],
+        ] {
+            let out = crate::cli::run(args.iter().map(|a| a.to_string()));
+            assert_eq!(out.exit_code, 1, "{args:?}: {}", out.stdout);
+            assert!(
+                out.stdout.contains("\"E_INVALID_ARG\"")
+                    && out.stdout.contains("OKSTRA_LOCK_TIMEOUT_MS"),
+                "{args:?}: {}",
+                out.stdout
+            );
+        }
+        return;
+    }
+    let name = "security_tests::a_bad_lock_timeout_env_is_a_coded_error_never_the_default";
+    for bad in [
+        &b"soon"[..],
+        b"-5",
+        b"1.5",
+        b"86400001",
+        b"99999999999999999999999",
+        b"50\xff",
+    ] {
+        in_child_with_raw_env(name, MARK, "OKSTRA_LOCK_TIMEOUT_MS", bad);
+    }
+    // The explicit bound follows the same rule, with or without the env var.
+    let out = crate::cli::run(
+        [
+            "registry",
+            "list",
+            "--home",
+            "/tmp/okstra-unused-home",
+            "--lock-timeout-ms",
+            "86400001",
+        ]
+        .iter()
+        .map(|a| a.to_string()),
+    );
+    assert_eq!(out.exit_code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("E_INVALID_ARG"), "{}", out.stdout);
+    assert_eq!(
+        crate::fsio::lock_timeout(Some(86_400_000)).unwrap(),
+        Duration::from_secs(86_400)
+    );
+}
+
+/// An `OKSTRA_WORKTREE_*` list that is not UTF-8 carries nothing of its kind, with a note
+/// naming the variable — never its bytes replaced (U+FFFD) nor project.json's list or the
+/// default used instead.
+#[test]
+fn a_non_utf8_worktree_list_env_is_noted_and_carries_nothing() {
+    const MARK: &str = "OKSTRA_TEST_BAD_SYNC_ENV";
+    if std::env::var_os(MARK).is_some() {
+        let s = Scene::new();
+        write(
+            &s.repo.join(".okstra/project.json"),
+            r#"{"worktreeSyncDirs": ["cache"], "worktreeSnapshotFiles": [".env"]}"#,
+        );
+        let e = crate::worktree::resolve_sync_entries(&s.repo);
+        let var = std::env::var("OKSTRA_TEST_BAD_SYNC_VAR").unwrap();
+        let (list, field) = match var.as_str() {
+            "OKSTRA_WORKTREE_SYNC_DIRS" => (&e.dirs, "worktreeSyncDirs"),
+            "OKSTRA_WORKTREE_SYNC_FILES" => (&e.files, "worktreeSyncFiles"),
+            "OKSTRA_WORKTREE_SNAPSHOT_FILES" => (&e.snapshots, "worktreeSnapshotFiles"),
+            _ => (&e.copies, "worktreeCopyEntries"),
+        };
+        assert!(list.is_empty(), "{var}: {list:?}");
+        let note = e.notes.join("\n");
+        assert!(
+            note.contains(&format!("{var} ")) && note.contains("not valid UTF-8"),
+            "{note}"
+        );
+        assert!(note.contains(field), "{note}");
+        return;
+    }
+    let name = "security_tests::a_non_utf8_worktree_list_env_is_noted_and_carries_nothing";
+    for var in [
+        "OKSTRA_WORKTREE_SYNC_DIRS",
+        "OKSTRA_WORKTREE_SYNC_FILES",
+        "OKSTRA_WORKTREE_SNAPSHOT_FILES",
+        "OKSTRA_WORKTREE_COPY_ENTRIES",
+    ] {
+        // The variable under test is named in a second one (its own value is raw bytes).
+        let fake_home = tempfile::tempdir().unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(MARK, "1")
+            .env("HOME", fake_home.path())
+            .env("OKSTRA_TEST_BAD_SYNC_VAR", var)
+            .env(var, std::ffi::OsStr::from_bytes(b"cache:\xff.env"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{var}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The `OKSTRA_*` variables that stand for a CLI flag (`OKSTRA_PROJECT_ID`,
+/// `OKSTRA_TASK_GROUP`, `OKSTRA_TASK_ID`, …) are parsed as the flag is: a text value that is
+/// not UTF-8 is `E_INVALID_ARG` naming the flag, never replaced.
+#[test]
+fn a_non_utf8_flag_env_is_a_coded_error() {
+    const MARK: &str = "OKSTRA_TEST_BAD_FLAG_ENV";
+    if std::env::var_os(MARK).is_some() {
+        let out = crate::cli::run(
+            [
+                "registry",
+                "lookup",
+                "--task-group",
+                "g",
+                "--task-id",
+                "t",
+                "--home",
+                "/tmp/okstra-unused-home",
+            ]
+            .iter()
+            .map(|a| a.to_string()),
+        );
+        assert_eq!(out.exit_code, 1, "{}", out.stdout);
+        assert!(
+            out.stdout.contains("\"E_INVALID_ARG\"")
+                && out.stdout.contains("OKSTRA_PROJECT_ID is not valid UTF-8"),
+            "{}",
+            out.stdout
+        );
+        return;
+    }
+    in_child_with_raw_env(
+        "security_tests::a_non_utf8_flag_env_is_a_coded_error",
+        MARK,
+        "OKSTRA_PROJECT_ID",
+        b"p\xff",
+    );
+}
+
 /// One repository-controlled path of the threat model and the call that reads or writes it.
 struct Target {
     name: &'static str,
@@ -323,7 +546,13 @@ struct Target {
     at: &'static str,
     /// Runs the call; returns its code (`""` when it succeeded) and its note (or output).
     call: fn(&Scene) -> (String, String),
+    /// The kinds that are no attack at this path, so the call may use them silently (each
+    /// one says why where it is set); every other cell needs a coded error or a note.
+    fine: fn(Hostile) -> bool,
 }
+
+/// No kind is fine as is.
+const NONE_FINE: fn(Hostile) -> bool = |_| false;
 
 fn ledger_cli(s: &Scene, args: &[&str]) -> (String, String) {
     let root = s
@@ -347,6 +576,32 @@ fn core<E: crate::error::Coded + std::fmt::Display>(
     }
 }
 
+/// A wizard for the scene's repository, the project id left to its default.
+fn wizard_in(s: &Scene) -> Result<crate::wizard::Wizard, crate::wizard::WizardError> {
+    crate::wizard::Wizard::create(crate::wizard::CreateOptions {
+        project_root: s.repo.to_string_lossy().into_owned(),
+        lang: Some("en".into()),
+        home: Some(s.home.to_string_lossy().into_owned()),
+        ..Default::default()
+    })
+}
+
+/// Whether `text` says why the entry planted as `kind` was refused or skipped: what it is,
+/// or (over-bound) the bound.
+fn names_why(kind: Hostile, text: &str) -> bool {
+    match kind {
+        Hostile::SymlinkOutside | Hostile::SymlinkDevZero => text.contains("symlink"),
+        Hostile::Fifo => text.contains("FIFO"),
+        Hostile::Directory => text.contains("directory"),
+        // Over its bound (the message names it), or a file where a directory belongs.
+        Hostile::Huge => {
+            text.contains("larger than")
+                || text.contains("more than")
+                || text.contains("where a directory belongs")
+        }
+    }
+}
+
 const APPEND: [&str; 7] = [
     "append",
     "--impl-task-key",
@@ -361,26 +616,34 @@ const TARGETS: &[Target] = &[
     Target {
         name: "consumers.jsonl (read)",
         at: ".okstra/runs/r1/consumers.jsonl",
+        fine: NONE_FINE,
         call: |s| ledger_cli(s, &["read"]),
     },
     Target {
         name: "consumers.jsonl (append)",
         at: ".okstra/runs/r1/consumers.jsonl",
+        fine: NONE_FINE,
         call: |s| ledger_cli(s, &APPEND),
     },
     Target {
         name: "consumers.idx",
         at: ".okstra/runs/r1/consumers.idx",
+        // A regular file of any size: a cache checked against the ledger and rebuilt (cut
+        // to its own size) when it does not match; never read past its header then.
+        fine: |k| matches!(k, Hostile::Huge),
         call: |s| ledger_cli(s, &APPEND),
     },
     Target {
         name: "consumers.lock",
         at: ".okstra/runs/r1/consumers.lock",
+        // A regular file of any size: only locked, its content never read.
+        fine: |k| matches!(k, Hostile::Huge),
         call: |s| ledger_cli(s, &APPEND),
     },
     Target {
         name: ".okstra (project.json write)",
         at: ".okstra",
+        fine: NONE_FINE,
         call: |s| {
             let root = s.repo.to_string_lossy().into_owned();
             let (v, out) = s.cli(&[
@@ -397,6 +660,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: "project.json (provisioning read)",
         at: ".okstra/project.json",
+        fine: NONE_FINE,
         call: |s| {
             let (v, out) = s.provision(&[]);
             (
@@ -408,6 +672,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: "report .data.json",
         at: "reports/final.data.json",
+        fine: NONE_FINE,
         call: |s| {
             let run = s.repo.join("run").to_string_lossy().into_owned();
             std::fs::create_dir_all(&run).unwrap();
@@ -434,6 +699,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: "plan .data.json (wizard)",
         at: "reports/final.data.json",
+        fine: NONE_FINE,
         call: |s| match crate::wizard::project::check_plan(
             &s.repo.join("reports/final.md").to_string_lossy(),
         ) {
@@ -442,17 +708,33 @@ const TARGETS: &[Target] = &[
         },
     },
     Target {
-        name: "task-manifest.json",
+        name: "task-manifest.json (the wizard's task pick)",
         at: ".okstra/tasks/g/t/task-manifest.json",
+        fine: NONE_FINE,
         call: |s| {
-            core(crate::wizard::project::read_manifest(
-                &s.repo.join(".okstra/tasks/g/t"),
-            ))
+            let mut w = match wizard_in(s) {
+                Ok(w) => w,
+                Err(e) => return core(Err::<(), _>(e)),
+            };
+            assert!(w.submit("implementation-planning").unwrap().ok);
+            let out = w.submit("g/t").unwrap();
+            (
+                out.code.unwrap_or_default(),
+                out.error
+                    .unwrap_or_else(|| format!("accepted: {:?}", out.next)),
+            )
         },
+    },
+    Target {
+        name: "project.json (the wizard's default project id)",
+        at: ".okstra/project.json",
+        fine: NONE_FINE,
+        call: |s| core(wizard_in(s).map(|w| w.state().project_id.clone())),
     },
     Target {
         name: "approved plan",
         at: "reports/plan.md",
+        fine: NONE_FINE,
         call: |s| {
             let plan = s.repo.join("reports/plan.md");
             match crate::plan::read_plan(&plan) {
@@ -468,6 +750,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: "wizard state",
         at: ".okstra/wizard-state.json",
+        fine: NONE_FINE,
         call: |s| {
             let state = s
                 .repo
@@ -481,6 +764,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: ".worktreeinclude",
         at: ".worktreeinclude",
+        fine: NONE_FINE,
         call: |s| {
             let (v, out) = s.provision(&[]);
             (
@@ -492,6 +776,8 @@ const TARGETS: &[Target] = &[
     Target {
         name: "copy entry",
         at: ".env",
+        // A directory is a copy entry too (a dependency tree): copied whole.
+        fine: |k| matches!(k, Hostile::Directory),
         call: |s| {
             write(
                 &s.repo.join(".okstra/project.json"),
@@ -507,6 +793,7 @@ const TARGETS: &[Target] = &[
     Target {
         name: "snapshot file",
         at: ".env.snap",
+        fine: NONE_FINE,
         call: |s| {
             write(
                 &s.repo.join(".okstra/project.json"),
@@ -557,16 +844,18 @@ fn every_repository_path_times_every_hostile_kind() {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            let noted = text.contains(&leaf);
+            // The error or note names the entry and says why (what it is, or the bound):
+            // never treated as absent without a word.
+            let noted = text.contains(&leaf) && names_why(kind, &text);
             let ok = match code.as_str() {
                 "E_UNSAFE_FILE"
                 | "E_FILE_TOO_LARGE"
                 | "E_PLAN_INVALID"
                 | "E_PROJECT_JSON_INVALID"
                 | "E_REPORT_REJECTED" => noted,
-                // Succeeded: only when the entry was skipped with a note, or is a large but
-                // regular file the call may use (a copy entry is copied as is).
-                "" => noted || matches!(kind, Hostile::Huge),
+                // Succeeded: only when the entry was skipped (or carried) with a note, or the
+                // kind is no attack at this path.
+                "" => noted || (t.fine)(kind),
                 _ => false,
             };
             if !ok {

@@ -100,8 +100,11 @@ pub fn stage_arg(n: Option<f64>) -> Result<Option<u32>> {
 
 /// A JS number of milliseconds for a lock bound (the core's one number check).
 pub fn ms_arg(n: Option<f64>) -> Result<Option<u64>> {
-    n.map(|v| crate::ids::whole_number("lockTimeoutMs", v, 9_000_000_000_000_000).map_err(js_err))
-        .transpose()
+    n.map(|v| {
+        crate::ids::whole_number("lockTimeoutMs", v, crate::fsio::MAX_LOCK_TIMEOUT_MS)
+            .map_err(js_err)
+    })
+    .transpose()
 }
 
 /// The context of one call, resolved once from an export's `home` and `lockTimeoutMs`
@@ -112,7 +115,7 @@ pub fn context(home: Option<&str>, lock_timeout_ms: Option<f64>) -> Result<Conte
 
 /// The lock bound alone, for the exports that touch no registry (the ledger).
 pub fn lock_bound(lock_timeout_ms: Option<f64>) -> Result<Duration> {
-    Ok(crate::fsio::lock_timeout(ms_arg(lock_timeout_ms)?))
+    crate::fsio::lock_timeout(ms_arg(lock_timeout_ms)?).map_err(js_err)
 }
 
 type Work<T> = Box<dyn FnOnce() -> Result<T> + Send>;

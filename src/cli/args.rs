@@ -22,8 +22,8 @@ pub struct LockArgs {
 
 impl LockArgs {
     /// The lock bound, resolved once for the command.
-    pub fn bound(&self) -> Duration {
-        crate::fsio::lock_timeout(self.lock_timeout_ms)
+    pub fn bound(&self) -> Result<Duration, CliError> {
+        Ok(crate::fsio::lock_timeout(self.lock_timeout_ms)?)
     }
 
     /// The command's context: `home` (else `OKSTRA_HOME`, else `~/.okstra`) and this bound.

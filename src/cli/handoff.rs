@@ -114,7 +114,7 @@ pub enum HandoffCmd {
 pub fn run(cmd: HandoffCmd) -> CmdResult {
     match cmd {
         HandoffCmd::Eligible(ctx) => {
-            let bound = ctx.lock.bound();
+            let bound = ctx.lock.bound()?;
             to_json(handoff::eligible(&ctx.ctx(bound))?)
         }
         HandoffCmd::Assemble(a) => a.run(),
@@ -132,12 +132,12 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 stage,
                 report_path,
                 head_commit,
-                lock_timeout: lock.bound(),
+                lock_timeout: lock.bound()?,
             })?;
             Ok(json!({ "appended": appended }))
         }
         HandoffCmd::RecordPr(pr) => {
-            let lock_timeout = pr.root.lock.bound();
+            let lock_timeout = pr.root.lock.bound()?;
             let appended = handoff::record_pr(&handoff::RecordPrRequest {
                 plan_run_root: PathBuf::from(pr.root.plan_run_root),
                 impl_task_key: pr.impl_task_key,

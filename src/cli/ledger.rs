@@ -25,7 +25,7 @@ pub struct RootArgs {
 impl RootArgs {
     fn open(&self) -> Result<Ledger, CliError> {
         crate::ids::check_path("--plan-run-root", &self.plan_run_root)?;
-        Ok(Ledger::new(&self.plan_run_root, self.lock.bound()).creating(self.create))
+        Ok(Ledger::new(&self.plan_run_root, self.lock.bound()?).creating(self.create))
     }
 }
 

@@ -142,6 +142,29 @@ fn describe_parse_error(e: &clap::Error) -> (String, Vec<String>) {
             format!("invalid value {value:?} for {}{reason}", args.join(", "))
         }
         ErrorKind::UnknownArgument => format!("unknown argument {}", args.join(", ")),
+        // A flag's `OKSTRA_*` default that is not UTF-8 lands here too: name it.
+        ErrorKind::InvalidUtf8 => {
+            let vars: Vec<String> = std::env::vars_os()
+                .filter(|(k, v)| {
+                    k.to_str().is_some_and(|k| k.starts_with("OKSTRA_")) && v.to_str().is_none()
+                })
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            if vars.is_empty() {
+                "an argument is not valid UTF-8; give it as UTF-8 text".to_string()
+            } else {
+                format!(
+                    "{} {} not valid UTF-8: okstra cannot use {} and does not replace {}; set \
+                     {} to UTF-8 text or unset {}",
+                    vars.join(", "),
+                    if vars.len() == 1 { "is" } else { "are" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                )
+            }
+        }
         ErrorKind::ArgumentConflict => {
             let mut all = args.clone();
             all.extend(strings(ContextKind::PriorArg).iter().map(|a| flag(a)));

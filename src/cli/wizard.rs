@@ -26,6 +26,8 @@ pub struct StateArg {
 impl StateArg {
     /// The wizard saved in the state file, waiting for locks as this command says.
     fn load(&self) -> Result<Wizard, CliError> {
+        // A bound okstra cannot use (the flag, or OKSTRA_LOCK_TIMEOUT_MS) fails every command.
+        self.lock.bound()?;
         let mut w = Wizard::load(&self.state)?;
         w.set_lock_timeout(self.lock.lock_timeout_ms);
         Ok(w)

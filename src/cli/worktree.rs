@@ -132,7 +132,7 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
         } => to_json(worktree::upsert_project_json(
             &project_root,
             &project_id,
-            lock.bound(),
+            lock.bound()?,
         )?),
     }
 }

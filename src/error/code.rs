@@ -68,8 +68,10 @@ codes! {
     InvalidArg = "E_INVALID_ARG", Error,
         "An argument cannot be used as given: an id segment that is blank, `.`/`..`, longer \
          than 128 characters or holds `/`, `#` or control characters; a path over 4096 bytes \
-         or with NUL; a relative `home`/`OKSTRA_HOME`; a directory that does not exist (a plan \
-         run root, a project root); a bad number, status or commit id; a JS argument of the \
+         or with NUL; a relative or non-UTF-8 `home`/`OKSTRA_HOME`; a lock bound \
+         (`lockTimeoutMs`, `--lock-timeout-ms`, `OKSTRA_LOCK_TIMEOUT_MS`) that is not a whole \
+         number of milliseconds up to one day; a directory that does not exist (a plan run \
+         root, a project root); a bad number, status or commit id; a JS argument of the \
          wrong type; a bad command line (the CLI's JSON names the flags in `flags`). Nothing \
          changed: fix the argument the message names and retry.";
     NotFound = "E_NOT_FOUND", Error,

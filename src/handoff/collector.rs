@@ -109,6 +109,16 @@ pub(crate) fn move_to(
     to: &str,
     checked: bool,
 ) -> Result<(), HandoffError> {
+    // `to` reaches git's command line: only ever an object id okstra computed (a merge it
+    // made, the implementation base), never a name git could read as an option.
+    let is_oid = |c: &&str| matches!(c.len(), 40 | 64) && c.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(bad) = [from, to].into_iter().find(|c| !is_oid(c)) {
+        return Err(crate::error::InvalidArg(format!(
+            "moving the collector {} from {from:?} to {to:?}: {bad:?} is not an object id",
+            path.display()
+        ))
+        .into());
+    }
     let tip = engine.git_in(path, &["rev-parse", "--verify", "-q", "HEAD"])?;
     let tip = String::from_utf8_lossy(&tip.stdout).trim().to_string();
     if tip == to {

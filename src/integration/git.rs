@@ -1,17 +1,21 @@
-//! The git executable as the integration proof runs it: `git -C <dir> …` with the
-//! repository-selecting variables of okstra's own environment removed, no terminal prompt,
-//! stdin closed, and every revision already an object id by the time it reaches a command.
+//! The git executable as the integration proof runs it: [`cli::Git::command`]
+//! (`git -C <dir>` with the repository-selecting variables of okstra's own environment
+//! removed, the `safe.directory` values of `GIT_CONFIG_*` passed on, no terminal prompt,
+//! stdin closed, its own process group), and every revision already an object id by the
+//! time it reaches a command.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use super::IntegrationError;
 use crate::error::{GitCause, GitError};
-use crate::worktree::LOCAL_ENV;
+use crate::worktree::git::cli;
 
 /// A repository the proof runs git in.
 pub(crate) struct Git {
     dir: PathBuf,
+    /// The git on `PATH`, or why there is none the proof can use.
+    exe: Result<cli::Git, String>,
 }
 
 /// A fixed identity and date for the one object the proof writes (the combined-diff commit
@@ -27,8 +31,13 @@ const IDENTITY: &[(&str, &str)] = &[
 
 impl Git {
     pub(crate) fn at(dir: &Path) -> Git {
+        let exe = match cli::locate() {
+            cli::Located::Usable(git) => Ok(git),
+            other => Err(other.why_not()),
+        };
         Git {
             dir: dir.to_path_buf(),
+            exe,
         }
     }
 
@@ -36,17 +45,35 @@ impl Git {
         &self.dir
     }
 
-    /// `git -C <dir>` plus the `safe.directory` values of okstra's environment
-    /// (`GIT_CONFIG_COUNT`/`KEY`/`VALUE`, `GIT_CONFIG_PARAMETERS`) as `-c`, as every okstra
-    /// git child gets them: the variables themselves are removed ([`LOCAL_ENV`]), and a
-    /// repository trusted through them must stay trusted for the proof.
-    fn base(&self) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(&self.dir);
-        for value in crate::worktree::env_safe_directories() {
-            cmd.arg("-c").arg(format!("safe.directory={value}"));
+    /// `git -C <dir> args…` as every okstra git child is started ([`cli::Git::command`]);
+    /// `E_GIT_REQUIRED` when there is no usable git.
+    fn command(&self, op: &'static str, args: &[&str]) -> Result<Command, IntegrationError> {
+        let git = self.exe.as_ref().map_err(|why| {
+            IntegrationError::GitRequired(format!(
+                "the integration proof runs the git executable ({op}): {why}"
+            ))
+        })?;
+        let mut cmd = git.command(&self.dir);
+        cmd.args(args);
+        Ok(cmd)
+    }
+
+    /// The error of a git child that could not be started (or waited for).
+    fn spawn_err(&self, op: &'static str, error: std::io::Error) -> IntegrationError {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            return IntegrationError::GitRequired(format!(
+                "the integration proof runs the git executable ({op}) and it is gone: {error}"
+            ));
         }
-        cmd
+        GitError::new(
+            op,
+            &self.dir,
+            GitCause::Spawn {
+                exe: "git".into(),
+                error,
+            },
+        )
+        .into()
     }
 
     /// Runs `git -C <dir> args…` and returns its output whatever the exit status.
@@ -55,31 +82,10 @@ impl Git {
         op: &'static str,
         args: &[&str],
     ) -> Result<Output, IntegrationError> {
-        let mut cmd = self.base();
-        cmd.args(args);
-        cmd.stdin(Stdio::null()).env("GIT_TERMINAL_PROMPT", "0");
-        for var in LOCAL_ENV {
-            cmd.env_remove(var);
-        }
-        cmd.envs(IDENTITY.iter().copied());
-        cmd.output().map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound {
-                IntegrationError::GitRequired(format!(
-                    "the integration proof runs the git executable ({op}) and there is no git \
-                     on PATH"
-                ))
-            } else {
-                GitError::new(
-                    op,
-                    &self.dir,
-                    GitCause::Spawn {
-                        exe: "git".into(),
-                        error,
-                    },
-                )
-                .into()
-            }
-        })
+        self.command(op, args)?
+            .envs(IDENTITY.iter().copied())
+            .output()
+            .map_err(|e| self.spawn_err(op, e))
     }
 
     /// Runs git and returns trimmed stdout; a failing exit is `E_GIT` with git's output.
@@ -145,42 +151,29 @@ impl Git {
         first: &[&str],
         second: &[&str],
     ) -> Result<Vec<u8>, IntegrationError> {
-        let spawn_err = |error: std::io::Error| -> IntegrationError {
-            GitError::new(
-                op,
-                &self.dir,
-                GitCause::Spawn {
-                    exe: "git".into(),
-                    error,
-                },
-            )
-            .into()
-        };
-        let command = |args: &[&str]| {
-            let mut cmd = self.base();
-            cmd.args(args);
-            cmd.env("GIT_TERMINAL_PROMPT", "0").stderr(Stdio::piped());
-            for var in LOCAL_ENV {
-                cmd.env_remove(var);
-            }
-            cmd
-        };
-        let mut reader = command(second)
+        let spawn_err = |error: std::io::Error| self.spawn_err(op, error);
+        let (mut first, mut second) = (self.command(op, first)?, self.command(op, second)?);
+        let mut reader = second
+            .stderr(Stdio::piped())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .map_err(spawn_err)?;
         let writer = {
-            // The command is dropped at the end of this block, so the only write end of the
-            // pipe left is the writer's: the reader sees EOF when the writer exits.
+            // `first` holds the pipe's write end once given it: it is dropped right after the
+            // spawn, so the only write end left is the writer's and the reader sees EOF
+            // when the writer exits.
             let Some(stdin) = reader.stdin.take() else {
                 return Err(spawn_err(std::io::Error::other("no pipe to git")));
             };
-            command(first)
+            let spawned = first
+                .stderr(Stdio::piped())
                 .stdin(Stdio::null())
                 .stdout(Stdio::from(stdin))
                 .spawn()
-                .map_err(spawn_err)
+                .map_err(spawn_err);
+            drop(first);
+            spawned
         };
         let writer = match writer {
             Ok(w) => w.wait_with_output(),

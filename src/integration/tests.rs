@@ -323,3 +323,60 @@ fn the_default_base_is_the_repository_s_real_default() {
     assert!(e.to_string().contains("there is no remote"), "{e}");
     assert!(e.to_string().contains("detached"), "{e}");
 }
+
+/// A revision that looks like an option (`-x`, `--output=<file>`) is a revision to the proof,
+/// never an option to git: it resolves to nothing (`E_UNKNOWN_REF`) and writes nothing.
+#[test]
+fn option_like_revisions_are_unknown_refs_never_options() {
+    let d = repo();
+    let r = d.path();
+    let out = tempfile::tempdir().unwrap();
+    let written = out.path().join("written");
+    let option = format!("--output={}", written.display());
+    for rev in ["-x", "--all", option.as_str()] {
+        let e = prove(r, rev, "main").unwrap_err();
+        assert_eq!(e.code(), "E_UNKNOWN_REF", "branch {rev}: {e}");
+        let e = prove(r, "main", rev).unwrap_err();
+        assert_eq!(e.code(), "E_UNKNOWN_REF", "base {rev}: {e}");
+        let e = patch_id(r, rev, "main").unwrap_err();
+        assert_eq!(e.code(), "E_UNKNOWN_REF", "patch-id {rev}: {e}");
+        let e = default_base(r, Some(rev)).unwrap_err();
+        assert_eq!(e.code(), "E_UNKNOWN_REF", "given base {rev}: {e}");
+    }
+    assert!(!written.exists(), "git took --output as an option");
+}
+
+/// The proof's git runs as every okstra git child does (`cli::Git::command`): a repository
+/// owned by another user that the environment trusts through `GIT_CONFIG_COUNT`'s
+/// `safe.directory` (how CI and containers do it) is proved, not refused for "dubious
+/// ownership" — the proof used to start git itself and dropped those variables. Needs root
+/// (to hand the repository to `nobody`); elsewhere it says so and passes.
+#[test]
+fn the_proof_honours_safe_directory_from_the_environment() {
+    crate::testutil::run_with_env!(
+        the_proof_honours_safe_directory_from_the_environment,
+        "GIT_CONFIG_COUNT" => "1",
+        "GIT_CONFIG_KEY_0" => "safe.directory",
+        "GIT_CONFIG_VALUE_0" => "*",
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to give the repository to another user");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    git(r, &["init", "-q", "-b", "main"]);
+    put(r, "a", "a\n");
+    git(r, &["checkout", "-qb", "topic"]);
+    put(r, "b", "b\n");
+    git(r, &["checkout", "-q", "main"]);
+    git(r, &["merge", "-q", "--no-ff", "-m", "merge", "topic"]);
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(r)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    assert_eq!(prove(r, "topic", "main").unwrap().name(), "ancestor");
+}

@@ -145,9 +145,11 @@ fn fd_inside(pid: libc::pid_t, path: &[u8]) -> bool {
         })
 }
 
-/// Whether one of `pid`'s arguments starts with `path` (KERN_PROCARGS2: argc, the
-/// executable path, NUL padding, then argc NUL-terminated arguments).
-fn names(pid: libc::pid_t, path: &[u8]) -> bool {
+/// Whether `pid` is a `git` with `path` itself as one whole argument
+/// ([`crate::worktree::holders::git_naming`], the rule Linux applies to
+/// `/proc/<pid>/cmdline`). KERN_PROCARGS2 holds argc, the executable path, NUL padding,
+/// then the argc NUL-terminated arguments (`argv[0]` first) and the environment.
+fn names(pid: libc::pid_t, path: &Path) -> bool {
     let mut mib = [libc::CTL_KERN, libc::KERN_PROCARGS2, pid];
     let mut len: libc::size_t = 0;
     // SAFETY: a null buffer asks for the size.
@@ -180,11 +182,23 @@ fn names(pid: libc::pid_t, path: &[u8]) -> bool {
         return false;
     }
     buf.truncate(len);
-    let Some(rest) = buf.get(size_of::<libc::c_int>()..) else {
+    let (Some(head), Some(rest)) = (
+        buf.get(..size_of::<libc::c_int>()),
+        buf.get(size_of::<libc::c_int>()..),
+    ) else {
         return false;
     };
-    rest.split(|b| *b == 0)
-        .any(|arg| !arg.is_empty() && arg.starts_with(path))
+    let argc = head
+        .try_into()
+        .map(libc::c_int::from_ne_bytes)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    // The executable path, the padding after it, then argv (the environment after argc).
+    let mut parts = rest.split(|b| *b == 0).skip_while(|a| a.is_empty());
+    let _exec_path = parts.next();
+    let argv: Vec<&[u8]> = parts.skip_while(|a| a.is_empty()).take(argc).collect();
+    crate::worktree::holders::git_naming(&argv.join(&0u8), path)
 }
 
 fn under(p: &[u8], path: &[u8]) -> bool {
@@ -203,7 +217,7 @@ pub fn holders(path: &Path) -> Vec<u32> {
                 .filter(|p| *p != me)
                 .map(|p| (pid, p))
         })
-        .filter(|&(pid, _)| names(pid, needle) || cwd_inside(pid, needle) || fd_inside(pid, needle))
+        .filter(|&(pid, _)| names(pid, path) || cwd_inside(pid, needle) || fd_inside(pid, needle))
         .map(|(_, p)| p)
         .collect()
 }

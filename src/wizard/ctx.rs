@@ -149,6 +149,12 @@ impl<'a> Ctx<'a> {
             ))
     }
 
+    /// The task's reports directory when a symlink on the way kept it from being listed.
+    pub fn plan_reports_skipped(&self) -> Option<String> {
+        let (g, t) = self.task()?;
+        self.proj.plan_reports_skipped(g, t)
+    }
+
     /// The task's latest implementation-planning report.
     pub fn latest_plan(&self) -> Option<String> {
         let (g, t) = self.task()?;

@@ -189,7 +189,8 @@ pub struct CreateOptions {
     /// found from it ([`find_root`]).
     pub project_root: String,
     /// The project id; default: `projectId` of the project's project.json, else the root's
-    /// directory name.
+    /// directory name. A project.json that cannot be used is then an error of `create`
+    /// (`E_UNSAFE_FILE`, `E_FILE_TOO_LARGE`, `E_PROJECT_JSON_INVALID`).
     pub project_id: Option<String>,
     /// `ko` (default) or `en`.
     pub lang: Option<String>,
@@ -233,13 +234,15 @@ impl Wizard {
             ))
         })?;
         let root = find_root(&start);
+        // A lock bound okstra cannot use (given, or OKSTRA_LOCK_TIMEOUT_MS) is refused now.
+        crate::fsio::lock_timeout(o.lock_timeout_ms)?;
         let home = o.home.filter(|h| !h.trim().is_empty());
         if let Some(h) = &home {
             crate::ids::okstra_home(Some(h))?;
         }
         let project_id = match o.project_id.map(|s| s.trim().to_string()) {
             Some(id) if !id.is_empty() => id,
-            _ => crate::worktree::project_id(&root).unwrap_or_else(|| {
+            _ => crate::worktree::project_id(&root)?.unwrap_or_else(|| {
                 root.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "project".into())

@@ -68,7 +68,8 @@ pub fn find_root(start: &Path) -> PathBuf {
 /// One `next`/`submit` call's view of the project.
 pub struct Project<'a> {
     state: &'a WizardState,
-    tasks: OnceCell<Vec<String>>,
+    /// The tasks listed, and what the listing skipped.
+    tasks: OnceCell<(Vec<String>, Vec<String>)>,
     repo_kind: OnceCell<Option<bool>>,
 }
 
@@ -88,23 +89,55 @@ impl<'a> Project<'a> {
 
     /// Existing tasks as `group/task`, sorted, from both task roots.
     pub fn tasks(&self) -> &[String] {
+        &self.listing().0
+    }
+
+    /// What the task listing left out because it is a symlink (or a task root that is not
+    /// a plain directory), as paths relative to the project root: the task pick names them,
+    /// so a task never vanishes from the list without a word.
+    pub fn skipped_tasks(&self) -> &[String] {
+        &self.listing().1
+    }
+
+    fn listing(&self) -> &(Vec<String>, Vec<String>) {
         self.tasks.get_or_init(|| {
             let mut out = Vec::new();
+            let mut skipped = Vec::new();
             // Only real directories count: a symlink at a task root, a group or a task
-            // (which could list a directory outside the repository) is skipped.
-            let real_dir = |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_dir());
+            // (which could list a directory outside the repository) is skipped, and named.
+            let real_dir = |e: &std::fs::DirEntry, under: &str, skipped: &mut Vec<String>| {
+                let t = e.file_type();
+                if t.as_ref().is_ok_and(|t| t.is_symlink()) {
+                    skipped.push(format!("{under}/{}", e.file_name().to_string_lossy()));
+                }
+                t.is_ok_and(|t| t.is_dir())
+            };
             for rel in TASK_ROOTS {
-                if !safe_open::dir_exists_in(self.root(), Path::new(rel)).unwrap_or(false) {
-                    continue;
+                match safe_open::dir_exists_in(self.root(), Path::new(rel)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(_) => {
+                        skipped.push(rel.to_string());
+                        continue;
+                    }
                 }
                 let Ok(groups) = std::fs::read_dir(self.root().join(rel)) else {
                     continue;
                 };
-                for g in groups.flatten().filter(real_dir) {
+                let groups: Vec<_> = groups
+                    .flatten()
+                    .filter(|g| real_dir(g, rel, &mut skipped))
+                    .collect();
+                for g in groups {
                     let Ok(tasks) = std::fs::read_dir(g.path()) else {
                         continue;
                     };
-                    for t in tasks.flatten().filter(real_dir) {
+                    let under = format!("{rel}/{}", g.file_name().to_string_lossy());
+                    let tasks: Vec<_> = tasks
+                        .flatten()
+                        .filter(|t| real_dir(t, &under, &mut skipped))
+                        .collect();
+                    for t in tasks {
                         let key = format!(
                             "{}/{}",
                             g.file_name().to_string_lossy(),
@@ -117,7 +150,7 @@ impl<'a> Project<'a> {
                 }
             }
             out.sort();
-            out
+            (out, skipped)
         })
     }
 
@@ -131,11 +164,47 @@ impl<'a> Project<'a> {
             .map(|rel| self.root().join(rel))
     }
 
-    /// The task's `task-manifest.json`; `None` when missing, unreadable, unsafe (a symlink,
-    /// a FIFO: never opened), over its bound, or not JSON.
+    /// The task's `task-manifest.json`; `None` when missing or when it cannot be used (a
+    /// symlink, a FIFO: never opened; over its bound; not a JSON object). Picking a task
+    /// whose manifest cannot be used is refused by [`Project::check_manifest`], so the
+    /// wizard never goes on as if such a manifest were absent.
     fn manifest(&self, group: &str, task: &str) -> Option<Value> {
-        let bytes = read_manifest(&self.task_root(group, task)?).ok()??;
-        serde_json::from_slice(&bytes).ok()
+        self.manifest_checked(group, task).ok().flatten()
+    }
+
+    /// The task's manifest: `Ok(None)` when the task or its manifest does not exist, else
+    /// the parsed object or a rejection naming the file and why it cannot be used
+    /// (`E_UNSAFE_FILE`, `E_FILE_TOO_LARGE`, or `E_INVALID_ARG` when it is not a JSON object).
+    fn manifest_checked(&self, group: &str, task: &str) -> Result<Option<Value>, Rejection> {
+        let Some(task_root) = self.task_root(group, task) else {
+            return Ok(None);
+        };
+        let shown = task_root
+            .join("task-manifest.json")
+            .to_string_lossy()
+            .into_owned();
+        let invalid = |code: Code, detail: String| {
+            Rejection::new("task_manifest_invalid", code)
+                .var("path", &shown)
+                .var("detail", &detail)
+        };
+        let bytes = match read_manifest(&task_root) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(invalid(e.code(), e.to_string())),
+        };
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) if v.is_object() => Ok(Some(v)),
+            Ok(_) => Err(invalid(Code::InvalidArg, "not a JSON object".into())),
+            Err(e) => Err(invalid(Code::InvalidArg, e.to_string())),
+        }
+    }
+
+    /// Refuses continuing task `group/task` when its `task-manifest.json` exists but cannot
+    /// be used (docs/security.md: a repository's file is refused loudly, never taken as
+    /// absent): the rejection names the file and the reason.
+    pub fn check_manifest(&self, group: &str, task: &str) -> Result<(), Rejection> {
+        self.manifest_checked(group, task).map(|_| ())
     }
 
     /// The existing task's brief (`taskBriefPath`, resolved against the project root) when
@@ -282,6 +351,23 @@ impl<'a> Project<'a> {
             )?,
             base: base_label(),
         })
+    }
+
+    /// The task's reports directory (relative to the project root) when it is not listed
+    /// because a symlink (or a file) is on the way to it: the plan prompt names it, so the
+    /// latest plan never goes missing without a word.
+    pub fn plan_reports_skipped(&self, group: &str, task: &str) -> Option<String> {
+        let task_root = self.task_root(group, task)?;
+        let reports = Path::new("runs/implementation-planning/reports");
+        safe_open::dir_exists_in(&task_root, reports).err()?;
+        let shown = task_root.join(reports);
+        Some(
+            shown
+                .strip_prefix(self.root())
+                .unwrap_or(&shown)
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
 
     /// The latest implementation-planning report of `group/task` (highest NNN).

@@ -74,8 +74,8 @@ impl WizardState {
         Context::resolve(self.home.as_deref(), self.lock_timeout_ms)
     }
 
-    /// How long a call waits for a lock.
-    pub fn lock_timeout(&self) -> Duration {
+    /// How long a call waits for a lock (`E_INVALID_ARG` for a bound okstra cannot use).
+    pub fn lock_timeout(&self) -> Result<Duration, InvalidArg> {
         crate::fsio::lock_timeout(self.lock_timeout_ms)
     }
 

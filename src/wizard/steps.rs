@@ -220,14 +220,22 @@ pub static STEPS: &[Step] = &[
         id: StepId::TaskPick,
         when: |cx| Ok(cx.task_pick_needed()),
         options: Options::Pick(&["new"]),
+        variants: &["help_skipped"],
         prompt: Some(|cx, p| {
             p.options = cx.proj.tasks().iter().map(|k| raw_opt(k, k)).collect();
             p.options.push(cx.opt(StepId::TaskPick, "new"));
+            let skipped = cx.proj.skipped_tasks();
+            if !skipped.is_empty() {
+                let why = cx.variant(StepId::TaskPick, "help_skipped");
+                let why = fill(&why, &[("paths", &skipped.join(", "))]);
+                p.help = format!("{} {why}", p.help);
+            }
             Ok(())
         }),
-        accept: Some(|_, a| {
+        accept: Some(|cx, a| {
             if a.value != "new" {
                 let (g, t) = a.value.split_once('/').unwrap_or((a.value, ""));
+                cx.proj.check_manifest(g, t)?;
                 a.set("taskGroup", g);
                 a.set("taskId", t);
             }
@@ -362,6 +370,14 @@ pub static STEPS: &[Step] = &[
             Ok(cx.stage_scoped()
                 && (cx.latest_plan().is_none() || cx.st.is(StepId::ApprovedPlanPick, "path")))
         },
+        variants: &["help_skipped"],
+        prompt: Some(|cx, p| {
+            if let Some(dir) = cx.plan_reports_skipped() {
+                let why = cx.variant(StepId::ApprovedPlanText, "help_skipped");
+                p.help = format!("{} {}", p.help, fill(&why, &[("path", &dir)]));
+            }
+            Ok(())
+        }),
         accept: Some(|cx, a| accept_file(cx, a, "approvedPlan", true)),
         writes: &["approvedPlan"],
         edit: Some(APPROVED_PLAN),
@@ -379,7 +395,7 @@ pub static STEPS: &[Step] = &[
             if a.value == "no" {
                 return Err(reject("declined").into());
             }
-            let bound = a.draft.lock_timeout();
+            let bound = a.draft.lock_timeout().map_err(WizardError::from)?;
             project::ensure_plan_approved(a.draft.value("approvedPlan"), bound)?
                 .map_err(Refusal::Rejected)
         }),

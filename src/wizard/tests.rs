@@ -1235,3 +1235,63 @@ fn plan_data_is_the_reports_sibling_or_the_data_file_given() {
     let e = project::check_plan(&md.to_string_lossy()).unwrap_err();
     assert_eq!(e.code, "E_INVALID_ARG");
 }
+
+/// A symlinked task group or task (which could list a directory outside the repository) is
+/// left out of the task pick, and the prompt says which and why instead of dropping it
+/// without a word.
+#[test]
+fn symlinked_tasks_are_left_out_of_the_pick_and_named() {
+    let f = fixture();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(outside.path().join("evil-task")).unwrap();
+    std::fs::create_dir_all(outside.path().join("grp/t")).unwrap();
+    let tasks = f.root.join(".okstra/tasks");
+    std::os::unix::fs::symlink(outside.path().join("evil-task"), tasks.join("pay/linked")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("grp"), tasks.join("evil")).unwrap();
+    let mut w = f.wizard_with(false, "en");
+    assert!(w.submit("implementation-planning").unwrap().ok);
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "task_pick");
+    let values: Vec<&str> = p.options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(values, ["pay/checkout", "new"]);
+    assert!(
+        p.help.contains(".okstra/tasks/evil")
+            && p.help.contains(".okstra/tasks/pay/linked")
+            && p.help.contains("symlink"),
+        "{}",
+        p.help
+    );
+}
+
+/// A task whose reports directory is a symlink offers no latest plan (it is never listed
+/// through the link), and the plan-path prompt says which directory was not searched and
+/// why.
+#[test]
+fn a_symlinked_reports_directory_is_named_at_the_plan_prompt() {
+    let fx = fixture();
+    let outside = tempfile::tempdir().unwrap();
+    let reports = fx
+        .root
+        .join(".okstra/tasks/pay/checkout/runs/implementation-planning/reports");
+    let moved = outside.path().join("reports");
+    std::fs::rename(&reports, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &reports).unwrap();
+    let mut w = fx.wizard_with(false, "en");
+    walk(
+        &mut w,
+        &[
+            ("task_type", "final-verification"),
+            ("task_pick", "pay/checkout"),
+            ("brief_pick", "keep"),
+        ],
+    );
+    let p = w.next().unwrap();
+    assert_eq!(p.step, "approved_plan_text", "no latest plan offered");
+    assert!(
+        p.help
+            .contains(".okstra/tasks/pay/checkout/runs/implementation-planning/reports")
+            && p.help.contains("symlink"),
+        "{}",
+        p.help
+    );
+}

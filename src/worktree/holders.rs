@@ -22,10 +22,10 @@ fn link_inside(link: &Path, path: &Path) -> bool {
     std::fs::read_link(link).is_ok_and(|t| t.starts_with(path))
 }
 
-#[cfg(target_os = "linux")]
-/// Whether the command line in `cmdline` (NUL-separated) is a `git` run with `path` as
-/// one whole argument.
-fn git_naming(cmdline: &[u8], path: &Path) -> bool {
+/// Whether the command line in `cmdline` (NUL-separated, `argv[0]` first) is a `git` run
+/// with `path` as one whole argument. The one rule for both platforms: `/proc/<pid>/cmdline`
+/// on Linux, `KERN_PROCARGS2`'s arguments on macOS (`platform::holders`).
+pub fn git_naming(cmdline: &[u8], path: &Path) -> bool {
     let mut args = cmdline.split(|b| *b == 0);
     let is_git = args
         .next()

@@ -23,7 +23,7 @@ mod prune;
 mod release;
 mod remove;
 mod repair;
-mod sync;
+pub(crate) mod sync;
 
 #[cfg(test)]
 pub(crate) mod fidelity_tests;
@@ -35,7 +35,6 @@ pub(crate) mod tests;
 use std::path::PathBuf;
 
 pub use doctor::doctor;
-pub(crate) use git::{env_safe_directories, LOCAL_ENV};
 pub use git::{is_inside_linked_worktree, main_worktree_path};
 pub use preview::{branch_candidates, preview, ProvisionPreview};
 pub use project_json::{project_id, upsert_project_json};

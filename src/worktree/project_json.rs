@@ -60,12 +60,20 @@ fn read_rel(root: &Path) -> Result<Option<Found>, WorktreeError> {
     }
 }
 
-/// The `projectId` the project.json in effect for `root` registers; `None` when there is no
-/// project.json, it cannot be read, or its `projectId` is missing or blank.
-pub fn project_id(root: &Path) -> Option<String> {
-    let (_, data) = read(root).ok()??;
-    let id = data.get("projectId")?.as_str()?.trim();
-    (!id.is_empty()).then(|| id.to_string())
+/// The `projectId` the project.json in effect for `root` registers; `Ok(None)` when there is
+/// no project.json or its `projectId` is missing or blank. A project.json that cannot be
+/// used (a symlink or FIFO on the way, over its bound, not a JSON object) is its error
+/// (`E_UNSAFE_FILE`, `E_FILE_TOO_LARGE`, `E_PROJECT_JSON_INVALID`), never taken as absent.
+pub fn project_id(root: &Path) -> Result<Option<String>, WorktreeError> {
+    let Some((_, data)) = read(root)? else {
+        return Ok(None);
+    };
+    let id = data
+        .get("projectId")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default();
+    Ok((!id.is_empty()).then(|| id.to_string()))
 }
 
 /// Registers `project_id` for `project_root` in its project.json and returns the whole

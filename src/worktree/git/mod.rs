@@ -10,7 +10,6 @@
 pub(crate) mod cli;
 mod discover;
 
-pub(crate) use cli::{env_safe_directories, LOCAL_ENV};
 mod lib2;
 
 use std::path::{Path, PathBuf};
@@ -423,6 +422,9 @@ pub fn worktree_on_branch(
     branch: &str,
     owner: &str,
 ) -> Result<Created, WorktreeError> {
+    // The branch comes from a registry row (a released key's): it reaches git's command
+    // line, so it must be a branch name git cannot read as an option, whoever wrote the row.
+    crate::git_arg::check_branch("branch", branch)?;
     let reason = format!("{LOCK_REASON_PREFIX}{owner}");
     let tip = main
         .refname_to_id(&format!("refs/heads/{branch}"))

@@ -72,13 +72,21 @@ fn make_writable_tree(dir: &Path) -> io::Result<()> {
 /// clones it): a repository's 1 GiB file must not stall provisioning, which holds its locks.
 pub const MAX_BYTE_COPY: u64 = 256 << 20;
 
-/// Refuses a file larger than [`MAX_BYTE_COPY`] for a byte copy.
+/// Refuses a file larger than [`MAX_BYTE_COPY`] for a byte copy, naming the file, its size
+/// and the bound (docs/security.md): the entry holding it is then not carried, and the
+/// caller's note says so. Inside a copied directory the whole entry is refused (nothing of
+/// it is left), never carried with a file missing.
 pub fn check_byte_copy(src: &Path) -> io::Result<()> {
     let len = src.symlink_metadata()?.len();
     if len > MAX_BYTE_COPY {
         return Err(io::Error::other(format!(
-            "it is {len} bytes, more than the {MAX_BYTE_COPY} bytes okstra copies byte for \
-             byte, and this filesystem cannot clone it"
+            "{} is {len} bytes ({} MiB), more than the {MAX_BYTE_COPY} bytes ({} MiB) okstra \
+             copies byte for byte, and this filesystem cannot clone it; carry it yourself \
+             (or on a filesystem with reflinks: btrfs, XFS, APFS), or drop it from the copy \
+             entries",
+            src.display(),
+            len >> 20,
+            MAX_BYTE_COPY >> 20
         )));
     }
     Ok(())

@@ -12,7 +12,7 @@
 //! - [`ignored`]: git's ignore decision for a path, to check nothing carried shows.
 
 mod confine;
-mod copy;
+pub(crate) mod copy;
 mod exclude;
 mod ignored;
 mod include;

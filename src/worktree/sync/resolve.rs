@@ -105,7 +105,20 @@ pub fn is_dependency_dir(rel: &str) -> bool {
 /// default.
 fn raw_of(kind: &Kind, json: Option<&Map<String, Value>>, notes: &mut Vec<String>) -> Vec<String> {
     if let Some(v) = std::env::var_os(kind.env) {
-        return v.to_string_lossy().split(':').map(str::to_string).collect();
+        // A value okstra cannot use is never replaced by project.json's list or the default
+        // (docs/security.md): the env var says what to carry, so nothing of this kind is.
+        let Some(v) = v.to_str() else {
+            notes.push(format!(
+                "{} {:?} is not valid UTF-8: nothing of this kind is carried (neither its \
+                 entries nor {} nor the default); set it to UTF-8 paths separated by ':', or \
+                 unset it",
+                kind.env,
+                v.to_string_lossy(),
+                kind.field
+            ));
+            return Vec::new();
+        };
+        return v.split(':').map(str::to_string).collect();
     }
     match json.and_then(|m| m.get(kind.field)) {
         Some(Value::Array(items)) => items
