@@ -14,6 +14,7 @@ pub mod ids;
 pub mod integration;
 pub mod interrupt;
 pub mod ledger;
+pub mod lifecycle;
 pub mod plan;
 pub mod platform;
 pub mod reconcile;
