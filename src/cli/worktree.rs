@@ -158,6 +158,57 @@ pub enum WorktreeCmd {
 /// without --json), returned as a JSON string the caller prints raw.
 pub fn run(cmd: WorktreeCmd, table: bool) -> CmdResult {
     match cmd {
+        WorktreeCmd::Status { .. }
+        | WorktreeCmd::Remove { .. }
+        | WorktreeCmd::Restore { .. }
+        | WorktreeCmd::Gc { .. } => run_lifecycle(cmd, table),
+        WorktreeCmd::Provision(a) => {
+            let context = a.key.home.context()?;
+            to_json(worktree::provision(&context, &a.request())?)
+        }
+        WorktreeCmd::Preview(a) => {
+            let context = a.key.home.context()?;
+            to_json(worktree::preview(&context, &a.request())?)
+        }
+        WorktreeCmd::Path(k) => {
+            let parts = k.parts()?;
+            let root = k.home.context()?.worktrees_root();
+            to_json(ids::compute_worktree_path(&root, &parts))
+        }
+        WorktreeCmd::Branch {
+            work_category,
+            task_id,
+            stage,
+            group_id,
+        } => to_json(ids::compute_branch_name(
+            &work_category,
+            &task_id,
+            stage,
+            group_id.as_deref(),
+        )?),
+        WorktreeCmd::Excludes { project_root } => {
+            ids::check_dir("--project-root", &project_root)?;
+            to_json(worktree::clean_gate_excludes(&project_root))
+        }
+        WorktreeCmd::SyncEntries { project_root } => {
+            ids::check_dir("--project-root", &project_root)?;
+            to_json(worktree::resolve_sync_entries(&project_root))
+        }
+        WorktreeCmd::ProjectJson {
+            project_root,
+            project_id,
+            lock,
+        } => to_json(worktree::upsert_project_json(
+            &project_root,
+            &project_id,
+            lock.bound(),
+        )?),
+    }
+}
+
+/// The end-of-life commands: `status`, `remove`, `restore`, `gc`.
+fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
+    match cmd {
         WorktreeCmd::Status {
             project_id,
             disk,
@@ -212,62 +263,27 @@ pub fn run(cmd: WorktreeCmd, table: bool) -> CmdResult {
             project_id,
             home,
         } => {
-            let older_than_secs = older_than
-                .as_deref()
-                .map(lifecycle::parse_duration)
-                .transpose()?;
-            to_json(lifecycle::gc(
-                &home.context()?,
-                &GcOptions {
-                    apply,
-                    merged,
-                    released,
-                    older_than_secs,
-                    keep,
-                    project_ids: project_id,
-                },
-            )?)
+            let opts = GcOptions {
+                apply,
+                merged,
+                released,
+                older_than_secs: older_than
+                    .as_deref()
+                    .map(lifecycle::parse_duration)
+                    .transpose()?,
+                keep,
+                project_ids: project_id,
+            };
+            to_json(lifecycle::gc(&home.context()?, &opts)?)
         }
-        WorktreeCmd::Provision(a) => {
-            let context = a.key.home.context()?;
-            to_json(worktree::provision(&context, &a.request())?)
-        }
-        WorktreeCmd::Preview(a) => {
-            let context = a.key.home.context()?;
-            to_json(worktree::preview(&context, &a.request())?)
-        }
-        WorktreeCmd::Path(k) => {
-            let parts = k.parts()?;
-            let root = k.home.context()?.worktrees_root();
-            to_json(ids::compute_worktree_path(&root, &parts))
-        }
-        WorktreeCmd::Branch {
-            work_category,
-            task_id,
-            stage,
-            group_id,
-        } => to_json(ids::compute_branch_name(
-            &work_category,
-            &task_id,
-            stage,
-            group_id.as_deref(),
-        )?),
-        WorktreeCmd::Excludes { project_root } => {
-            ids::check_dir("--project-root", &project_root)?;
-            to_json(worktree::clean_gate_excludes(&project_root))
-        }
-        WorktreeCmd::SyncEntries { project_root } => {
-            ids::check_dir("--project-root", &project_root)?;
-            to_json(worktree::resolve_sync_entries(&project_root))
-        }
-        WorktreeCmd::ProjectJson {
-            project_root,
-            project_id,
-            lock,
-        } => to_json(worktree::upsert_project_json(
-            &project_root,
-            &project_id,
-            lock.bound(),
-        )?),
+        _ => unreachable_cmd(),
     }
+}
+
+/// A command `run_lifecycle` was not meant to get (never reached: `run` routes).
+fn unreachable_cmd() -> CmdResult {
+    Err(super::CliError {
+        code: crate::error::Code::Internal,
+        message: "a worktree command was routed to the wrong runner".into(),
+    })
 }

@@ -101,6 +101,24 @@ pub fn gc(ctx: &Context, opts: &GcOptions) -> Result<GcReport, LifecycleError> {
         .filter(|e| opts.project_ids.is_empty() || opts.project_ids.contains(&e.project_id))
         .collect();
     let judged = judge_all(&git, &reg, &entries);
+    let mut out = candidates(&entries, judged, opts);
+    if let Some(n) = opts.keep {
+        keep_newest(&mut out, &entries, n);
+    }
+    let reclaimed = act(ctx, &mut out, opts.apply);
+    Ok(GcReport {
+        applied: opts.apply,
+        candidates: out,
+        reclaimed_bytes: reclaimed,
+    })
+}
+
+/// The rows the selection names, each with why and (from its blockers) why it is kept.
+fn candidates(
+    entries: &[WorktreeEntry],
+    judged: Vec<Result<super::inspect::Facts, LifecycleError>>,
+    opts: &GcOptions,
+) -> Vec<GcCandidate> {
     let (merged, released) = if opts.merged || opts.released {
         (opts.merged, opts.released)
     } else {
@@ -159,32 +177,39 @@ pub fn gc(ctx: &Context, opts: &GcOptions) -> Result<GcReport, LifecycleError> {
             branch_deleted: false,
         });
     }
-    // --keep N: the N newest removable candidates stay.
-    if let Some(n) = opts.keep {
-        let mut order: Vec<usize> = (0..out.len())
-            .filter(|i| out[*i].kept_because.is_empty())
-            .collect();
-        let created = |i: &usize| {
-            entries
-                .iter()
-                .find(|e| e.task_key == out[*i].task_key)
-                .and_then(|e| parse_stamp(&e.created_at))
-        };
-        order.sort_by_key(|i| std::cmp::Reverse(created(i)));
-        for i in order.into_iter().take(n) {
-            out[i]
-                .kept_because
-                .push(format!("--keep {n}: among the newest"));
-        }
+    out
+}
+
+/// `keep N`: the N newest removable candidates stay.
+fn keep_newest(out: &mut [GcCandidate], entries: &[WorktreeEntry], n: usize) {
+    let mut order: Vec<usize> = (0..out.len())
+        .filter(|i| out[*i].kept_because.is_empty())
+        .collect();
+    let created = |i: &usize| {
+        entries
+            .iter()
+            .find(|e| e.task_key == out[*i].task_key)
+            .and_then(|e| parse_stamp(&e.created_at))
+    };
+    order.sort_by_key(|i| std::cmp::Reverse(created(i)));
+    for i in order.into_iter().take(n) {
+        out[i]
+            .kept_because
+            .push(format!("--keep {n}: among the newest"));
     }
+}
+
+/// Marks each candidate `remove` or `keep`, removing with `apply`; returns the bytes freed
+/// (or that would be).
+fn act(ctx: &Context, out: &mut [GcCandidate], apply: bool) -> u64 {
     let mut reclaimed = 0;
-    for c in &mut out {
+    for c in out.iter_mut() {
         if !c.kept_because.is_empty() {
             c.action = "keep".into();
             continue;
         }
         c.action = "remove".into();
-        if !opts.apply {
+        if !apply {
             reclaimed += c.disk_bytes;
             continue;
         }
@@ -206,9 +231,5 @@ pub fn gc(ctx: &Context, opts: &GcOptions) -> Result<GcReport, LifecycleError> {
             }
         }
     }
-    Ok(GcReport {
-        applied: opts.apply,
-        candidates: out,
-        reclaimed_bytes: reclaimed,
-    })
+    reclaimed
 }

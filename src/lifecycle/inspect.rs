@@ -294,6 +294,22 @@ pub fn inspect(
     };
     f.admin_dir = Some(admin);
     f.common_dir = Some(common.clone());
+    let facts = work(git, path, &common, row_branch, repo, &mut f, &mut blockers)?;
+    integrate(git, path, &facts, &mut f, &mut blockers)?;
+    f.blockers = blockers;
+    Ok(f)
+}
+
+/// git's view of the work in the worktree: status counts and stashes on its branch.
+fn work(
+    git: &Git,
+    path: &Path,
+    common: &Path,
+    row_branch: &str,
+    repo: &(dyn Fn(&Path, &Path) -> Result<RepoFacts, LifecycleError> + Sync),
+    f: &mut Facts,
+    blockers: &mut Vec<Blocker>,
+) -> Result<RepoFacts, LifecycleError> {
     let status = git.bytes(
         "status",
         path,
@@ -325,7 +341,7 @@ pub fn inspect(
             format!("{} untracked path(s) git does not ignore", dirty.untracked),
         ));
     }
-    let facts = repo(&common, path)?;
+    let facts = repo(common, path)?;
     let stash_branch = f.branch.clone().unwrap_or_else(|| row_branch.to_string());
     f.stashes = facts
         .stash_subjects
@@ -347,6 +363,17 @@ pub fn inspect(
             ),
         ));
     }
+    Ok(facts)
+}
+
+/// Whether the head's work is in the base (ahead/behind, the proof) or at least pushed.
+fn integrate(
+    git: &Git,
+    path: &Path,
+    facts: &RepoFacts,
+    f: &mut Facts,
+    blockers: &mut Vec<Blocker>,
+) -> Result<(), LifecycleError> {
     if let (Some(head), Some((base_name, base_commit))) = (f.head.clone(), facts.base.clone()) {
         let proof = integration::prove_resolved(path, &head, &base_commit)
             .map_err(|e| LifecycleError::Integration(Box::new(e)))?;
@@ -391,8 +418,7 @@ pub fn inspect(
             base_commit,
         });
     }
-    f.blockers = blockers;
-    Ok(f)
+    Ok(())
 }
 
 impl Blocker {
@@ -423,7 +449,7 @@ mod tests {
 
     #[test]
     fn porcelain_v2_counts() {
-        let out = b"# branch.oid abc\0# branch.head feat\01 M. N... 100644 100644 100644 a b x\01 .M N... 100644 100644 100644 a b y\02 R. N... 100644 100644 100644 a b R100 new\0old\0u UU N... 1 2 3 4 a b c z\0? u1\0? u2/\0";
+        let out = b"# branch.oid abc\x00# branch.head feat\x001 M. N... 100644 100644 100644 a b x\x001 .M N... 100644 100644 100644 a b y\x002 R. N... 100644 100644 100644 a b R100 new\x00old\x00u UU N... 1 2 3 4 a b c z\x00? u1\x00? u2/\x00";
         let (d, b, h) = parse_status(out);
         assert_eq!(
             (d.staged, d.modified, d.untracked, d.conflicted),

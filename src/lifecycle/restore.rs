@@ -110,6 +110,45 @@ fn main_worktree(common: &Path) -> Result<PathBuf, LifecycleError> {
     Ok(worktree::main_worktree_path(common)?)
 }
 
+/// The snapshot to put back: number `wanted`, else the newest taken on the branch's tip
+/// `tip` (any, when the branch is gone).
+fn choose(
+    key: &str,
+    snaps: &[SnapshotInfo],
+    tip: Option<&str>,
+    wanted: Option<u32>,
+) -> Result<Option<SnapshotInfo>, LifecycleError> {
+    Ok(match wanted {
+        Some(n) => Some(
+            snaps
+                .iter()
+                .find(|s| s.number == n)
+                .cloned()
+                .ok_or_else(|| {
+                    LifecycleError::NotFound(format!(
+                        "{} has no snapshot {n} (it has {}); `okstra worktree restore --list` \
+                         lists them",
+                        key,
+                        if snaps.is_empty() {
+                            "none".to_string()
+                        } else {
+                            snaps
+                                .iter()
+                                .map(|s| s.number.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ))
+                })?,
+        ),
+        None => snaps
+            .iter()
+            .rev()
+            .find(|s| tip.is_none() || tip == Some(s.head.as_str()))
+            .cloned(),
+    })
+}
+
 /// Brings the removed worktree of `key` back (see the module docs).
 pub fn restore(
     ctx: &Context,
@@ -137,35 +176,7 @@ pub fn restore(
     )?;
     let snaps = snapshot::list(&git, &common, &entry.task_key)?;
     let tip = git.commit(&common, &format!("refs/heads/{}", entry.branch))?;
-    let chosen = match req.snapshot {
-        Some(n) => Some(
-            snaps
-                .iter()
-                .find(|s| s.number == n)
-                .cloned()
-                .ok_or_else(|| {
-                    LifecycleError::NotFound(format!(
-                        "{} has no snapshot {n} (it has {}); `okstra worktree restore --list` \
-                         lists them",
-                        entry.task_key,
-                        if snaps.is_empty() {
-                            "none".to_string()
-                        } else {
-                            snaps
-                                .iter()
-                                .map(|s| s.number.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ))
-                })?,
-        ),
-        None => snaps
-            .iter()
-            .rev()
-            .find(|s| tip.is_none() || tip.as_deref() == Some(s.head.as_str()))
-            .cloned(),
-    };
+    let chosen = choose(&entry.task_key, &snaps, tip.as_deref(), req.snapshot)?;
     let base_ref = match (&tip, &chosen) {
         (None, Some(s)) if !s.head.is_empty() => Some(s.head.clone()),
         _ => None,

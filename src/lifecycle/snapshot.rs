@@ -137,6 +137,19 @@ pub fn take(
     let out = git.run("snapshot commit-tree", path, &mut cmd)?;
     check("snapshot commit-tree", path, &out)?;
     let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    publish(git, path, key, commit, head, branch, taken_at)
+}
+
+/// Points the next free `refs/okstra/snapshots/<key>/<n>` at `commit`.
+fn publish(
+    git: &Git,
+    path: &Path,
+    key: &str,
+    commit: String,
+    head: Option<&str>,
+    branch: Option<&str>,
+    taken_at: String,
+) -> Result<SnapshotInfo, LifecycleError> {
     // The next free number; `update-ref` with an empty old value refuses a ref that exists,
     // so two removals never share one.
     let mut number = list(git, path, key)?.last().map_or(1, |s| s.number + 1);

@@ -208,52 +208,7 @@ pub fn table(rows: &[StatusRow], color: bool) -> String {
         "INTEGRATED".into(),
         "AGE".into(),
     ]];
-    for r in rows {
-        let state = if !r.exists {
-            "gone".to_string()
-        } else if r.removable {
-            "removable".to_string()
-        } else {
-            r.blockers
-                .iter()
-                .map(|b| b.reason.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let d = r.dirty;
-        let dirty = if d.staged + d.modified + d.untracked + d.conflicted == 0 {
-            "-".to_string()
-        } else {
-            format!("S{} M{} U{}", d.staged, d.modified, d.untracked)
-        };
-        let ab = match (r.ahead, r.behind) {
-            (Some(a), Some(b)) => format!("+{a}/-{b}"),
-            _ => "-".into(),
-        };
-        let integ = r
-            .integration
-            .as_ref()
-            .map_or("-".to_string(), |i| i.proof.clone());
-        let age = r.age_seconds.map_or("-".to_string(), |s| {
-            if s >= 86_400 {
-                format!("{}d", s / 86_400)
-            } else if s >= 3600 {
-                format!("{}h", s / 3600)
-            } else {
-                format!("{}m", s / 60)
-            }
-        });
-        lines.push([
-            r.task_key.clone(),
-            r.kind.clone(),
-            r.branch.clone(),
-            state,
-            dirty,
-            ab,
-            integ,
-            age,
-        ]);
-    }
+    lines.extend(rows.iter().map(cells));
     let widths: Vec<usize> = (0..8)
         .map(|c| {
             lines
@@ -283,4 +238,52 @@ pub fn table(rows: &[StatusRow], color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// One row's table cells.
+fn cells(r: &StatusRow) -> [String; 8] {
+    let state = if !r.exists {
+        "gone".to_string()
+    } else if r.removable {
+        "removable".to_string()
+    } else {
+        r.blockers
+            .iter()
+            .map(|b| b.reason.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let d = r.dirty;
+    let dirty = if d.staged + d.modified + d.untracked + d.conflicted == 0 {
+        "-".to_string()
+    } else {
+        format!("S{} M{} U{}", d.staged, d.modified, d.untracked)
+    };
+    let ab = match (r.ahead, r.behind) {
+        (Some(a), Some(b)) => format!("+{a}/-{b}"),
+        _ => "-".into(),
+    };
+    let integ = r
+        .integration
+        .as_ref()
+        .map_or("-".to_string(), |i| i.proof.clone());
+    let age = r.age_seconds.map_or("-".to_string(), |s| {
+        if s >= 86_400 {
+            format!("{}d", s / 86_400)
+        } else if s >= 3600 {
+            format!("{}h", s / 3600)
+        } else {
+            format!("{}m", s / 60)
+        }
+    });
+    [
+        r.task_key.clone(),
+        r.kind.clone(),
+        r.branch.clone(),
+        state,
+        dirty,
+        ab,
+        integ,
+        age,
+    ]
 }

@@ -110,20 +110,22 @@ enum Want {
     Refused(&'static [&'static str], bool),
 }
 
-/// Sets up each case on its own key, judges it with `status` and `gc` (dry run), then
-/// removes it; checks git, the registry and the directory agree with the expectation.
-#[test]
-fn remove_and_gc_table() {
-    let fx = fixture();
+/// One case: its task name, expectation, worktree and branch.
+type Case = (&'static str, Want, PathBuf, String);
+
+/// Every case of the table, set up on its own key; the `sleep` inside `busy` is returned.
+// A table: one short setup per case, read top to bottom.
+#[allow(clippy::too_many_lines)]
+fn cases(fx: &Fx) -> (Vec<Case>, Vec<std::process::Child>) {
     let mut sleepers = Vec::new();
-    let mut cases: Vec<(&str, Want, PathBuf, String)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     let mut add = |fx: &Fx, name: &'static str, want: Want, setup: &dyn Fn(&Fx, &Path, &str)| {
         let (path, branch) = fx.provision(name);
         setup(fx, &path, &branch);
         cases.push((name, want, path, branch));
     };
     add(
-        &fx,
+        fx,
         "merged",
         Want::Removed {
             branch_deleted: true,
@@ -135,7 +137,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "squashed",
         Want::Removed {
             branch_deleted: true,
@@ -150,7 +152,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "rebased",
         Want::Removed {
             branch_deleted: true,
@@ -165,7 +167,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "picked",
         Want::Removed {
             branch_deleted: true,
@@ -180,7 +182,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "pushed",
         Want::Removed {
             branch_deleted: false,
@@ -190,11 +192,11 @@ fn remove_and_gc_table() {
             git(&fx.repo, &["push", "-q", "origin", b]);
         },
     );
-    add(&fx, "dirty", Want::Refused(&["dirty"], true), &|_, p, _| {
+    add(fx, "dirty", Want::Refused(&["dirty"], true), &|_, p, _| {
         write(&p.join("a.txt"), "edited\n");
     });
     add(
-        &fx,
+        fx,
         "untracked",
         Want::Refused(&["untracked"], true),
         &|_, p, _| {
@@ -204,7 +206,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "stashed",
         Want::Refused(&["stash"], true),
         &|_, p, _| {
@@ -213,7 +215,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "unpushed",
         Want::Refused(&["unpushed"], true),
         &|_, p, _| {
@@ -221,13 +223,13 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "busy",
         Want::Refused(&["process-inside"], false),
         &|_, _, _| {},
     );
     add(
-        &fx,
+        fx,
         "locked",
         Want::Refused(&["locked-by-other"], false),
         &|fx, p, _| {
@@ -245,7 +247,7 @@ fn remove_and_gc_table() {
         },
     );
     add(
-        &fx,
+        fx,
         "released",
         Want::Removed {
             branch_deleted: true,
@@ -254,7 +256,7 @@ fn remove_and_gc_table() {
             worktree::release_worktree(&Registry::open(&fx.ctx()), &fx.key("released")).unwrap();
         },
     );
-    add(&fx, "byhand", Want::Gone, &|_, p, _| {
+    add(fx, "byhand", Want::Gone, &|_, p, _| {
         std::fs::remove_dir_all(p).unwrap();
     });
     // A worktree okstra did not make, registered by hand.
@@ -298,11 +300,14 @@ fn remove_and_gc_table() {
             .unwrap(),
     );
     std::thread::sleep(std::time::Duration::from_millis(200));
+    (cases, sleepers)
+}
 
-    // status and the gc dry run judge every case as remove will.
+/// status and the gc dry run judge every case as remove will.
+fn check_judgement(fx: &Fx, cases: &[Case]) {
     let rows = status(&fx.ctx(), &StatusOptions::default()).unwrap();
     let report = gc(&fx.ctx(), &GcOptions::default()).unwrap();
-    for (name, want, path, branch) in &cases {
+    for (name, want, _, _) in cases {
         let row = rows
             .iter()
             .find(|r| r.task_key == format!("proj/grp/{name}"))
@@ -338,11 +343,14 @@ fn remove_and_gc_table() {
                 )
             }
         }
-        let _ = (path, branch);
     }
     assert!(!report.applied);
+}
 
-    for (name, want, path, branch) in &cases {
+/// Removes every case without and then with force; checks git, the registry and the
+/// directory agree with the expectation.
+fn check_removal(fx: &Fx, cases: &[Case]) {
+    for (name, want, path, branch) in cases {
         let before = fx.row(name);
         let r = remove(&fx.ctx(), &fx.key(name), false);
         match want {
@@ -386,6 +394,16 @@ fn remove_and_gc_table() {
             }
         }
     }
+}
+
+/// Sets up each case on its own key, judges it with `status` and `gc` (dry run), then
+/// removes it (see `Want`).
+#[test]
+fn remove_and_gc_table() {
+    let fx = fixture();
+    let (cases, sleepers) = cases(&fx);
+    check_judgement(&fx, &cases);
+    check_removal(&fx, &cases);
     for mut s in sleepers {
         let _ = s.kill();
         let _ = s.wait();
