@@ -24,7 +24,9 @@ mod tests;
 
 pub use gc::{gc, parse_duration, GcCandidate, GcOptions, GcReport};
 pub use inspect::{Blocker, Dirty, Integration, Reason};
-pub use remove::{recover_all, remove, Removed, REMOVE_PREFIX};
+pub use remove::{
+    finish_removals, recover_all, remove, unfinished_removals, Removed, REMOVE_PREFIX,
+};
 pub use restore::{list_snapshots, restore, RestoreRequest, Restored};
 pub use snapshot::{SnapshotInfo, SNAPSHOT_REFS};
 pub use status::{status, table, StatusOptions, StatusRow};

@@ -24,11 +24,13 @@ use super::inspect::{self, Facts, Integration};
 use super::snapshot::{self, SnapshotInfo};
 use super::{trash, LifecycleError};
 use crate::context::Context;
+use crate::error::{GitCause, GitError};
 use crate::ids::{self, KeyParts};
-use crate::registry::Registry;
+use crate::registry::{Problem, ProblemCode, Registry};
 use crate::worktree::git::LOCK_REASON_PREFIX;
 use crate::worktree::journal;
 use crate::worktree::locks::{lock_key, lock_key_str};
+use crate::worktree::WorktreeError;
 
 /// The file-name prefix of a removal's journal record.
 pub const REMOVE_PREFIX: &str = "remove-";
@@ -258,9 +260,58 @@ pub(crate) fn recover(reg: &Registry, git: &Git, record: &Path) -> Result<(), Li
 }
 
 /// Finishes every removal a killed process left (each under its key's lock); returns how
-/// many records were handled. `okstra registry repair`, `gc` and `status` call it.
+/// many records were handled. `gc`, `status` and `restore` call it.
 pub fn recover_all(ctx: &Context) -> Result<usize, LifecycleError> {
-    let reg = Registry::open(ctx);
+    recover_in(&Registry::open(ctx))
+}
+
+/// The doctor finding of every unfinished removal (`remove-unfinished`).
+pub fn unfinished_removals(reg: &Registry) -> Vec<Problem> {
+    records(reg)
+        .into_iter()
+        .filter_map(|f| {
+            let r = journal::read::<Removal>(&f).ok().flatten()?;
+            Some(Problem::new(
+                ProblemCode::RemoveUnfinished,
+                Some(&r.task_key),
+                format!(
+                    "removal of {} at {} (pid {}, {}) did not finish; `okstra registry \
+                     repair` (or `okstra worktree remove` of the key) finishes it",
+                    r.task_key,
+                    r.path.display(),
+                    r.pid,
+                    r.started_at
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// `okstra registry repair`'s part: finishes every unfinished removal and returns the
+/// findings it cleared.
+pub fn finish_removals(reg: &Registry) -> Result<Vec<Problem>, WorktreeError> {
+    let found = unfinished_removals(reg);
+    if found.is_empty() {
+        return Ok(found);
+    }
+    recover_in(reg).map_err(|e| match e {
+        LifecycleError::Worktree(w) => *w,
+        LifecycleError::Fs(e) => e.into(),
+        LifecycleError::Registry(e) => e.into(),
+        LifecycleError::Git(e) => e.into(),
+        other => GitError::new(
+            "finish removal",
+            reg.root(),
+            GitCause::State(other.to_string()),
+        )
+        .into(),
+    })?;
+    Ok(found)
+}
+
+/// [`recover_all`] in one registry.
+fn recover_in(reg: &Registry) -> Result<usize, LifecycleError> {
+    let reg = reg.clone();
     let files = records(&reg);
     if files.is_empty() {
         return Ok(0);

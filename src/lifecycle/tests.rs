@@ -511,7 +511,18 @@ fn a_record_left_after_the_rename_is_finished_by_the_next_call() {
     crate::worktree::journal::write(&record, &plan).unwrap();
     assert!(trash::move_in(&path, &plan.trash).unwrap());
     assert!(fx.listed(&path), "git still lists it before recovery");
-    assert_eq!(recover_all(&fx.ctx()).unwrap(), 1);
+    let found = crate::worktree::doctor(&reg).unwrap();
+    assert!(
+        found
+            .problems
+            .iter()
+            .any(|p| p.code.as_str() == "remove-unfinished"),
+        "{found:?}"
+    );
+    let fixed = crate::worktree::repair(&reg).unwrap();
+    assert_eq!(fixed.cleared.len(), 1, "{fixed:?}");
+    let after = crate::worktree::doctor(&reg).unwrap();
+    assert!(after.ok, "git, the registry and doctor agree: {after:?}");
     assert!(!fx.listed(&path));
     assert!(!fx.branch_exists(&branch));
     assert_eq!(fx.row("crash").unwrap().status, EntryStatus::Released);
@@ -545,4 +556,19 @@ fn gc_parses_durations_and_refuses_garbage() {
             "{bad}"
         );
     }
+}
+
+/// The terminal table: one line per row plus the header, colour only when asked.
+#[test]
+fn status_table_colours_only_when_asked() {
+    let fx = fixture();
+    let (path, _) = fx.provision("tbl");
+    write(&path.join("x.txt"), "x\n");
+    let rows = status(&fx.ctx(), &StatusOptions::default()).unwrap();
+    let plain = table(&rows, false);
+    assert_eq!(plain.lines().count(), 2, "{plain}");
+    assert!(!plain.contains('\x1b'));
+    assert!(plain.contains("proj/grp/tbl") && plain.contains("untracked"), "{plain}");
+    let coloured = table(&rows, true);
+    assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
 }
