@@ -27,7 +27,7 @@ const time = (fn) => {
 /** A repository of `files` files in directories of 100, committed on `main`. */
 function repoOf(dir, files) {
   const repo = join(dir, 'repo')
-  mkdirSync(repo)
+  mkdirSync(repo, { recursive: true })
   git(repo, 'init', '-q', '-b', 'main')
   writeFileSync(join(repo, '.gitignore'), 'node_modules/\n')
   for (let d = 0; d < files / 100; d++) {
@@ -47,9 +47,10 @@ function nodeModules(dir, files) {
   }
 }
 
-const rows = []
-const dir = mkdtempSync(join(tmpdir(), 'okstra-bench-eol-'))
-try {
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7)
+console.log('| operation | okstra | git by hand | okstra ÷ git |\n|---|---|---|---|')
+
+function statusRow(dir) {
   const repo = repoOf(dir, 20_000)
   const home = join(dir, 'home')
   const paths = []
@@ -72,9 +73,11 @@ try {
   }
   const stMs = median(st)
   const gsMs = median(gs)
-  rows.push(`| \`okstra worktree status\`, 50 worktrees × 20,000 files | ${fmtMs(stMs)} | ${fmtMs(gsMs)} (\`git status --porcelain\`, \`xargs -P${nproc}\`) | ${(stMs / gsMs).toFixed(2)}× |`)
-  console.error('status done')
+  console.log(`| \`okstra worktree status\`, 50 worktrees × 20,000 files | ${fmtMs(stMs)} (samples ${st.map((v) => v.toFixed(0)).join(', ')}) | ${fmtMs(gsMs)} (\`git status --porcelain\`, \`xargs -P${nproc}\`; samples ${gs.map((v) => v.toFixed(0)).join(', ')}) | ${(stMs / gsMs).toFixed(2)}× |`)
+}
 
+function removeRow(dir) {
+  const home = join(dir, 'home')
   const small = repoOf(join(dir, 's'), 100)
   const rm = []
   const rmGit = []
@@ -91,9 +94,15 @@ try {
   }
   const rmMs = median(rm)
   const rmGitMs = median(rmGit)
-  rows.push(`| \`okstra worktree remove\`, worktree with a 20,000-file \`node_modules\`: until it returns | ${fmtMs(rmMs)} | ${fmtMs(rmGitMs)} (\`git worktree remove --force\`) | ${(rmMs / rmGitMs).toFixed(2)}× |`)
-} finally {
-  rmSync(dir, { recursive: true, force: true })
+  console.log(`| \`okstra worktree remove\`, worktree with a 20,000-file \`node_modules\`: until it returns | ${fmtMs(rmMs)} (samples ${rm.map((v) => v.toFixed(0)).join(', ')}) | ${fmtMs(rmGitMs)} (\`git worktree remove --force\`; samples ${rmGit.map((v) => v.toFixed(0)).join(', ')}) | ${(rmMs / rmGitMs).toFixed(2)}× |`)
 }
-const table = ['| operation | okstra | git by hand | okstra ÷ git |', '|---|---|---|---|', ...rows].join('\n')
-console.log(table)
+
+for (const [name, part] of [['remove', removeRow], ['status', statusRow]]) {
+  if (only && only !== name) continue
+  const dir = mkdtempSync(join(tmpdir(), 'okstra-bench-eol-'))
+  try {
+    part(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

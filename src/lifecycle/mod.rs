@@ -3,7 +3,7 @@
 //! unless `force` first records the work as a snapshot commit), bring a removed one back
 //! ([`restore`]) and collect the ones whose work is done ([`gc`]).
 //!
-//! Every judgement comes from [`inspect`] (git's status, stashes, the integration proof of
+//! Every judgement comes from `inspect` (git's status, stashes, the integration proof of
 //! [`crate::integration`], remote-tracking branches, the processes inside from
 //! `worktree::holders`), so `status`, `remove` and `gc` never disagree. Removal is
 //! journal-backed ([`remove`]'s record under `<OKSTRA_HOME>/worktrees/pending/`) and
