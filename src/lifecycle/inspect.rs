@@ -189,23 +189,43 @@ pub struct RepoFacts {
     pub stash_subjects: Vec<String>,
 }
 
-/// The base and stash list of the repository holding `dir`.
-pub fn repo_facts(git: &Git, dir: &Path) -> Result<RepoFacts, LifecycleError> {
+/// The stash reflog's size bound: a larger one is read by git instead.
+const STASH_LOG_MAX: u64 = 1 << 20;
+
+/// The base and stash list of the repository holding `dir` (common git dir `common`). The
+/// stash subjects are read from the stash reflog file (`<common>/logs/refs/stash`, one
+/// `<old> <new> <who> <when>\t<subject>` line per entry), which saves a git run per
+/// repository; an odd or large one is asked of `git log -g`.
+pub fn repo_facts(git: &Git, common: &Path, dir: &Path) -> Result<RepoFacts, LifecycleError> {
     let base = integration::default_base(dir, None)
         .ok()
         .map(|b| (b.name, b.commit));
-    let out = git.output(
-        "stash list",
-        dir,
-        &["log", "-g", "--format=%gs", "refs/stash", "--"],
-    )?;
-    let stash_subjects = if out.status.success() {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    } else {
-        Vec::new()
+    let log = common.join("logs/refs/stash");
+    let stash_subjects = match std::fs::symlink_metadata(&log) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Ok(m) if m.is_file() && m.len() <= STASH_LOG_MAX => std::fs::read(&log)
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .filter_map(|l| l.split_once('\t').map(|(_, s)| s.to_string()))
+                    .collect()
+            })
+            .map_err(crate::fsio::io_err("read", &log))?,
+        _ => {
+            let out = git.output(
+                "stash list",
+                dir,
+                &["log", "-g", "--format=%gs", "refs/stash", "--"],
+            )?;
+            if out.status.success() {
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        }
     };
     Ok(RepoFacts {
         base,
@@ -214,13 +234,15 @@ pub fn repo_facts(git: &Git, dir: &Path) -> Result<RepoFacts, LifecycleError> {
 }
 
 /// Inspects the worktree at `path` of a registry row (on `row_branch`) in home worktrees
-/// root `root`. `repo` supplies the per-repository facts (computed on first use).
+/// root `root`. `repo` supplies the per-repository facts (computed on first use); `counts`
+/// also counts commits ahead of and behind the base (`status`; a removal does not need it).
 pub fn inspect(
     git: &Git,
     path: &Path,
     root: &Path,
     row_branch: &str,
     repo: &(dyn Fn(&Path, &Path) -> Result<RepoFacts, LifecycleError> + Sync),
+    counts: bool,
 ) -> Result<Facts, LifecycleError> {
     let mut f = Facts {
         exists: std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()),
@@ -295,7 +317,7 @@ pub fn inspect(
     f.admin_dir = Some(admin);
     f.common_dir = Some(common.clone());
     let facts = work(git, path, &common, row_branch, repo, &mut f, &mut blockers)?;
-    integrate(git, path, &facts, &mut f, &mut blockers)?;
+    integrate(git, path, &facts, counts, &mut f, &mut blockers)?;
     f.blockers = blockers;
     Ok(f)
 }
@@ -371,24 +393,29 @@ fn integrate(
     git: &Git,
     path: &Path,
     facts: &RepoFacts,
+    counts: bool,
     f: &mut Facts,
     blockers: &mut Vec<Blocker>,
 ) -> Result<(), LifecycleError> {
     if let (Some(head), Some((base_name, base_commit))) = (f.head.clone(), facts.base.clone()) {
         let proof = integration::prove_resolved(path, &head, &base_commit)
             .map_err(|e| LifecycleError::Integration(Box::new(e)))?;
-        let counts = git.text(
-            "rev-list",
-            path,
-            &[
+        let counted = if !counts {
+            String::new()
+        } else {
+            git.text(
                 "rev-list",
-                "--left-right",
-                "--count",
-                &format!("{base_commit}...{head}"),
-                "--",
-            ],
-        )?;
-        let mut n = counts.split_whitespace().map(|v| v.parse::<u32>().ok());
+                path,
+                &[
+                    "rev-list",
+                    "--left-right",
+                    "--count",
+                    &format!("{base_commit}...{head}"),
+                    "--",
+                ],
+            )?
+        };
+        let mut n = counted.split_whitespace().map(|v| v.parse::<u32>().ok());
         f.behind = n.next().flatten();
         f.ahead = n.next().flatten();
         if !proof.is_integrated() {

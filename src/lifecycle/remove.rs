@@ -117,9 +117,14 @@ pub fn remove(ctx: &Context, key: &KeyParts, force: bool) -> Result<Removed, Lif
         ))
     })?;
     let path = PathBuf::from(&entry.worktree_path);
-    let facts = inspect::inspect(&git, &path, reg.root(), &entry.branch, &|_, dir| {
-        inspect::repo_facts(&git, dir)
-    })?;
+    let facts = inspect::inspect(
+        &git,
+        &path,
+        reg.root(),
+        &entry.branch,
+        &|common, dir| inspect::repo_facts(&git, common, dir),
+        false,
+    )?;
     if !facts.exists {
         return gone_by_hand(&reg, &git, key, &entry.branch, &path);
     }

@@ -86,7 +86,7 @@ impl<'a> RepoCache<'a> {
         if let Some(f) = self.lock().get(common) {
             return Ok(f.clone());
         }
-        let f = inspect::repo_facts(self.git, dir)?;
+        let f = inspect::repo_facts(self.git, common, dir)?;
         self.lock().insert(common.to_path_buf(), f.clone());
         Ok(f)
     }
@@ -121,6 +121,7 @@ pub(crate) fn judge_all(
                     reg.root(),
                     &e.branch,
                     &|common, dir| cache.get(common, dir),
+                    true,
                 );
                 out.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
             });

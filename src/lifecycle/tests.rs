@@ -492,9 +492,14 @@ fn a_record_left_after_the_rename_is_finished_by_the_next_call() {
     let key = fx.key("crash");
     // Judge it as remove does, write the record and rename, then "die".
     let git_ = git::Git::locate().unwrap();
-    let facts = inspect::inspect(&git_, &path, reg.root(), &branch, &|_, d| {
-        inspect::repo_facts(&git_, d)
-    })
+    let facts = inspect::inspect(
+        &git_,
+        &path,
+        reg.root(),
+        &branch,
+        &|c, d| inspect::repo_facts(&git_, c, d),
+        false,
+    )
     .unwrap();
     let record = remove::record_file(&reg, &key.key());
     let plan = remove::Removal {
@@ -568,7 +573,10 @@ fn status_table_colours_only_when_asked() {
     let plain = table(&rows, false);
     assert_eq!(plain.lines().count(), 2, "{plain}");
     assert!(!plain.contains('\x1b'));
-    assert!(plain.contains("proj/grp/tbl") && plain.contains("untracked"), "{plain}");
+    assert!(
+        plain.contains("proj/grp/tbl") && plain.contains("untracked"),
+        "{plain}"
+    );
     let coloured = table(&rows, true);
     assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
 }
