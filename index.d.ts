@@ -583,11 +583,12 @@ export declare function previewTaskWorktree(o: KeyParts & { taskType: TaskType |
  * From the registry: `branch-index-dangling`, `branch-index-missing`,
  * `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
  * from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
- * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+ * okstra's debris: `provision-unfinished`, `assemble-unfinished`, `remove-unfinished`,
+ * `journal-unreadable`,
  * `journal-refused`, `worktree-locked-orphan`, `worktree-unregistered`,
  * `worktree-unlocked`, `branch-unregistered`, `git-lock-stale`, `temp-file-stale`.
  */
-export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan' | 'worktree-unregistered' | 'worktree-unlocked' | 'branch-unregistered' | 'git-lock-stale' | 'temp-file-stale'
+export type ProblemCode = 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree' | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished' | 'assemble-unfinished' | 'remove-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan' | 'worktree-unregistered' | 'worktree-unlocked' | 'branch-unregistered' | 'git-lock-stale' | 'temp-file-stale'
 
 /** Options of `upsertProjectJson`. */
 export interface ProjectJsonOptions {
@@ -1109,6 +1110,27 @@ export type WizardOutcome = 'done' | 'aborted'
 export declare function wizardText(lang: 'ko' | 'en', key: string, vars?: Record<string, string> | undefined | null): string
 
 /**
+ * One reason `worktreeRemove` refuses: `dirty`, `untracked`, `stash`, `unpushed` (these
+ * four `force` records and overrides), `process-inside`, `not-okstra`,
+ * `locked-by-other` (never overridden), with what was found.
+ */
+export interface WorktreeBlocker {
+  reason: string
+  detail: string
+}
+
+/**
+ * Counts from `git status`: staged, modified (unstaged), untracked (a wholly untracked
+ * directory counts once) and conflicted paths.
+ */
+export interface WorktreeDirty {
+  staged: number
+  modified: number
+  untracked: number
+  conflicted: number
+}
+
+/**
  * A registered worktree, field for field as `registry.json` stores it. `stage` is `null`
  * outside implementation stage worktrees; `stages` lists the stages a stage-group
  * collector covers (else `null`).
@@ -1127,4 +1149,181 @@ export interface WorktreeEntry {
   stage: number | null
   implementationBaseCommit: string
   stages: Array<number> | null
+}
+
+/**
+ * Which worktrees may go, each with why (`merged (<proof> into <base>)`, `released`,
+ * `gone`) or why it is kept (its blockers, `keep`): a dry run unless `apply: true`, which
+ * removes exactly what `worktreeRemove` without `force` would. `merged` / `released` pick
+ * the candidates (neither: both), `olderThan` (`30m`, `12h`, `7d`, `2w`) keeps younger
+ * rows, `keep` the N newest candidates. Reports the bytes reclaimed. Throws
+ * `E_INVALID_ARG`, `E_GIT_REQUIRED`, `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`.
+ */
+export declare function worktreeGc(o?: { apply?: boolean; merged?: boolean; released?: boolean; olderThan?: string; keep?: number; projectIds?: string[]; home?: string; lockTimeoutMs?: number }): WorktreeGcReport
+
+/** `worktreeGc` on the libuv pool. */
+export declare function worktreeGcAsync(o?: { apply?: boolean; merged?: boolean; released?: boolean; olderThan?: string; keep?: number; projectIds?: string[]; home?: string; lockTimeoutMs?: number }): Promise<WorktreeGcReport>
+
+/** One row `worktreeGc` considered. */
+export interface WorktreeGcCandidate {
+  taskKey: string
+  path: string
+  branch: string
+  /** `remove` or `keep`. */
+  action: string
+  /** Why it is a candidate (`merged (<proof> into <base>)`, `released`, `gone`, …). */
+  why: Array<string>
+  /** Why it is kept (its blockers, `--keep`, a removal's error). */
+  keptBecause: Array<string>
+  blockers: Array<WorktreeBlocker>
+  diskBytes: number
+  removed: boolean
+  branchDeleted: boolean
+}
+
+/** What `worktreeGc` found and (with `apply`) did. */
+export interface WorktreeGcReport {
+  applied: boolean
+  candidates: Array<WorktreeGcCandidate>
+  /** Bytes freed (or that `apply` would free). */
+  reclaimedBytes: number
+}
+
+/**
+ * Whether a worktree's work is in the base, by which proof (`ancestor`, `same-tree`,
+ * `merge-adds-nothing`, `patch-id`, or `not-integrated`), and the base judged against.
+ */
+export interface WorktreeIntegration {
+  integrated: boolean
+  proof: string
+  base: string
+  baseCommit: string
+}
+
+/**
+ * Removes the key's worktree: the directory (renamed into `<home>/worktrees/.trash` and
+ * deleted in the background, so the call returns at once), git's record of it and its
+ * lock, the branch only when its work is integrated in the base, and releases the registry
+ * row. Refuses, changing nothing, with `E_REMOVE_REFUSED` naming every reason (dirty,
+ * untracked, stash, unpushed, process-inside, not-okstra, locked-by-other). `force: true`
+ * first records the dirty tree, untracked files and branch tip as a commit under
+ * `refs/okstra/snapshots/<key>/<n>` (`worktreeRestore` brings them back), but never
+ * overrides the last three reasons. Crash-safe: a journal record lets the next call finish
+ * a removal that was killed. Also throws `E_NOT_FOUND`, `E_GIT`, `E_GIT_REQUIRED`,
+ * `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
+ */
+export declare function worktreeRemove(o: KeyParts & { force?: boolean }): WorktreeRemoved
+
+/** `worktreeRemove` on the libuv pool. */
+export declare function worktreeRemoveAsync(o: KeyParts & { force?: boolean }): Promise<WorktreeRemoved>
+
+/** What `worktreeRemove` did. */
+export interface WorktreeRemoved {
+  taskKey: string
+  path: string
+  branch: string
+  /** The branch was deleted (it was integrated). */
+  branchDeleted: boolean
+  integration: WorktreeIntegration | null
+  /** What `force` recorded (`null` when nothing would have been lost). */
+  snapshot: WorktreeSnapshot | null
+  /** The directory was already gone: only git's record and the row were cleared. */
+  alreadyGone: boolean
+}
+
+/**
+ * Brings a removed worktree back: provisions the key again on its branch (recreated at the
+ * snapshot's parent when the removal deleted it), then writes snapshot `snapshot` (default:
+ * the newest taken on the branch's tip) over the files, so tracked edits, deletions,
+ * untracked files, exec bits and symlinks are as they were; the index and HEAD are the
+ * branch's. `projectRoot` names the repository (default: the ones okstra remembers).
+ * Throws `E_PATH_EXISTS` (the worktree is there), `E_NOT_FOUND` (no row, no such
+ * snapshot), what provisioning throws, `E_GIT`, `E_GIT_REQUIRED`.
+ */
+export declare function worktreeRestore(o: KeyParts & { projectRoot?: string; snapshot?: number }): WorktreeRestored
+
+/** `worktreeRestore` on the libuv pool. */
+export declare function worktreeRestoreAsync(o: KeyParts & { projectRoot?: string; snapshot?: number }): Promise<WorktreeRestored>
+
+/** What `worktreeRestore` did. */
+export interface WorktreeRestored {
+  taskKey: string
+  path: string
+  branch: string
+  /** The snapshot whose files were put back. */
+  snapshot: WorktreeSnapshot | null
+  /** Provisioning's note. */
+  note: string
+}
+
+/** A snapshot commit a forced removal recorded, under `refs/okstra/snapshots/<key>/<n>`. */
+export interface WorktreeSnapshot {
+  number: number
+  /** The full ref name. */
+  ref: string
+  commit: string
+  /** The branch tip it was taken on (its parent). */
+  head: string
+  branch: string
+  path: string
+  takenAt: string
+}
+
+/**
+ * The snapshots of a key (oldest first), from the repository `projectRoot` names or the
+ * ones okstra remembers; `[]` when none. Throws `E_GIT_REQUIRED`, `E_INVALID_ARG`.
+ */
+export declare function worktreeSnapshots(o: KeyParts & { projectRoot?: string }): Array<WorktreeSnapshot>
+
+/**
+ * One row per worktree the home's registry knows (only `projectIds` when given): kind,
+ * path, branch, dirty counts, stashes, ahead/behind the base, whether its work is
+ * integrated and by which proof, processes inside, disk use (`disk: true`; it walks every
+ * file), last phase and age, and the `blockers` `worktreeRemove` would refuse with. git
+ * runs for several worktrees at once. Finishes a removal a crash interrupted first;
+ * changes nothing else. Throws `E_GIT_REQUIRED`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
+ */
+export declare function worktreeStatus(o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }): Array<WorktreeStatusRow>
+
+/** `worktreeStatus` on the libuv pool. */
+export declare function worktreeStatusAsync(o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }): Promise<Array<WorktreeStatusRow>>
+
+/** One worktree as `worktreeStatus` shows it. */
+export interface WorktreeStatusRow {
+  taskKey: string
+  /** `task`, `stage` or `group`. */
+  kind: string
+  projectId: string
+  path: string
+  /** The registry row's branch. */
+  branch: string
+  /** The registry row's status: `active` or `released`. */
+  status: string
+  /** The directory exists. */
+  exists: boolean
+  /** The commit checked out. */
+  head: string | null
+  /** The branch checked out when it is not the row's. */
+  checkedOut: string | null
+  dirty: WorktreeDirty
+  /** Stash entries made on its branch. */
+  stashes: number
+  /** Commits on HEAD not in the base / in the base not on HEAD. */
+  ahead: number | null
+  behind: number | null
+  integration: WorktreeIntegration | null
+  /** HEAD is on some remote-tracking branch. */
+  pushed: boolean
+  /** Processes working inside (pids). */
+  processes: Array<number>
+  /** Bytes on disk (only with `disk: true`). */
+  diskBytes: number | null
+  lastPhase: string
+  createdAt: string
+  ageSeconds: number | null
+  /** `worktreeRemove` without `force` would remove it. */
+  removable: boolean
+  blockers: Array<WorktreeBlocker>
+  /** What failed while judging it; the other fields are then partial. */
+  error: string | null
 }

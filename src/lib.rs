@@ -15,6 +15,7 @@ pub mod integration;
 pub mod interrupt;
 pub mod key_ref;
 pub mod ledger;
+pub mod lifecycle;
 pub mod plan;
 pub mod platform;
 pub mod reconcile;

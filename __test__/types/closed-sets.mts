@@ -31,7 +31,7 @@ export const checks = [
   exact<ProblemCode,
     | 'branch-index-dangling' | 'branch-index-missing' | 'branch-active-twice' | 'worktree-missing' | 'not-a-worktree'
     | 'worktree-unknown-to-git' | 'branch-switched' | 'worktree-prunable' | 'worktree-foreign' | 'provision-unfinished'
-    | 'assemble-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan'
+    | 'assemble-unfinished' | 'remove-unfinished' | 'journal-unreadable' | 'journal-refused' | 'worktree-locked-orphan'
     | 'worktree-unregistered' | 'worktree-unlocked' | 'branch-unregistered' | 'git-lock-stale' | 'temp-file-stale'>(true),
   exact<DoctorProblem['code'], ProblemCode>(true),
   exact<RepairResult['cleared'][number]['code'], ProblemCode>(true),

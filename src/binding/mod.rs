@@ -6,6 +6,7 @@ mod cli;
 mod handoff;
 mod ids;
 mod ledger;
+mod lifecycle;
 mod plan;
 mod registry;
 mod wizard;

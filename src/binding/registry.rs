@@ -364,7 +364,8 @@ pub struct HomeOptions {
 /// From the registry: `branch-index-dangling`, `branch-index-missing`,
 /// `branch-active-twice`, `worktree-missing`, `not-a-worktree`, `worktree-unknown-to-git`;
 /// from git's worktree list: `branch-switched`, `worktree-prunable`, `worktree-foreign`;
-/// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `journal-unreadable`,
+/// okstra's debris: `provision-unfinished`, `assemble-unfinished`, `remove-unfinished`,
+/// `journal-unreadable`,
 /// `journal-refused`, `worktree-locked-orphan`, `worktree-unregistered`,
 /// `worktree-unlocked`, `branch-unregistered`, `git-lock-stale`, `temp-file-stale`.
 // Mirrors `registry::ProblemCode` (the core carries no Node-API types); a test checks the
@@ -393,6 +394,8 @@ pub enum ProblemCode {
     ProvisionUnfinished,
     #[napi(value = "assemble-unfinished")]
     AssembleUnfinished,
+    #[napi(value = "remove-unfinished")]
+    RemoveUnfinished,
     #[napi(value = "journal-unreadable")]
     JournalUnreadable,
     #[napi(value = "journal-refused")]
@@ -426,6 +429,7 @@ impl From<registry::ProblemCode> for ProblemCode {
             C::WorktreeForeign => ProblemCode::WorktreeForeign,
             C::ProvisionUnfinished => ProblemCode::ProvisionUnfinished,
             C::AssembleUnfinished => ProblemCode::AssembleUnfinished,
+            C::RemoveUnfinished => ProblemCode::RemoveUnfinished,
             C::JournalUnreadable => ProblemCode::JournalUnreadable,
             C::JournalRefused => ProblemCode::JournalRefused,
             C::WorktreeLockedOrphan => ProblemCode::WorktreeLockedOrphan,

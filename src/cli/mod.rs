@@ -61,8 +61,15 @@ pub fn to_json<T: Serialize>(v: T) -> CmdResult {
     version,
     about = "okstra native core: worktree registry, provisioning, ledger, handoff and wizard",
     long_about = None,
+    after_help = "Every command accepts --json: print the result as JSON, which is what every \
+                  command prints unless its output goes to a terminal and it has a table \
+                  (`okstra worktree status`).",
 )]
 struct Cli {
+    /// Print the result as JSON (every command accepts it; hidden from each command's help,
+    /// see the top-level help).
+    #[arg(long, global = true, hide = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -197,6 +204,7 @@ pub fn interactive_wizard(args: Vec<String>) -> Result<Option<wizard::Interactiv
     let argv = std::iter::once("okstra".to_string()).chain(args);
     match Cli::try_parse_from(argv) {
         Ok(Cli {
+            json: _,
             command:
                 Command::Wizard {
                     cmd: None,
@@ -249,16 +257,28 @@ where
         cli.command,
         Command::Registry(registry::RegistryCmd::Doctor { .. })
     );
+    // `worktree status` on a terminal without --json prints its table as is.
+    let table = !cli.json
+        && matches!(
+            cli.command,
+            Command::Worktree(worktree::WorktreeCmd::Status { .. })
+        )
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let _signals = crate::interrupt::SignalScope::install();
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Handoff(cmd) => handoff::run(cmd),
         Command::GitReconcile(a) => handoff::reconcile(a),
-        Command::Worktree(cmd) => worktree::run(cmd),
+        Command::Worktree(cmd) => worktree::run(cmd, table),
         Command::Wizard { cmd, .. } => wizard::run(cmd),
     };
     match result {
+        Ok(Value::String(text)) if table => CliOutcome {
+            stdout: text,
+            stderr: String::new(),
+            exit_code: 0,
+        },
         Ok(v) => {
             let failed = is_report && v.get("ok") == Some(&Value::Bool(false));
             CliOutcome {

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::args::{KeyArgs, LockArgs};
+use super::args::{HomeArgs, KeyArgs, LockArgs};
 use super::{to_json, CliError, CmdResult};
 use crate::ids;
+use crate::lifecycle::{self, GcOptions, RestoreRequest, StatusOptions};
 use crate::worktree::{self, ProvisionRequest};
 
 /// The arguments of `provision` and `preview`.
@@ -79,6 +80,71 @@ pub enum WorktreeCmd {
         #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
         project_root: PathBuf,
     },
+    /// One row per worktree the home knows: dirty counts, ahead/behind the base, whether
+    /// its work is integrated (and by which proof), processes inside, why `remove` would
+    /// refuse. A table on a terminal; JSON with --json or when stdout is not a terminal.
+    Status {
+        /// Only this project (repeatable).
+        #[arg(long)]
+        project_id: Vec<String>,
+        /// Also measure each worktree's disk use (walks every file).
+        #[arg(long)]
+        disk: bool,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
+    /// Remove a key's worktree (directory, git's record, the branch when integrated) and
+    /// release its row. Refused (exit 2, E_REMOVE_REFUSED naming every reason) while it
+    /// holds work that would be lost or a process; --force first records the work under
+    /// refs/okstra/snapshots/<key>/<n>.
+    Remove {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Record uncommitted and untracked work (and the branch tip) as a snapshot commit,
+        /// then remove. Never overrides a process inside, another tool's lock or a
+        /// worktree okstra did not make.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring a removed worktree back on its branch with a snapshot's files in place, or
+    /// list the key's snapshots (--list).
+    Restore {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Any directory of the repository (default: the repositories okstra remembers).
+        #[arg(long)]
+        project_root: Option<PathBuf>,
+        /// The snapshot number (default: the newest taken on the branch's tip).
+        #[arg(long)]
+        snapshot: Option<u32>,
+        /// Only list the key's snapshots.
+        #[arg(long, conflicts_with = "snapshot")]
+        list: bool,
+    },
+    /// List worktrees that may go, each with why (dry run); --apply removes exactly those
+    /// `remove` without --force would. Reports the disk reclaimed.
+    Gc {
+        /// Remove the candidates (default: only list them).
+        #[arg(long)]
+        apply: bool,
+        /// Candidates: worktrees whose work is integrated in the base.
+        #[arg(long)]
+        merged: bool,
+        /// Candidates: released registry rows (with neither flag, both apply).
+        #[arg(long)]
+        released: bool,
+        /// Only rows created at least this long ago: 30m, 12h, 7d, 2w.
+        #[arg(long)]
+        older_than: Option<String>,
+        /// Keep the N newest candidates.
+        #[arg(long)]
+        keep: Option<usize>,
+        /// Only this project (repeatable).
+        #[arg(long)]
+        project_id: Vec<String>,
+        #[command(flatten)]
+        home: HomeArgs,
+    },
     /// Register the project id in the project's project.json and print it.
     ProjectJson {
         #[arg(long, env = "OKSTRA_PROJECT_ROOT")]
@@ -90,9 +156,14 @@ pub enum WorktreeCmd {
     },
 }
 
-/// Runs one `okstra worktree` command.
-pub fn run(cmd: WorktreeCmd) -> CmdResult {
+/// Runs one `okstra worktree` command; `table`: print `status` as a table (a terminal
+/// without --json), returned as a JSON string the caller prints raw.
+pub fn run(cmd: WorktreeCmd, table: bool) -> CmdResult {
     match cmd {
+        WorktreeCmd::Status { .. }
+        | WorktreeCmd::Remove { .. }
+        | WorktreeCmd::Restore { .. }
+        | WorktreeCmd::Gc { .. } => run_lifecycle(cmd, table),
         WorktreeCmd::Provision(a) => {
             let context = a.key.home.context()?;
             to_json(worktree::provision(&context, &a.request()?)?)
@@ -135,4 +206,86 @@ pub fn run(cmd: WorktreeCmd) -> CmdResult {
             lock.bound()?,
         )?),
     }
+}
+
+/// The end-of-life commands: `status`, `remove`, `restore`, `gc`.
+fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
+    match cmd {
+        WorktreeCmd::Status {
+            project_id,
+            disk,
+            home,
+        } => {
+            let rows = lifecycle::status(
+                &home.context()?,
+                &StatusOptions {
+                    project_ids: project_id,
+                    disk,
+                },
+            )?;
+            if table {
+                let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                return Ok(serde_json::Value::String(lifecycle::table(&rows, color)));
+            }
+            to_json(rows)
+        }
+        WorktreeCmd::Remove { key, force } => {
+            let (ctx, parts) = (key.home.context()?, key.parts()?);
+            to_json(lifecycle::remove(&ctx, &parts, force)?)
+        }
+        WorktreeCmd::Restore {
+            key,
+            project_root,
+            snapshot,
+            list,
+        } => {
+            let (ctx, parts) = (key.home.context()?, key.parts()?);
+            if list {
+                return to_json(lifecycle::list_snapshots(
+                    &ctx,
+                    &parts,
+                    project_root.as_deref(),
+                )?);
+            }
+            to_json(lifecycle::restore(
+                &ctx,
+                &parts,
+                &RestoreRequest {
+                    project_root,
+                    snapshot,
+                },
+            )?)
+        }
+        WorktreeCmd::Gc {
+            apply,
+            merged,
+            released,
+            older_than,
+            keep,
+            project_id,
+            home,
+        } => {
+            let opts = GcOptions {
+                apply,
+                merged,
+                released,
+                older_than_secs: older_than
+                    .as_deref()
+                    .map(lifecycle::parse_duration)
+                    .transpose()?,
+                keep,
+                project_ids: project_id,
+            };
+            to_json(lifecycle::gc(&home.context()?, &opts)?)
+        }
+        _ => unreachable_cmd(),
+    }
+}
+
+/// A command `run_lifecycle` was not meant to get (never reached: `run` routes).
+fn unreachable_cmd() -> CmdResult {
+    Err(super::CliError {
+        code: crate::error::Code::Internal,
+        message: "a worktree command was routed to the wrong runner".into(),
+    })
 }

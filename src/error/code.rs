@@ -173,6 +173,14 @@ codes! {
          (uncommitted or untracked changes, another branch checked out, or commits on its \
          branch that are not okstra's merges); nothing was changed. Commit it on a stage \
          branch, stash or discard it, or release the collector, then retry.";
+    RemoveRefused = "E_REMOVE_REFUSED", Conflict,
+        "`okstra worktree remove` (or `gc --apply`) would lose work or break something, so \
+         nothing was changed; the message names every reason: `dirty` (tracked changes), \
+         `untracked` (files git does not ignore), `stash` (stash entries made on its branch), \
+         `unpushed` (commits neither integrated in the base nor on a remote-tracking branch), \
+         `process-inside`, `not-okstra` (a worktree okstra did not make), `locked-by-other` \
+         (another tool's git worktree lock). Commit, push or stash the work, or pass \
+         `--force` to record it as a snapshot first (the last three are never forced).";
     ReportRejected = "E_REPORT_REJECTED", Error,
         "The final report's data.json does not prove an accepted single-stage verification \
          (every problem listed); nothing was written.";
@@ -339,7 +347,8 @@ mod tests {
                 "E_BRANCH_EXISTS",
                 "E_PATH_EXISTS",
                 "E_MERGE_CONFLICT",
-                "E_COLLECTOR_CHANGED"
+                "E_COLLECTOR_CHANGED",
+                "E_REMOVE_REFUSED"
             ]
         );
         assert_eq!(Code::Interrupted.exit_class().exit_code(), 130);

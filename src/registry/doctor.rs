@@ -82,6 +82,11 @@ problem_codes! {
          registry repair` clears the record and leaves the collector untouched (anything \
          half-done shows in `git status` there); running handoff assemble again resumes, or \
          refuses while the collector has changes.";
+    RemoveUnfinished = "remove-unfinished",
+        "A worktree removal whose process died. `okstra registry repair` (or any `okstra \
+         worktree remove`, `status` or `gc`) finishes it: git's record and the branch when \
+         integrated go, the row is released, the trash is emptied; a removal killed before \
+         its directory moved is dropped, with the worktree untouched.";
     JournalUnreadable = "journal-unreadable",
         "A journal record that does not parse. `okstra registry repair` moves it aside \
          (`.unreadable`).";

@@ -135,6 +135,9 @@ pub fn doctor(reg: &Registry) -> Result<DoctorReport, WorktreeError> {
     report
         .problems
         .extend(debris::find(&s).into_iter().map(|(_, p)| p));
+    report
+        .problems
+        .extend(crate::lifecycle::unfinished_removals(reg));
     report.ok = report.problems.is_empty();
     Ok(report)
 }

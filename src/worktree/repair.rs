@@ -42,8 +42,8 @@ pub struct WorktreeRepair {
 /// Nothing outside the worktrees root is deleted besides git's own records and lock files.
 pub fn repair(reg: &Registry) -> Result<WorktreeRepair, WorktreeError> {
     let registry = reg.repair()?;
+    let mut cleared = crate::lifecycle::finish_removals(reg)?;
     let s = survey(reg, reg.list(None, None)?);
-    let mut cleared = Vec::new();
     for (d, p) in debris::find(&s) {
         if clear(reg, d)? {
             cleared.push(p);
