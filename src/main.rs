@@ -24,9 +24,12 @@ fn main() -> ExitCode {
     // From here to the exit SIGINT / SIGTERM only set the flag commands poll (see
     // okstra_native::interrupt): a signal after the command finished is not a kill mid-write.
     let _signals = okstra_native::interrupt::SignalScope::install();
-    let out = okstra_native::cli::run(args);
-    // A closed pipe (`okstra … | head`) is not worth a panic; the exit code still tells.
-    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    // stdout is written as it is produced (`ledger read` streams its rows); a closed pipe
+    // (`okstra … | head`) is not worth a panic, and the exit code still tells.
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let out = okstra_native::cli::run_to(args, &mut w);
+    drop(w);
     let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
     ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1))
 }
