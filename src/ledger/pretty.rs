@@ -36,6 +36,8 @@ pub fn write_read_result(bytes: &[u8], w: &mut dyn Write) -> io::Result<()> {
     let mut out = Vec::with_capacity(CHUNK + 4096);
     let mut skipped = Vec::new();
     let mut rows = 0usize;
+    // The keys of the objects being transcoded, reused from line to line (no allocation).
+    let mut keys = Vec::with_capacity(MAX_KEYS);
     out.extend_from_slice(b"{\n  \"rows\": [");
     for (n, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -44,7 +46,7 @@ pub fn write_read_result(bytes: &[u8], w: &mut dyn Write) -> io::Result<()> {
         let mark = out.len();
         out.extend_from_slice(if rows == 0 { b"\n    " } else { b",\n    " });
         let fast = (all_utf8 || std::str::from_utf8(raw).is_ok())
-            && Transcoder::new(raw, &mut out).row().is_some();
+            && Transcoder::new(raw, &mut out, &mut keys).row().is_some();
         if !fast {
             out.truncate(mark);
             match super::row_value(raw) {
@@ -94,15 +96,18 @@ fn write_indented<T: serde::Serialize + ?Sized>(
 
 /// One line's JSON value re-laid out as serde_json's pretty printer lays out its decoded
 /// value. Every method returns `None` when the line is not certainly printed that way.
-struct Transcoder<'a> {
+struct Transcoder<'a, 'o> {
     s: &'a [u8],
     i: usize,
-    out: &'a mut Vec<u8>,
+    out: &'o mut Vec<u8>,
+    /// The keys of every object open at this point, outermost first.
+    keys: &'o mut Vec<&'a [u8]>,
 }
 
-impl<'a> Transcoder<'a> {
-    fn new(s: &'a [u8], out: &'a mut Vec<u8>) -> Self {
-        Transcoder { s, i: 0, out }
+impl<'a, 'o> Transcoder<'a, 'o> {
+    fn new(s: &'a [u8], out: &'o mut Vec<u8>, keys: &'o mut Vec<&'a [u8]>) -> Self {
+        keys.clear();
+        Transcoder { s, i: 0, out, keys }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -166,17 +171,18 @@ impl<'a> Transcoder<'a> {
             return Some(());
         }
         self.out.push(b'{');
-        let mut keys: Vec<&[u8]> = Vec::new();
+        let base = self.keys.len();
         loop {
             self.ws();
             let key = self.key()?;
             // serde_json keeps a repeated key at its first place with its last value.
-            if keys.len() >= MAX_KEYS || keys.contains(&key) {
+            let mine = &self.keys[base..];
+            if mine.len() >= MAX_KEYS || mine.contains(&key) {
                 return None;
             }
-            keys.push(key);
             self.out
-                .extend_from_slice(if keys.len() == 1 { b"\n" } else { b",\n" });
+                .extend_from_slice(if mine.is_empty() { b"\n" } else { b",\n" });
+            self.keys.push(key);
             self.indent(level + 1);
             self.out.extend_from_slice(key);
             self.out.extend_from_slice(b": ");
@@ -194,6 +200,7 @@ impl<'a> Transcoder<'a> {
                 _ => return None,
             }
         }
+        self.keys.truncate(base);
         self.i += 1;
         self.out.push(b'\n');
         self.indent(level);
