@@ -263,7 +263,7 @@ fn big_ledgers_are_written_in_chunks_with_the_same_text() {
 #[test]
 fn the_transcoder_takes_every_common_row_and_leaves_the_odd_ones() {
     let take = |line: &str| {
-        super::Transcoder::new(line.as_bytes(), &mut Vec::new())
+        super::Transcoder::new(line.as_bytes(), &mut Vec::new(), &mut Vec::new())
             .row()
             .is_some()
     };
