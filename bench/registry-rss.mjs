@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rows = Number(process.argv.find((a) => a.startsWith('--rows='))?.slice(7) ?? 100_000)
-const index = join(here, '..', 'index.js')
+const index = process.argv.find((a) => a.startsWith('--index='))?.slice(8) ?? join(here, '..', 'index.js')
 
 if (process.argv[2] === '--child') {
   const { registryLookup, registryReserve } = await import(index)
@@ -52,7 +52,7 @@ try {
   const size = seed(home, rows)
   const peak = (what) => {
     seed(home, rows)
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', home, what], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', home, what, `--index=${index}`], { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(r.stderr)
     return Number(r.stdout)
   }

@@ -264,20 +264,19 @@ impl<'a, 'o> Transcoder<'a, 'o> {
     fn string(&mut self) -> Option<()> {
         let start = self.i;
         self.i += 1;
-        loop {
-            self.i += plain_run(&self.s[self.i..])?;
-            match self.s[self.i] {
-                b'"' => break,
-                b'\\' => {
-                    self.out.extend_from_slice(&self.s[start..self.i]);
-                    return self.escaped_rest();
-                }
-                _ => return None, // a raw control character: refused by the parse
+        self.i += plain_run(&self.s[self.i..])?;
+        match self.s[self.i] {
+            b'"' => {
+                self.i += 1;
+                self.out.extend_from_slice(&self.s[start..self.i]);
+                Some(())
             }
+            b'\\' => {
+                self.out.extend_from_slice(&self.s[start..self.i]);
+                self.escaped_rest()
+            }
+            _ => None, // a raw control character: refused by the parse
         }
-        self.i += 1;
-        self.out.extend_from_slice(&self.s[start..self.i]);
-        Some(())
     }
 
     /// The rest of a string from its first escape (what came before it is written).
