@@ -39,7 +39,7 @@ pub fn write_read_result(bytes: &[u8], w: &mut dyn Write) -> io::Result<()> {
     // The keys of the objects being transcoded, reused from line to line (no allocation).
     let mut keys = Vec::with_capacity(MAX_KEYS);
     out.extend_from_slice(b"{\n  \"rows\": [");
-    for (n, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+    for (n, raw) in crate::bytescan::lines(bytes).enumerate() {
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
