@@ -3,6 +3,7 @@
 // The CLI runs as a real process with a PATH that holds no git (or an old one).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { git, makeRepo, okstra, tempDir, tempHome } from './helpers.mjs'
@@ -125,4 +126,34 @@ test('a failing post-checkout hook fails provisioning with its output and leaves
   assert.match(r.stderr, /hook says no/)
   assert.deepEqual(state(repo, home), before)
   assert.ok(!existsSync(join(home, 'worktrees', 'p', 'g', 'hookfail')))
+})
+
+test('git --version is asked once per git executable, not once per provisioning', () => {
+  const repo = makeRepo()
+  const real = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim()
+  const bin = tempDir('okstra-countgit-')
+  const log = join(bin, 'calls.log')
+  const wrapper = (extra) => `#!/bin/sh\n# ${extra}\necho "$*" >> '${log}'\nexec '${real}' "$@"\n`
+  writeFileSync(join(bin, 'git'), wrapper('first'))
+  chmodSync(join(bin, 'git'), 0o755)
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` }
+  const home = tempHome()
+  const versions = () => readFileSync(log, 'utf8').split('\n').filter((l) => l === '--version').length
+  for (const task of ['v1', 'v2', 'v3']) {
+    const r = provision(repo, home, task, env)
+    assert.equal(r.status, 0, r.stderr)
+  }
+  assert.equal(versions(), 1)
+  assert.match(readFileSync(join(home, 'worktrees', '.git-version'), 'utf8'), new RegExp(`^${join(bin, 'git')}\t.*\t\\d+\\.\\d+`))
+  // A replaced executable (another size and ctime) is asked again, once.
+  writeFileSync(join(bin, 'git'), wrapper('second, a longer line'))
+  for (const task of ['v4', 'v5']) {
+    const r = provision(repo, home, task, env)
+    assert.equal(r.status, 0, r.stderr)
+  }
+  assert.equal(versions(), 2)
+  // A damaged file costs one question, nothing else.
+  writeFileSync(join(home, 'worktrees', '.git-version'), 'garbage')
+  assert.equal(provision(repo, home, 'v6', env).status, 0)
+  assert.equal(versions(), 3)
 })

@@ -63,8 +63,11 @@ export async function run({ quick }) {
         native: { cmd: NATIVE_CLI, args: ['ledger', 'read', '--plan-run-root', root] },
         cli: { cmd: process.execPath, args: [NODE_CLI, 'ledger', 'read', '--plan-run-root', root] },
         python: { cmd: PYTHON, args: [py, root, 'read'] },
+        cat: { cmd: 'cat', args: [join(root, 'consumers.jsonl')] },
       }, { n })
-      rows.push({ op: `ledgerRead @${label} rows`, inproc: readIn, ...spawnedRead })
+      const { cat, ...readRow } = spawnedRead
+      rows.push({ op: `ledgerRead @${label} rows`, inproc: readIn, ...readRow })
+      rows.push({ op: `  floor: spawn \`cat\` of the file @${label} rows (same run)`, native: cat })
       // V8's own floor for building these rows: JSON.parse of their text, already in memory.
       const text = `[${readFileSync(join(root, 'consumers.jsonl'), 'utf8').trim().split('\n').join(',')}]`
       const parseFloor = measure(() => JSON.parse(text), { n: big ? 15 : quick ? 20 : 60, warmup: 2 })

@@ -47,8 +47,8 @@ const TIMER = join(here, 'spawn-timer.mjs')
 
 /**
  * Times spawned contenders ({ name: { cmd, args, env?, before?, allowFail? } }) from a small
- * fresh process (see spawn-timer.mjs), interleaved sample by sample; `{i}` in args becomes a
- * fresh number per call, counting from `first`. Returns the median per contender.
+ * fresh process (see spawn-timer.mjs), interleaved sample by sample; `{i}` anywhere in args
+ * becomes a fresh number per call, counting from `first`. Returns the median per contender.
  */
 export function spawnTimes(contenders, { n = 15, warmup = 1, first = 0 } = {}) {
   const r = spawnOk(process.execPath, [TIMER], { input: JSON.stringify({ contenders, n, warmup, first }) })

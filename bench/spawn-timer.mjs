@@ -5,8 +5,9 @@
 // contender runs there. A launcher calling okstra is a small process, like this one.
 //
 // Input (stdin, JSON): { contenders: { name: { cmd, args, env?, before? } }, n, warmup, first }
-// where `before` ({ cmd, args, env? }) runs untimed before each sample and `{i}` in args is
-// replaced by a counter that starts at `first` (a fresh stage per append). Contenders are
+// where `before` ({ cmd, args, env? }) runs untimed before each sample and `{i}` anywhere in
+// args is replaced by a counter that starts at `first`, one number per call (a fresh stage
+// per append, a fresh key, path and branch per reservation). Contenders are
 // interleaved sample by sample. Output (stdout, JSON): { name: median ms }.
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -15,7 +16,8 @@ const spec = JSON.parse(readFileSync(0, 'utf8'))
 let counter = spec.first ?? 0
 
 function run({ cmd, args = [], env }, timed) {
-  const filled = args.map((a) => (a === '{i}' ? String(counter++) : a))
+  const i = String(counter++)
+  const filled = args.map((a) => a.replaceAll('{i}', i))
   const t0 = process.hrtime.bigint()
   const r = spawnSync(cmd, filled, { env: env ?? process.env, maxBuffer: 1 << 30 })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6

@@ -42,6 +42,48 @@ pub fn plain_run(s: &[u8]) -> Option<usize> {
         .map(|n| at + n)
 }
 
+/// The index of the first `byte` in `s`, eight bytes at a time (the ledger's line split).
+pub fn find_byte(s: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word) ^ (ONES * u64::from(byte));
+        // A high bit in every zero byte (exact for the lowest one, the only one used).
+        let hits = w.wrapping_sub(ONES) & !w & HIGH;
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == byte)
+        .map(|n| at + n)
+}
+
+/// The pieces of `s` between `\n` bytes, as `s.split(|b| *b == b'\n')` gives them.
+pub fn lines(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_byte(r, b'\n') {
+            Some(n) => {
+                rest = Some(&r[n + 1..]);
+                Some(&r[..n])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Whether `line` is shaped like exactly one JSON object: it opens with `{`, closes with
 /// `}`, and its brackets (outside strings, read as JSON reads them: `\\` escapes the next
 /// byte) return to depth zero only at its last byte, with no control character in a string.
@@ -125,6 +167,23 @@ mod tests {
             "",
         ] {
             assert!(!one_object(bad.as_bytes()), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod lines_tests {
+    /// The fast split gives exactly what `split` gives, at every length and position.
+    #[test]
+    fn lines_split_as_split_does() {
+        let mut rng = crate::fuzz::Rng::new(5);
+        for len in 0..200 {
+            for _ in 0..20 {
+                let s: Vec<u8> = (0..len).map(|_| *rng.pick(b"ab\n\x8a\x0a\xff{")).collect();
+                let fast: Vec<&[u8]> = super::lines(&s).collect();
+                let slow: Vec<&[u8]> = s.split(|b| *b == b'\n').collect();
+                assert_eq!(fast, slow, "{s:?}");
+            }
         }
     }
 }

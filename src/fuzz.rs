@@ -231,6 +231,23 @@ fn fuzz_ledger_lines() {
     fuzz("ledger_line", 800, |input| {
         std::fs::write(&file, input).map_err(|e| e.to_string())?;
         let before = ledger.read().map_err(|e| format!("read: {e}"))?;
+        // `okstra ledger read` streams from the bytes: the same text as the decoded result.
+        let mut streamed = Vec::new();
+        ledger
+            .read_printable()
+            .and_then(|p| {
+                p.write_to(&mut streamed)
+                    .map_err(|e| crate::fsio::io_err("write", &file)(e).into())
+            })
+            .map_err(|e| format!("read_printable: {e}"))?;
+        let decoded = serde_json::to_value(&before).map_err(|e| e.to_string())?;
+        let decoded = serde_json::to_string_pretty(&decoded).map_err(|e| e.to_string())?;
+        ensure(streamed == decoded.as_bytes(), || {
+            format!(
+                "streamed read differs from the decoded one:\n{}\n---\n{decoded}",
+                String::from_utf8_lossy(&streamed)
+            )
+        })?;
         // The unchecked text, once a full parser accepts it, holds the same rows and the
         // checked read skipped nothing (else the binding's JSON.parse path would differ).
         let unchecked = ledger

@@ -30,6 +30,7 @@ use index::{Identity, Index};
 
 mod index;
 mod key;
+mod pretty;
 
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";
@@ -133,6 +134,13 @@ impl Ledger {
     pub fn read(&self) -> Result<ReadResult, LedgerError> {
         self.check_root(false)?;
         Ok(parse(&read_bytes(&self.path())?))
+    }
+
+    /// The ledger's bytes, to print [`Ledger::read`]'s result from them without decoding the
+    /// rows ([`Printable::write_to`]). Same refusals as [`Ledger::read`].
+    pub fn read_printable(&self) -> Result<Printable, LedgerError> {
+        self.check_root(false)?;
+        Ok(Printable(read_bytes(&self.path())?))
     }
 
     /// [`Ledger::read`] as one JSON array text of the valid rows (validated, not decoded).
@@ -441,20 +449,43 @@ pub struct ReadText {
     pub skipped: Vec<Skipped>,
 }
 
+/// A ledger's bytes as read, printed by [`Printable::write_to`].
+#[derive(Debug, Clone)]
+pub struct Printable(Vec<u8>);
+
+impl Printable {
+    /// Writes [`ReadResult`] as `serde_json::to_string_pretty` lays it out (no final newline),
+    /// byte for byte, transcoding each row from its line instead of decoding it, in chunks
+    /// (see the `ledger::pretty` module).
+    pub fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
+        pretty::write_read_result(&self.0, w)
+    }
+}
+
 /// Splits the file into rows and skipped lines; blank lines are ignored.
 fn parse(bytes: &[u8]) -> ReadResult {
     let mut out = ReadResult::default();
-    for (line, row) in lines(bytes) {
-        match row.and_then(|text| {
-            serde_json::from_str::<Value>(text).map_err(|e| {
-                format!("not valid JSON, probably cut short by a crash mid-append ({e})")
-            })
-        }) {
+    for (line, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match row_value(raw) {
             Ok(v) => out.rows.push(v),
-            Err(reason) => out.skipped.push(Skipped { line, reason }),
+            Err(reason) => out.skipped.push(Skipped {
+                line: line + 1,
+                reason,
+            }),
         }
     }
     out
+}
+
+/// One non-blank line decoded as a row, or why it is skipped.
+fn row_value(raw: &[u8]) -> Result<Value, String> {
+    object_text(raw).and_then(|text| {
+        serde_json::from_str::<Value>(text)
+            .map_err(|e| format!("not valid JSON, probably cut short by a crash mid-append ({e})"))
+    })
 }
 
 /// [`parse`] without building values: the valid rows' text joined into one JSON array.

@@ -27,6 +27,7 @@ mod security_tests;
 pub mod task_type;
 #[cfg(test)]
 mod testutil;
+pub mod timing;
 pub mod wizard;
 pub mod worktree;
 

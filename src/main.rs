@@ -14,6 +14,7 @@ use std::process::ExitCode;
 const NODE_ENV: &str = "OKSTRA_NODE";
 
 fn main() -> ExitCode {
+    okstra_native::timing::start();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == "wizard")
         && std::io::stdin().is_terminal()
@@ -24,11 +25,24 @@ fn main() -> ExitCode {
     // From here to the exit SIGINT / SIGTERM only set the flag commands poll (see
     // okstra_native::interrupt): a signal after the command finished is not a kill mid-write.
     let _signals = okstra_native::interrupt::SignalScope::install();
-    let out = okstra_native::cli::run(args);
-    // A closed pipe (`okstra … | head`) is not worth a panic; the exit code still tells.
-    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    // stdout is written as it is produced (`ledger read` streams its rows); a closed pipe
+    // (`okstra … | head`) is not worth a panic, and the exit code still tells.
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let out = okstra_native::cli::run_to(args, &mut w);
+    drop(w);
+    okstra_native::timing::mark("print");
     let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
-    ExitCode::from(u8::try_from(out.exit_code).unwrap_or(1))
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(okstra_native::timing::report().as_bytes());
+    let _ = std::io::stdout().flush();
+    // Exit with the handlers still installed: returning from `main` would drop the scope
+    // first, and a signal in the instant between would kill a process whose command had
+    // completed (exit by signal after the row was written, which a caller reads as "not done").
+    let code = i32::from(u8::try_from(out.exit_code).unwrap_or(1));
+    std::mem::forget(_signals);
+    std::process::exit(code)
 }
 
 /// The JS CLI beside this executable (`bin/okstra` was `bin/okstra.cjs`'s shim), or in the

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use super::args::LockArgs;
-use super::{to_json, CliError, CmdResult};
+use super::{to_json, CliError, Printed};
 use crate::error::Code;
 use crate::ledger::Ledger;
 
@@ -101,8 +101,17 @@ fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
     }
 }
 
-/// Runs one `okstra ledger` command.
-pub fn run(cmd: LedgerCmd) -> CmdResult {
+/// Runs one `okstra ledger` command. `read` prints the rows from the file's bytes
+/// ([`crate::ledger::Printable`]), the same text as printing its decoded result.
+pub fn run(cmd: LedgerCmd) -> Result<Printed, CliError> {
+    run_json(match cmd {
+        LedgerCmd::Read(root) => return Ok(Printed::Ledger(root.open()?.read_printable()?)),
+        other => other,
+    })
+    .map(Printed::Json)
+}
+
+fn run_json(cmd: LedgerCmd) -> super::CmdResult {
     match cmd {
         LedgerCmd::Read(root) => to_json(root.open()?.read()?),
         LedgerCmd::Append {

@@ -47,6 +47,26 @@ impl<E: Coded> From<E> for CliError {
 /// A command's result: the JSON to print on success.
 pub type CmdResult = Result<Value, CliError>;
 
+/// What a command prints on success: a JSON value, or a ledger's rows printed straight from
+/// the file's bytes (the same text as printing the decoded rows, written in chunks).
+pub enum Printed {
+    Json(Value),
+    Ledger(crate::ledger::Printable),
+}
+
+/// A run decided: what to print, or the ledger rows to stream.
+enum Outcome {
+    Done(CliOutcome),
+    Stream(crate::ledger::Printable),
+}
+
+/// What a run whose stdout was written by [`run_to`] leaves to print and return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
 /// Serializes a command's result.
 pub fn to_json<T: Serialize>(v: T) -> CmdResult {
     serde_json::to_value(v).map_err(|e| CliError {
@@ -221,6 +241,71 @@ where
     I: IntoIterator<Item = S>,
     S: Into<std::ffi::OsString> + Clone,
 {
+    match decide(args) {
+        Outcome::Done(out) => out,
+        Outcome::Stream(rows) => {
+            let mut text = Vec::new();
+            // Writing to a Vec cannot fail.
+            let _ = rows.write_to(&mut text);
+            text.push(b'\n');
+            CliOutcome {
+                stdout: String::from_utf8(text)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                stderr: String::new(),
+                exit_code: 0,
+            }
+        }
+    }
+}
+
+/// [`run`] writing stdout to `out` as it is produced (the native executable: `ledger read`
+/// streams its rows instead of building the whole text first). A write error (a closed
+/// pipe: `okstra … | head`) stops the output; the exit code is the command's.
+pub fn run_to<I, S>(args: I, out: &mut dyn std::io::Write) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    match decide(args) {
+        Outcome::Done(o) => {
+            let _ = out
+                .write_all(o.stdout.as_bytes())
+                .and_then(|()| out.flush());
+            Finished {
+                stderr: o.stderr,
+                exit_code: o.exit_code,
+            }
+        }
+        Outcome::Stream(rows) => {
+            let _ = rows
+                .write_to(out)
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush());
+            Finished {
+                stderr: String::new(),
+                exit_code: 0,
+            }
+        }
+    }
+}
+
+fn decide<I, S>(args: I) -> Outcome
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    Outcome::Done(match parse_and_run(args) {
+        Ok(out) => out,
+        Err(rows) => return Outcome::Stream(rows),
+    })
+}
+
+/// The command's outcome, or (as `Err`) the ledger rows it prints by streaming.
+fn parse_and_run<I, S>(args: I) -> Result<CliOutcome, crate::ledger::Printable>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
     let argv =
         std::iter::once(std::ffi::OsString::from("okstra")).chain(args.into_iter().map(Into::into));
     let cli = match Cli::try_parse_from(argv) {
@@ -228,7 +313,7 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             let text = e.render().to_string();
-            return match e.kind() {
+            return Ok(match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => CliOutcome {
                     stdout: text,
                     stderr: String::new(),
@@ -249,7 +334,7 @@ where
                     out.stderr = text;
                     out
                 }
-            };
+            });
         }
     };
     // A report that finds problems (`registry doctor`) prints it and exits 1.
@@ -267,13 +352,17 @@ where
     let _signals = crate::interrupt::SignalScope::install();
     let result = match cli.command {
         Command::Registry(cmd) => registry::run(cmd),
-        Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Ledger(cmd) => match ledger::run(cmd) {
+            Ok(Printed::Json(v)) => Ok(v),
+            Ok(Printed::Ledger(rows)) => return Err(rows),
+            Err(e) => Err(e),
+        },
         Command::Handoff(cmd) => handoff::run(cmd),
         Command::GitReconcile(a) => handoff::reconcile(a),
         Command::Worktree(cmd) => worktree::run(cmd, table),
         Command::Wizard { cmd, .. } => wizard::run(cmd),
     };
-    match result {
+    Ok(match result {
         Ok(Value::String(text)) if table => CliOutcome {
             stdout: text,
             stderr: String::new(),
@@ -292,7 +381,7 @@ where
             }
         }
         Err(e) => failure(e.code, &e.message),
-    }
+    })
 }
 
 #[cfg(test)]

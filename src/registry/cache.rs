@@ -5,6 +5,9 @@
 //! helper) replaces the file by rename, which gives it a new inode, so a replaced file is
 //! never mistaken for the cached one.
 //!
+//! Lookups and writers share the one copy per file (a writer edits it in place and puts it
+//! back; the next lookup confirms it by content), so a process holds each registry once.
+//!
 //! One case needs care: file timestamps tick coarsely (a few ms), and a freed inode number
 //! can be handed to the next file, so two files written within one tick could share all
 //! four keys. A copy is therefore trusted by `stat` only when the file's mtime was already
@@ -84,65 +87,86 @@ impl Stamp {
     }
 }
 
-struct Copy {
-    stamp: Stamp,
+/// The one copy of a registry file this process keeps: shared by lookups (which trust it by
+/// its `stamp` when it had settled) and by writers (which trust it by content).
+struct Slot {
     canon: Arc<Canon>,
+    /// The version the copy is trusted to be by `stat` alone; `None` when it is only known
+    /// to have been the file's content (a fresh file, or one this process just wrote).
+    stamp: Option<Stamp>,
 }
 
-fn copies() -> &'static Mutex<HashMap<PathBuf, Copy>> {
-    static COPIES: OnceLock<Mutex<HashMap<PathBuf, Copy>>> = OnceLock::new();
-    COPIES.get_or_init(Default::default)
+/// One slot per registry file: lookups and writes share one copy, so a process that read a
+/// registry and changed a row holds it once, not once per kind of use.
+fn slots() -> &'static Mutex<HashMap<PathBuf, Slot>> {
+    static SLOTS: OnceLock<Mutex<HashMap<PathBuf, Slot>>> = OnceLock::new();
+    SLOTS.get_or_init(Default::default)
 }
 
-/// The cached copy of `path` when `stamp` is the one it was read at.
+fn keep(slots: &mut HashMap<PathBuf, Slot>, path: &Path, slot: Slot) {
+    if slots.len() >= MAX_FILES && !slots.contains_key(path) {
+        slots.clear();
+    }
+    slots.insert(path.to_path_buf(), slot);
+}
+
+/// The copy of `path` when it is the version `stamp` (taken by the caller just before)
+/// describes: by the stamp it was trusted at, or, for a copy known only by content, by
+/// comparing its bytes with the file's (chunked, no file-sized buffer) — after which the
+/// stamp is trusted too if it had settled. A copy that is not the file's content is dropped
+/// here, before the caller reads the file again, so the two never coexist.
 pub fn get(path: &Path, stamp: &Stamp) -> Option<Arc<Canon>> {
-    let copies = copies().lock().ok()?;
-    copies
-        .get(path)
-        .filter(|c| c.stamp == *stamp)
-        .map(|c| c.canon.clone())
+    let mut slots = slots().lock().ok()?;
+    let slot = slots.get_mut(path)?;
+    if slot.stamp == Some(*stamp) {
+        return Some(slot.canon.clone());
+    }
+    if slot.stamp.is_none() {
+        let read_at = SystemTime::now();
+        let same = crate::fsio::file_holds(path, &slot.canon.bytes)
+            && std::fs::metadata(path).is_ok_and(|m| Stamp::of(&m) == *stamp);
+        if same {
+            if stamp.settled_at(read_at) {
+                slot.stamp = Some(*stamp);
+            }
+            return Some(slot.canon.clone());
+        }
+    }
+    slots.remove(path);
+    None
 }
 
-/// Remembers `canon` as the content of `path` at `stamp`, if that version had settled when
-/// it was read (`read_at`, taken before the read); otherwise forgets any copy. Returns
+/// Keeps `canon` as the copy of `path`, read at version `stamp` (`read_at`, taken before the
+/// read): trusted by that stamp if the version had settled, else by content only. Returns
 /// whether the version had settled, i.e. whether `stamp` identifies `canon`.
 pub fn put(path: &Path, stamp: Stamp, read_at: SystemTime, canon: Arc<Canon>) -> bool {
     let settled = stamp.settled_at(read_at);
-    let Ok(mut copies) = copies().lock() else {
-        return settled;
-    };
-    if !settled {
-        copies.remove(path);
-        return false;
+    if let Ok(mut slots) = slots().lock() {
+        let stamp = settled.then_some(stamp);
+        keep(&mut slots, path, Slot { canon, stamp });
     }
-    if copies.len() >= MAX_FILES && !copies.contains_key(path) {
-        copies.clear();
-    }
-    copies.insert(path.to_path_buf(), Copy { stamp, canon });
-    true
+    settled
 }
 
-fn canons() -> &'static Mutex<HashMap<PathBuf, Canon>> {
-    static CANONS: OnceLock<Mutex<HashMap<PathBuf, Canon>>> = OnceLock::new();
-    CANONS.get_or_init(Default::default)
-}
-
-/// Takes the copy of `path` a change of this process last wrote (or read), when the file
-/// (read under the lock) still holds exactly its bytes: the next change skips the read into
-/// a fresh buffer and the scan. Matching is by content, so no timestamp question arises.
+/// Takes the copy of `path` (the one a change of this process last wrote, or a lookup
+/// read), when the file (read under the lock) still holds exactly its bytes: the next
+/// change skips the read into a fresh buffer and the scan. Matching is by content, so no
+/// timestamp question arises. The copy leaves the cache while the change edits it.
 pub fn take_canon(path: &Path) -> Option<Canon> {
-    let mut canons = canons().lock().ok()?;
-    let canon = canons.remove(path)?;
+    let slot = slots().lock().ok()?.remove(path)?;
+    // Unshared unless a lookup on another thread holds it this instant (then it is copied).
+    let canon = Arc::try_unwrap(slot.canon).unwrap_or_else(|shared| (*shared).clone());
     crate::fsio::file_holds(path, &canon.bytes).then_some(canon)
 }
 
-/// Keeps `canon`, whose bytes are what `path` now holds (written under the lock).
+/// Keeps `canon`, whose bytes are what `path` now holds (written under the lock), as the
+/// file's one copy, trusted by content until a lookup confirms its stamp.
 pub fn put_canon(path: &Path, canon: Canon) {
-    let Ok(mut canons) = canons().lock() else {
-        return;
-    };
-    if canons.len() >= MAX_FILES && !canons.contains_key(path) {
-        canons.clear();
+    if let Ok(mut slots) = slots().lock() {
+        let slot = Slot {
+            canon: Arc::new(canon),
+            stamp: None,
+        };
+        keep(&mut slots, path, slot);
     }
-    canons.insert(path.to_path_buf(), canon);
 }

@@ -44,6 +44,8 @@ impl Canon {
     /// validated in full (a corrupt file is refused with its reason, as every read does) and
     /// re-serialized, which is what any write would store.
     pub fn of(path: &Path, bytes: Option<Vec<u8>>) -> Result<Canon, RegistryError> {
+        #[cfg(test)]
+        reads::count(path);
         let bytes = bytes.unwrap_or_else(|| EMPTY.to_vec());
         if let Some(layout) = Layout::scan(&bytes) {
             return Ok(Canon { bytes, layout });
@@ -218,3 +220,26 @@ fn pretty_at(v: &Value, depth: usize) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// How many times each file was read into a new [`Canon`] in this (test) process: a change
+/// or lookup served from the kept copy reads nothing.
+#[cfg(test)]
+pub(crate) mod reads {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static READS: Mutex<Option<HashMap<PathBuf, usize>>> = Mutex::new(None);
+
+    pub(crate) fn count(path: &Path) {
+        let mut r = READS.lock().unwrap_or_else(|e| e.into_inner());
+        *r.get_or_insert_with(HashMap::new)
+            .entry(path.to_path_buf())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn of(path: &Path) -> usize {
+        let r = READS.lock().unwrap_or_else(|e| e.into_inner());
+        r.as_ref().and_then(|m| m.get(path)).copied().unwrap_or(0)
+    }
+}

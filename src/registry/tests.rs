@@ -662,3 +662,49 @@ fn raw_text_names_the_slugged_row_unless_only_a_raw_row_exists() {
     assert_eq!(r.list(Some("shop"), None).unwrap().len(), 2);
     assert_eq!(r.list(Some("other"), None).unwrap().len(), 0);
 }
+
+/// Lookups and changes share one copy of the file: after the first read, a reservation
+/// takes the copy the lookup read, the next lookup confirms the copy the reservation wrote
+/// by content, and so on — the file is never read into a second copy.
+#[test]
+fn lookups_and_changes_share_one_copy_of_the_registry() {
+    // In a process of its own: the copies are per process, and the other tests' registries
+    // would evict this one's (at most 8 files are kept).
+    crate::testutil::run_with_env!(
+        lookups_and_changes_share_one_copy_of_the_registry,
+        "OKSTRA_TEST_ONE_COPY" => "1"
+    );
+    let (_d, r) = reg();
+    for i in 0..20 {
+        r.reserve(
+            &key(&format!("seed{i}"), None),
+            &res(&format!("/w/s{i}"), &format!("feat-s{i}")),
+        )
+        .unwrap();
+    }
+    let file = r.file();
+    assert!(r.lookup(&key("seed3", None)).unwrap().is_some());
+    let before = super::canon::reads::of(&file);
+    assert!(before >= 1);
+    for i in 0..3 {
+        r.reserve(
+            &key(&format!("new{i}"), None),
+            &res(&format!("/w/n{i}"), &format!("feat-n{i}")),
+        )
+        .unwrap();
+        assert!(r.lookup(&key(&format!("new{i}"), None)).unwrap().is_some());
+        assert!(r.lookup(&key("seed3", None)).unwrap().is_some());
+    }
+    assert_eq!(
+        super::canon::reads::of(&file),
+        before,
+        "the file was read again"
+    );
+    // A change by someone else (another process) is seen: the copy is dropped, read anew.
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["tasks"].as_object_mut().unwrap().remove("proj/grp/new0");
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    std::fs::write(&file, text).unwrap();
+    assert!(r.lookup(&key("new0", None)).unwrap().is_none());
+    assert_eq!(super::canon::reads::of(&file), before + 1);
+}

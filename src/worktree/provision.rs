@@ -233,12 +233,16 @@ fn reused(
 /// `E_TASK_KEY_ACTIVE` / `E_REGISTRY_CORRUPT`.
 pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, WorktreeError> {
     let reg = Registry::open(ctx);
+    // git's version is asked once per executable for every process, not once per process.
+    git::cli::remember_versions_in(reg.root());
+    crate::timing::mark("parse arguments, open registry");
     let (key, repo) = match start(req, reg.root())? {
         Start::Skip(status, root, note) => {
             return Ok(Provisioned::skipped(status, &key_of(req)?, &root, note))
         }
         Start::Repo(key, repo) => (entry_key(&reg, req, key)?, repo),
     };
+    crate::timing::mark("open repository");
     let record = journal::file(&reg, Op::Provision, &key.key());
     if !record.exists() {
         if let Some(e) = active(&reg, &key)? {
@@ -247,7 +251,9 @@ pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, W
             }
         }
     }
+    crate::timing::mark("registry lookup");
     let _key_lock = lock_key(&reg, &key)?;
+    crate::timing::mark("key lock");
     let mut recovered = recover_pending(&reg, &record)?;
     if let Some(e) = active(&reg, &key)? {
         if git::worktree_intact(Path::new(&e.worktree_path)) {
@@ -260,9 +266,13 @@ pub fn provision(ctx: &Context, req: &ProvisionRequest) -> Result<Provisioned, W
         reg.release(&key)?;
         recovered.get_or_insert("the recorded worktree was gone");
     }
+    crate::timing::mark("registry lookup under the key lock");
     let main = git::open_main(&repo)?;
     let repo_lock = lock_repo(&reg, &main)?;
-    let mut out = match plan(req, &key, &repo, &main, &reg, None)? {
+    crate::timing::mark("repository lock");
+    let planned = plan(req, &key, &repo, &main, &reg, None)?;
+    crate::timing::mark("plan (branch, path, base)");
+    let mut out = match planned {
         Action::Reuse(e) => reused(&reg, &key, e, &req.task_type, "reused")?,
         Action::Reactivate(e, admin) => reactivate(req, &key, &reg, &main, e, &admin)?,
         Action::Create(c) => create(req, &key, &reg, &main, &record, c, repo_lock)?,
@@ -331,8 +341,10 @@ fn create(
     repo_lock: crate::fsio::LockGuard,
 ) -> Result<Provisioned, WorktreeError> {
     let mut guard = Rollback::begin(record.to_path_buf(), intent(key, main, &c))?;
+    crate::timing::mark("journal record (durable)");
     interrupt::check()?;
     super::doctor::remember_repo(reg, main)?;
+    crate::timing::mark("remember repository");
     for name in &c.stale_admins {
         let gone = main
             .find_worktree(name)
@@ -351,7 +363,9 @@ fn create(
         git::mark_okstra_branch(main, &c.branch, c.base, &owner);
         made
     };
+    crate::timing::mark("git worktree add");
     guard.set_admin(&made.admin)?;
+    crate::timing::mark("journal: admin entry");
     // The repository lock covers git's own step only: copies, links and snapshots (a big
     // `node_modules` copy takes seconds) run without it, so other keys of the repository
     // do not queue behind them. The key lock is still held, and the journal record stays
@@ -359,6 +373,7 @@ fn create(
     drop(repo_lock);
     interrupt::check()?;
     let carried = sync::carry(main, c.carry_from.as_deref(), &c.path, reg.lock_timeout());
+    crate::timing::mark("carry shared state");
     interrupt::check()?;
     let reservation = Reservation {
         worktree_path: c.path.to_string_lossy().into_owned(),
@@ -368,7 +383,9 @@ fn create(
         stages: req.stages.clone(),
     };
     reg.reserve(key, &reservation)?;
+    crate::timing::mark("registry row (durable)");
     guard.commit()?;
+    crate::timing::mark("journal record removed");
     let note = created_note(key, &c, &req.task_type, &carried, &made.notes);
     Ok(Provisioned {
         status: ProvisionStatus::Created,
@@ -393,11 +410,17 @@ fn intent(key: &KeyParts, main: &git2::Repository, c: &Creation) -> Intent {
         .parent()
         .and_then(|p| p.ancestors().take_while(|a| !a.exists()).last())
         .map(Path::to_path_buf);
+    // The name the git CLI will give the admin entry, when it can be told in advance: the
+    // record then needs no second durable write once git named it (`Rollback::set_admin`).
+    let admin = match git::cli::locate() {
+        git::cli::Located::Usable(_) => git::cli::predicted_admin(main, &c.path),
+        _ => None,
+    };
     Intent {
         task_key: key.key(),
         git_dir: main.path().to_path_buf(),
         path: c.path.clone(),
-        admin: c.admin.clone(),
+        admin: admin.unwrap_or_else(|| c.admin.clone()),
         branch: c.branch.clone(),
         base: c.base.to_string(),
         branch_existed: c.branch_existed,

@@ -112,7 +112,25 @@ type VersionKey = (PathBuf, u64, i64, i64);
 
 static VERSIONS: Mutex<Option<HashMap<VersionKey, Option<String>>>> = Mutex::new(None);
 
-/// `git --version`'s answer (`git version 2.47.3` → `2.47.3`), `None` when it fails.
+/// Where [`cached_version`] keeps its answers between processes (see [`remember_versions_in`]).
+static VERSION_FILE_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The name of the file, inside the directory given to [`remember_versions_in`], that keeps
+/// `git --version`'s answer between processes: one line, the executable's path, inode, size,
+/// mtime and ctime (nanoseconds) and the version, tab-separated. A cache: a missing, stale
+/// or unreadable file only costs one `git --version`.
+pub const VERSION_FILE: &str = ".git-version";
+
+/// Keeps `git --version`'s answer in `dir` (the okstra worktrees root) from now on in this
+/// process, so a process that provisions once (`okstra worktree provision`) does not spawn
+/// git to learn what an earlier one already did.
+pub fn remember_versions_in(dir: &Path) {
+    *VERSION_FILE_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.to_path_buf());
+}
+
+/// `git --version`'s answer (`git version 2.47.3` → `2.47.3`), `None` when it fails. Asked
+/// once per executable (path, inode, size, mtime, ctime) and process, or once per executable
+/// for every process when [`remember_versions_in`] named a directory.
 fn cached_version(exe: &Path) -> Option<String> {
     let meta = exe.metadata().ok()?;
     let key = (
@@ -121,11 +139,30 @@ fn cached_version(exe: &Path) -> Option<String> {
         meta.mtime(),
         meta.mtime_nsec(),
     );
+    // Any replacement or edit of the executable changes its ctime (and mostly its inode).
+    let stamp = format!(
+        "{}\t{}\t{}\t{}.{}\t{}.{}",
+        exe.display(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
     let mut cache = VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
     cache
         .get_or_insert_with(HashMap::new)
         .entry(key)
         .or_insert_with(|| {
+            let file = VERSION_FILE_DIR
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|d| d.join(VERSION_FILE));
+            if let Some(v) = file.as_deref().and_then(|f| remembered(f, &stamp)) {
+                return Some(v);
+            }
             let out = Command::new(exe)
                 .arg("--version")
                 .stdin(Stdio::null())
@@ -133,9 +170,49 @@ fn cached_version(exe: &Path) -> Option<String> {
                 .ok()
                 .filter(|o| o.status.success())?;
             let text = String::from_utf8_lossy(&out.stdout);
-            Some(text.trim().trim_start_matches("git version ").to_string())
+            let version = text.trim().trim_start_matches("git version ").to_string();
+            if let Some(f) = file.filter(|_| !version.contains(['\n', '\t'])) {
+                // Best effort: without the file the next process asks git again.
+                let _ = crate::fsio::atomic_write(&f, format!("{stamp}\t{version}\n").as_bytes());
+            }
+            Some(version)
         })
         .clone()
+}
+
+/// The version recorded in `file` for the executable `stamp` describes, if that is the one.
+fn remembered(file: &Path, stamp: &str) -> Option<String> {
+    const BOUND: crate::safe_open::Bound = crate::safe_open::Bound {
+        bytes: 64 * 1024,
+        purpose: "the remembered git version",
+    };
+    let bytes = crate::safe_open::read_file(file, BOUND).ok()??;
+    let text = String::from_utf8(bytes).ok()?;
+    let line = text.strip_suffix('\n')?;
+    let (recorded, version) = line.rsplit_once('\t')?;
+    (recorded == stamp && !version.is_empty()).then(|| version.to_string())
+}
+
+/// The admin entry name the git CLI will give a worktree added at `path` now: its
+/// directory name, or that name with the first free counter (`t1`, `t11`, `t12`, …) when
+/// `.git/worktrees/<name>` is taken (git's `add_worktree`). `None` when the name is not
+/// one git keeps as is (git sanitizes names that are not plain refname components).
+pub fn predicted_admin(main: &Repository, path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && !name.ends_with(".lock")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !plain {
+        return None;
+    }
+    let dir = main.path().join("worktrees");
+    std::iter::once(name.to_string())
+        .chain((1..100).map(|n| format!("{name}{n}")))
+        .find(|n| dir.join(n).symlink_metadata().is_err())
 }
 
 /// `2.47.3`, `2.39.2.windows.1`, `2.50.1 (Apple Git-155)` → numbers; `None` if it does not
@@ -487,5 +564,55 @@ mod tests {
         assert_eq!(parse_version("2.50.1 (Apple Git-155)"), Some((2, 50, 1)));
         assert_eq!(parse_version("2.36"), Some((2, 36, 0)));
         assert_eq!(parse_version("weird"), None);
+    }
+}
+
+#[cfg(test)]
+mod predicted_admin_tests {
+    use super::predicted_admin;
+    use crate::testutil::git;
+    use crate::worktree::git::admin_name_at;
+
+    /// The prediction is what the git CLI then names the admin entry: a plain name, a name
+    /// already taken once and twice (git counts up), a name with dots.
+    #[test]
+    fn the_predicted_admin_name_is_the_one_git_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "init",
+            ],
+        );
+        let main = git2::Repository::open(&repo).unwrap();
+        let cases = ["t1", "x/t1", "y/t1", "stage-2", "a.b_c-d", "z/t1"];
+        for (i, rel) in cases.iter().enumerate() {
+            let path = dir.path().join("wt").join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let predicted = predicted_admin(&main, &path);
+            let p = path.to_string_lossy().into_owned();
+            git(
+                &repo,
+                &["worktree", "add", "-q", "-b", &format!("b{i}"), "--", &p],
+            );
+            let actual = admin_name_at(&main, &path);
+            assert!(predicted.is_some(), "{rel}: no prediction");
+            assert_eq!(predicted, actual, "{rel}");
+        }
+        // A name git would sanitize is not predicted.
+        for odd in [".hidden", "a..b", "x.lock", "sp ace"] {
+            assert_eq!(predicted_admin(&main, &dir.path().join(odd)), None, "{odd}");
+        }
     }
 }

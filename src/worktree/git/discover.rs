@@ -29,8 +29,13 @@ pub fn trust_git_ownership() {
 
 /// The repository containing `path`: `Ok(None)` only when git says it is not in one.
 pub fn find(path: &Path) -> Result<Option<Repository>, WorktreeError> {
-    match cli::locate() {
-        cli::Located::Usable(git) => match git.rev_parse(path)? {
+    let located = cli::locate();
+    crate::timing::mark("locate git (git --version)");
+    match located {
+        cli::Located::Usable(git) => match git
+            .rev_parse(path)
+            .inspect(|_| crate::timing::mark("git rev-parse"))?
+        {
             RevParse::NotGit => Ok(None),
             RevParse::Dubious(said) => Err(WorktreeError::RepoUnsafe {
                 path: path.to_path_buf(),
