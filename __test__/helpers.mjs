@@ -41,7 +41,8 @@ export function okstra(args, opts = {}) {
   return spawnCli(process.execPath, [CLI, ...args], opts)
 }
 
-function spawnCli(cmd, args, opts) {
+/** Runs `cmd args…` to the end; returns { status, stdout, stderr, json } (json: stdout parsed, when it is JSON). */
+export function spawnCli(cmd, args, opts) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts })
   let json
   try {
@@ -139,4 +140,17 @@ time.sleep(120)
       return new Promise((resolve) => (holder.exitCode !== null || holder.signalCode !== null ? resolve() : holder.once('close', resolve)))
     },
   }
+}
+
+/** Runs the native CLI under strace with `straceArgs`; resolves with its exit. */
+export function runStraced(straceArgs, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...straceArgs, NATIVE_CLI, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.resume()
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal, stdout }))
+  })
 }

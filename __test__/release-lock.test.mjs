@@ -5,21 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
-import { NATIVE_CLI, git, makeRepo, okstraNative, tempHome } from './helpers.mjs'
-
-/** Runs the native CLI under strace with `straceArgs`; resolves with its exit. */
-function runStraced(straceArgs, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...straceArgs, NATIVE_CLI, ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.resume()
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout }))
-  })
-}
+import { git, makeRepo, okstraNative, runStraced, tempHome } from './helpers.mjs'
 
 /** git's lock reason of the worktree at `path` (`undefined` when unlocked). */
 function gitLock(repo, path) {
@@ -41,9 +27,11 @@ test('a release racing a reactivating provision of the same key waits for it: ro
   // then waits 3 s when it opens the registry's lock (the reservation). The release
   // starts inside that wait.
   const t0 = Date.now()
-  // (registry.lock is opened relative to the worktrees directory, opened just before.)
+  // (registry.lock is opened relative to the worktrees directory, opened just before; the
+  // first two opens there read the cached `git --version` answer, `.git-version`, which the
+  // first provisioning wrote.)
   const held = runStraced(['-P', join(home, 'worktrees'), '-e', 'trace=openat',
-    '-e', 'inject=openat:delay_enter=3000000:when=1'], provision)
+    '-e', 'inject=openat:delay_enter=3000000:when=3'], provision)
   await new Promise((r) => setTimeout(r, 1000))
   const rel = okstraNative(['registry', 'release', ...key])
   const releasedAt = Date.now() - t0

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { NATIVE_CLI, git, makeRepo, okstraNative, tempHome } from './helpers.mjs'
+import { NATIVE_CLI, git, makeRepo, okstraNative, runStraced, tempHome } from './helpers.mjs'
 
 function small() {
   const repo = makeRepo()
@@ -41,19 +41,6 @@ function runKilled(args, ms) {
       if (t) clearTimeout(t)
       resolve({ code, signal, stdout })
     })
-  })
-}
-
-/** Runs the native CLI under strace with `straceArgs`; resolves with its exit. */
-function runStraced(straceArgs, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...straceArgs, NATIVE_CLI, ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.resume()
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout }))
   })
 }
 

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { handoffRecordPr, ledgerAppend, ledgerRead, provisionTaskWorktree } from '../index.js'
-import { CLI, NATIVE_CLI, ROOT, git, makeRepo, okstra, okstraNative, tempDir } from './helpers.mjs'
+import { CLI, NATIVE_CLI, ROOT, git, makeRepo, okstra, okstraNative, spawnCli, tempDir } from './helpers.mjs'
 
 /** A plan run root with `name` a symlink to a file outside holding "keep". */
 function planted(name) {
@@ -71,14 +71,7 @@ test('a branch git would read as an option is refused before anything runs, the 
  */
 function withRawLockEnv(value, cmd, args) {
   const octal = [...value].map((b) => `\\${b.toString(8).padStart(3, '0')}`).join('')
-  const r = spawnSync('bash', ['-c', `OKSTRA_LOCK_TIMEOUT_MS="$(printf '${octal}')" exec "$@"`, 'bash', cmd, ...args], { encoding: 'utf8', timeout: 60_000 })
-  let json
-  try {
-    json = JSON.parse(r.stdout)
-  } catch {
-    json = undefined
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json }
+  return spawnCli('bash', ['-c', `OKSTRA_LOCK_TIMEOUT_MS="$(printf '${octal}')" exec "$@"`, 'bash', cmd, ...args], { timeout: 60_000 })
 }
 
 test('a bad OKSTRA_LOCK_TIMEOUT_MS is E_INVALID_ARG from the JS API, the JS CLI and the native CLI, never the default', () => {
