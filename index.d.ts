@@ -82,9 +82,14 @@ export interface AnchorChange {
   to: string
 }
 
-/** Whether the call wrote a row (`false`: an equal row was already there). */
+/**
+ * Whether the call wrote a row (`false`: an equal row was already there), and the
+ * `impl_task_key` the row is recorded under: the key given, slugged as provisioning
+ * registers it, unless the ledger's rows (the Python helper's) use the raw text.
+ */
 export interface AppendResult {
   appended: boolean
+  taskKey: string
 }
 
 /** What a re-run of `handoffAssemble` rebuilt. */

@@ -21,9 +21,9 @@ test('ledger exports take one options object; the 0.1 (planRunRoot, options) for
   const a = tempDir()
   const b = tempDir()
   const row = { implTaskKey: 'p/g/t#stage-1', stage: 1, status: 'done', fields: { head_commit: 'c1' } }
-  assert.deepEqual(ledgerAppend({ planRunRoot: a, ...row }), { appended: true })
-  assert.deepEqual(ledgerAppend(b, row), { appended: true })
-  assert.deepEqual(await ledgerAppendAsync({ planRunRoot: a, ...row }), { appended: false })
+  assert.deepEqual(ledgerAppend({ planRunRoot: a, ...row }), { appended: true, taskKey: row.implTaskKey })
+  assert.deepEqual(ledgerAppend(b, row), { appended: true, taskKey: row.implTaskKey })
+  assert.deepEqual(await ledgerAppendAsync({ planRunRoot: a, ...row }), { appended: false, taskKey: row.implTaskKey })
   ledgerAppendVerified({ planRunRoot: a, implTaskKey: 'k', stage: 1, verdict: 'accepted', reportPath: 'r.md' })
   ledgerAppendVerified(b, { implTaskKey: 'k', stage: 1, verdict: 'accepted', reportPath: 'r.md' })
   ledgerAppendPr({ planRunRoot: a, implTaskKey: 'k', stages: [1], branch: 'x', url: 'u' })

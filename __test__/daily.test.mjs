@@ -156,9 +156,9 @@ test('directories that must exist: refused (exit 1, nothing created) unless told
   // Told to: the CLI's --create and the export's create make the root and the row.
   let r = okstra(['ledger', 'append', '--plan-run-root', missing, '--create', '--impl-task-key', 'k', '--stage', '1', '--status', 'started'])
   assert.equal(r.status, 0, r.stdout)
-  assert.deepEqual(r.json, { appended: true })
+  assert.deepEqual(r.json, { appended: true, taskKey: 'k' })
   const other = join(dir, 'other')
-  assert.deepEqual(ledgerAppend({ planRunRoot: other, implTaskKey: 'k', stage: 1, status: 'done', create: true }), { appended: true })
+  assert.deepEqual(ledgerAppend({ planRunRoot: other, implTaskKey: 'k', stage: 1, status: 'done', create: true }), { appended: true, taskKey: 'k' })
   assert.equal(ledgerRead({ planRunRoot: other }).rows.length, 1)
   r = okstra(['ledger', 'read', '--plan-run-root', missing])
   assert.equal(r.status, 0)

@@ -280,7 +280,7 @@ test('docs/formats.md: the ledger example is what the appends write, line for li
       r = native.ledgerAppend({ planRunRoot: root, implTaskKey, stage, status, forceReappend: again, fields: rest })
       done.push({ implTaskKey, stage, status })
     }
-    assert.deepEqual(r, { appended: true }, line)
+    assert.deepEqual(r, { appended: true, taskKey: implTaskKey }, line)
   }
   const file = join(root, 'consumers.jsonl')
   assert.equal(readFileSync(file, 'utf8'), doc)

@@ -50,7 +50,7 @@ function setup() {
   const plan = join(runs, 'final-report-implementation-planning-001.md')
   writeFileSync(plan, PLAN)
   const { task, results } = recordStages({ repo, home, runs, base, heads, verified: [1, 2, 3], started: true })
-  for (const r of results) assert.deepEqual(r, { appended: true })
+  for (const r of results) assert.deepEqual(r, { appended: true, taskKey: 'p/g/t' })
   const ctx = { planRunRoot: runs, approvedPlan: plan, projectRoot: repo }
   return { repo, home, runs, plan, base, heads, task, ctx, asm: { ...ctx, ...task, workCategory: 'feature' } }
 }
@@ -157,8 +157,8 @@ test('assemble merges in dependency order with two-parent merge commits, and a r
   assert.deepEqual(again.merges, a.merges)
   assert.equal(git(a.worktreePath, 'rev-parse', 'HEAD'), a.merges[1].mergeCommit)
   // Once a PR covers them, the stages are no longer eligible.
-  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [2, 1], branch: a.branch, url: 'https://example/pr/1' }), { appended: true })
-  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [1, 2], branch: a.branch, url: 'https://example/pr/1' }), { appended: false })
+  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [2, 1], branch: a.branch, url: 'https://example/pr/1' }), { appended: true, taskKey: 'p/g/t' })
+  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'p/g/t', stages: [1, 2], branch: a.branch, url: 'https://example/pr/1' }), { appended: false, taskKey: 'p/g/t' })
   const { stages } = handoffEligible(asm)
   assert.match(stages[0].reasons[0], /Stage 1 is already covered by a PR \(branch feat-t\.group-s1-2, https:\/\/example\/pr\/1\)/)
 })
@@ -198,7 +198,7 @@ test('okstra handoff eligible and record-pr print JSON; a bad plan is E_PLAN_INV
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.json.stages.length, 4)
   const pr = okstra(['handoff', 'record-pr', '--plan-run-root', runs, '--impl-task-key', 'p/g/t', '--stages', '4', '--branch', 'b', '--url', 'u'])
-  assert.deepEqual(pr.json, { appended: true })
+  assert.deepEqual(pr.json, { appended: true, taskKey: 'p/g/t' })
   const badPlan = join(runs, 'bad.md')
   writeFileSync(badPlan, '## 5.5 Stage Map\n- Stage 1: a — depends-on: 2\n- Stage 2: b — depends-on: 1\n')
   assert.throws(() => handoffEligible({ planRunRoot: runs, approvedPlan: badPlan, projectRoot: repo }), {

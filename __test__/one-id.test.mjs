@@ -86,11 +86,11 @@ test('ledger, handoff and reconcile take the raw text as the provisioned key', (
   git(made.path, 'commit', '-q', '--allow-empty', '-m', 'stage 1')
   const head = git(made.path, 'rev-parse', 'HEAD')
   // The JS export writes the slugged key; the CLI with the same raw text finds that row.
-  assert.deepEqual(ledgerAppend({ planRunRoot: runs, implTaskKey: 'Shop/pay/Checkout 500', stage: 1, status: 'done', fields: { head_commit: head } }), { appended: true })
+  assert.deepEqual(ledgerAppend({ planRunRoot: runs, implTaskKey: 'Shop/pay/Checkout 500', stage: 1, status: 'done', fields: { head_commit: head } }), { appended: true, taskKey: SLUG_KEY })
   const again = okstra(['ledger', 'append', '--plan-run-root', runs, '--impl-task-key', 'Shop/pay/Checkout 500', '--stage', '1', '--status', 'done'])
   assert.equal(again.status, 0, again.stderr)
-  assert.deepEqual(again.json, { appended: false })
-  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'Shop/pay/Checkout 500', stages: [1], branch: 'fix-x', url: 'https://example/pr/1' }), { appended: true })
+  assert.deepEqual(again.json, { appended: false, taskKey: SLUG_KEY })
+  assert.deepEqual(handoffRecordPr({ planRunRoot: runs, implTaskKey: 'Shop/pay/Checkout 500', stages: [1], branch: 'fix-x', url: 'https://example/pr/1' }), { appended: true, taskKey: SLUG_KEY })
   assert.deepEqual(ledgerRead({ planRunRoot: runs }).rows.map((r) => r.impl_task_key), [SLUG_KEY, SLUG_KEY])
 
   // Reconcile finds the stage branch through the registry (the done row records none)
@@ -133,9 +133,9 @@ test('rows the Python helper wrote under the raw text stay that entry at every d
   const runs = tempDir('okstra-runs-')
   const pyAppend = spawnSync('python3', [PY_CONSUMERS, runs, 'append', RAW_KEY, '1', 'done', base], { encoding: 'utf8' })
   assert.equal(pyAppend.status, 0, pyAppend.stderr)
-  assert.deepEqual(await ledgerAppendAsync({ planRunRoot: runs, implTaskKey: RAW_KEY, stage: 1, status: 'done' }), { appended: false })
+  assert.deepEqual(await ledgerAppendAsync({ planRunRoot: runs, implTaskKey: RAW_KEY, stage: 1, status: 'done' }), { appended: false, taskKey: RAW_KEY })
   const cliL = okstra(['ledger', 'append', '--plan-run-root', runs, '--impl-task-key', RAW_KEY, '--stage', '1', '--status', 'started'])
-  assert.deepEqual(cliL.json, { appended: true }, cliL.stderr)
+  assert.deepEqual(cliL.json, { appended: true, taskKey: RAW_KEY }, cliL.stderr)
   assert.deepEqual(ledgerRead({ planRunRoot: runs }).rows.map((r) => r.impl_task_key), [RAW_KEY, RAW_KEY])
 
   // Released by the raw text: the Python row, and okstra's release leaves the user's

@@ -85,6 +85,16 @@ pub struct ReadResult {
 /// The statuses [`Ledger::append`] records (`verified` and `pr` have their own appends).
 pub const STAGE_STATUSES: [&str; 2] = ["started", "done"];
 
+/// What an append did: whether it wrote a row (`false`: an equal row was already there)
+/// and the `impl_task_key` the row is recorded under — the text the caller gave, slugged
+/// unless the ledger's rows use it raw ([`Ledger::resolve_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Appended {
+    pub appended: bool,
+    pub task_key: String,
+}
+
 /// The ledger of one plan run.
 #[derive(Debug, Clone)]
 pub struct Ledger {

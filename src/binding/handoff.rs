@@ -348,7 +348,7 @@ pub fn handoff_record_verified(o: HandoffRecordVerifiedOptions) -> Result<Append
         lock_timeout: lock_bound(o.lock_timeout_ms)?,
     })
     .map_err(js_err)?;
-    Ok(AppendResult { appended })
+    Ok(appended.into())
 }
 
 /// Records the PR a stage group was handed off in (idempotent per branch). Throws
@@ -366,7 +366,7 @@ pub fn handoff_record_pr(o: super::ledger::LedgerAppendPrOptions) -> Result<Appe
         create: o.create.unwrap_or(false),
     })
     .map_err(js_err)?;
-    Ok(AppendResult { appended })
+    Ok(appended.into())
 }
 
 /// Options of `gitReconcile`.

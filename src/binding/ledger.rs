@@ -81,10 +81,22 @@ impl ToNapiValue for LedgerReadResult {
     }
 }
 
-/// Whether the call wrote a row (`false`: an equal row was already there).
+/// Whether the call wrote a row (`false`: an equal row was already there), and the
+/// `impl_task_key` the row is recorded under: the key given, slugged as provisioning
+/// registers it, unless the ledger's rows (the Python helper's) use the raw text.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct AppendResult {
     pub appended: bool,
+    pub task_key: String,
+}
+
+impl From<crate::ledger::Appended> for AppendResult {
+    fn from(a: crate::ledger::Appended) -> Self {
+        AppendResult {
+            appended: a.appended,
+            task_key: a.task_key,
+        }
+    }
 }
 
 /// Options of `ledgerRead`. Reads take no lock (appends are whole-line writes), so there is
@@ -249,7 +261,10 @@ fn append(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
             fields,
         )
         .map_err(js_err)?;
-    Ok(AppendResult { appended })
+    Ok(AppendResult {
+        appended,
+        task_key: key,
+    })
 }
 
 /// Appends a `started`/`done` row under `consumers.lock` (one whole-line write + fsync),
@@ -286,7 +301,10 @@ fn append_verified(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
             o.head_commit.as_deref(),
         )
         .map_err(js_err)?;
-    Ok(AppendResult { appended })
+    Ok(AppendResult {
+        appended,
+        task_key: key,
+    })
 }
 
 /// Appends a `verified` row; the same `reportPath` for the stage again is a no-op.
@@ -314,7 +332,10 @@ fn append_pr(o: Value, legacy: Option<Value>) -> Result<AppendResult> {
     let appended = ledger
         .append_pr(&key, &stages, &o.branch, &o.url)
         .map_err(js_err)?;
-    Ok(AppendResult { appended })
+    Ok(AppendResult {
+        appended,
+        task_key: key,
+    })
 }
 
 /// Appends a `pr` row (stages sorted); a `pr` row for the same branch makes it a no-op.

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::args::{HomeArgs, LockArgs};
 use super::ledger::PrArgs;
@@ -125,20 +124,17 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
             report_path,
             head_commit,
             lock,
-        } => {
-            let appended = handoff::record_verified(&handoff::RecordVerifiedRequest {
-                plan_run_root,
-                impl_task_key,
-                stage,
-                report_path,
-                head_commit,
-                lock_timeout: lock.bound()?,
-            })?;
-            Ok(json!({ "appended": appended }))
-        }
+        } => to_json(handoff::record_verified(&handoff::RecordVerifiedRequest {
+            plan_run_root,
+            impl_task_key,
+            stage,
+            report_path,
+            head_commit,
+            lock_timeout: lock.bound()?,
+        })?),
         HandoffCmd::RecordPr(pr) => {
             let lock_timeout = pr.root.lock.bound()?;
-            let appended = handoff::record_pr(&handoff::RecordPrRequest {
+            to_json(handoff::record_pr(&handoff::RecordPrRequest {
                 plan_run_root: PathBuf::from(pr.root.plan_run_root),
                 impl_task_key: pr.impl_task_key,
                 stages: pr.stages,
@@ -146,8 +142,7 @@ pub fn run(cmd: HandoffCmd) -> CmdResult {
                 url: pr.url,
                 lock_timeout,
                 create: pr.root.create,
-            })?;
-            Ok(json!({ "appended": appended }))
+            })?)
         }
     }
 }

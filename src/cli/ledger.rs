@@ -1,12 +1,12 @@
 //! `okstra ledger …`
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::args::LockArgs;
 use super::{to_json, CliError, Printed};
 use crate::error::Code;
-use crate::ledger::Ledger;
+use crate::ledger::{Appended, Ledger};
 
 /// Which ledger.
 #[derive(Debug, Args)]
@@ -124,7 +124,10 @@ fn run_json(cmd: LedgerCmd) -> super::CmdResult {
             let ledger = at.root.open()?;
             let key = ledger.resolve_key(&at.impl_task_key)?;
             let appended = ledger.append(&key, at.stage, &status, force_reappend, fields)?;
-            Ok(json!({ "appended": appended }))
+            to_json(Appended {
+                appended,
+                task_key: key,
+            })
         }
         LedgerCmd::AppendVerified {
             at,
@@ -141,13 +144,19 @@ fn run_json(cmd: LedgerCmd) -> super::CmdResult {
                 &report_path,
                 head_commit.as_deref(),
             )?;
-            Ok(json!({ "appended": appended }))
+            to_json(Appended {
+                appended,
+                task_key: key,
+            })
         }
         LedgerCmd::AppendPr(pr) => {
             let ledger = pr.root.open()?;
             let key = ledger.resolve_key(&pr.impl_task_key)?;
             let appended = ledger.append_pr(&key, &pr.stages, &pr.branch, &pr.url)?;
-            Ok(json!({ "appended": appended }))
+            to_json(Appended {
+                appended,
+                task_key: key,
+            })
         }
     }
 }

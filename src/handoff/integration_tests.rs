@@ -267,15 +267,18 @@ fn record(p: &Plan, report: &str, head: Option<String>) {
         r#"{"taskType": "final-verification", "verificationScope": "single-stage", "verdictToken": "accepted"}"#,
     )
     .unwrap();
-    assert!(record_verified(&RecordVerifiedRequest {
-        plan_run_root: p.ctx.plan_run_root.clone(),
-        impl_task_key: KEY.into(),
-        stage: 1,
-        report_path: p.ctx.plan_run_root.join(format!("{report}.md")),
-        head_commit: head,
-        lock_timeout: T,
-    })
-    .unwrap());
+    assert!(
+        record_verified(&RecordVerifiedRequest {
+            plan_run_root: p.ctx.plan_run_root.clone(),
+            impl_task_key: KEY.into(),
+            stage: 1,
+            report_path: p.ctx.plan_run_root.join(format!("{report}.md")),
+            head_commit: head,
+            lock_timeout: T,
+        })
+        .unwrap()
+        .appended
+    );
 }
 
 fn reconcile_now(p: &Plan) {

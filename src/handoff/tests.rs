@@ -206,8 +206,8 @@ fn record_verified_reads_top_level_or_meta_fields() {
         head_commit: None,
         lock_timeout: T,
     };
-    assert!(record_verified(&req).unwrap());
-    assert!(!record_verified(&req).unwrap());
+    assert!(record_verified(&req).unwrap().appended);
+    assert!(!record_verified(&req).unwrap().appended);
     let wrong_stage = RecordVerifiedRequest {
         stage: 2,
         ..req.clone()
@@ -239,9 +239,9 @@ fn record_verified_reads_the_data_beside_the_report_or_the_data_file_given() {
         head_commit: None,
         lock_timeout: T,
     };
-    assert!(record_verified(&req("fv-7.md", 1)).unwrap());
-    assert!(record_verified(&req("fv-7.data.json", 2)).unwrap());
-    assert!(record_verified(&req("fv-7", 3)).unwrap());
+    assert!(record_verified(&req("fv-7.md", 1)).unwrap().appended);
+    assert!(record_verified(&req("fv-7.data.json", 2)).unwrap().appended);
+    assert!(record_verified(&req("fv-7", 3)).unwrap().appended);
     let e = record_verified(&req("fv-8.md", 1)).unwrap_err();
     assert_eq!(e.code(), "E_REPORT_REJECTED");
     assert!(e.to_string().contains("fv-8.data.json"), "{e}");

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::HandoffError;
 use crate::error::InvalidArg;
-use crate::ledger::{self, Ledger};
+use crate::ledger::{self, Appended, Ledger};
 use crate::report::{self, field};
 use crate::task_type::TaskType;
 
@@ -45,7 +45,7 @@ fn expect(reasons: &mut Vec<String>, name: &str, got: Option<String>, want: &str
 /// (`E_REPORT_REJECTED`). The row records the verified head (`head_commit`: the request's,
 /// else the stage's last `done` head), so eligibility can tell when the stage changed
 /// since. The same report recorded again is a no-op.
-pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError> {
+pub fn record_verified(req: &RecordVerifiedRequest) -> Result<Appended, HandoffError> {
     let path = report::data_path(&req.report_path);
     // Through crate::safe_open: a symlink, FIFO or device is E_UNSAFE_FILE, a file over
     // its bound E_FILE_TOO_LARGE, before anything is read.
@@ -103,7 +103,12 @@ pub fn record_verified(req: &RecordVerifiedRequest) -> Result<bool, HandoffError
         Some(h) => Some(h.trim().to_string()),
         None => done_head(&ledger, &key, req.stage)?,
     };
-    Ok(ledger.append_verified_at(&key, req.stage, "accepted", &report, head.as_deref())?)
+    let appended =
+        ledger.append_verified_at(&key, req.stage, "accepted", &report, head.as_deref())?;
+    Ok(Appended {
+        appended,
+        task_key: key,
+    })
 }
 
 /// The `head_commit` of the task's last `done` row for `stage`, if any.
@@ -138,11 +143,15 @@ pub struct RecordPrRequest {
 
 /// Records the PR (idempotent per branch, so re-running after `gh pr create` reused a PR
 /// converges on one row). Errors: `E_INVALID_ARG` (no stages, empty branch or url).
-pub fn record_pr(req: &RecordPrRequest) -> Result<bool, HandoffError> {
+pub fn record_pr(req: &RecordPrRequest) -> Result<Appended, HandoffError> {
     if req.url.trim().is_empty() {
         return Err(InvalidArg("url must not be empty".into()).into());
     }
     let ledger = Ledger::new(&req.plan_run_root, req.lock_timeout).creating(req.create);
     let key = ledger.resolve_key(&req.impl_task_key)?;
-    Ok(ledger.append_pr(&key, &req.stages, &req.branch, &req.url)?)
+    let appended = ledger.append_pr(&key, &req.stages, &req.branch, &req.url)?;
+    Ok(Appended {
+        appended,
+        task_key: key,
+    })
 }
