@@ -31,6 +31,8 @@ use index::{Identity, Index};
 mod index;
 mod key;
 
+pub use key::TaskRows;
+
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";
 /// The lock file name inside a plan run root (shared with the Python helper).
@@ -574,6 +576,24 @@ pub trait RowView {
     fn verdict(&self) -> Option<&str>;
     /// The integer entries of `stages`.
     fn stages(&self) -> Vec<u32>;
+}
+
+impl<T: RowView> RowView for &T {
+    fn status(&self) -> Option<&str> {
+        (**self).status()
+    }
+
+    fn stage(&self) -> Option<u32> {
+        (**self).stage()
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        (**self).verdict()
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        (**self).stages()
+    }
 }
 
 impl RowView for Value {

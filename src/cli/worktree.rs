@@ -90,6 +90,11 @@ pub enum WorktreeCmd {
         /// Also measure each worktree's disk use (walks every file).
         #[arg(long)]
         disk: bool,
+        /// A plan run root whose consumers.jsonl gives stage rows their ledger state
+        /// (started/done, verdict, PR; repeatable). Without it `ledger` is null: the
+        /// registry does not record where a task's plan run lives.
+        #[arg(long)]
+        plan_run_root: Vec<String>,
         #[command(flatten)]
         home: HomeArgs,
     },
@@ -214,6 +219,7 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
         WorktreeCmd::Status {
             project_id,
             disk,
+            plan_run_root,
             home,
         } => {
             let rows = lifecycle::status(
@@ -221,6 +227,7 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
                 &StatusOptions {
                     project_ids: project_id,
                     disk,
+                    plan_run_roots: plan_run_root,
                 },
             )?;
             if table {
