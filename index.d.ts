@@ -1205,7 +1205,9 @@ export interface WorktreeIntegration {
  * deleted in the background, so the call returns at once), git's record of it and its
  * lock, the branch only when its work is integrated in the base, and releases the registry
  * row. Refuses, changing nothing, with `E_REMOVE_REFUSED` naming every reason (dirty,
- * untracked, stash, unpushed, process-inside, not-okstra, locked-by-other). `force: true`
+ * untracked, stash, unpushed, process-inside, not-okstra, locked-by-other) in its message
+ * and as data: `err.reasons` is `[{ kind, detail }]`, `kind` being the reason as
+ * `worktreeStatus`'s `blockers` name it. `force: true`
  * first records the dirty tree, untracked files and branch tip as a commit under
  * `refs/okstra/snapshots/<key>/<n>` (`worktreeRestore` brings them back), but never
  * overrides the last three reasons. Crash-safe: a journal record lets the next call finish

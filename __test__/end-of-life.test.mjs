@@ -42,10 +42,19 @@ test('the JS API and the CLI refuse, remove, list and restore alike', async () =
   }
   assert.equal(thrown?.code, 'E_REMOVE_REFUSED')
   assert.match(thrown.message, /untracked/)
+  // The reasons as data: the kinds status's blockers use, each with what was found.
+  assert.deepEqual(thrown.reasons.map((r) => r.kind), ['untracked'])
+  assert.match(thrown.reasons[0].detail, /1 untracked path/)
+  assert.ok(thrown instanceof Error)
+  const rejected = await worktreeRemoveAsync(key(home, 'a')).catch((e) => e)
+  assert.equal(rejected.code, 'E_REMOVE_REFUSED')
+  assert.deepEqual(rejected.reasons, thrown.reasons)
   const cli = okstra(['worktree', 'remove', '--project-id', 'p', '--task-group', 'g', '--task-id', 'a', '--home', home])
   assert.equal(cli.status, 2)
   assert.equal(cli.json.code, 'E_REMOVE_REFUSED')
   assert.equal(cli.json.error, thrown.message)
+  assert.deepEqual(cli.json.reasons, thrown.reasons)
+  assert.deepEqual(Object.keys(cli.json), ['ok', 'code', 'error', 'reasons'])
   const nat = okstraNative(['worktree', 'remove', '--project-id', 'p', '--task-group', 'g', '--task-id', 'a', '--home', home])
   assert.equal(nat.status, 2)
   assert.equal(nat.stdout, cli.stdout)
@@ -55,6 +64,7 @@ test('the JS API and the CLI refuse, remove, list and restore alike', async () =
   assert.equal(row.taskKey, 'p/g/a')
   assert.equal(row.removable, false)
   assert.deepEqual(row.blockers.map((b) => b.reason), ['untracked'])
+  assert.deepEqual(row.blockers.map((b) => ({ kind: b.reason, detail: b.detail })), thrown.reasons)
   assert.equal(row.dirty.untracked, 1)
   assert.deepEqual((await worktreeStatusAsync({ home })).map((r) => r.taskKey), ['p/g/a'])
   // Off a terminal the CLI prints the JSON; --json is accepted by every command.

@@ -2,11 +2,12 @@
 //! `worktreeRestore`, `worktreeSnapshots`, `worktreeGc` (each with an `…Async` twin).
 
 use napi::bindgen_prelude::AsyncTask;
+use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 
 use super::ids::JsKeyParts;
-use super::{context, from_js, invalid_arg, js_err, task, Result};
+use super::{context, from_js, invalid_arg, js_err, task, Result, Thrown};
 use crate::lifecycle;
 
 /// Counts from `git status`: staged, modified (unstaged), untracked (a wholly untracked
@@ -326,10 +327,11 @@ struct RemoveArgs {
     force: Option<bool>,
 }
 
-fn remove(o: Value) -> Result<WorktreeRemoved> {
+fn remove(o: Value) -> std::result::Result<WorktreeRemoved, Thrown> {
     let o: RemoveArgs = from_js("worktreeRemove", o)?;
     let ctx = context(o.key.home.as_deref(), o.key.lock_timeout_ms)?;
-    let r = lifecycle::remove(&ctx, &o.key.parts()?, o.force.unwrap_or(false)).map_err(js_err)?;
+    let r = lifecycle::remove(&ctx, &o.key.parts()?, o.force.unwrap_or(false))
+        .map_err(Thrown::coded)?;
     Ok(WorktreeRemoved {
         task_key: r.task_key,
         path: r.path,
@@ -345,15 +347,17 @@ fn remove(o: Value) -> Result<WorktreeRemoved> {
 /// deleted in the background, so the call returns at once), git's record of it and its
 /// lock, the branch only when its work is integrated in the base, and releases the registry
 /// row. Refuses, changing nothing, with `E_REMOVE_REFUSED` naming every reason (dirty,
-/// untracked, stash, unpushed, process-inside, not-okstra, locked-by-other). `force: true`
+/// untracked, stash, unpushed, process-inside, not-okstra, locked-by-other) in its message
+/// and as data: `err.reasons` is `[{ kind, detail }]`, `kind` being the reason as
+/// `worktreeStatus`'s `blockers` name it. `force: true`
 /// first records the dirty tree, untracked files and branch tip as a commit under
 /// `refs/okstra/snapshots/<key>/<n>` (`worktreeRestore` brings them back), but never
 /// overrides the last three reasons. Crash-safe: a journal record lets the next call finish
 /// a removal that was killed. Also throws `E_NOT_FOUND`, `E_GIT`, `E_GIT_REQUIRED`,
 /// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
 #[napi(ts_args_type = "o: KeyParts & { force?: boolean }")]
-pub fn worktree_remove(o: Value) -> Result<WorktreeRemoved> {
-    remove(o)
+pub fn worktree_remove(env: Env, o: Value) -> napi::Result<WorktreeRemoved> {
+    remove(o).map_err(|e| e.throw(&env))
 }
 
 task!(
@@ -364,7 +368,7 @@ task!(
 /// `worktreeRemove` on the libuv pool.
 #[napi(ts_args_type = "o: KeyParts & { force?: boolean }")]
 pub fn worktree_remove_async(o: Value) -> AsyncTask<WorktreeRemoveTask> {
-    WorktreeRemoveTask::run(move || remove(o))
+    WorktreeRemoveTask::run_thrown(move || remove(o))
 }
 
 #[derive(serde::Deserialize)]

@@ -99,8 +99,9 @@ pub enum WorktreeCmd {
         home: HomeArgs,
     },
     /// Remove a key's worktree (directory, git's record, the branch when integrated) and
-    /// release its row. Refused (exit 2, E_REMOVE_REFUSED naming every reason) while it
-    /// holds work that would be lost or a process; --force first records the work under
+    /// release its row. Refused (exit 2, E_REMOVE_REFUSED naming every reason, also listed
+    /// as `reasons: [{kind, detail}]` in the JSON error) while it holds work that would be
+    /// lost or a process; --force first records the work under
     /// refs/okstra/snapshots/<key>/<n>.
     Remove {
         #[command(flatten)]
@@ -291,8 +292,8 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
 
 /// A command `run_lifecycle` was not meant to get (never reached: `run` routes).
 fn unreachable_cmd() -> CmdResult {
-    Err(super::CliError {
-        code: crate::error::Code::Internal,
-        message: "a worktree command was routed to the wrong runner".into(),
-    })
+    Err(super::CliError::new(
+        crate::error::Code::Internal,
+        "a worktree command was routed to the wrong runner",
+    ))
 }

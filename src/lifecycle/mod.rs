@@ -129,6 +129,23 @@ impl Coded for LifecycleError {
             LifecycleError::Refused { .. } => Code::RemoveRefused,
         }
     }
+
+    /// A refusal's reasons: `reasons: [{ kind, detail }]`, `kind` being the blocker's reason
+    /// as `status` shows it (`dirty`, `untracked`, `stash`, `unpushed`, `process-inside`,
+    /// `not-okstra`, `locked-by-other`).
+    fn data(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let LifecycleError::Refused { blockers, .. } = self else {
+            return None;
+        };
+        let reasons = blockers
+            .iter()
+            .map(|b| serde_json::json!({ "kind": b.reason.as_str(), "detail": b.detail }))
+            .collect();
+        Some(serde_json::Map::from_iter([(
+            "reasons".to_string(),
+            serde_json::Value::Array(reasons),
+        )]))
+    }
 }
 
 /// The kind of worktree a key names: `task`, `stage` (`#stage-<N>`) or `group`

@@ -374,6 +374,23 @@ fn check_removal(fx: &Fx, cases: &[Case]) {
                 for reason in reasons.iter() {
                     assert!(e.to_string().contains(reason), "{name}: {e}");
                 }
+                // The same reasons as data, in the kinds `status` names its blockers.
+                let data = serde_json::Value::Object(e.data().expect("refusal data"));
+                let kinds: Vec<&str> = data["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["kind"].as_str().unwrap())
+                    .collect();
+                assert_eq!(kinds, *reasons, "{name}: {data}");
+                assert!(
+                    data["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|r| r["detail"].as_str().is_some_and(|d| !d.is_empty())),
+                    "{name}: {data}"
+                );
                 assert!(
                     path.exists() && fx.listed(path),
                     "{name}: changed on refusal"
