@@ -1210,7 +1210,9 @@ export interface WorktreeIntegration {
  * deleted in the background, so the call returns at once), git's record of it and its
  * lock, the branch only when its work is integrated in the base, and releases the registry
  * row. Refuses, changing nothing, with `E_REMOVE_REFUSED` naming every reason (dirty,
- * untracked, stash, unpushed, process-inside, not-okstra, locked-by-other). `force: true`
+ * untracked, stash, unpushed, process-inside, not-okstra, locked-by-other) in its message
+ * and as data: `err.reasons` is `[{ reason, detail }]`, the same objects as
+ * `worktreeStatus`'s `blockers`. `force: true`
  * first records the dirty tree, untracked files and branch tip as a commit under
  * `refs/okstra/snapshots/<key>/<n>` (`worktreeRestore` brings them back), but never
  * overrides the last three reasons. Crash-safe: a journal record lets the next call finish
@@ -1281,17 +1283,32 @@ export interface WorktreeSnapshot {
 export declare function worktreeSnapshots(o: KeyParts & { projectRoot?: string }): Array<WorktreeSnapshot>
 
 /**
+ * What a plan run's ledger records about a stage worktree: `state` `done` (a `done` row)
+ * or `started` (only a `started` row; `null` when neither), the verdict of its last
+ * `verified` row, the URL of the last `pr` row listing it.
+ */
+export interface WorktreeStageLedger {
+  state: 'started' | 'done' | null | null
+  verified: string | null
+  pr: string | null
+}
+
+/**
  * One row per worktree the home's registry knows (only `projectIds` when given): kind,
  * path, branch, dirty counts, stashes, ahead/behind the base, whether its work is
  * integrated and by which proof, processes inside, disk use (`disk: true`; it walks every
  * file), last phase and age, and the `blockers` `worktreeRemove` would refuse with. git
- * runs for several worktrees at once. Finishes a removal a crash interrupted first;
- * changes nothing else. Throws `E_GIT_REQUIRED`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
+ * runs for several worktrees at once. `planRunRoot` (one or several plan run roots) gives
+ * each stage row its `ledger` state from that `consumers.jsonl`, matched by task key and
+ * stage; without it `ledger` is `null`. Finishes a removal a crash interrupted first;
+ * changes nothing else. Throws `E_GIT_REQUIRED`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`
+ * (also a missing plan run root), `E_UNSAFE_FILE` (a `consumers.jsonl` that is a symlink,
+ * FIFO or device).
  */
-export declare function worktreeStatus(o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }): Array<WorktreeStatusRow>
+export declare function worktreeStatus(o?: { projectIds?: string[]; disk?: boolean; planRunRoot?: string | string[]; home?: string; lockTimeoutMs?: number }): Array<WorktreeStatusRow>
 
 /** `worktreeStatus` on the libuv pool. */
-export declare function worktreeStatusAsync(o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }): Promise<Array<WorktreeStatusRow>>
+export declare function worktreeStatusAsync(o?: { projectIds?: string[]; disk?: boolean; planRunRoot?: string | string[]; home?: string; lockTimeoutMs?: number }): Promise<Array<WorktreeStatusRow>>
 
 /** One worktree as `worktreeStatus` shows it. */
 export interface WorktreeStatusRow {
@@ -1329,6 +1346,11 @@ export interface WorktreeStatusRow {
   /** `worktreeRemove` without `force` would remove it. */
   removable: boolean
   blockers: Array<WorktreeBlocker>
+  /**
+   * A stage row's ledger state, from the `planRunRoot` ledgers; `null` for task and
+   * group rows, a stage the ledgers do not mention, or without `planRunRoot`.
+   */
+  ledger: WorktreeStageLedger | null
   /** What failed while judging it; the other fields are then partial. */
   error: string | null
 }

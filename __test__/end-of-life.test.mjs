@@ -14,6 +14,7 @@ import { SHM, git, makeRepo, okstra, okstraNative, NATIVE_CLI, tempDir, tempHome
 const {
   provisionTaskWorktree, worktreeStatus, worktreeStatusAsync, worktreeRemove, worktreeRemoveAsync,
   worktreeRestoreAsync, worktreeSnapshots, worktreeGc, worktreeGcAsync, registryLookup,
+  ledgerAppend, ledgerAppendVerified, ledgerAppendPr,
 } = native
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -41,10 +42,19 @@ test('the JS API and the CLI refuse, remove, list and restore alike', async () =
   }
   assert.equal(thrown?.code, 'E_REMOVE_REFUSED')
   assert.match(thrown.message, /untracked/)
+  // The reasons as data: the same objects as status's blockers, each with what was found.
+  assert.deepEqual(thrown.reasons.map((r) => r.reason), ['untracked'])
+  assert.match(thrown.reasons[0].detail, /1 untracked path/)
+  assert.ok(thrown instanceof Error)
+  const rejected = await worktreeRemoveAsync(key(home, 'a')).catch((e) => e)
+  assert.equal(rejected.code, 'E_REMOVE_REFUSED')
+  assert.deepEqual(rejected.reasons, thrown.reasons)
   const cli = okstra(['worktree', 'remove', '--project-id', 'p', '--task-group', 'g', '--task-id', 'a', '--home', home])
   assert.equal(cli.status, 2)
   assert.equal(cli.json.code, 'E_REMOVE_REFUSED')
   assert.equal(cli.json.error, thrown.message)
+  assert.deepEqual(cli.json.reasons, thrown.reasons)
+  assert.deepEqual(Object.keys(cli.json), ['ok', 'code', 'error', 'reasons'])
   const nat = okstraNative(['worktree', 'remove', '--project-id', 'p', '--task-group', 'g', '--task-id', 'a', '--home', home])
   assert.equal(nat.status, 2)
   assert.equal(nat.stdout, cli.stdout)
@@ -54,6 +64,7 @@ test('the JS API and the CLI refuse, remove, list and restore alike', async () =
   assert.equal(row.taskKey, 'p/g/a')
   assert.equal(row.removable, false)
   assert.deepEqual(row.blockers.map((b) => b.reason), ['untracked'])
+  assert.deepEqual(row.blockers, thrown.reasons)
   assert.equal(row.dirty.untracked, 1)
   assert.deepEqual((await worktreeStatusAsync({ home })).map((r) => r.taskKey), ['p/g/a'])
   // Off a terminal the CLI prints the JSON; --json is accepted by every command.
@@ -80,6 +91,41 @@ test('the JS API and the CLI refuse, remove, list and restore alike', async () =
   assert.equal(registryLookup(key(home, 'a')).status, 'active')
   await assert.rejects(worktreeRemoveAsync({ ...key(home, 'nope') }), { code: 'E_NOT_FOUND' })
   assert.throws(() => worktreeGc({ home, olderThan: 'soon' }), { code: 'E_INVALID_ARG' })
+})
+
+test('status shows a stage\'s ledger state from the plan run roots it is given', async () => {
+  const repo = makeRepo()
+  const home = tempHome()
+  const run = join(tempDir('okstra-eol-run-'), 'run')
+  for (const stageNumber of [1, 2]) {
+    provisionTaskWorktree({ ...key(home, 's'), stageNumber, taskType: 'implementation', projectRoot: repo })
+  }
+  const at = { planRunRoot: run, implTaskKey: 'p/g/s' }
+  ledgerAppend({ ...at, stage: 1, status: 'started', create: true })
+  ledgerAppend({ ...at, stage: 1, status: 'done', fields: { head_commit: 'abc' } })
+  ledgerAppendVerified({ ...at, stage: 1, verdict: 'accepted', reportPath: 'r.md' })
+  ledgerAppendPr({ ...at, stages: [1], branch: 'feat-s-s1', url: 'https://git.example/pr/1' })
+  const ledgers = (rows) => Object.fromEntries(rows.map((r) => [r.taskKey, r.ledger]))
+  assert.deepEqual(ledgers(worktreeStatus({ home })), { 'p/g/s#stage-1': null, 'p/g/s#stage-2': null })
+  const want = {
+    'p/g/s#stage-1': { state: 'done', verified: 'accepted', pr: 'https://git.example/pr/1' },
+    'p/g/s#stage-2': null,
+  }
+  assert.deepEqual(ledgers(worktreeStatus({ home, planRunRoot: run })), want)
+  assert.deepEqual(ledgers(await worktreeStatusAsync({ home, planRunRoot: [run] })), want)
+  for (const cli of [okstra, okstraNative]) {
+    const st = cli(['worktree', 'status', '--plan-run-root', run, '--home', home])
+    assert.equal(st.status, 0, st.stderr)
+    assert.deepEqual(ledgers(st.json), want)
+  }
+  // An unusable plan run root fails the call with the ledger reader's code.
+  const missing = join(run, 'no-such')
+  assert.throws(() => worktreeStatus({ home, planRunRoot: missing }), { code: 'E_INVALID_ARG' })
+  await assert.rejects(worktreeStatusAsync({ home, planRunRoot: [run, missing] }), { code: 'E_INVALID_ARG' })
+  const bad = okstraNative(['worktree', 'status', '--plan-run-root', missing, '--home', home])
+  assert.notEqual(bad.status, 0)
+  assert.equal(bad.json.code, 'E_INVALID_ARG')
+  assert.throws(() => worktreeStatus({ home, planRunRoot: 7 }), { code: 'E_INVALID_ARG' })
 })
 
 test('30 SIGKILLs during remove and gc --apply: the next call finishes, no work lost', async () => {

@@ -17,6 +17,14 @@ pub use git::{git_err, GitCause, GitError};
 pub trait Coded: std::error::Error {
     /// The stable code, e.g. [`Code::TaskKeyActive`] (`E_TASK_KEY_ACTIVE`).
     fn code(&self) -> Code;
+
+    /// What the error says as data, beside its code and message: each entry becomes a
+    /// property of the JS error object and a field of the CLI's JSON error output (e.g.
+    /// `reasons` of `E_REMOVE_REFUSED`). `None` for most errors. Keys never replace `code`,
+    /// `message`, `ok` or `error`.
+    fn data(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        None
+    }
 }
 
 /// An argument that cannot be used as given (`E_INVALID_ARG`), from any door: an id, a path,

@@ -32,6 +32,8 @@ mod index;
 mod key;
 mod pretty;
 
+pub use key::TaskRows;
+
 /// The ledger file name inside a plan run root.
 pub const LEDGER_FILE: &str = "consumers.jsonl";
 /// The lock file name inside a plan run root (shared with the Python helper).
@@ -615,6 +617,24 @@ pub trait RowView {
     fn verdict(&self) -> Option<&str>;
     /// The integer entries of `stages`.
     fn stages(&self) -> Vec<u32>;
+}
+
+impl<T: RowView> RowView for &T {
+    fn status(&self) -> Option<&str> {
+        (**self).status()
+    }
+
+    fn stage(&self) -> Option<u32> {
+        (**self).stage()
+    }
+
+    fn verdict(&self) -> Option<&str> {
+        (**self).verdict()
+    }
+
+    fn stages(&self) -> Vec<u32> {
+        (**self).stages()
+    }
 }
 
 impl RowView for Value {

@@ -2,11 +2,12 @@
 //! `worktreeRestore`, `worktreeSnapshots`, `worktreeGc` (each with an `…Async` twin).
 
 use napi::bindgen_prelude::AsyncTask;
+use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 
 use super::ids::JsKeyParts;
-use super::{context, from_js, invalid_arg, js_err, task, Result};
+use super::{context, from_js, invalid_arg, js_err, task, Result, Thrown};
 use crate::lifecycle;
 
 /// Counts from `git status`: staged, modified (unstaged), untracked (a wholly untracked
@@ -69,6 +70,27 @@ impl From<lifecycle::Blocker> for WorktreeBlocker {
     }
 }
 
+/// What a plan run's ledger records about a stage worktree: `state` `done` (a `done` row)
+/// or `started` (only a `started` row; `null` when neither), the verdict of its last
+/// `verified` row, the URL of the last `pr` row listing it.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct WorktreeStageLedger {
+    #[napi(ts_type = "'started' | 'done' | null")]
+    pub state: Option<String>,
+    pub verified: Option<String>,
+    pub pr: Option<String>,
+}
+
+impl From<lifecycle::StageLedger> for WorktreeStageLedger {
+    fn from(l: lifecycle::StageLedger) -> Self {
+        WorktreeStageLedger {
+            state: l.state,
+            verified: l.verified,
+            pr: l.pr,
+        }
+    }
+}
+
 /// One worktree as `worktreeStatus` shows it.
 #[napi(object, object_from_js = false, use_nullable = true)]
 pub struct WorktreeStatusRow {
@@ -106,6 +128,9 @@ pub struct WorktreeStatusRow {
     /// `worktreeRemove` without `force` would remove it.
     pub removable: bool,
     pub blockers: Vec<WorktreeBlocker>,
+    /// A stage row's ledger state, from the `planRunRoot` ledgers; `null` for task and
+    /// group rows, a stage the ledgers do not mention, or without `planRunRoot`.
+    pub ledger: Option<WorktreeStageLedger>,
     /// What failed while judging it; the other fields are then partial.
     pub error: Option<String>,
 }
@@ -135,6 +160,7 @@ impl From<lifecycle::StatusRow> for WorktreeStatusRow {
             age_seconds: r.age_seconds.map(|s| s as f64),
             removable: r.removable,
             blockers: r.blockers.into_iter().map(Into::into).collect(),
+            ledger: r.ledger.map(Into::into),
             error: r.error,
         }
     }
@@ -228,8 +254,17 @@ pub struct WorktreeGcReport {
 struct StatusArgs {
     project_ids: Option<Vec<String>>,
     disk: Option<bool>,
+    plan_run_root: Option<OneOrMany>,
     home: Option<String>,
     lock_timeout_ms: Option<f64>,
+}
+
+/// A string or an array of strings.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn status(o: Option<Value>) -> Result<Vec<WorktreeStatusRow>> {
@@ -243,6 +278,11 @@ fn status(o: Option<Value>) -> Result<Vec<WorktreeStatusRow>> {
         &lifecycle::StatusOptions {
             project_ids: o.project_ids.unwrap_or_default(),
             disk: o.disk.unwrap_or(false),
+            plan_run_roots: match o.plan_run_root {
+                None => Vec::new(),
+                Some(OneOrMany::One(r)) => vec![r],
+                Some(OneOrMany::Many(r)) => r,
+            },
         },
     )
     .map_err(js_err)?;
@@ -253,10 +293,14 @@ fn status(o: Option<Value>) -> Result<Vec<WorktreeStatusRow>> {
 /// path, branch, dirty counts, stashes, ahead/behind the base, whether its work is
 /// integrated and by which proof, processes inside, disk use (`disk: true`; it walks every
 /// file), last phase and age, and the `blockers` `worktreeRemove` would refuse with. git
-/// runs for several worktrees at once. Finishes a removal a crash interrupted first;
-/// changes nothing else. Throws `E_GIT_REQUIRED`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
+/// runs for several worktrees at once. `planRunRoot` (one or several plan run roots) gives
+/// each stage row its `ledger` state from that `consumers.jsonl`, matched by task key and
+/// stage; without it `ledger` is `null`. Finishes a removal a crash interrupted first;
+/// changes nothing else. Throws `E_GIT_REQUIRED`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`
+/// (also a missing plan run root), `E_UNSAFE_FILE` (a `consumers.jsonl` that is a symlink,
+/// FIFO or device).
 #[napi(
-    ts_args_type = "o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }"
+    ts_args_type = "o?: { projectIds?: string[]; disk?: boolean; planRunRoot?: string | string[]; home?: string; lockTimeoutMs?: number }"
 )]
 pub fn worktree_status(o: Option<Value>) -> Result<Vec<WorktreeStatusRow>> {
     status(o)
@@ -269,7 +313,7 @@ task!(
 
 /// `worktreeStatus` on the libuv pool.
 #[napi(
-    ts_args_type = "o?: { projectIds?: string[]; disk?: boolean; home?: string; lockTimeoutMs?: number }"
+    ts_args_type = "o?: { projectIds?: string[]; disk?: boolean; planRunRoot?: string | string[]; home?: string; lockTimeoutMs?: number }"
 )]
 pub fn worktree_status_async(o: Option<Value>) -> AsyncTask<WorktreeStatusTask> {
     WorktreeStatusTask::run(move || status(o))
@@ -283,10 +327,11 @@ struct RemoveArgs {
     force: Option<bool>,
 }
 
-fn remove(o: Value) -> Result<WorktreeRemoved> {
+fn remove(o: Value) -> std::result::Result<WorktreeRemoved, Thrown> {
     let o: RemoveArgs = from_js("worktreeRemove", o)?;
     let ctx = context(o.key.home.as_deref(), o.key.lock_timeout_ms)?;
-    let r = lifecycle::remove(&ctx, &o.key.parts()?, o.force.unwrap_or(false)).map_err(js_err)?;
+    let r = lifecycle::remove(&ctx, &o.key.parts()?, o.force.unwrap_or(false))
+        .map_err(Thrown::coded)?;
     Ok(WorktreeRemoved {
         task_key: r.task_key,
         path: r.path,
@@ -302,15 +347,17 @@ fn remove(o: Value) -> Result<WorktreeRemoved> {
 /// deleted in the background, so the call returns at once), git's record of it and its
 /// lock, the branch only when its work is integrated in the base, and releases the registry
 /// row. Refuses, changing nothing, with `E_REMOVE_REFUSED` naming every reason (dirty,
-/// untracked, stash, unpushed, process-inside, not-okstra, locked-by-other). `force: true`
+/// untracked, stash, unpushed, process-inside, not-okstra, locked-by-other) in its message
+/// and as data: `err.reasons` is `[{ reason, detail }]`, the same objects as
+/// `worktreeStatus`'s `blockers`. `force: true`
 /// first records the dirty tree, untracked files and branch tip as a commit under
 /// `refs/okstra/snapshots/<key>/<n>` (`worktreeRestore` brings them back), but never
 /// overrides the last three reasons. Crash-safe: a journal record lets the next call finish
 /// a removal that was killed. Also throws `E_NOT_FOUND`, `E_GIT`, `E_GIT_REQUIRED`,
 /// `E_LOCK_TIMEOUT`, `E_REGISTRY_CORRUPT`, `E_INVALID_ARG`.
 #[napi(ts_args_type = "o: KeyParts & { force?: boolean }")]
-pub fn worktree_remove(o: Value) -> Result<WorktreeRemoved> {
-    remove(o)
+pub fn worktree_remove(env: Env, o: Value) -> napi::Result<WorktreeRemoved> {
+    remove(o).map_err(|e| e.throw(&env))
 }
 
 task!(
@@ -321,7 +368,7 @@ task!(
 /// `worktreeRemove` on the libuv pool.
 #[napi(ts_args_type = "o: KeyParts & { force?: boolean }")]
 pub fn worktree_remove_async(o: Value) -> AsyncTask<WorktreeRemoveTask> {
-    WorktreeRemoveTask::run(move || remove(o))
+    WorktreeRemoveTask::run_thrown(move || remove(o))
 }
 
 #[derive(serde::Deserialize)]

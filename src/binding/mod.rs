@@ -12,7 +12,7 @@ mod registry;
 mod wizard;
 mod worktree;
 
-use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, TypeName, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, ToNapiValue, TypeName, Unknown};
 use napi::{Env, JsError, Task};
 
 use std::time::Duration;
@@ -31,6 +31,43 @@ pub fn code_err(code: Code, msg: impl Into<String>) -> napi::Error<String> {
 /// Converts any core error to a JS error carrying its code.
 pub fn js_err<E: Coded>(e: E) -> napi::Error<String> {
     code_err(e.code(), e.to_string())
+}
+
+/// A coded error that may carry data fields ([`Coded::data`]): thrown (or rejected with) as a
+/// JS Error whose `code` and `message` are the error's, plus one property per field (e.g.
+/// `reasons` of `E_REMOVE_REFUSED`). Every other error converts into it without data, so
+/// async exports ([`Job`]) carry either kind to the JS thread.
+#[derive(Debug)]
+pub struct Thrown {
+    code: String,
+    message: String,
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Thrown {
+    /// A core error with its code, message and data fields.
+    pub fn coded<E: Coded>(e: E) -> Thrown {
+        Thrown {
+            code: e.code().as_str().to_string(),
+            message: e.to_string(),
+            data: e.data(),
+        }
+    }
+
+    /// The napi error that throws this as a JS Error (an export with `env` returns it).
+    pub fn throw(self, env: &Env) -> napi::Error {
+        thrown_with(env, napi::Error::new(self.code, self.message), self.data)
+    }
+}
+
+impl From<napi::Error<String>> for Thrown {
+    fn from(e: napi::Error<String>) -> Self {
+        Thrown {
+            code: e.status,
+            message: e.reason,
+            data: None,
+        }
+    }
 }
 
 /// An `E_INVALID_ARG` error for a value a JS caller passed.
@@ -119,7 +156,7 @@ pub fn lock_bound(lock_timeout_ms: Option<f64>) -> Result<Duration> {
     crate::fsio::lock_timeout(ms_arg(lock_timeout_ms)?).map_err(js_err)
 }
 
-type Work<T> = Box<dyn FnOnce() -> Result<T> + Send>;
+type Work<T> = Box<dyn FnOnce() -> std::result::Result<T, Thrown> + Send>;
 
 /// Runs one core operation on the libuv thread pool (git2 and file I/O block, so this is
 /// `AsyncTask`, not Tokio) and settles the Promise with its value or its coded error. Each
@@ -132,6 +169,13 @@ pub struct Job<T> {
 impl<T> Job<T> {
     /// Wraps `work`, run once on the pool.
     pub fn new(work: impl FnOnce() -> Result<T> + Send + 'static) -> Job<T> {
+        Job::thrown(move || work().map_err(Thrown::from))
+    }
+
+    /// Wraps `work` whose errors may carry data fields ([`Thrown`]).
+    pub fn thrown(
+        work: impl FnOnce() -> std::result::Result<T, Thrown> + Send + 'static,
+    ) -> Job<T> {
         Job {
             work: Some(Box::new(work)),
         }
@@ -148,16 +192,28 @@ macro_rules! task {
 
         impl $name {
             /// The Promise of `work` run on the libuv pool.
+            // Each task uses `run` or `run_thrown`.
+            #[allow(dead_code)]
             pub fn run(
                 work: impl FnOnce() -> $crate::binding::Result<$($out)+> + Send + 'static,
             ) -> napi::bindgen_prelude::AsyncTask<$name> {
                 napi::bindgen_prelude::AsyncTask::new($name($crate::binding::Job::new(work)))
             }
+
+            /// The Promise of `work`, whose errors may carry data fields.
+            #[allow(dead_code)]
+            pub fn run_thrown(
+                work: impl FnOnce() -> std::result::Result<$($out)+, $crate::binding::Thrown>
+                    + Send
+                    + 'static,
+            ) -> napi::bindgen_prelude::AsyncTask<$name> {
+                napi::bindgen_prelude::AsyncTask::new($name($crate::binding::Job::thrown(work)))
+            }
         }
 
         #[napi_derive::napi]
         impl napi::Task for $name {
-            type Output = std::result::Result<$($out)+, (String, String)>;
+            type Output = std::result::Result<$($out)+, $crate::binding::Thrown>;
             type JsValue = $($out)+;
 
             fn compute(&mut self) -> napi::Result<Self::Output> {
@@ -173,7 +229,7 @@ macro_rules! task {
 pub(crate) use task;
 
 impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
-    type Output = std::result::Result<T, (String, String)>;
+    type Output = std::result::Result<T, Thrown>;
     type JsValue = T;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
@@ -181,11 +237,11 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
             .work
             .take()
             .ok_or_else(|| napi::Error::from_reason("a Job runs once"))?;
-        Ok(work().map_err(|e| (e.status, e.reason)))
+        Ok(work())
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<T> {
-        output.map_err(|(code, message)| as_thrown(&env, napi::Error::new(code, message)))
+        output.map_err(|e| e.throw(&env))
     }
 }
 
@@ -193,14 +249,32 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
 /// is the error's code: a `napi::Error<Status>` made the usual way would carry a Status as
 /// its code. For code that must return `napi::Result` (a conversion, a task's resolve).
 pub fn as_thrown(env: &Env, e: napi::Error<String>) -> napi::Error {
-    // SAFETY: `env` is the live environment of the current call on the JS thread, and the
-    // value is a fresh Error created in it.
-    let value = unsafe {
-        let raw = JsError::from(e).into_value(env.raw());
-        Unknown::from_napi_value(env.raw(), raw)
+    thrown_with(env, e, None)
+}
+
+/// [`as_thrown`] with `data`'s fields set on the Error object (never `code` or `message`).
+fn thrown_with(
+    env: &Env,
+    e: napi::Error<String>,
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+) -> napi::Error {
+    let made = || -> napi::Result<napi::Error> {
+        // SAFETY: `env` is the live environment of the current call on the JS thread, and
+        // the value is a fresh Error created in it.
+        let raw = unsafe { JsError::from(e).into_value(env.raw()) };
+        if let Some(data) = data {
+            // SAFETY: as above; `raw` is that Error, an object.
+            let mut obj = unsafe { Object::from_napi_value(env.raw(), raw)? };
+            for (k, v) in data {
+                if k != "code" && k != "message" {
+                    obj.set_named_property(&k, v)?;
+                }
+            }
+        }
+        // SAFETY: as above.
+        Ok(napi::Error::from(unsafe {
+            Unknown::from_napi_value(env.raw(), raw)?
+        }))
     };
-    match value {
-        Ok(v) => napi::Error::from(v),
-        Err(e) => e,
-    }
+    made().unwrap_or_else(|failed| failed)
 }

@@ -94,10 +94,10 @@ fn parse_fields(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
     match text.map(serde_json::from_str::<Value>) {
         None => Ok(Map::new()),
         Some(Ok(Value::Object(m))) => Ok(m),
-        Some(_) => Err(CliError {
-            code: Code::InvalidArg,
-            message: "--fields must be a JSON object, e.g. '{\"head_commit\": \"abc\"}'".into(),
-        }),
+        Some(_) => Err(CliError::new(
+            Code::InvalidArg,
+            "--fields must be a JSON object, e.g. '{\"head_commit\": \"abc\"}'",
+        )),
     }
 }
 

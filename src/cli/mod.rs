@@ -3,8 +3,8 @@
 //! `process.argv` through the `runCli` export.
 //!
 //! Every command prints its result as JSON on stdout: the same object the export returns.
-//! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout and one human line on
-//! stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state, 130 interrupted (each
+//! Errors print `{"ok": false, "code": "E_…", "error": "…"}` on stdout (plus the error's
+//! data fields, e.g. `reasons`, see [`Coded::data`]) and one human line on stderr. Exit codes: 0 ok, 1 error, 2 conflict with existing state, 130 interrupted (each
 //! code's [`crate::error::ExitClass`]).
 
 mod args;
@@ -28,11 +28,23 @@ pub struct CliOutcome {
     pub exit_code: i32,
 }
 
-/// A failed command: its stable code and message.
+/// A failed command: its stable code, message and data fields ([`Coded::data`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
     pub code: Code,
     pub message: String,
+    pub data: Option<serde_json::Map<String, Value>>,
+}
+
+impl CliError {
+    /// An error with no data fields.
+    pub fn new(code: Code, message: impl Into<String>) -> CliError {
+        CliError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
 }
 
 impl<E: Coded> From<E> for CliError {
@@ -40,6 +52,7 @@ impl<E: Coded> From<E> for CliError {
         CliError {
             code: e.code(),
             message: e.to_string(),
+            data: e.data(),
         }
     }
 }
@@ -69,10 +82,8 @@ pub struct Finished {
 
 /// Serializes a command's result.
 pub fn to_json<T: Serialize>(v: T) -> CmdResult {
-    serde_json::to_value(v).map_err(|e| CliError {
-        code: Code::Internal,
-        message: format!("cannot serialize the result: {e}"),
-    })
+    serde_json::to_value(v)
+        .map_err(|e| CliError::new(Code::Internal, format!("cannot serialize the result: {e}")))
 }
 
 #[derive(Debug, Parser)]
@@ -120,8 +131,19 @@ enum Command {
     },
 }
 
-fn failure(code: Code, message: &str) -> CliOutcome {
-    failure_with(code, message, &[])
+fn failure(e: &CliError) -> CliOutcome {
+    let mut out = failure_with(e.code, &e.message, &[]);
+    if let Some(data) = &e.data {
+        // The data fields after `ok`, `code` and `error`, which they never replace.
+        let mut body = json!({ "ok": false, "code": e.code, "error": e.message });
+        for (k, v) in data {
+            if let Some(m) = body.as_object_mut().filter(|m| !m.contains_key(k)) {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        out.stdout = format!("{body}\n");
+    }
+    out
 }
 
 /// A failure; `flags` (the command-line flags at fault) are listed in the JSON as `flags`.
@@ -380,7 +402,7 @@ where
                 exit_code: i32::from(failed),
             }
         }
-        Err(e) => failure(e.code, &e.message),
+        Err(e) => failure(&e),
     })
 }
 

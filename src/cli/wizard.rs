@@ -127,12 +127,14 @@ pub struct Interactive {
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, CliError> {
-    std::path::absolute(p).map_err(|e| CliError {
-        code: Code::Io,
-        message: format!(
-            "cannot resolve {} against the current directory: {e}",
-            p.display()
-        ),
+    std::path::absolute(p).map_err(|e| {
+        CliError::new(
+            Code::Io,
+            format!(
+                "cannot resolve {} against the current directory: {e}",
+                p.display()
+            ),
+        )
     })
 }
 
@@ -141,9 +143,11 @@ impl InteractiveArgs {
     pub fn resolve(self) -> Result<Interactive, CliError> {
         let start = absolute(Path::new(self.run.project_root.as_deref().unwrap_or(".")))?;
         crate::ids::check_dir("projectRoot", &start).map_err(CliError::from)?;
-        let start = std::fs::canonicalize(&start).map_err(|e| CliError {
-            code: Code::InvalidArg,
-            message: format!("projectRoot {} cannot be resolved ({e})", start.display()),
+        let start = std::fs::canonicalize(&start).map_err(|e| {
+            CliError::new(
+                Code::InvalidArg,
+                format!("projectRoot {} cannot be resolved ({e})", start.display()),
+            )
         })?;
         let root = crate::wizard::find_root(&start);
         let state = match self.state {
@@ -185,22 +189,21 @@ fn init(
         // A finished or aborted run never blocks a new one.
         replaced = Wizard::load(state).ok().and_then(|w| w.finished());
         if replaced.is_none() {
-            return Err(CliError {
-                code: Code::PathExists,
-                message: format!(
+            return Err(CliError::new(
+                Code::PathExists,
+                format!(
                     "the state file {} holds a run in progress; resume it with `okstra \
                      wizard next --state {0}`, or pass --force to start over",
                     state.display()
                 ),
-            });
+            ));
         }
     }
     o.project_root = match project_root {
         Some(r) => r,
         None => std::env::current_dir()
-            .map_err(|e| CliError {
-                code: Code::Io,
-                message: format!("cannot read the current directory: {e}"),
+            .map_err(|e| {
+                CliError::new(Code::Io, format!("cannot read the current directory: {e}"))
             })?
             .to_string_lossy()
             .into_owned(),
@@ -217,13 +220,12 @@ fn init(
 /// Runs one `okstra wizard` subcommand.
 pub fn run(cmd: Option<WizardCmd>) -> CmdResult {
     let Some(cmd) = cmd else {
-        return Err(CliError {
-            code: Code::InvalidArg,
-            message: "the interactive `okstra wizard` needs a terminal on stdin and stdout; \
+        return Err(CliError::new(
+            Code::InvalidArg,
+            "the interactive `okstra wizard` needs a terminal on stdin and stdout; \
                       script it with `okstra wizard init|next|submit|render-args|confirmation \
-                      --state FILE`"
-                .into(),
-        });
+                      --state FILE`",
+        ));
     };
     match cmd {
         WizardCmd::Init {

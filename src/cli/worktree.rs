@@ -90,12 +90,18 @@ pub enum WorktreeCmd {
         /// Also measure each worktree's disk use (walks every file).
         #[arg(long)]
         disk: bool,
+        /// A plan run root whose consumers.jsonl gives stage rows their ledger state
+        /// (started/done, verdict, PR; repeatable). Without it `ledger` is null: the
+        /// registry does not record where a task's plan run lives.
+        #[arg(long)]
+        plan_run_root: Vec<String>,
         #[command(flatten)]
         home: HomeArgs,
     },
     /// Remove a key's worktree (directory, git's record, the branch when integrated) and
-    /// release its row. Refused (exit 2, E_REMOVE_REFUSED naming every reason) while it
-    /// holds work that would be lost or a process; --force first records the work under
+    /// release its row. Refused (exit 2, E_REMOVE_REFUSED naming every reason, also listed
+    /// as `reasons: [{reason, detail}]` in the JSON error) while it holds work that would be
+    /// lost or a process; --force first records the work under
     /// refs/okstra/snapshots/<key>/<n>.
     Remove {
         #[command(flatten)]
@@ -214,6 +220,7 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
         WorktreeCmd::Status {
             project_id,
             disk,
+            plan_run_root,
             home,
         } => {
             let rows = lifecycle::status(
@@ -221,6 +228,7 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
                 &StatusOptions {
                     project_ids: project_id,
                     disk,
+                    plan_run_roots: plan_run_root,
                 },
             )?;
             if table {
@@ -284,8 +292,8 @@ fn run_lifecycle(cmd: WorktreeCmd, table: bool) -> CmdResult {
 
 /// A command `run_lifecycle` was not meant to get (never reached: `run` routes).
 fn unreachable_cmd() -> CmdResult {
-    Err(super::CliError {
-        code: crate::error::Code::Internal,
-        message: "a worktree command was routed to the wrong runner".into(),
-    })
+    Err(super::CliError::new(
+        crate::error::Code::Internal,
+        "a worktree command was routed to the wrong runner",
+    ))
 }

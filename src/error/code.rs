@@ -179,8 +179,10 @@ codes! {
          `untracked` (files git does not ignore), `stash` (stash entries made on its branch), \
          `unpushed` (commits neither integrated in the base nor on a remote-tracking branch), \
          `process-inside`, `not-okstra` (a worktree okstra did not make), `locked-by-other` \
-         (another tool's git worktree lock). Commit, push or stash the work, or pass \
-         `--force` to record it as a snapshot first (the last three are never forced).";
+         (another tool's git worktree lock); the error also lists them as data, `reasons: \
+         [{ reason, detail }]` (a property of the JS error, a field of the CLI's JSON). Commit, \
+         push or stash the work, or pass `--force` to record it as a snapshot first (the \
+         last three are never forced).";
     ReportRejected = "E_REPORT_REJECTED", Error,
         "The final report's data.json does not prove an accepted single-stage verification \
          (every problem listed); nothing was written.";

@@ -5,6 +5,8 @@
 //! key but one has the raw text, the raw text is the key. The rule is in
 //! `docs/formats.md` ("One id, one entry").
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{Ledger, LedgerError};
@@ -29,5 +31,57 @@ impl Ledger {
         } else {
             slug
         })
+    }
+}
+
+/// A ledger's rows grouped by task under the same rule, for a reader that asks about many
+/// keys after one read: [`TaskRows::of`] gives the rows of the task a key names.
+#[derive(Debug, Default)]
+pub struct TaskRows<'a> {
+    /// Slugged key → every row whose `impl_task_key` slugs to it, with that key as written.
+    by_slug: HashMap<String, Vec<(&'a str, &'a Value)>>,
+}
+
+impl<'a> TaskRows<'a> {
+    /// Groups `rows` (rows without a string `impl_task_key` belong to no task).
+    pub fn new(rows: &'a [Value]) -> TaskRows<'a> {
+        let mut by_slug: HashMap<String, Vec<(&'a str, &'a Value)>> = HashMap::new();
+        for r in rows {
+            if let Some(k) = r.get("impl_task_key").and_then(Value::as_str) {
+                by_slug
+                    .entry(ids::normalize_key(k))
+                    .or_default()
+                    .push((k, r));
+            }
+        }
+        TaskRows { by_slug }
+    }
+
+    /// The rows of the task `key` names, in file order: the rows under its slugged key when
+    /// there are any (the slugged one wins, as in [`Ledger::resolve_key`]); else the rows
+    /// under `key` as written, when it is raw text the rows use; else the rows under any
+    /// raw text that slugs to the same key (a slugged key from the registry finds the rows
+    /// the Python helper appended under raw text).
+    pub fn of(&self, key: &str) -> Vec<&'a Value> {
+        let slug = ids::normalize_key(key);
+        let Some(group) = self.by_slug.get(&slug) else {
+            return Vec::new();
+        };
+        let pick = |want: &str| -> Vec<&'a Value> {
+            group
+                .iter()
+                .filter(|(k, _)| *k == want)
+                .map(|(_, r)| *r)
+                .collect()
+        };
+        let slugged = pick(&slug);
+        if !slugged.is_empty() {
+            return slugged;
+        }
+        let raw = pick(key);
+        if !raw.is_empty() {
+            return raw;
+        }
+        group.iter().map(|(_, r)| *r).collect()
     }
 }

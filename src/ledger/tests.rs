@@ -354,3 +354,34 @@ fn key_text_resolves_to_its_slug_unless_only_raw_rows_exist() {
     assert_eq!(l.resolve_key("k").unwrap(), "k");
     assert_eq!(l.resolve_key("p/g/t").unwrap(), "p/g/t");
 }
+
+#[test]
+fn task_rows_find_a_task_from_its_slugged_or_raw_key() {
+    let (_d, l) = ledger();
+    l.append("Shop/pay/Checkout 500", 1, "started", false, Map::new())
+        .unwrap();
+    l.append("other/g/t", 1, "done", false, Map::new()).unwrap();
+    let rows = l.read().unwrap().rows;
+    let tasks = TaskRows::new(&rows);
+    let status = |k: &str| -> Vec<&str> {
+        tasks
+            .of(k)
+            .into_iter()
+            .filter_map(|r| r.status())
+            .collect::<Vec<_>>()
+    };
+    // Raw rows are found from the slugged key (the registry's) and from the raw text.
+    assert_eq!(status("shop/pay/checkout-500"), ["started"]);
+    assert_eq!(status("Shop/pay/Checkout 500"), ["started"]);
+    assert!(status("shop/pay/other").is_empty());
+    // Once a slugged row exists it wins, from either form, as `resolve_key` says.
+    l.append("shop/pay/checkout-500", 1, "done", false, Map::new())
+        .unwrap();
+    let rows = l.read().unwrap().rows;
+    let tasks = TaskRows::new(&rows);
+    for k in ["shop/pay/checkout-500", "Shop/pay/Checkout 500"] {
+        let got: Vec<&str> = tasks.of(k).into_iter().filter_map(|r| r.status()).collect();
+        assert_eq!(got, ["done"], "{k}");
+        assert_eq!(l.resolve_key(k).unwrap(), "shop/pay/checkout-500");
+    }
+}

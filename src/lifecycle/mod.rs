@@ -5,7 +5,10 @@
 //!
 //! Every judgement comes from `inspect` (git's status, stashes, the integration proof of
 //! [`crate::integration`], remote-tracking branches, the processes inside from
-//! `worktree::holders`), so `status`, `remove` and `gc` never disagree. Removal is
+//! `worktree::holders`), so `status`, `remove` and `gc` never disagree. The registry does
+//! not know where a task's plan run lives, so `status` shows a stage's ledger state
+//! (started/done, verdict, PR) only for the plan run roots the caller names
+//! (`--plan-run-root` / `planRunRoot`), read with the ledger's own reader. Removal is
 //! journal-backed ([`remove`]'s record under `<OKSTRA_HOME>/worktrees/pending/`) and
 //! instant: the directory is renamed into `<OKSTRA_HOME>/worktrees/.trash/` ([`trash`]) and
 //! deleted in the background; the next call finishes whatever a crash interrupted.
@@ -13,6 +16,7 @@
 mod gc;
 mod git;
 mod inspect;
+mod ledger_state;
 mod remove;
 mod restore;
 mod snapshot;
@@ -24,6 +28,7 @@ mod tests;
 
 pub use gc::{gc, parse_duration, GcCandidate, GcOptions, GcReport};
 pub use inspect::{Blocker, Dirty, Integration, Reason};
+pub use ledger_state::StageLedger;
 pub use remove::{
     finish_removals, recover_all, remove, unfinished_removals, Removed, REMOVE_PREFIX,
 };
@@ -36,6 +41,7 @@ use std::path::PathBuf;
 use crate::error::{Code, Coded, GitError, InvalidArg};
 use crate::fsio::FsError;
 use crate::integration::IntegrationError;
+use crate::ledger::LedgerError;
 use crate::registry::RegistryError;
 use crate::worktree::WorktreeError;
 
@@ -54,6 +60,9 @@ pub enum LifecycleError {
     Integration(Box<IntegrationError>),
     #[error(transparent)]
     Git(#[from] GitError),
+    /// A plan run root given to `status` could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     /// No usable git executable.
     #[error("{0}")]
     GitRequired(String),
@@ -112,12 +121,30 @@ impl Coded for LifecycleError {
             LifecycleError::Worktree(e) => e.code(),
             LifecycleError::Integration(e) => e.code(),
             LifecycleError::Git(e) => e.code(),
+            LifecycleError::Ledger(e) => e.code(),
             LifecycleError::GitRequired(_) => Code::GitRequired,
             LifecycleError::NotFound(_) => Code::NotFound,
             LifecycleError::PathExists(_) => Code::PathExists,
             LifecycleError::Interrupted(e) => e.code(),
             LifecycleError::Refused { .. } => Code::RemoveRefused,
         }
+    }
+
+    /// A refusal's reasons: `reasons: [{ reason, detail }]`, each a blocker exactly as
+    /// `status` shows it (`reason`: `dirty`, `untracked`, `stash`, `unpushed`,
+    /// `process-inside`, `not-okstra`, `locked-by-other`).
+    fn data(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let LifecycleError::Refused { blockers, .. } = self else {
+            return None;
+        };
+        let reasons = blockers
+            .iter()
+            .map(|b| serde_json::to_value(b).unwrap_or(serde_json::Value::Null))
+            .collect();
+        Some(serde_json::Map::from_iter([(
+            "reasons".to_string(),
+            serde_json::Value::Array(reasons),
+        )]))
     }
 }
 

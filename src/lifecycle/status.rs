@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::git::Git;
 use super::inspect::{self, Blocker, Dirty, Facts, Integration, RepoFacts};
+use super::ledger_state::{self, StageLedger};
 use super::{kind_of, trash, LifecycleError};
 use crate::context::Context;
 use crate::registry::{parse_stamp, EntryStatus, Registry, WorktreeEntry};
@@ -54,6 +55,9 @@ pub struct StatusRow {
     pub removable: bool,
     /// Why `remove` would refuse, one entry per reason.
     pub blockers: Vec<Blocker>,
+    /// What the plan run's ledger records about a stage worktree (`null` for task and
+    /// group rows, for a stage without ledger rows, and when no plan run root was given).
+    pub ledger: Option<StageLedger>,
     /// What failed while judging it (git refused, …); the other fields are partial.
     pub error: Option<String>,
 }
@@ -65,6 +69,9 @@ pub struct StatusOptions {
     pub project_ids: Vec<String>,
     /// Also measure each worktree's disk use.
     pub disk: bool,
+    /// Plan run roots whose `consumers.jsonl` gives the stage rows their `ledger` state
+    /// (none: every `ledger` is `None`).
+    pub plan_run_roots: Vec<String>,
 }
 
 /// Per-repository facts shared by the threads.
@@ -166,13 +173,17 @@ pub(crate) fn row(e: &WorktreeEntry, r: Result<Facts, LifecycleError>, disk: boo
         age_seconds,
         removable: error.is_none() && f.blockers.is_empty(),
         blockers: f.blockers,
+        ledger: None,
         error,
     }
 }
 
-/// Every worktree the home's registry knows (filtered by project), judged. Finishes any
-/// removal a crash interrupted first. Changes nothing else.
+/// Every worktree the home's registry knows (filtered by project), judged; stage rows
+/// carry their ledger state when `plan_run_roots` are given (each read once, before any
+/// git runs, so an unusable root fails the call at once). Finishes any removal a crash
+/// interrupted first. Changes nothing else.
 pub fn status(ctx: &Context, opts: &StatusOptions) -> Result<Vec<StatusRow>, LifecycleError> {
+    let ledger_rows = ledger_state::read_rows(ctx, &opts.plan_run_roots)?;
     let reg = Registry::open(ctx);
     let git = Git::locate()?;
     super::remove::recover_all(ctx)?;
@@ -182,15 +193,20 @@ pub fn status(ctx: &Context, opts: &StatusOptions) -> Result<Vec<StatusRow>, Lif
         .filter(|e| opts.project_ids.is_empty() || opts.project_ids.contains(&e.project_id))
         .collect();
     let judged = judge_all(&git, &reg, &entries);
+    let states = ledger_state::states(&ledger_rows, entries.iter().map(|e| &*e.task_key));
     Ok(entries
         .iter()
         .zip(judged)
-        .map(|(e, r)| row(e, r, opts.disk))
+        .map(|(e, r)| StatusRow {
+            ledger: states.get(&*e.task_key).cloned(),
+            ..row(e, r, opts.disk)
+        })
         .collect())
 }
 
 /// The compact table `okstra worktree status` prints on a terminal; `color` adds ANSI
-/// colours (never with `NO_COLOR`, never off a terminal).
+/// colours (never with `NO_COLOR`, never off a terminal). A `LEDGER` column is added when
+/// any row has a ledger state.
 pub fn table(rows: &[StatusRow], color: bool) -> String {
     let paint = |code: &str, text: String| {
         if color {
@@ -199,7 +215,8 @@ pub fn table(rows: &[StatusRow], color: bool) -> String {
             text
         }
     };
-    let mut lines = vec![[
+    let with_ledger = rows.iter().any(|r| r.ledger.is_some());
+    let mut header = vec![
         "KEY".to_string(),
         "KIND".into(),
         "BRANCH".into(),
@@ -208,9 +225,19 @@ pub fn table(rows: &[StatusRow], color: bool) -> String {
         "+/-".into(),
         "INTEGRATED".into(),
         "AGE".into(),
-    ]];
-    lines.extend(rows.iter().map(cells));
-    let widths: Vec<usize> = (0..8)
+    ];
+    if with_ledger {
+        header.push("LEDGER".into());
+    }
+    let mut lines = vec![header];
+    lines.extend(rows.iter().map(|r| {
+        let mut c = cells(r).to_vec();
+        if with_ledger {
+            c.push(r.ledger.as_ref().map_or("-".into(), ledger_cell));
+        }
+        c
+    }));
+    let widths: Vec<usize> = (0..lines[0].len())
         .map(|c| {
             lines
                 .iter()
@@ -239,6 +266,18 @@ pub fn table(rows: &[StatusRow], color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A stage's ledger state in one cell: `done`, `done verified:accepted pr`, …
+fn ledger_cell(l: &StageLedger) -> String {
+    let mut parts = vec![l.state.clone().unwrap_or_else(|| "-".into())];
+    if let Some(v) = &l.verified {
+        parts.push(format!("verified:{v}"));
+    }
+    if l.pr.is_some() {
+        parts.push("pr".into());
+    }
+    parts.join(" ")
 }
 
 /// One row's table cells.

@@ -374,6 +374,23 @@ fn check_removal(fx: &Fx, cases: &[Case]) {
                 for reason in reasons.iter() {
                     assert!(e.to_string().contains(reason), "{name}: {e}");
                 }
+                // The same reasons as data, in the kinds `status` names its blockers.
+                let data = serde_json::Value::Object(e.data().expect("refusal data"));
+                let kinds: Vec<&str> = data["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["reason"].as_str().unwrap())
+                    .collect();
+                assert_eq!(kinds, *reasons, "{name}: {data}");
+                assert!(
+                    data["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|r| r["detail"].as_str().is_some_and(|d| !d.is_empty())),
+                    "{name}: {data}"
+                );
                 assert!(
                     path.exists() && fx.listed(path),
                     "{name}: changed on refusal"
@@ -579,4 +596,174 @@ fn status_table_colours_only_when_asked() {
     );
     let coloured = table(&rows, true);
     assert!(coloured.contains("\x1b[33m"), "{coloured:?}");
+}
+
+impl Fx {
+    /// Provisions stage `n` of `task`; returns its worktree path.
+    fn provision_stage(&self, task: &str, n: u32) -> PathBuf {
+        let p = worktree::provision(
+            &self.ctx(),
+            &ProvisionRequest {
+                task_type: "implementation".into(),
+                project_root: self.repo.clone(),
+                project_id: "proj".into(),
+                task_group: "grp".into(),
+                task_id: task.into(),
+                work_category: "feature".into(),
+                stage: Some(n),
+                ..ProvisionRequest::default()
+            },
+        )
+        .unwrap();
+        PathBuf::from(p.path)
+    }
+
+    fn status_with(&self, roots: &[&Path]) -> Result<Vec<StatusRow>, LifecycleError> {
+        status(
+            &self.ctx(),
+            &StatusOptions {
+                plan_run_roots: roots
+                    .iter()
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .collect(),
+                ..StatusOptions::default()
+            },
+        )
+    }
+}
+
+/// Through the ledger's own appends: stage 1 of `proj/grp/staged` started, done at
+/// `head`, rejected then accepted, in a PR with stage 2; stage 2 started; stage 1 of the
+/// task under the raw text `proj/grp/Raw Task` (as the Python helper keeps it) started.
+fn append_stage_rows(run: &Path, head: &str) {
+    let ledger = crate::ledger::Ledger::new(run, std::time::Duration::from_secs(5)).creating(true);
+    let none = serde_json::Map::new;
+    let mut f = none();
+    f.insert("head_commit".into(), head.into());
+    let key = "proj/grp/staged";
+    ledger.append(key, 1, "started", false, none()).unwrap();
+    ledger.append(key, 1, "done", false, f).unwrap();
+    for (verdict, report) in [("rejected", "r1.md"), ("accepted", "r2.md")] {
+        ledger
+            .append_verified_at(key, 1, verdict, report, Some(head))
+            .unwrap();
+    }
+    let url = "https://git.example/pr/7";
+    ledger.append_pr(key, &[1, 2], "feat-s1-2", url).unwrap();
+    ledger.append(key, 2, "started", false, none()).unwrap();
+    ledger
+        .append("proj/grp/Raw Task", 1, "started", false, none())
+        .unwrap();
+}
+
+/// Stage rows carry what a plan run's ledger records (appended through the ledger's own
+/// API), matched by task key and stage, a slugged registry key finding rows appended under
+/// raw text; task rows, unmentioned stages and a call without a plan run root get `null`.
+#[test]
+fn status_shows_the_ledger_state_of_stage_rows() {
+    let fx = fixture();
+    fx.provision("staged");
+    let s1 = fx.provision_stage("staged", 1);
+    fx.provision_stage("staged", 2);
+    fx.provision_stage("staged", 3);
+    fx.provision_stage("Raw Task", 1);
+    let head = commit(&s1, "s1.txt", "one\n", "stage 1");
+    let run = fx.root.join("run");
+    append_stage_rows(&run, &head);
+    let by_key = |rows: &[StatusRow]| -> std::collections::BTreeMap<String, Option<StageLedger>> {
+        rows.iter()
+            .map(|r| (r.task_key.clone(), r.ledger.clone()))
+            .collect()
+    };
+    let without = fx.status_with(&[]).unwrap();
+    assert_eq!(without.len(), 5);
+    assert!(without.iter().all(|r| r.ledger.is_none()));
+    assert!(!table(&without, false).contains("LEDGER"));
+
+    let rows = fx.status_with(&[&run]).unwrap();
+    let got = by_key(&rows);
+    let l = |state: Option<&str>, verified: Option<&str>, pr: Option<&str>| {
+        Some(StageLedger {
+            state: state.map(Into::into),
+            verified: verified.map(Into::into),
+            pr: pr.map(Into::into),
+        })
+    };
+    assert_eq!(
+        got["proj/grp/staged#stage-1"],
+        l(
+            Some("done"),
+            Some("accepted"),
+            Some("https://git.example/pr/7")
+        )
+    );
+    assert_eq!(
+        got["proj/grp/staged#stage-2"],
+        l(Some("started"), None, Some("https://git.example/pr/7"))
+    );
+    assert_eq!(got["proj/grp/staged#stage-3"], None);
+    assert_eq!(
+        got["proj/grp/staged"], None,
+        "a task row has no ledger state"
+    );
+    assert_eq!(
+        got["proj/grp/raw-task#stage-1"],
+        l(Some("started"), None, None)
+    );
+    let text = table(&rows, false);
+    assert!(text.lines().next().unwrap().ends_with("LEDGER"), "{text}");
+    assert!(text.contains("done verified:accepted pr"), "{text}");
+    let json = serde_json::to_value(&rows).unwrap();
+    assert_eq!(
+        json[rows
+            .iter()
+            .position(|r| r.task_key.ends_with("stage-1") && r.task_key.contains("staged"))
+            .unwrap()]["ledger"],
+        serde_json::json!({"state": "done", "verified": "accepted", "pr": "https://git.example/pr/7"})
+    );
+}
+
+/// A plan run root the ledger reader refuses fails `status` with the reader's code, before
+/// any git runs: missing (`E_INVALID_ARG`), a symlinked or FIFO `consumers.jsonl`
+/// (`E_UNSAFE_FILE`). An empty root is an empty ledger.
+#[test]
+fn status_refuses_an_unusable_plan_run_root() {
+    let fx = fixture();
+    fx.provision_stage("t", 1);
+    let missing = fx.root.join("no-such-run");
+    assert_eq!(
+        fx.status_with(&[&missing]).unwrap_err().code(),
+        "E_INVALID_ARG"
+    );
+    let empty = fx.root.join("empty-run");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(fx.status_with(&[&empty]).unwrap()[0].ledger.is_none());
+
+    let linked = fx.root.join("linked-run");
+    std::fs::create_dir(&linked).unwrap();
+    write(
+        &fx.root.join("elsewhere.jsonl"),
+        "{\"impl_task_key\": \"proj/grp/t\", \"stage\": 1, \"status\": \"done\"}\n",
+    );
+    std::os::unix::fs::symlink(
+        fx.root.join("elsewhere.jsonl"),
+        linked.join("consumers.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(
+        fx.status_with(&[&empty, &linked]).unwrap_err().code(),
+        "E_UNSAFE_FILE"
+    );
+
+    let fifo = fx.root.join("fifo-run");
+    std::fs::create_dir(&fifo).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(fifo.join("consumers.jsonl"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_eq!(
+        fx.status_with(&[&fifo]).unwrap_err().code(),
+        "E_UNSAFE_FILE"
+    );
 }
