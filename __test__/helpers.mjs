@@ -154,3 +154,15 @@ export function runStraced(straceArgs, args) {
     child.on('close', (code, signal) => resolve({ code, signal, stdout }))
   })
 }
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed from its seed. */
+export function rng(seed) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -10,22 +10,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { NATIVE_CLI, git, holdLock, makeRepo, okstraNative, run, tempDir } from './helpers.mjs'
+import { NATIVE_CLI, git, holdLock, makeRepo, okstraNative, rng, run, tempDir } from './helpers.mjs'
 
 const SEED = Number(process.env.OKSTRA_SIGNAL_SEED ?? Date.now() % 1_000_000)
 console.log(`interrupt.test.mjs: OKSTRA_SIGNAL_SEED=${SEED}`)
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const random = rng(SEED)
 
 /** Runs `args` and sends `signal` after `delayMs`; resolves with the exit and the time taken. */

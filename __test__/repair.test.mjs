@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { NATIVE_CLI, git, makeRepo, okstraNative, runStraced, tempHome } from './helpers.mjs'
+import { NATIVE_CLI, git, makeRepo, okstraNative, rng, runStraced, tempHome } from './helpers.mjs'
 
 function small() {
   const repo = makeRepo()
@@ -16,17 +16,6 @@ function small() {
   return { repo, home: tempHome() }
 }
 
-/** A small seeded generator (mulberry32): the same seed replays the same instants. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Runs the native CLI, killing it with SIGKILL after `ms` (never, when `ms` is null). */
 function runKilled(args, ms) {
